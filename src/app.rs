@@ -1,0 +1,125 @@
+//! The server: connect and migrate the database, load keys, bootstrap, bind, serve until
+//! told to stop, then let in-flight requests finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::bootstrap;
+use crate::config::{Config, Issuer};
+use crate::http;
+use crate::http::discovery::Documents;
+use crate::keys::{KeyEncryptionKey, KeyRing};
+use crate::state::AppState;
+use crate::store::Store;
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    /// Everything up to accepting connections; errors say which step failed.
+    pub async fn bind(config: Config) -> anyhow::Result<App> {
+        let store = Store::connect(&config.database_url)
+            .await
+            .context("cannot connect to DATABASE_URL")?;
+        store
+            .migrate()
+            .await
+            .context("cannot migrate the database")?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let issuer = match &config.issuer {
+            Some(issuer) => issuer.clone(),
+            None => Issuer::for_listener(listener.local_addr()?),
+        };
+        let kek = KeyEncryptionKey::load(config.key_encryption_key.as_ref(), &config.keys_dir)?;
+        let keys = KeyRing::load(&store, kek, issuer.as_str())
+            .await
+            .context("cannot load signing keys")?;
+        bootstrap::first_start(&store, &config, &issuer)
+            .await
+            .context("cannot create the first superadmin")?;
+        let state = AppState {
+            documents: Arc::new(Documents::new(issuer.as_str())),
+            issuer: Arc::new(issuer),
+            config: Arc::new(config),
+            store,
+            keys: Arc::new(keys),
+        };
+        Ok(App { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes; in-flight requests finish first.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let App { listener, state } = self;
+        tracing::info!(
+            address = %listener.local_addr()?,
+            issuer = state.issuer.as_str(),
+            "tessera is listening"
+        );
+        let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
+        let keys = state.keys.clone();
+        let store = state.store.clone();
+        let refresher =
+            tokio::spawn(async move { keys.keep_fresh(store, background_stopped).await });
+
+        let router = http::router(state.clone());
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        let _ = stop_background.send(true);
+        let _ = refresher.await;
+        state.store.close().await;
+        tracing::info!("tessera stopped");
+        served
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

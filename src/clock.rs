@@ -1,0 +1,51 @@
+//! Wall-clock time as unix seconds, and its RFC 3339 rendering on the wire.
+
+use serde::{Serialize, Serializer};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Seconds since the unix epoch; what the database stores for every `*_at` column.
+pub fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A point in time stored as unix seconds and shown as an RFC 3339 UTC string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn rfc3339(self) -> String {
+        OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_default()
+    }
+
+    /// Parses an RFC 3339 string such as `2026-01-02T03:04:05Z`.
+    pub fn parse(text: &str) -> Option<Timestamp> {
+        OffsetDateTime::parse(text, &Rfc3339)
+            .ok()
+            .map(|t| Timestamp(t.unix_timestamp()))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.rfc3339())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timestamp;
+
+    #[test]
+    fn timestamps_render_as_rfc3339_utc() {
+        assert_eq!(Timestamp(0).rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Timestamp::parse("2026-11-23T13:43:41Z"),
+            Some(Timestamp(1_795_441_421))
+        );
+        assert_eq!(Timestamp::parse("yesterday"), None);
+    }
+}

@@ -1,0 +1,365 @@
+//! Configuration: the only code that reads environment variables. Each setting comes from
+//! its environment variable, else from the optional `tessera.toml`, else a default; it is
+//! validated once, and a bad value names the setting.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use url::Url;
+
+/// A setting's environment variable and its key in `tessera.toml`.
+struct Setting {
+    env: &'static str,
+    file_key: &'static str,
+}
+
+const LISTEN: Setting = Setting {
+    env: "TESSERA_LISTEN",
+    file_key: "listen",
+};
+const ISSUER: Setting = Setting {
+    env: "TESSERA_ISSUER",
+    file_key: "issuer",
+};
+const DATABASE_URL: Setting = Setting {
+    env: "DATABASE_URL",
+    file_key: "database_url",
+};
+const KEYS_DIR: Setting = Setting {
+    env: "TESSERA_KEYS_DIR",
+    file_key: "keys_dir",
+};
+const KEY_ENCRYPTION_KEY: Setting = Setting {
+    env: "TESSERA_KEY_ENCRYPTION_KEY",
+    file_key: "key_encryption_key",
+};
+const SMTP_URL: Setting = Setting {
+    env: "TESSERA_SMTP_URL",
+    file_key: "smtp_url",
+};
+const ADMIN_EMAIL: Setting = Setting {
+    env: "TESSERA_ADMIN_EMAIL",
+    file_key: "admin_email",
+};
+const ADMIN_PASSWORD: Setting = Setting {
+    env: "TESSERA_ADMIN_PASSWORD",
+    file_key: "admin_password",
+};
+const SIGNUP: Setting = Setting {
+    env: "TESSERA_SIGNUP",
+    file_key: "signup",
+};
+const WEBHOOK_BLOCK_PRIVATE: Setting = Setting {
+    env: "TESSERA_WEBHOOK_BLOCK_PRIVATE",
+    file_key: "webhook_block_private",
+};
+
+const ALL: [&Setting; 10] = [
+    &LISTEN,
+    &ISSUER,
+    &DATABASE_URL,
+    &KEYS_DIR,
+    &KEY_ENCRYPTION_KEY,
+    &SMTP_URL,
+    &ADMIN_EMAIL,
+    &ADMIN_PASSWORD,
+    &SIGNUP,
+    &WEBHOOK_BLOCK_PRIVATE,
+];
+
+/// Where the optional configuration file is looked for, unless `TESSERA_CONFIG` names one.
+const DEFAULT_FILE: &str = "tessera.toml";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `None` means `http://<bound address>`, known only once the listener is bound.
+    pub issuer: Option<Issuer>,
+    pub database_url: String,
+    pub keys_dir: PathBuf,
+    /// From `TESSERA_KEY_ENCRYPTION_KEY`; when absent the `kek` file in `keys_dir` is used.
+    pub key_encryption_key: Option<[u8; 32]>,
+    pub smtp_url: Option<String>,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    pub signup_enabled: bool,
+    pub webhook_block_private: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid {setting}: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+    #[error("cannot read configuration file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+impl Config {
+    /// Reads the process environment and the configuration file.
+    pub fn load() -> Result<Config, ConfigError> {
+        let explicit = std::env::var("TESSERA_CONFIG").ok();
+        let path = explicit.clone().unwrap_or_else(|| DEFAULT_FILE.to_owned());
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(error) if explicit.is_none() && error.kind() == std::io::ErrorKind::NotFound => {
+                None
+            }
+            Err(error) => {
+                return Err(ConfigError::File {
+                    path,
+                    reason: error.to_string(),
+                });
+            }
+        };
+        let file = match file {
+            Some(text) => parse_file(&text).map_err(|reason| ConfigError::File { path, reason })?,
+            None => BTreeMap::new(),
+        };
+        Config::from_sources(|name| std::env::var(name).ok(), &file)
+    }
+
+    /// Builds the configuration from an environment lookup and the parsed file; the
+    /// environment wins.
+    pub fn from_sources(
+        env: impl Fn(&str) -> Option<String>,
+        file: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let get = |setting: &Setting| {
+            env(setting.env)
+                .or_else(|| file.get(setting.file_key).cloned())
+                .filter(|value| !value.is_empty())
+        };
+        let invalid = |setting: &Setting, reason: &str| ConfigError::Invalid {
+            setting: setting.env,
+            reason: reason.to_owned(),
+        };
+
+        let listen = match get(&LISTEN) {
+            Some(text) => text
+                .parse()
+                .map_err(|_| invalid(&LISTEN, "expected host:port, e.g. 127.0.0.1:8080"))?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let issuer = get(&ISSUER)
+            .map(|text| Issuer::parse(&text).map_err(|reason| invalid(&ISSUER, reason)))
+            .transpose()?;
+        let database_url =
+            get(&DATABASE_URL).unwrap_or_else(|| "sqlite://tessera.db?mode=rwc".to_owned());
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| database_url.starts_with(scheme))
+        {
+            return Err(invalid(
+                &DATABASE_URL,
+                "expected sqlite://… or postgres://…",
+            ));
+        }
+        let key_encryption_key = get(&KEY_ENCRYPTION_KEY)
+            .map(|text| {
+                STANDARD
+                    .decode(text.trim())
+                    .ok()
+                    .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                    .ok_or_else(|| invalid(&KEY_ENCRYPTION_KEY, "expected base64 of 32 bytes"))
+            })
+            .transpose()?;
+        let smtp_url = get(&SMTP_URL)
+            .map(|text| match Url::parse(&text) {
+                Ok(url) if ["smtp", "smtps"].contains(&url.scheme()) => Ok(text),
+                _ => Err(invalid(&SMTP_URL, "expected smtp://… or smtps://…")),
+            })
+            .transpose()?;
+        let admin_email = get(&ADMIN_EMAIL)
+            .map(|text| {
+                if crate::email_address::EmailAddress::parse(&text).is_some() {
+                    Ok(text)
+                } else {
+                    Err(invalid(&ADMIN_EMAIL, "expected an email address"))
+                }
+            })
+            .transpose()?;
+        let admin_password = get(&ADMIN_PASSWORD)
+            .map(|text| {
+                if text.chars().count() >= crate::password::MIN_LENGTH {
+                    Ok(text)
+                } else {
+                    Err(invalid(&ADMIN_PASSWORD, "must be at least 8 characters"))
+                }
+            })
+            .transpose()?;
+        let flag = |setting: &Setting, default: bool| match get(setting).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes" | "on") => Ok(true),
+            Some("false" | "0" | "no" | "off") => Ok(false),
+            Some(_) => Err(invalid(setting, "expected true or false")),
+        };
+
+        Ok(Config {
+            listen,
+            issuer,
+            database_url,
+            keys_dir: PathBuf::from(get(&KEYS_DIR).unwrap_or_else(|| "keys".to_owned())),
+            key_encryption_key,
+            smtp_url,
+            admin_email,
+            admin_password,
+            signup_enabled: flag(&SIGNUP, true)?,
+            webhook_block_private: flag(&WEBHOOK_BLOCK_PRIVATE, false)?,
+        })
+    }
+}
+
+/// Parses `tessera.toml` into setting values; unknown keys are an error, not ignored.
+fn parse_file(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|error: toml::de::Error| error.message().to_owned())?;
+    let mut values = BTreeMap::new();
+    for (key, value) in table {
+        if !ALL.iter().any(|setting| setting.file_key == key) {
+            return Err(format!("unknown setting `{key}`"));
+        }
+        let value = match value {
+            toml::Value::String(text) => text,
+            toml::Value::Boolean(flag) => flag.to_string(),
+            toml::Value::Integer(number) => number.to_string(),
+            _ => {
+                return Err(format!(
+                    "setting `{key}` must be a string, number or boolean"
+                ));
+            }
+        };
+        values.insert(key, value);
+    }
+    Ok(values)
+}
+
+/// The issuer identifier: an absolute http(s) URL with no query, fragment or trailing `/`,
+/// compared byte for byte with every `iss`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issuer(String);
+
+impl Issuer {
+    pub fn parse(text: &str) -> Result<Issuer, &'static str> {
+        let url = Url::parse(text).map_err(|_| "expected an absolute URL")?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("expected an http or https URL");
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("must not have a query or fragment");
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not contain credentials");
+        }
+        Ok(Issuer(text.trim_end_matches('/').to_owned()))
+    }
+
+    /// The default issuer of a server bound to `addr`.
+    pub fn for_listener(addr: SocketAddr) -> Issuer {
+        Issuer(format!("http://{addr}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The path part (`""` or `/tessera`): routes are served below it.
+    pub fn path(&self) -> &str {
+        let after_scheme = self.0.split_once("://").map_or("", |(_, rest)| rest);
+        after_scheme
+            .find('/')
+            .map_or("", |slash| &after_scheme[slash..])
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+
+    /// An absolute URL on this server for `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{Config, ConfigError, Issuer, parse_file};
+
+    fn config(env: &[(&str, &str)], file: &str) -> Result<Config, ConfigError> {
+        let file = parse_file(file).unwrap();
+        Config::from_sources(
+            |name| {
+                env.iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, v)| (*v).to_owned())
+            },
+            &file,
+        )
+    }
+
+    #[test]
+    fn defaults_apply_with_nothing_set() {
+        let config = config(&[], "").unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_url, "sqlite://tessera.db?mode=rwc");
+        assert_eq!(config.keys_dir.to_str(), Some("keys"));
+        assert!(config.issuer.is_none());
+        assert!(config.signup_enabled);
+        assert!(!config.webhook_block_private);
+    }
+
+    #[test]
+    fn environment_wins_over_the_file() {
+        let config = config(
+            &[("TESSERA_LISTEN", "0.0.0.0:9000")],
+            "listen = \"127.0.0.1:1\"\nsignup = false\n",
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert!(!config.signup_enabled);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_setting() {
+        let error = config(&[("TESSERA_LISTEN", "nowhere")], "").unwrap_err();
+        assert!(
+            error.to_string().starts_with("invalid TESSERA_LISTEN:"),
+            "{error}"
+        );
+        let error = config(&[("TESSERA_KEY_ENCRYPTION_KEY", "c2hvcnQ=")], "").unwrap_err();
+        assert!(
+            error.to_string().contains("TESSERA_KEY_ENCRYPTION_KEY"),
+            "{error}"
+        );
+        let error = config(&[("TESSERA_SIGNUP", "maybe")], "").unwrap_err();
+        assert!(error.to_string().contains("TESSERA_SIGNUP"), "{error}");
+        let error = config(&[("DATABASE_URL", "mysql://x")], "").unwrap_err();
+        assert!(error.to_string().contains("DATABASE_URL"), "{error}");
+    }
+
+    #[test]
+    fn unknown_file_settings_are_rejected() {
+        assert!(parse_file("lisen = \"x\"").is_err());
+        assert_eq!(parse_file("").unwrap(), BTreeMap::new());
+    }
+
+    #[test]
+    fn issuers_lose_their_trailing_slash_and_keep_their_path() {
+        let issuer = Issuer::parse("https://id.example.com/").unwrap();
+        assert_eq!(issuer.as_str(), "https://id.example.com");
+        assert_eq!(issuer.path(), "");
+        let issuer = Issuer::parse("https://example.com/tessera/").unwrap();
+        assert_eq!(issuer.as_str(), "https://example.com/tessera");
+        assert_eq!(issuer.path(), "/tessera");
+        assert!(Issuer::parse("ftp://example.com").is_err());
+        assert!(Issuer::parse("https://example.com/?a=b").is_err());
+    }
+}

@@ -1,0 +1,49 @@
+//! HTTP adapters: one module per endpoint family, each exposing `routes()`; this module
+//! merges them, nests them under the issuer's path and adds the cross-cutting layers.
+
+pub mod discovery;
+pub mod error;
+mod health;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+/// Request bodies beyond this are refused with 413 before any handler reads them.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+pub fn router(state: AppState) -> Router {
+    let issuer_path = state.issuer.path().to_owned();
+    let routes = Router::new()
+        .merge(discovery::routes())
+        .merge(health::routes());
+    let app = if issuer_path.is_empty() {
+        routes
+    } else {
+        // RFC 8414 §3: metadata of an issuer with a path sits at the root, path appended.
+        Router::new()
+            .nest(&issuer_path, routes)
+            .merge(discovery::path_issuer_routes(&issuer_path))
+    };
+    app.layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(security_header(
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ))
+        .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}

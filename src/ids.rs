@@ -1,0 +1,85 @@
+//! Prefixed ULID identifiers (`usr_01J…`, `acc_01J…`): one newtype per resource so ids of
+//! different kinds never mix between modules.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, Ulid::new()))
+            }
+
+            /// Accepts the prefix followed by a ULID in either case; stores it canonically.
+            pub fn parse(text: &str) -> Option<Self> {
+                let ulid = Ulid::from_string(text.strip_prefix($prefix)?).ok()?;
+                Some(Self(format!("{}{}", $prefix, ulid)))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(text: String) -> Result<Self, InvalidId> {
+                Self::parse(&text).ok_or(InvalidId($prefix))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+/// A string that is not an id of the expected kind.
+#[derive(Debug, thiserror::Error)]
+#[error("not a valid {0}… id")]
+pub struct InvalidId(&'static str);
+
+prefixed_id!(UserId, "usr_");
+prefixed_id!(AccountId, "acc_");
+prefixed_id!(InvitationId, "inv_");
+prefixed_id!(
+    /// An OAuth client's `client_id`.
+    ClientId,
+    "cli_"
+);
+prefixed_id!(ApiKeyId, "key_");
+prefixed_id!(EventId, "evt_");
+
+#[cfg(test)]
+mod tests {
+    use super::{AccountId, UserId};
+
+    #[test]
+    fn ids_round_trip_and_reject_other_kinds() {
+        let id = UserId::generate();
+        assert!(id.as_str().starts_with("usr_"));
+        assert_eq!(UserId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(AccountId::parse(id.as_str()), None);
+        assert_eq!(UserId::parse("usr_nope"), None);
+        let lower = id.as_str().to_lowercase();
+        assert_eq!(UserId::parse(&lower), Some(id));
+    }
+}

@@ -1,0 +1,169 @@
+//! The key-encryption key (KEK): AES-256-GCM over private signing keys and webhook secrets.
+//! It comes from `TESSERA_KEY_ENCRYPTION_KEY`, else from the `kek` file in the keys
+//! directory, which is created (mode 0600) on first start. Every instance of a deployment
+//! must share it.
+
+use std::io::Write;
+use std::path::Path;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+use crate::secret::random_bytes;
+
+/// Sealed values are `v1.` followed by base64url(nonce ‖ ciphertext ‖ tag).
+const VERSION_PREFIX: &str = "v1.";
+
+pub struct KeyEncryptionKey {
+    key: LessSafeKey,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KekError {
+    #[error("cannot read or create the key-encryption key file {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the key-encryption key file {0} does not hold base64 of 32 bytes")]
+    Malformed(String),
+    #[error("a sealed value could not be decrypted: wrong key-encryption key or corrupt data")]
+    Open,
+}
+
+impl KeyEncryptionKey {
+    pub fn from_bytes(bytes: &[u8; 32]) -> KeyEncryptionKey {
+        // A 32-byte slice is exactly what AES-256 takes, so this cannot fail.
+        let unbound =
+            UnboundKey::new(&AES_256_GCM, bytes).unwrap_or_else(|_| std::process::abort());
+        KeyEncryptionKey {
+            key: LessSafeKey::new(unbound),
+        }
+    }
+
+    /// The configured key, else the `kek` file in `keys_dir`, created on first use.
+    pub fn load(
+        configured: Option<&[u8; 32]>,
+        keys_dir: &Path,
+    ) -> Result<KeyEncryptionKey, KekError> {
+        if let Some(bytes) = configured {
+            return Ok(KeyEncryptionKey::from_bytes(bytes));
+        }
+        let path = keys_dir.join("kek");
+        let file_error = |source| KekError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let bytes = STANDARD
+                    .decode(text.trim())
+                    .ok()
+                    .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                    .ok_or_else(|| KekError::Malformed(path.display().to_string()))?;
+                Ok(KeyEncryptionKey::from_bytes(&bytes))
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(keys_dir).map_err(file_error)?;
+                let bytes = random_bytes::<32>();
+                write_private_file(&path, STANDARD.encode(bytes).as_bytes()).map_err(file_error)?;
+                tracing::info!(path = %path.display(), "generated a new key-encryption key");
+                Ok(KeyEncryptionKey::from_bytes(&bytes))
+            }
+            Err(error) => Err(file_error(error)),
+        }
+    }
+
+    /// Encrypts `plaintext`; `context` (e.g. the key id) must be given again to open it.
+    pub fn seal(&self, plaintext: &[u8], context: &str) -> String {
+        let nonce_bytes = random_bytes::<NONCE_LEN>();
+        let mut in_out = plaintext.to_vec();
+        let nonce = Nonce::assume_unique_for_key(nonce_bytes);
+        // Sealing only fails for inputs beyond GCM's 64 GiB limit.
+        if self
+            .key
+            .seal_in_place_append_tag(nonce, Aad::from(context.as_bytes()), &mut in_out)
+            .is_err()
+        {
+            std::process::abort();
+        }
+        let mut sealed = nonce_bytes.to_vec();
+        sealed.extend_from_slice(&in_out);
+        format!("{VERSION_PREFIX}{}", URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    pub fn open(&self, sealed: &str, context: &str) -> Result<Vec<u8>, KekError> {
+        let encoded = sealed.strip_prefix(VERSION_PREFIX).ok_or(KekError::Open)?;
+        let mut bytes = URL_SAFE_NO_PAD
+            .decode(encoded)
+            .map_err(|_| KekError::Open)?;
+        if bytes.len() < NONCE_LEN {
+            return Err(KekError::Open);
+        }
+        let mut in_out = bytes.split_off(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(&bytes).map_err(|_| KekError::Open)?;
+        let plaintext = self
+            .key
+            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut in_out)
+            .map_err(|_| KekError::Open)?;
+        Ok(plaintext.to_vec())
+    }
+}
+
+/// Creates `path` readable and writable by its owner only; fails if it already exists.
+fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyEncryptionKey;
+
+    #[test]
+    fn sealed_values_open_only_with_the_same_key_and_context() {
+        let kek = KeyEncryptionKey::from_bytes(&[7; 32]);
+        let sealed = kek.seal(b"private key", "kid-1");
+        assert!(sealed.starts_with("v1."));
+        assert_eq!(kek.open(&sealed, "kid-1").unwrap(), b"private key");
+        assert!(kek.open(&sealed, "kid-2").is_err());
+        assert!(
+            KeyEncryptionKey::from_bytes(&[8; 32])
+                .open(&sealed, "kid-1")
+                .is_err()
+        );
+        assert!(kek.open("v1.AAAA", "kid-1").is_err());
+        assert_ne!(
+            sealed,
+            kek.seal(b"private key", "kid-1"),
+            "nonces must differ"
+        );
+    }
+
+    #[test]
+    fn the_kek_file_is_created_once_with_owner_only_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = KeyEncryptionKey::load(None, dir.path()).unwrap();
+        let sealed = first.seal(b"x", "c");
+        let second = KeyEncryptionKey::load(None, dir.path()).unwrap();
+        assert_eq!(second.open(&sealed, "c").unwrap(), b"x");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("kek"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

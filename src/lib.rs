@@ -1,0 +1,25 @@
+//! Tessera: an OAuth 2 / OpenID Connect server that issues account-scoped tokens.
+//!
+//! Read top-down: `app` wires configuration, storage and keys into the HTTP router
+//! (`http`); `oauth` holds the protocol rules; `store` persists; `keys` signs.
+
+pub mod account;
+pub mod admin;
+mod app;
+pub mod bootstrap;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod email_address;
+pub mod http;
+pub mod ids;
+pub mod keys;
+pub mod oauth;
+pub mod password;
+pub mod role;
+pub mod secret;
+pub mod state;
+pub mod store;
+pub mod user;
+
+pub use app::App;

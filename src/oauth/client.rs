@@ -1,0 +1,377 @@
+//! OAuth clients (relying parties): what they may do, and the rules a registration must
+//! satisfy, shared by the CLI, the REST API and dynamic registration (RFC 7591).
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::clock::Timestamp;
+use crate::ids::{AccountId, ClientId};
+use crate::oauth::scope;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum GrantType {
+    #[serde(rename = "authorization_code")]
+    AuthorizationCode,
+    #[serde(rename = "refresh_token")]
+    RefreshToken,
+    #[serde(rename = "client_credentials")]
+    ClientCredentials,
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 4] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+        GrantType::TokenExchange,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<GrantType> {
+        GrantType::ALL
+            .into_iter()
+            .find(|grant| grant.as_str() == text)
+    }
+}
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// A public client: no secret, PKCE required.
+    None,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 3] = [
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::None => "none",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AuthMethod> {
+        AuthMethod::ALL
+            .into_iter()
+            .find(|method| method.as_str() == text)
+    }
+
+    pub fn is_public(self) -> bool {
+        self == AuthMethod::None
+    }
+}
+
+/// Access tokens live 15 minutes unless the client says otherwise.
+pub const DEFAULT_ACCESS_TOKEN_TTL_SECONDS: i64 = 900;
+pub const DEFAULT_REFRESH_TOKEN_TTL_SECONDS: i64 = 30 * 86_400;
+const MAX_REFRESH_TOKEN_TTL_SECONDS: i64 = 365 * 86_400;
+const MAX_REUSE_GRACE_SECONDS: i64 = 60;
+
+/// What a client is registered with; validated by [`ClientSettings::validate`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClientSettings {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub token_endpoint_auth_method: AuthMethod,
+    pub scopes: Vec<String>,
+    pub access_token_ttl_seconds: i64,
+    pub refresh_token_ttl_seconds: i64,
+    pub refresh_reuse_grace_seconds: i64,
+}
+
+impl ClientSettings {
+    /// The defaults of `tessera clients create`: confidential unless `public`.
+    pub fn with_defaults(name: String, public: bool) -> ClientSettings {
+        let mut grant_types = vec![
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::TokenExchange,
+        ];
+        if !public {
+            grant_types.push(GrantType::ClientCredentials);
+        }
+        ClientSettings {
+            name,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            allowed_origins: Vec::new(),
+            grant_types,
+            token_endpoint_auth_method: if public {
+                AuthMethod::None
+            } else {
+                AuthMethod::ClientSecretBasic
+            },
+            scopes: scope::SUPPORTED.iter().map(|s| (*s).to_owned()).collect(),
+            access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+            refresh_token_ttl_seconds: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
+            refresh_reuse_grace_seconds: 0,
+        }
+    }
+
+    /// Every rule a registration breaks, as `(field, message)` pairs; empty when valid.
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut fail =
+            |field: &'static str, message: String| errors.push(FieldError { field, message });
+
+        if self.name.trim().is_empty() || self.name.chars().count() > 200 {
+            fail("name", "must be 1 to 200 characters".into());
+        }
+        for uri in &self.redirect_uris {
+            if let Err(message) = check_redirect_uri(uri) {
+                fail("redirect_uris", format!("{uri}: {message}"));
+            }
+        }
+        for uri in &self.post_logout_redirect_uris {
+            if let Err(message) = check_redirect_uri(uri) {
+                fail("post_logout_redirect_uris", format!("{uri}: {message}"));
+            }
+        }
+        for origin in &self.allowed_origins {
+            if let Err(message) = check_origin(origin) {
+                fail("allowed_origins", format!("{origin}: {message}"));
+            }
+        }
+        if self.grant_types.is_empty() {
+            fail("grant_types", "must name at least one grant type".into());
+        }
+        let has = |grant| self.grant_types.contains(&grant);
+        if has(GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
+            fail(
+                "redirect_uris",
+                "the authorization_code grant needs at least one".into(),
+            );
+        }
+        if has(GrantType::RefreshToken) && !has(GrantType::AuthorizationCode) {
+            fail(
+                "grant_types",
+                "refresh_token needs authorization_code".into(),
+            );
+        }
+        if has(GrantType::ClientCredentials) && self.token_endpoint_auth_method.is_public() {
+            fail(
+                "grant_types",
+                "client_credentials needs a confidential client".into(),
+            );
+        }
+        for scope in &self.scopes {
+            if !scope::is_valid_token(scope) {
+                fail("scopes", format!("{scope:?} is not a valid scope token"));
+            }
+        }
+        if !(60..=crate::keys::MAX_TOKEN_LIFETIME_SECONDS).contains(&self.access_token_ttl_seconds)
+        {
+            fail(
+                "access_token_ttl_seconds",
+                "must be between 60 and 86400".into(),
+            );
+        }
+        if !(60..=MAX_REFRESH_TOKEN_TTL_SECONDS).contains(&self.refresh_token_ttl_seconds) {
+            fail(
+                "refresh_token_ttl_seconds",
+                "must be between 60 and 31536000".into(),
+            );
+        }
+        if !(0..=MAX_REUSE_GRACE_SECONDS).contains(&self.refresh_reuse_grace_seconds) {
+            fail(
+                "refresh_reuse_grace_seconds",
+                "must be between 0 and 60".into(),
+            );
+        }
+        errors
+    }
+}
+
+/// One broken rule of a request, reported as `{field, message}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// Redirect URIs are compared as exact strings, so they must be registered absolute, without
+/// a fragment, in the form a URL parser prints them, and over https unless on loopback.
+fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    let url = Url::parse(uri).map_err(|_| "must be an absolute URL".to_owned())?;
+    if url.fragment().is_some() {
+        return Err("must not have a fragment".into());
+    }
+    check_transport(&url)?;
+    if url.as_str() != uri {
+        return Err(format!(
+            "must be registered in normalized form: {}",
+            url.as_str()
+        ));
+    }
+    Ok(())
+}
+
+/// An origin is `scheme://host[:port]` with nothing after it (a browser's `Origin` header).
+fn check_origin(origin: &str) -> Result<(), String> {
+    let url = Url::parse(origin)
+        .map_err(|_| "must be an origin such as https://app.example.com".to_owned())?;
+    check_transport(&url)?;
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || origin.ends_with('/')
+    {
+        return Err("must be an origin: scheme, host and optional port only".into());
+    }
+    Ok(())
+}
+
+fn check_transport(url: &Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(url) => Ok(()),
+        "http" => Err("must use https unless the host is localhost, 127.0.0.1 or [::1]".into()),
+        _ => Err("must use https (or http on loopback)".into()),
+    }
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+}
+
+/// A registered client as stored and as the REST API shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Client {
+    pub client_id: ClientId,
+    pub account_id: AccountId,
+    #[serde(flatten)]
+    pub settings: ClientSettings,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(skip)]
+    pub secret_hash: Option<String>,
+    /// Registered itself through `/oauth2/register`; its users see a consent page.
+    #[serde(skip)]
+    pub self_registered: bool,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.settings.token_endpoint_auth_method.is_public()
+    }
+
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.settings.grant_types.contains(&grant)
+    }
+
+    /// Exact string comparison, as RFC 6749 §3.1.2.3 and OAuth 2.1 require.
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.settings
+            .redirect_uris
+            .iter()
+            .any(|registered| registered == uri)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AuthMethod, ClientSettings, GrantType};
+
+    fn settings() -> ClientSettings {
+        let mut settings = ClientSettings::with_defaults("App".into(), false);
+        settings.redirect_uris = vec!["https://app.example.com/callback".into()];
+        settings
+    }
+
+    fn fields(settings: &ClientSettings) -> Vec<&'static str> {
+        settings
+            .validate()
+            .into_iter()
+            .map(|error| error.field)
+            .collect()
+    }
+
+    #[test]
+    fn defaults_with_a_redirect_uri_are_valid() {
+        assert!(settings().validate().is_empty());
+        let mut public = ClientSettings::with_defaults("SPA".into(), true);
+        public.redirect_uris = vec!["http://localhost:3000/cb".into()];
+        assert!(public.validate().is_empty(), "{:?}", public.validate());
+        assert!(!public.grant_types.contains(&GrantType::ClientCredentials));
+    }
+
+    #[test]
+    fn redirect_uris_must_be_absolute_https_or_loopback_and_normalized() {
+        for (uri, ok) in [
+            ("https://app.example.com/cb", true),
+            ("http://127.0.0.1:8080/cb", true),
+            ("http://[::1]/cb", true),
+            ("http://localhost/cb", true),
+            ("http://app.example.com/cb", false),
+            ("https://app.example.com/cb#frag", false),
+            ("/cb", false),
+            ("https://app.example.com", false),
+            ("https://app.example.com/", true),
+            ("HTTPS://APP.example.com/cb", false),
+        ] {
+            let mut s = settings();
+            s.redirect_uris = vec![uri.into()];
+            assert_eq!(s.validate().is_empty(), ok, "{uri}: {:?}", s.validate());
+        }
+    }
+
+    #[test]
+    fn grants_must_fit_the_client_type() {
+        let mut s = settings();
+        s.token_endpoint_auth_method = AuthMethod::None;
+        assert_eq!(fields(&s), ["grant_types"]);
+        let mut s = settings();
+        s.grant_types = vec![GrantType::RefreshToken];
+        assert_eq!(fields(&s), ["grant_types"]);
+        let mut s = settings();
+        s.redirect_uris.clear();
+        assert_eq!(fields(&s), ["redirect_uris"]);
+        let mut s = settings();
+        s.grant_types = vec![GrantType::ClientCredentials];
+        s.redirect_uris.clear();
+        assert!(s.validate().is_empty());
+    }
+
+    #[test]
+    fn origins_lifetimes_and_scopes_are_checked() {
+        let mut s = settings();
+        s.allowed_origins = vec![
+            "https://app.example.com".into(),
+            "https://x.com/path".into(),
+        ];
+        s.access_token_ttl_seconds = 10;
+        s.refresh_reuse_grace_seconds = 61;
+        s.scopes.push("bad scope".into());
+        assert_eq!(
+            fields(&s),
+            [
+                "allowed_origins",
+                "scopes",
+                "access_token_ttl_seconds",
+                "refresh_reuse_grace_seconds"
+            ]
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! What every handler can reach: configuration, storage, keys and prebuilt documents.
+//! Cheap to clone (Arcs and a pool).
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use crate::config::{Config, Issuer};
+use crate::http::discovery::Documents;
+use crate::keys::KeyRing;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub issuer: Arc<Issuer>,
+    pub store: Store,
+    pub keys: Arc<KeyRing>,
+    pub documents: Arc<Documents>,
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Store {
+        state.store.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<KeyRing> {
+    fn from_ref(state: &AppState) -> Arc<KeyRing> {
+        state.keys.clone()
+    }
+}

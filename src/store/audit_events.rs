@@ -1,0 +1,85 @@
+//! The `audit_events` table: written in the same transaction as the change it records.
+
+use serde_json::Value;
+use sqlx::{Any, Executor};
+
+use crate::ids::{AccountId, EventId};
+
+/// Who did it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    User(String),
+    ApiKey(String),
+    Client(String),
+    /// The operator CLI, start-up, background work.
+    System,
+}
+
+impl Actor {
+    fn kind(&self) -> &'static str {
+        match self {
+            Actor::User(_) => "user",
+            Actor::ApiKey(_) => "api_key",
+            Actor::Client(_) => "client",
+            Actor::System => "system",
+        }
+    }
+
+    fn id(&self) -> Option<&str> {
+        match self {
+            Actor::User(id) | Actor::ApiKey(id) | Actor::Client(id) => Some(id),
+            Actor::System => None,
+        }
+    }
+}
+
+/// One recorded change, `action` being `<resource>.<verb>` such as `account.created`.
+#[derive(Clone, Debug)]
+pub struct NewEvent<'a> {
+    pub account_id: Option<&'a AccountId>,
+    pub action: &'a str,
+    pub actor: &'a Actor,
+    pub target_type: &'a str,
+    pub target_id: &'a str,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub details: Value,
+}
+
+pub async fn insert<'e>(
+    db: impl Executor<'e, Database = Any>,
+    event: &NewEvent<'_>,
+    now: i64,
+) -> Result<EventId, sqlx::Error> {
+    let id = EventId::generate();
+    sqlx::query(
+        "insert into audit_events (id, account_id, action, actor_type, actor_id, target_type, \
+         target_id, ip, user_agent, details, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(id.as_str())
+    .bind(event.account_id.map(AccountId::as_str))
+    .bind(event.action)
+    .bind(event.actor.kind())
+    .bind(event.actor.id())
+    .bind(event.target_type)
+    .bind(event.target_id)
+    .bind(event.ip)
+    .bind(event.user_agent)
+    .bind(event.details.to_string())
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+/// Actions recorded for an account, newest first (for tests and the read API).
+pub async fn actions_for_account<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("select action from audit_events where account_id = $1 order by id desc")
+        .bind(account_id.as_str())
+        .fetch_all(db)
+        .await
+}

@@ -1,0 +1,91 @@
+//! The `users` table.
+
+use sqlx::{Any, Executor, FromRow};
+
+use crate::clock::Timestamp;
+use crate::ids::UserId;
+use crate::user::User;
+
+#[derive(FromRow)]
+struct UserRow {
+    id: String,
+    email: String,
+    name: Option<String>,
+    password_hash: Option<String>,
+    email_verified: i64,
+    superadmin: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl UserRow {
+    fn into_user(self) -> Option<User> {
+        Some(User {
+            id: UserId::parse(&self.id)?,
+            email: self.email,
+            name: self.name,
+            email_verified: self.email_verified != 0,
+            created_at: Timestamp(self.created_at),
+            superadmin: self.superadmin != 0,
+            password_hash: self.password_hash,
+            updated_at: Timestamp(self.updated_at),
+        })
+    }
+}
+
+const COLUMNS: &str =
+    "id, email, name, password_hash, email_verified, superadmin, created_at, updated_at";
+
+/// Inserts a user; a duplicate email (any case) is a unique violation.
+pub async fn insert<'e>(
+    db: impl Executor<'e, Database = Any>,
+    user: &User,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into users (id, email, name, password_hash, email_verified, superadmin, created_at, updated_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(user.id.as_str())
+    .bind(&user.email)
+    .bind(user.name.as_deref())
+    .bind(user.password_hash.as_deref())
+    .bind(i64::from(user.email_verified))
+    .bind(i64::from(user.superadmin))
+    .bind(user.created_at.0)
+    .bind(user.updated_at.0)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn find<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &UserId,
+) -> Result<Option<User>, sqlx::Error> {
+    let row: Option<UserRow> =
+        sqlx::query_as(&format!("select {COLUMNS} from users where id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(db)
+            .await?;
+    Ok(row.and_then(UserRow::into_user))
+}
+
+/// Case-insensitive lookup (uses the `lower(email)` index).
+pub async fn find_by_email<'e>(
+    db: impl Executor<'e, Database = Any>,
+    email: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "select {COLUMNS} from users where lower(email) = lower($1)"
+    ))
+    .bind(email)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(UserRow::into_user))
+}
+
+pub async fn count<'e>(db: impl Executor<'e, Database = Any>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from users")
+        .fetch_one(db)
+        .await
+}

@@ -1,0 +1,329 @@
+use serde_json::Value;
+
+use crate::helpers::Deployment;
+
+async fn count(deployment: &Deployment, table: &str) -> i64 {
+    let store = deployment.database.store().await;
+    let n = sqlx::query_scalar(&format!("select count(*) from {table}"))
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    n
+}
+
+#[tokio::test]
+async fn operator_commands_print_resources_as_json() {
+    let deployment = Deployment::new().await;
+    assert_eq!(deployment.cli(&["migrate"]).json()["migrated"], true);
+
+    let user = deployment
+        .cli(&[
+            "users",
+            "create",
+            "--email",
+            "Ada@Example.com",
+            "--name",
+            "Ada",
+            "--password",
+            "correct horse",
+        ])
+        .json();
+    assert!(user["id"].as_str().unwrap().starts_with("usr_"));
+    assert_eq!(user["email"], "Ada@Example.com");
+    assert_eq!(user["name"], "Ada");
+    assert_eq!(user["email_verified"], false);
+    assert!(user["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(user.get("password_hash").is_none());
+
+    let account = deployment
+        .cli(&[
+            "accounts",
+            "create",
+            "--name",
+            "Acme",
+            "--owner",
+            "ada@example.com",
+        ])
+        .json();
+    let account_id = account["id"].as_str().unwrap().to_owned();
+    assert!(account_id.starts_with("acc_"));
+    assert_eq!(account["name"], "Acme");
+    assert_eq!(account["status"], "active");
+    assert_eq!(account["parent_id"], Value::Null);
+    assert_eq!(account["labels"], serde_json::json!({}));
+    for field in [
+        "avatar_url",
+        "billing_email",
+        "external_id",
+        "created_at",
+        "updated_at",
+    ] {
+        assert!(account.get(field).is_some(), "{field}");
+    }
+    let child = deployment
+        .cli(&[
+            "accounts",
+            "create",
+            "--name",
+            "Acme EU",
+            "--owner",
+            "new-owner@example.com",
+            "--parent",
+            &account_id,
+        ])
+        .json();
+    assert_eq!(child["parent_id"], account_id.as_str());
+
+    let client = deployment
+        .cli(&[
+            "clients",
+            "create",
+            "--account",
+            &account_id,
+            "--name",
+            "Web",
+            "--redirect-uri",
+            "https://app.example.com/callback",
+        ])
+        .json();
+    assert!(client["client_id"].as_str().unwrap().starts_with("cli_"));
+    assert_eq!(client["account_id"], account_id.as_str());
+    assert_eq!(client["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(
+        client["grant_types"],
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "client_credentials"
+        ])
+    );
+    assert_eq!(
+        client["scopes"],
+        serde_json::json!(["openid", "profile", "email", "offline_access"])
+    );
+    assert_eq!(
+        client["redirect_uris"],
+        serde_json::json!(["https://app.example.com/callback"])
+    );
+    assert!(client["client_secret"].as_str().unwrap().len() >= 43);
+
+    let public = deployment
+        .cli(&[
+            "clients",
+            "create",
+            "--account",
+            &account_id,
+            "--name",
+            "SPA",
+            "--public",
+            "--redirect-uri",
+            "http://localhost:3000/cb",
+        ])
+        .json();
+    assert_eq!(public["token_endpoint_auth_method"], "none");
+    assert!(public.get("client_secret").is_none());
+    assert!(
+        !public["grant_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "client_credentials")
+    );
+
+    let custom = deployment
+        .cli(&[
+            "clients",
+            "create",
+            "--account",
+            &account_id,
+            "--name",
+            "Svc",
+            "--auth-method",
+            "client_secret_post",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "read:invoices",
+        ])
+        .json();
+    assert_eq!(
+        custom["grant_types"],
+        serde_json::json!(["client_credentials"])
+    );
+    assert_eq!(custom["scopes"], serde_json::json!(["read:invoices"]));
+    assert_eq!(custom["token_endpoint_auth_method"], "client_secret_post");
+
+    let rotated = deployment.cli(&["keys", "rotate"]).json();
+    assert!(!rotated["kid"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn invalid_arguments_exit_non_zero_and_write_nothing() {
+    let deployment = Deployment::new().await;
+    deployment
+        .cli(&["users", "create", "--email", "ada@example.com"])
+        .json();
+    let account = deployment
+        .cli(&[
+            "accounts",
+            "create",
+            "--name",
+            "Acme",
+            "--owner",
+            "ada@example.com",
+        ])
+        .json();
+    let account_id = account["id"].as_str().unwrap().to_owned();
+    let (users, accounts, clients) = (
+        count(&deployment, "users").await,
+        count(&deployment, "accounts").await,
+        count(&deployment, "clients").await,
+    );
+
+    for (args, code) in [
+        (vec!["users", "create"], 2),
+        (vec!["users", "create", "--email", "not-an-email"], 2),
+        (
+            vec![
+                "users",
+                "create",
+                "--email",
+                "b@example.com",
+                "--password",
+                "short",
+            ],
+            2,
+        ),
+        (vec!["users", "create", "--email", "ADA@example.com"], 1),
+        (
+            vec![
+                "accounts",
+                "create",
+                "--name",
+                "X",
+                "--owner",
+                "ada@example.com",
+                "--parent",
+                "nope",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "accounts",
+                "create",
+                "--name",
+                "X",
+                "--owner",
+                "c@example.com",
+                "--parent",
+                "acc_01J00000000000000000000000",
+            ],
+            1,
+        ),
+        (
+            vec![
+                "accounts",
+                "create",
+                "--name",
+                " ",
+                "--owner",
+                "ada@example.com",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "clients",
+                "create",
+                "--account",
+                &account_id,
+                "--name",
+                "Web",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "clients",
+                "create",
+                "--account",
+                &account_id,
+                "--name",
+                "Web",
+                "--redirect-uri",
+                "http://app.example.com/cb",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "clients",
+                "create",
+                "--account",
+                &account_id,
+                "--name",
+                "Web",
+                "--grant",
+                "password",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "clients",
+                "create",
+                "--account",
+                &account_id,
+                "--name",
+                "W",
+                "--public",
+                "--grant",
+                "client_credentials",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "clients",
+                "create",
+                "--account",
+                "acc_01J00000000000000000000000",
+                "--name",
+                "W",
+                "--grant",
+                "client_credentials",
+            ],
+            1,
+        ),
+        (vec!["frobnicate"], 2),
+    ] {
+        let output = deployment.cli(&args);
+        assert_eq!(output.code(), Some(code), "{args:?}: {}", output.stderr());
+        let stderr = output.stderr();
+        assert!(!stderr.trim().is_empty(), "{args:?} printed no error");
+        assert!(output.0.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+    assert_eq!(count(&deployment, "users").await, users);
+    assert_eq!(count(&deployment, "accounts").await, accounts);
+    assert_eq!(count(&deployment, "clients").await, clients);
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_start_up_naming_it() {
+    let deployment = Deployment::new().await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("migrate")
+        .current_dir(deployment.keys_dir.path())
+        .env_clear()
+        .env("DATABASE_URL", &deployment.database.url)
+        .env("TESSERA_LISTEN", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("TESSERA_LISTEN"), "{stderr}");
+}

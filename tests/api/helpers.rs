@@ -1,0 +1,239 @@
+//! Test harness: a real server on 127.0.0.1:0 over a fresh database (a SQLite file in a temp
+//! dir, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set), driven over HTTP.
+
+use std::collections::BTreeMap;
+use std::process::Output;
+
+use tempfile::TempDir;
+use tessera::App;
+use tessera::config::Config;
+use tessera::state::AppState;
+use tessera::store::Store;
+use tokio::sync::oneshot;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// A database of its own for one test; dropped (PostgreSQL) or deleted (SQLite) after it.
+pub struct TestDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+    _dir: TempDir,
+}
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!(
+                    "tessera_test_{}",
+                    ulid::Ulid::new().to_string().to_lowercase()
+                );
+                let admin = Store::connect(&admin_url)
+                    .await
+                    .expect("TEST_DATABASE_URL must be reachable");
+                sqlx::query(&format!("create database {name}"))
+                    .execute(admin.pool())
+                    .await
+                    .expect("create test database");
+                admin.close().await;
+                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&name);
+                TestDatabase {
+                    url: url.to_string(),
+                    postgres: Some((admin_url, name)),
+                    _dir: dir,
+                }
+            }
+            _ => {
+                let path = dir.path().join("tessera.db");
+                TestDatabase {
+                    url: format!("sqlite://{}?mode=rwc", path.display()),
+                    postgres: None,
+                    _dir: dir,
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    pub async fn store(&self) -> Store {
+        let store = Store::connect(&self.url)
+            .await
+            .expect("connect test database");
+        store.migrate().await.expect("migrate test database");
+        store
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside any async context we can block on: use a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(admin) = Store::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                        .execute(admin.pool())
+                        .await;
+                    admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Key material shared by the instances of one deployment.
+pub struct Deployment {
+    pub database: TestDatabase,
+    pub keys_dir: TempDir,
+    pub key_encryption_key: [u8; 32],
+}
+
+impl Deployment {
+    pub async fn new() -> Deployment {
+        Deployment {
+            database: TestDatabase::create().await,
+            keys_dir: tempfile::tempdir().expect("keys dir"),
+            key_encryption_key: rand::random(),
+        }
+    }
+
+    /// The configuration an instance of this deployment starts with.
+    pub fn config(&self) -> Config {
+        let mut config = Config::from_sources(|_| None, &BTreeMap::new()).expect("default config");
+        config.listen = "127.0.0.1:0".parse().expect("address");
+        config.database_url = self.database.url.clone();
+        config.keys_dir = self.keys_dir.path().to_path_buf();
+        config.key_encryption_key = Some(self.key_encryption_key);
+        config.admin_email = Some(ADMIN_EMAIL.into());
+        config.admin_password = Some(ADMIN_PASSWORD.into());
+        config
+    }
+
+    pub async fn spawn(&self) -> TestApp {
+        TestApp::start(self.config()).await
+    }
+
+    /// Runs the `tessera` binary against this deployment's database and keys.
+    pub fn cli(&self, args: &[&str]) -> CliOutput {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .current_dir(self.keys_dir.path())
+            .env_clear()
+            .env("DATABASE_URL", &self.database.url)
+            .env("TESSERA_KEYS_DIR", self.keys_dir.path())
+            .env(
+                "TESSERA_KEY_ENCRYPTION_KEY",
+                base64_standard(&self.key_encryption_key),
+            )
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run tessera binary");
+        CliOutput(output)
+    }
+}
+
+fn base64_standard(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub struct CliOutput(pub Output);
+
+impl CliOutput {
+    pub fn code(&self) -> Option<i32> {
+        self.0.status.code()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    /// The JSON the command printed; panics with its stderr when it failed.
+    pub fn json(&self) -> serde_json::Value {
+        assert_eq!(self.code(), Some(0), "command failed: {}", self.stderr());
+        serde_json::from_slice(&self.0.stdout).expect("stdout is JSON")
+    }
+}
+
+/// A running server and a client that talks to it like a browser would: cookies kept,
+/// redirects not followed.
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _owned: Option<Deployment>,
+}
+
+impl TestApp {
+    /// A server on a deployment of its own.
+    pub async fn spawn() -> TestApp {
+        let deployment = Deployment::new().await;
+        let mut app = deployment.spawn().await;
+        app._owned = Some(deployment);
+        app
+    }
+
+    pub async fn start(config: Config) -> TestApp {
+        let app = App::bind(config).await.expect("server starts");
+        let address = format!("http://{}", app.local_addr().expect("bound"));
+        let state = app.state().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        TestApp {
+            address,
+            http,
+            state,
+            stop: Some(stop),
+            server: Some(server),
+            _owned: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Every repository operation, on whichever backend the suite runs on.
+
+use tessera::account::Account;
+use tessera::clock::{self, Timestamp};
+use tessera::email_address::EmailAddress;
+use tessera::ids::{AccountId, ClientId, UserId};
+use tessera::oauth::client::{Client, ClientSettings};
+use tessera::role::Role;
+use tessera::store::audit_events::{self, Actor, NewEvent};
+use tessera::store::signing_keys::{self, SigningKeyRecord};
+use tessera::store::{self, accounts, clients, memberships, users};
+use tessera::user::User;
+
+use crate::helpers::TestDatabase;
+
+fn user(email: &str) -> User {
+    User::new(
+        EmailAddress::parse(email).unwrap(),
+        Some("Ada".into()),
+        Some("$argon2id$x".into()),
+        clock::now(),
+    )
+}
+
+#[tokio::test]
+async fn users_are_unique_by_email_in_any_case() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let ada = user("Ada@Example.com");
+    users::insert(store.pool(), &ada).await.unwrap();
+    assert_eq!(users::count(store.pool()).await.unwrap(), 1);
+
+    let found = users::find(store.pool(), &ada.id).await.unwrap().unwrap();
+    assert_eq!(found.email, "Ada@Example.com");
+    assert_eq!(found.name.as_deref(), Some("Ada"));
+    assert_eq!(found.password_hash.as_deref(), Some("$argon2id$x"));
+    assert!(!found.email_verified && !found.superadmin);
+    assert_eq!(found.created_at, ada.created_at);
+    let by_email = users::find_by_email(store.pool(), "ada@EXAMPLE.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_email.id, ada.id);
+    assert!(
+        users::find(store.pool(), &UserId::generate())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        users::find_by_email(store.pool(), "bob@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let error = users::insert(store.pool(), &user("ADA@example.COM"))
+        .await
+        .unwrap_err();
+    assert!(store::is_unique_violation(&error), "{error}");
+}
+
+#[tokio::test]
+async fn accounts_memberships_and_clients_round_trip() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let ada = user("ada@example.com");
+    users::insert(store.pool(), &ada).await.unwrap();
+
+    let mut parent = Account::new("Acme".into(), None, clock::now());
+    parent.labels.insert("tier".into(), "gold".into());
+    parent.external_id = Some("crm-42".into());
+    accounts::insert(store.pool(), &parent).await.unwrap();
+    let child = Account::new("Acme EU".into(), Some(parent.id.clone()), clock::now());
+    accounts::insert(store.pool(), &child).await.unwrap();
+    let found = accounts::find(store.pool(), &parent.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.labels.get("tier").map(String::as_str), Some("gold"));
+    assert_eq!(found.external_id.as_deref(), Some("crm-42"));
+    assert_eq!(
+        accounts::find(store.pool(), &child.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .parent_id,
+        Some(parent.id.clone())
+    );
+    assert!(
+        accounts::find(store.pool(), &AccountId::generate())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let orphan = Account::new("Orphan".into(), Some(AccountId::generate()), clock::now());
+    assert!(
+        accounts::insert(store.pool(), &orphan).await.is_err(),
+        "foreign key enforced"
+    );
+
+    memberships::insert(store.pool(), &parent.id, &ada.id, Role::Admin, clock::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        memberships::role(store.pool(), &parent.id, &ada.id)
+            .await
+            .unwrap(),
+        Some(Role::Admin)
+    );
+    assert_eq!(
+        memberships::role(store.pool(), &child.id, &ada.id)
+            .await
+            .unwrap(),
+        None
+    );
+    let duplicate = memberships::insert(
+        store.pool(),
+        &parent.id,
+        &ada.id,
+        Role::Viewer,
+        clock::now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(store::is_unique_violation(&duplicate));
+
+    let mut settings = ClientSettings::with_defaults("Web".into(), false);
+    settings.redirect_uris = vec!["https://app.example.com/cb".into()];
+    let client = Client {
+        client_id: ClientId::generate(),
+        account_id: parent.id.clone(),
+        settings,
+        created_at: Timestamp(clock::now()),
+        updated_at: Timestamp(clock::now()),
+        secret_hash: Some("abc".into()),
+        self_registered: false,
+    };
+    clients::insert(store.pool(), &client).await.unwrap();
+    let found = clients::find(store.pool(), &client.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.settings, client.settings);
+    assert_eq!(found.secret_hash.as_deref(), Some("abc"));
+    assert!(
+        clients::exists(store.pool(), &client.client_id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !clients::exists(store.pool(), &ClientId::generate())
+            .await
+            .unwrap()
+    );
+
+    // Deleting an account takes its children, memberships and clients with it.
+    sqlx::query("delete from accounts where id = $1")
+        .bind(parent.id.as_str())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert!(
+        accounts::find(store.pool(), &child.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        memberships::role(store.pool(), &parent.id, &ada.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !clients::exists(store.pool(), &client.client_id)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn signing_keys_retire_and_age_out() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let record = |id: &str, created_at| SigningKeyRecord {
+        id: id.into(),
+        modulus: "n".into(),
+        exponent: "AQAB".into(),
+        private_key_encrypted: "v1.sealed".into(),
+        created_at,
+        retired_at: None,
+    };
+    signing_keys::insert(store.pool(), &record("old", 100))
+        .await
+        .unwrap();
+    signing_keys::retire_active(store.pool(), 1_000)
+        .await
+        .unwrap();
+    signing_keys::insert(store.pool(), &record("new", 200))
+        .await
+        .unwrap();
+
+    let published = signing_keys::published(store.pool(), 500).await.unwrap();
+    let ids: Vec<_> = published
+        .iter()
+        .map(|k| (k.id.as_str(), k.retired_at))
+        .collect();
+    assert_eq!(ids, [("new", None), ("old", Some(1_000))]);
+    assert_eq!(published[1].private_key_encrypted, "v1.sealed");
+    assert_eq!(
+        signing_keys::published_fingerprint(store.pool(), 500)
+            .await
+            .unwrap(),
+        [("new".to_owned(), None), ("old".to_owned(), Some(1_000))]
+    );
+    assert_eq!(
+        signing_keys::published(store.pool(), 1_000)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    signing_keys::delete_unpublished(store.pool(), 999)
+        .await
+        .unwrap();
+    assert_eq!(
+        signing_keys::published(store.pool(), 0)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    signing_keys::delete_unpublished(store.pool(), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        signing_keys::published(store.pool(), 0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn audit_events_are_written_inside_the_callers_transaction() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let account = Account::new("Acme".into(), None, clock::now());
+    accounts::insert(store.pool(), &account).await.unwrap();
+    let event = NewEvent {
+        account_id: Some(&account.id),
+        action: "account.updated",
+        actor: &Actor::User("usr_x".into()),
+        target_type: "account",
+        target_id: account.id.as_str(),
+        ip: Some("127.0.0.1"),
+        user_agent: Some("test"),
+        details: serde_json::json!({"name": "Acme"}),
+    };
+
+    let mut tx = store.begin().await.unwrap();
+    audit_events::insert(&mut *tx, &event, clock::now())
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert!(
+        audit_events::actions_for_account(store.pool(), &account.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut tx = store.begin().await.unwrap();
+    let id = audit_events::insert(&mut *tx, &event, clock::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(id.as_str().starts_with("evt_"));
+    assert_eq!(
+        audit_events::actions_for_account(store.pool(), &account.id)
+            .await
+            .unwrap(),
+        ["account.updated"]
+    );
+}
