@@ -18,6 +18,7 @@ pub mod oauth;
 pub mod password;
 pub mod role;
 pub mod secret;
+pub mod session;
 pub mod state;
 pub mod store;
 pub mod user;

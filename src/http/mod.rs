@@ -10,11 +10,17 @@ use axum::http::{HeaderName, HeaderValue, header};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::state::AppState;
+use crate::store::sessions::SqlSessionStore;
 
 /// Request bodies beyond this are refused with 413 before any handler reads them.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A login lasts while it is used at least this often.
+const SESSION_IDLE_TIMEOUT: time::Duration = time::Duration::hours(12);
 
 const CONTENT_SECURITY_POLICY: &str =
     "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
@@ -32,7 +38,20 @@ pub fn router(state: AppState) -> Router {
             .nest(&issuer_path, routes)
             .merge(discovery::path_issuer_routes(&issuer_path))
     };
-    app.layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+    // Sessions load lazily: endpoints that never touch the session cost no database read.
+    let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.store.clone()))
+        .with_name("tessera_session")
+        .with_path(if issuer_path.is_empty() {
+            "/".to_owned()
+        } else {
+            issuer_path.clone()
+        })
+        .with_secure(state.issuer.is_https())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_expiry(Expiry::OnInactivity(SESSION_IDLE_TIMEOUT));
+    app.layer(sessions)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(security_header(
             header::CONTENT_SECURITY_POLICY,
             CONTENT_SECURITY_POLICY,

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit_events;
 pub mod clients;
 pub mod memberships;
+pub mod sessions;
 pub mod signing_keys;
 pub mod users;
 

@@ -1,0 +1,82 @@
+//! The browser's login session, typed: who is signed in since when, and the CSRF token of
+//! its forms. Handlers use `LoginSession`; nobody else spells session keys.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
+
+use crate::ids::UserId;
+use crate::secret;
+
+const USER_KEY: &str = "user";
+const CSRF_KEY: &str = "csrf";
+
+/// The signed-in user and when they last proved it (the OIDC `auth_time`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub user_id: UserId,
+    pub auth_time: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("session storage failed: {0}")]
+pub struct SessionError(#[from] tower_sessions::session::Error);
+
+pub struct LoginSession(Session);
+
+impl<S: Send + Sync> FromRequestParts<S> for LoginSession {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Session::from_request_parts(parts, state)
+            .await
+            .map(LoginSession)
+    }
+}
+
+impl LoginSession {
+    pub async fn signed_in(&self) -> Result<Option<SignedIn>, SessionError> {
+        Ok(self.0.get(USER_KEY).await?)
+    }
+
+    /// Records a successful login. The session id changes (no fixation) and so does the CSRF
+    /// token, so nothing an anonymous visitor saw stays valid.
+    pub async fn sign_in(&self, user_id: &UserId, now: i64) -> Result<(), SessionError> {
+        self.0.cycle_id().await?;
+        self.0
+            .insert(
+                USER_KEY,
+                SignedIn {
+                    user_id: user_id.clone(),
+                    auth_time: now,
+                },
+            )
+            .await?;
+        self.0.insert(CSRF_KEY, secret::generate()).await?;
+        Ok(())
+    }
+
+    /// Ends the session everywhere: the stored record is deleted and the cookie cleared.
+    pub async fn sign_out(&self) -> Result<(), SessionError> {
+        Ok(self.0.flush().await?)
+    }
+
+    /// The token every form of this session must post back; created on first use.
+    pub async fn csrf_token(&self) -> Result<String, SessionError> {
+        if let Some(token) = self.0.get::<String>(CSRF_KEY).await? {
+            return Ok(token);
+        }
+        let token = secret::generate();
+        self.0.insert(CSRF_KEY, &token).await?;
+        Ok(token)
+    }
+
+    /// Whether `submitted` is this session's CSRF token (constant-time).
+    pub async fn csrf_matches(&self, submitted: &str) -> Result<bool, SessionError> {
+        let expected: Option<String> = self.0.get(CSRF_KEY).await?;
+        Ok(expected.is_some_and(|expected| expected.as_bytes().ct_eq(submitted.as_bytes()).into()))
+    }
+}
