@@ -67,6 +67,11 @@ prefixed_id!(
 );
 prefixed_id!(ApiKeyId, "key_");
 prefixed_id!(EventId, "evt_");
+prefixed_id!(
+    /// One authorization an access-token family descends from (a refresh-token family).
+    GrantId,
+    "grt_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,7 @@ pub mod secret;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod tokens;
 pub mod user;
 
 pub use app::App;

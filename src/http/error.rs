@@ -1,10 +1,11 @@
 //! Errors of the JSON API as RFC 9457 problem details, with a stable `code`.
 
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::oauth::client::FieldError;
+use crate::oauth::error::{ErrorCode, OAuthError};
 
 #[derive(Debug)]
 pub struct HttpError {
@@ -87,5 +88,115 @@ impl IntoResponse for HttpError {
             body,
         )
             .into_response()
+    }
+}
+
+/// An error of the token, introspection and revocation endpoints: RFC 6749 §5.2 JSON
+/// `{error, error_description}`, never cached. Internal failures are logged and answered
+/// with `server_error`.
+#[derive(Debug)]
+pub struct OAuthJsonError(pub OAuthError);
+
+impl From<OAuthError> for OAuthJsonError {
+    fn from(error: OAuthError) -> OAuthJsonError {
+        OAuthJsonError(error)
+    }
+}
+
+impl From<sqlx::Error> for OAuthJsonError {
+    fn from(error: sqlx::Error) -> OAuthJsonError {
+        tracing::error!(%error, "database error");
+        OAuthJsonError(OAuthError::server_error())
+    }
+}
+
+impl From<serde_json::Error> for OAuthJsonError {
+    fn from(error: serde_json::Error) -> OAuthJsonError {
+        tracing::error!(%error, "token encoding failed");
+        OAuthJsonError(OAuthError::server_error())
+    }
+}
+
+impl From<crate::tokens::TokenError> for OAuthJsonError {
+    fn from(error: crate::tokens::TokenError) -> OAuthJsonError {
+        match error {
+            crate::tokens::TokenError::OAuth(error) => error.into(),
+            crate::tokens::TokenError::Database(error) => error.into(),
+            crate::tokens::TokenError::Encoding(error) => error.into(),
+        }
+    }
+}
+
+impl IntoResponse for OAuthJsonError {
+    fn into_response(self) -> Response {
+        let status = match self.0.code {
+            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let body = serde_json::json!({
+            "error": self.0.code.as_str(),
+            "error_description": self.0.description,
+        });
+        let mut response = (
+            status,
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(body),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"tessera\""),
+            );
+        }
+        response
+    }
+}
+
+/// An error of a bearer-protected endpoint (RFC 6750 §3): 401 with
+/// `WWW-Authenticate: Bearer error="invalid_token"`, or 403 for `insufficient_scope`.
+#[derive(Debug)]
+pub enum BearerError {
+    /// No credentials at all: a bare challenge with no error code (RFC 6750 §3.1).
+    Missing,
+    InvalidToken,
+    InsufficientScope(&'static str),
+    Internal,
+}
+
+impl From<sqlx::Error> for BearerError {
+    fn from(error: sqlx::Error) -> BearerError {
+        tracing::error!(%error, "database error");
+        BearerError::Internal
+    }
+}
+
+impl IntoResponse for BearerError {
+    fn into_response(self) -> Response {
+        let (status, challenge) = match self {
+            BearerError::Missing => (
+                StatusCode::UNAUTHORIZED,
+                "Bearer realm=\"tessera\"".to_owned(),
+            ),
+            BearerError::InvalidToken => (
+                StatusCode::UNAUTHORIZED,
+                "Bearer realm=\"tessera\", error=\"invalid_token\"".to_owned(),
+            ),
+            BearerError::InsufficientScope(scope) => (
+                StatusCode::FORBIDDEN,
+                format!(
+                    "Bearer realm=\"tessera\", error=\"insufficient_scope\", scope=\"{scope}\""
+                ),
+            ),
+            BearerError::Internal => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        };
+        let mut response = status.into_response();
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
     }
 }

@@ -1,9 +1,15 @@
 //! HTTP adapters: one module per endpoint family, each exposing `routes()`; this module
 //! merges them, nests them under the issuer's path and adds the cross-cutting layers.
 
+mod authorize;
 pub mod discovery;
 pub mod error;
+mod extract;
 mod health;
+mod introspect;
+pub mod pages;
+mod token;
+mod userinfo;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -29,7 +35,11 @@ pub fn router(state: AppState) -> Router {
     let issuer_path = state.issuer.path().to_owned();
     let routes = Router::new()
         .merge(discovery::routes())
-        .merge(health::routes());
+        .merge(health::routes())
+        .merge(authorize::routes())
+        .merge(token::routes())
+        .merge(userinfo::routes())
+        .merge(introspect::routes());
     let app = if issuer_path.is_empty() {
         routes
     } else {

@@ -2,8 +2,19 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{AccountId, ClientId, GrantId, UserId};
+use crate::oauth::scope::Scope;
+use crate::role::Role;
+
+/// The JOSE `typ` of access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// The `role` of a token a client obtained for itself (client credentials).
+pub const CLIENT_ROLE: &str = "client";
+
 /// An access token (RFC 9068): `typ: at+jwt`. User tokens carry `uid` (= `sub`);
-/// account-scoped tokens add `acc` and `role`.
+/// account-scoped tokens add `acc` and `role`; tokens that descend from a grant name it in
+/// `gid`, which is how a revoked grant (reuse, replay, logout) switches them off.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
     pub iss: String,
@@ -21,7 +32,69 @@ pub struct AccessTokenClaims {
     pub acc: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
 }
 
-/// The JOSE `typ` of access tokens (RFC 9068 §2.1).
-pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// Who a new access token speaks for.
+#[derive(Clone, Debug)]
+pub enum Subject<'a> {
+    /// A user, optionally within one account with the role they hold there.
+    User {
+        user_id: &'a UserId,
+        account: Option<(&'a AccountId, Role)>,
+        grant_id: Option<&'a GrantId>,
+    },
+    /// The client itself, within the account that owns it.
+    Client { account_id: &'a AccountId },
+}
+
+impl AccessTokenClaims {
+    /// Claims for a token issued to `client_id`, valid `lifetime` seconds from `now`.
+    /// `aud` is the requested audience, else the client.
+    pub fn new(
+        issuer: &str,
+        client_id: &ClientId,
+        subject: &Subject<'_>,
+        scope: &Scope,
+        audience: Option<&str>,
+        lifetime: i64,
+        now: i64,
+    ) -> AccessTokenClaims {
+        let (sub, uid, acc, role, gid) = match subject {
+            Subject::User {
+                user_id,
+                account,
+                grant_id,
+            } => (
+                user_id.to_string(),
+                Some(user_id.to_string()),
+                account.map(|(id, _)| id.to_string()),
+                account.map(|(_, role)| role.as_str().to_owned()),
+                grant_id.map(ToString::to_string),
+            ),
+            Subject::Client { account_id } => (
+                client_id.to_string(),
+                None,
+                Some(account_id.to_string()),
+                Some(CLIENT_ROLE.to_owned()),
+                None,
+            ),
+        };
+        AccessTokenClaims {
+            iss: issuer.to_owned(),
+            sub,
+            aud: audience.map_or_else(|| client_id.to_string(), str::to_owned),
+            exp: now + lifetime,
+            iat: now,
+            nbf: now,
+            jti: ulid::Ulid::new().to_string(),
+            client_id: client_id.to_string(),
+            scope: scope.to_string(),
+            uid,
+            acc,
+            role,
+            gid,
+        }
+    }
+}

@@ -3,8 +3,13 @@
 
 pub mod accounts;
 pub mod audit_events;
+pub mod authorization_codes;
 pub mod clients;
+pub mod consents;
+pub mod grants;
 pub mod memberships;
+pub mod refresh_tokens;
+pub mod revoked_tokens;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;

@@ -26,6 +26,7 @@ fn claims(issuer: &str) -> AccessTokenClaims {
         uid: Some("usr_01J00000000000000000000000".into()),
         acc: Some("acc_01J00000000000000000000000".into()),
         role: Some("admin".into()),
+        gid: None,
     }
 }
 

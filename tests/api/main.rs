@@ -9,6 +9,7 @@
 )]
 mod bootstrap;
 mod cli;
+mod client_credentials;
 mod discovery;
 mod helpers;
 mod keys;

@@ -1,0 +1,217 @@
+//! `GET /oauth2/authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2): validate, make sure the user
+//! is signed in (or send them to log in and back), then issue a single-use code.
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use crate::clock;
+use crate::http::pages;
+use crate::oauth::authorize::{self, AuthorizationRequest, Prompt, Rejection};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::params::Params;
+use crate::oauth::token::CodeGrant;
+use crate::secret;
+use crate::session::{LoginSession, SignedIn};
+use crate::state::AppState;
+use crate::store::{authorization_codes, clients, consents, memberships, users};
+
+/// Codes live at most this long (the contract allows 60 s).
+const CODE_LIFETIME_SECONDS: i64 = 60;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/oauth2/authorize", get(authorize))
+}
+
+async fn authorize(
+    State(state): State<AppState>,
+    session: LoginSession,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    match decide(&state, &session, &query).await {
+        Ok(response) => response,
+        Err(Failure::Page(message)) => pages::error_page(StatusCode::BAD_REQUEST, &message),
+        Err(Failure::Redirect {
+            redirect_uri,
+            state: client_state,
+            error,
+        }) => {
+            let location = authorize::error_redirect(
+                &redirect_uri,
+                client_state.as_deref(),
+                &error,
+                state.issuer.as_str(),
+            );
+            Redirect::to(&location).into_response()
+        }
+        Err(Failure::Internal(message)) => {
+            tracing::error!(%message, "authorization request failed");
+            pages::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong. Please try again.",
+            )
+        }
+    }
+}
+
+enum Failure {
+    Page(String),
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: OAuthError,
+    },
+    Internal(String),
+}
+
+impl From<Rejection> for Failure {
+    fn from(rejection: Rejection) -> Failure {
+        match rejection {
+            Rejection::Page(message) => Failure::Page(message),
+            Rejection::Redirect {
+                redirect_uri,
+                state,
+                error,
+            } => Failure::Redirect {
+                redirect_uri,
+                state,
+                error,
+            },
+        }
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Failure {
+        Failure::Internal(error.to_string())
+    }
+}
+
+impl From<crate::session::SessionError> for Failure {
+    fn from(error: crate::session::SessionError) -> Failure {
+        Failure::Internal(error.to_string())
+    }
+}
+
+async fn decide(
+    state: &AppState,
+    session: &LoginSession,
+    query: &str,
+) -> Result<Response, Failure> {
+    let params = Params::parse(query.as_bytes());
+    let client_id = authorize::client_id(&params)?;
+    let client = clients::find(state.store.pool(), &client_id)
+        .await?
+        .ok_or_else(|| Failure::Page("The client is not registered.".into()))?;
+    let request = authorize::validate(&params, &client)?;
+    let to_client = |code: ErrorCode, description: &'static str| Failure::Redirect {
+        redirect_uri: request.redirect_uri.clone(),
+        state: request.state.clone(),
+        error: OAuthError::new(code, description),
+    };
+    let now = clock::now();
+
+    let signed_in = session.signed_in().await?;
+    let user = match &signed_in {
+        Some(signed_in) => users::find(state.store.pool(), &signed_in.user_id).await?,
+        None => None,
+    };
+    let (Some(signed_in), Some(user)) = (signed_in, user) else {
+        if request.prompt == Prompt::None {
+            return Err(to_client(
+                ErrorCode::LoginRequired,
+                "the user is not signed in",
+            ));
+        }
+        return Ok(send_to_login(state, query));
+    };
+    if must_authenticate_again(&request, &signed_in, now) {
+        if request.prompt == Prompt::None {
+            return Err(to_client(
+                ErrorCode::LoginRequired,
+                "the user must sign in again",
+            ));
+        }
+        session.sign_out().await?;
+        return Ok(send_to_login(state, query));
+    }
+    if let Some(account_id) = &request.account_id {
+        if memberships::role_in_active_account(state.store.pool(), account_id, &user.id)
+            .await?
+            .is_none()
+        {
+            return Err(to_client(
+                ErrorCode::AccessDenied,
+                "the user is not a member of that account",
+            ));
+        }
+    }
+    if client.self_registered
+        && !consents::exists(
+            state.store.pool(),
+            &user.id,
+            &client.client_id,
+            &request.scope.sorted(),
+        )
+        .await?
+    {
+        // Consent pages for self-registered clients arrive with dynamic registration.
+        return Err(to_client(
+            ErrorCode::ConsentRequired,
+            "the user has not approved this client",
+        ));
+    }
+
+    let code = secret::generate();
+    let grant = CodeGrant {
+        client_id: client.client_id.clone(),
+        user_id: user.id.clone(),
+        account_id: request.account_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        scope: request.scope.clone(),
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        auth_time: signed_in.auth_time,
+        expires_at: now + CODE_LIFETIME_SECONDS,
+    };
+    authorization_codes::insert(state.store.pool(), &secret::hash(&code), &grant, now).await?;
+    let mut response = vec![("code", code.as_str())];
+    if let Some(client_state) = &request.state {
+        response.push(("state", client_state));
+    }
+    response.push(("iss", state.issuer.as_str()));
+    Ok(Redirect::to(&authorize::redirect_with(&request.redirect_uri, &response)).into_response())
+}
+
+/// `prompt=login`, or a session older than `max_age`.
+fn must_authenticate_again(request: &AuthorizationRequest, signed_in: &SignedIn, now: i64) -> bool {
+    request.prompt == Prompt::Login
+        || request
+            .max_age
+            .is_some_and(|max_age| now - signed_in.auth_time > max_age)
+}
+
+/// 303 to the login page, which comes back to this request once the user is signed in.
+/// `prompt=login` and `max_age` are dropped from the way back, or the return would ask
+/// again forever; the fresh `auth_time` in the ID token shows the client it was honored.
+fn send_to_login(state: &AppState, query: &str) -> Response {
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .filter(|(key, value)| !(key == "prompt" && value == "login") && key != "max_age")
+        .collect();
+    let back = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&kept)
+        .finish();
+    let return_to = format!("{}/oauth2/authorize?{back}", state.issuer.path());
+    let login = format!(
+        "{}/login?{}",
+        state.issuer.path(),
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", &return_to)
+            .finish()
+    );
+    Redirect::to(&login).into_response()
+}

@@ -1,0 +1,173 @@
+//! `POST /oauth2/introspect` (RFC 7662) and `POST /oauth2/revoke` (RFC 7009). A client sees
+//! and revokes only what belongs to its own account (introspection) or to itself (revocation);
+//! anything else is simply inactive.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use crate::clock;
+use crate::http::error::OAuthJsonError;
+use crate::http::extract;
+use crate::ids::ClientId;
+use crate::oauth::client::Client;
+use crate::oauth::error::OAuthError;
+use crate::secret;
+use crate::state::AppState;
+use crate::store::{clients, grants, memberships, refresh_tokens, revoked_tokens};
+use crate::tokens;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/oauth2/introspect", post(introspect))
+        .route("/oauth2/revoke", post(revoke))
+}
+
+async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthJsonError> {
+    let params = extract::form_params(&headers, &body)?;
+    let client = extract::authenticate_client(&state.store, &headers, &params).await?;
+    if client.is_public() {
+        return Err(OAuthError::invalid_client().into());
+    }
+    let token = params.require("token")?;
+    let now = clock::now();
+    let answer = match access_token_view(&state, &client, token, now).await? {
+        Some(view) => view,
+        None => refresh_token_view(&state, &client, token, now)
+            .await?
+            .unwrap_or_else(|| json!({"active": false})),
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(answer)).into_response())
+}
+
+/// An access token this client may see, or `None` to try other token types.
+async fn access_token_view(
+    state: &AppState,
+    caller: &Client,
+    token: &str,
+    now: i64,
+) -> Result<Option<Value>, sqlx::Error> {
+    let Ok(claims) = state.keys.verify_access_token(token) else {
+        return Ok(None);
+    };
+    if !same_account(state, caller, &claims.client_id).await?
+        || !tokens::is_live(&state.store, &claims, now).await?
+    {
+        return Ok(Some(json!({"active": false})));
+    }
+    let mut view = json!({
+        "active": true,
+        "token_type": "Bearer",
+        "iss": claims.iss,
+        "sub": claims.sub,
+        "aud": claims.aud,
+        "client_id": claims.client_id,
+        "scope": claims.scope,
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "nbf": claims.nbf,
+        "jti": claims.jti,
+    });
+    for (name, value) in [
+        ("uid", claims.uid),
+        ("acc", claims.acc),
+        ("role", claims.role),
+    ] {
+        if let Some(value) = value {
+            view[name] = value.into();
+        }
+    }
+    Ok(Some(view))
+}
+
+async fn refresh_token_view(
+    state: &AppState,
+    caller: &Client,
+    token: &str,
+    now: i64,
+) -> Result<Option<Value>, sqlx::Error> {
+    let Some(record) = refresh_tokens::find(state.store.pool(), &secret::hash(token)).await? else {
+        return Ok(None);
+    };
+    let Some(grant) = grants::find(state.store.pool(), &record.grant_id).await? else {
+        return Ok(None);
+    };
+    let live = record.used_at.is_none() && record.expires_at > now && grant.is_active(now);
+    if !live || !same_account(state, caller, grant.client_id.as_str()).await? {
+        return Ok(Some(json!({"active": false})));
+    }
+    let mut view = json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "client_id": grant.client_id,
+        "scope": grant.scope,
+        "exp": record.expires_at,
+        "iat": grant.created_at,
+    });
+    if let Some(user_id) = &grant.user_id {
+        view["sub"] = user_id.to_string().into();
+        view["uid"] = user_id.to_string().into();
+        if let Some(account_id) = &grant.account_id {
+            match memberships::role(state.store.pool(), account_id, user_id).await? {
+                Some(role) => {
+                    view["acc"] = account_id.to_string().into();
+                    view["role"] = role.as_str().into();
+                }
+                None => return Ok(Some(json!({"active": false}))),
+            }
+        }
+    }
+    Ok(Some(view))
+}
+
+/// Whether the token's client is registered under the caller's account.
+async fn same_account(
+    state: &AppState,
+    caller: &Client,
+    token_client_id: &str,
+) -> Result<bool, sqlx::Error> {
+    if token_client_id == caller.client_id.as_str() {
+        return Ok(true);
+    }
+    let Some(client_id) = ClientId::parse(token_client_id) else {
+        return Ok(false);
+    };
+    Ok(clients::find(state.store.pool(), &client_id)
+        .await?
+        .is_some_and(|client| client.account_id == caller.account_id))
+}
+
+/// RFC 7009: 200 for every well-formed request, whether or not anything was revoked.
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthJsonError> {
+    let params = extract::form_params(&headers, &body)?;
+    let client = extract::authenticate_client(&state.store, &headers, &params).await?;
+    let token = params.require("token")?;
+    let now = clock::now();
+    if let Ok(claims) = state.keys.verify_access_token(token) {
+        if claims.client_id == client.client_id.as_str() {
+            revoked_tokens::insert(state.store.pool(), &claims.jti, claims.exp).await?;
+        }
+    } else if let Some(record) =
+        refresh_tokens::find(state.store.pool(), &secret::hash(token)).await?
+    {
+        if let Some(grant) = grants::find(state.store.pool(), &record.grant_id).await? {
+            if grant.client_id == client.client_id {
+                // RFC 7009 §2.1: revoking a refresh token ends its family, access tokens too.
+                grants::revoke(state.store.pool(), &grant.id, now).await?;
+            }
+        }
+    }
+    Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
+}

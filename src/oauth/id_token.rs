@@ -1,0 +1,48 @@
+//! ID tokens (OIDC Core §2, §3.1.3.6).
+
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+
+/// The JOSE `typ` of ID tokens.
+pub const ID_TOKEN_TYP: &str = "JWT";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct IdTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    pub at_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// OIDC Core §3.1.3.6: base64url of the left half of SHA-256 of the access token.
+pub fn at_hash(access_token: &str) -> String {
+    let hash = digest(&SHA256, access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&hash.as_ref()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_hash;
+
+    #[test]
+    fn at_hash_is_the_left_half_of_sha256() {
+        // OIDC Core appendix A.3 example.
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! The `grants` table: one per code redemption, the family its refresh tokens belong to.
+
+use sqlx::{Any, Executor, FromRow};
+
+use crate::ids::{AccountId, ClientId, GrantId, UserId};
+
+#[derive(Clone, Debug)]
+pub struct Grant {
+    pub id: GrantId,
+    pub client_id: ClientId,
+    pub user_id: Option<UserId>,
+    pub account_id: Option<AccountId>,
+    pub scope: String,
+    pub auth_time: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl Grant {
+    pub fn is_active(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+#[derive(FromRow)]
+struct GrantRow {
+    id: String,
+    client_id: String,
+    user_id: Option<String>,
+    account_id: Option<String>,
+    scope: String,
+    auth_time: Option<i64>,
+    created_at: i64,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl GrantRow {
+    fn into_grant(self) -> Option<Grant> {
+        Some(Grant {
+            id: GrantId::parse(&self.id)?,
+            client_id: ClientId::parse(&self.client_id)?,
+            user_id: self.user_id.as_deref().and_then(UserId::parse),
+            account_id: self.account_id.as_deref().and_then(AccountId::parse),
+            scope: self.scope,
+            auth_time: self.auth_time,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+        })
+    }
+}
+
+pub async fn insert<'e>(
+    db: impl Executor<'e, Database = Any>,
+    grant: &Grant,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into grants (id, client_id, user_id, account_id, scope, auth_time, created_at, expires_at, revoked_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(grant.id.as_str())
+    .bind(grant.client_id.as_str())
+    .bind(grant.user_id.as_ref().map(UserId::as_str))
+    .bind(grant.account_id.as_ref().map(AccountId::as_str))
+    .bind(&grant.scope)
+    .bind(grant.auth_time)
+    .bind(grant.created_at)
+    .bind(grant.expires_at)
+    .bind(grant.revoked_at)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn find<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &GrantId,
+) -> Result<Option<Grant>, sqlx::Error> {
+    let row: Option<GrantRow> = sqlx::query_as(
+        "select id, client_id, user_id, account_id, scope, auth_time, created_at, expires_at, revoked_at \
+         from grants where id = $1",
+    )
+    .bind(id.as_str())
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(GrantRow::into_grant))
+}
+
+/// Revokes the grant: every refresh token of the family and every access token that names it.
+pub async fn revoke<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &GrantId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update grants set revoked_at = $1 where id = $2 and revoked_at is null")
+        .bind(now)
+        .bind(id.as_str())
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Whether the grant exists and is neither revoked nor expired: one primary-key lookup.
+pub async fn is_active<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &GrantId,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "select 1 from grants where id = $1 and revoked_at is null and expires_at > $2",
+    )
+    .bind(id.as_str())
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Slides the family's expiry forward on rotation.
+pub async fn extend<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &GrantId,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update grants set expires_at = $1 where id = $2")
+        .bind(expires_at)
+        .bind(id.as_str())
+        .execute(db)
+        .await
+        .map(|_| ())
+}

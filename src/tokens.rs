@@ -1,0 +1,424 @@
+//! Issuing and checking tokens: each grant's flow (code, refresh, client credentials, token
+//! exchange) loads what it needs, applies the `oauth` rules, persists in one transaction,
+//! and signs after committing (a signature must not hold the database's write lock).
+
+use crate::account::AccountStatus;
+use crate::ids::{AccountId, GrantId, UserId};
+use crate::oauth::claims::{AccessTokenClaims, Subject};
+use crate::oauth::client::Client;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::id_token::{self, ID_TOKEN_TYP, IdTokenClaims};
+use crate::oauth::scope::{self, Scope};
+use crate::oauth::token::{self, CodeGrant, SpentRefreshToken, TokenResponse};
+use crate::role::Role;
+use crate::secret;
+use crate::state::AppState;
+use crate::store::grants::{self, Grant};
+use crate::store::{
+    Store, Tx, accounts, authorization_codes, memberships, refresh_tokens, revoked_tokens, users,
+};
+use crate::user::User;
+
+/// Why a grant's flow issued nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("token encoding failed: {0}")]
+    Encoding(#[from] serde_json::Error),
+}
+
+/// The user an ID token is issued for, and the values only the flow knows.
+struct IdTokenFor<'a> {
+    user: &'a User,
+    auth_time: i64,
+    nonce: Option<String>,
+}
+
+/// `authorization_code` (RFC 6749 §4.1.3): redeem once; a replayed code revokes what it issued.
+pub async fn redeem_code(
+    state: &AppState,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+    now: i64,
+) -> Result<TokenResponse, TokenError> {
+    let code_hash = secret::hash(code);
+    let mut tx = state.store.begin().await?;
+    let Some(grant) = authorization_codes::consume(&mut *tx, &code_hash, now).await? else {
+        if let Some(Some(grant_id)) = authorization_codes::replayed(&mut *tx, &code_hash).await? {
+            grants::revoke(&mut *tx, &grant_id, now).await?;
+            tx.commit().await?;
+            tracing::warn!(grant = %grant_id, "authorization code replayed: its tokens are revoked");
+        }
+        return Err(
+            OAuthError::invalid_grant("the code is invalid, expired or already used").into(),
+        );
+    };
+    if let Err(error) = token::check_code(&grant, client, redirect_uri, code_verifier, now) {
+        // The code stays spent: a wrong verifier must not get a second guess.
+        tx.commit().await?;
+        return Err(error.into());
+    }
+    let user = users::find(&mut *tx, &grant.user_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
+    let role = account_role(&mut tx, grant.account_id.as_ref(), &grant.user_id).await?;
+    let family = new_grant(client, &grant, now);
+    grants::insert(&mut *tx, &family).await?;
+    authorization_codes::link_grant(&mut *tx, &code_hash, &family.id).await?;
+    let refresh = issue_refresh_token(&mut tx, client, &family.id, now).await?;
+    tx.commit().await?;
+
+    let id_token = grant.scope.contains(scope::OPENID).then(|| IdTokenFor {
+        user: &user,
+        auth_time: grant.auth_time,
+        nonce: grant.nonce.clone(),
+    });
+    sign_user_tokens(
+        state,
+        client,
+        &user.id,
+        grant.account_id.as_ref().zip(role),
+        &family.id,
+        &grant.scope,
+        id_token,
+        refresh,
+        now,
+    )
+}
+
+/// `refresh_token` (RFC 6749 §6): rotate on every use; presenting a spent token again is
+/// reuse and revokes the family, except as a retry within the client's grace period.
+pub async fn refresh(
+    state: &AppState,
+    client: &Client,
+    refresh_token: &str,
+    requested_scope: Option<&Scope>,
+    now: i64,
+) -> Result<TokenResponse, TokenError> {
+    let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+    let token_hash = secret::hash(refresh_token);
+    let mut tx = state.store.begin().await?;
+    let record = refresh_tokens::find(&mut *tx, &token_hash)
+        .await?
+        .ok_or_else(invalid)?;
+    let grant = grants::find(&mut *tx, &record.grant_id)
+        .await?
+        .ok_or_else(invalid)?;
+    if grant.client_id != client.client_id || !grant.is_active(now) || record.expires_at <= now {
+        return Err(invalid().into());
+    }
+    if !refresh_tokens::mark_used(&mut *tx, &token_hash, now).await? {
+        let used_at = refresh_tokens::find(&mut *tx, &token_hash)
+            .await?
+            .and_then(|r| r.used_at)
+            .unwrap_or(0);
+        match token::classify_spent(used_at, client.settings.refresh_reuse_grace_seconds, now) {
+            SpentRefreshToken::RetryWithinGrace => {}
+            SpentRefreshToken::Reuse => {
+                grants::revoke(&mut *tx, &grant.id, now).await?;
+                tx.commit().await?;
+                tracing::warn!(grant = %grant.id, client = %client.client_id, "refresh token reused: family revoked");
+                return Err(invalid().into());
+            }
+        }
+    }
+    let granted = Scope::parse(&grant.scope).unwrap_or_default();
+    let scope = token::narrowed_scope(&granted, requested_scope)?;
+    let user_id = grant.user_id.clone().ok_or_else(invalid)?;
+    let user = users::find(&mut *tx, &user_id).await?.ok_or_else(invalid)?;
+    let role = account_role(&mut tx, grant.account_id.as_ref(), &user_id).await?;
+    let refresh = issue_refresh_token(&mut tx, client, &grant.id, now).await?;
+    grants::extend(
+        &mut *tx,
+        &grant.id,
+        now + client.settings.refresh_token_ttl_seconds,
+    )
+    .await?;
+    tx.commit().await?;
+
+    // OIDC Core §12.2: same sub and auth_time, no nonce.
+    let id_token = granted.contains(scope::OPENID).then(|| IdTokenFor {
+        user: &user,
+        auth_time: grant.auth_time.unwrap_or(grant.created_at),
+        nonce: None,
+    });
+    sign_user_tokens(
+        state,
+        client,
+        &user_id,
+        grant.account_id.as_ref().zip(role),
+        &grant.id,
+        &scope,
+        id_token,
+        refresh,
+        now,
+    )
+}
+
+/// `client_credentials` (RFC 6749 §4.4): the client acts for itself within its account.
+pub async fn client_credentials(
+    state: &AppState,
+    client: &Client,
+    requested_scope: Option<&Scope>,
+    now: i64,
+) -> Result<TokenResponse, TokenError> {
+    let allowed: Vec<String> = client
+        .settings
+        .scopes
+        .iter()
+        .filter(|s| ![scope::OPENID, scope::OFFLINE_ACCESS].contains(&s.as_str()))
+        .cloned()
+        .collect();
+    let scope = match requested_scope {
+        Some(requested) if requested.tokens().iter().all(|s| allowed.contains(s)) => {
+            requested.clone()
+        }
+        Some(_) => {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                "the client may not request that scope",
+            )
+            .into());
+        }
+        None => Scope::from_tokens(&allowed),
+    };
+    let account = accounts::find(state.store.pool(), &client.account_id).await?;
+    if !account.is_some_and(|account| account.status == AccountStatus::Active) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "the client's account is suspended",
+        )
+        .into());
+    }
+    let subject = Subject::Client {
+        account_id: &client.account_id,
+    };
+    let claims = access_token_claims(state, client, &subject, &scope, None, now);
+    let access_token = state.keys.sign_access_token(&claims)?;
+    Ok(TokenResponse::bearer(
+        access_token,
+        client.settings.access_token_ttl_seconds,
+        &scope,
+    ))
+}
+
+/// RFC 8693 token exchange, also behind `POST /v1/auth/account-token`: a user's access token
+/// issued to `client` becomes an access token scoped to one account the user belongs to,
+/// with the role read now, a scope no wider than the subject's, and no refresh token.
+pub async fn exchange(
+    state: &AppState,
+    client: &Client,
+    subject: &AccessTokenClaims,
+    account_id: &AccountId,
+    audience: Option<&str>,
+    requested_scope: Option<&Scope>,
+    now: i64,
+) -> Result<(TokenResponse, Role), TokenError> {
+    if subject.client_id != client.client_id.as_str() {
+        return Err(
+            OAuthError::invalid_grant("the subject token was issued to another client").into(),
+        );
+    }
+    let user_id = subject
+        .uid
+        .as_deref()
+        .and_then(UserId::parse)
+        .ok_or_else(|| OAuthError::invalid_grant("the subject token does not represent a user"))?;
+    if audience.is_some_and(|audience| audience.len() > 512) {
+        return Err(OAuthError::invalid_request("audience is too long").into());
+    }
+    let granted = Scope::parse(&subject.scope).unwrap_or_default();
+    let scope = token::narrowed_scope(&granted, requested_scope)?;
+    let role = memberships::role_in_active_account(state.store.pool(), account_id, &user_id)
+        .await?
+        .ok_or_else(|| {
+            OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "the user is not a member of that account",
+            )
+        })?;
+    let grant_id = subject.gid.as_deref().and_then(GrantId::parse);
+    let subject = Subject::User {
+        user_id: &user_id,
+        account: Some((account_id, role)),
+        grant_id: grant_id.as_ref(),
+    };
+    let claims = access_token_claims(state, client, &subject, &scope, audience, now);
+    let access_token = state.keys.sign_access_token(&claims)?;
+    let mut response = TokenResponse::bearer(
+        access_token,
+        client.settings.access_token_ttl_seconds,
+        &scope,
+    );
+    response.issued_token_type = Some(token::ACCESS_TOKEN_TYPE);
+    Ok((response, role))
+}
+
+/// Whether an access token that verified is still live: not revoked by itself, its grant not
+/// revoked, and for an account token the membership and account still there.
+pub async fn is_live(
+    store: &Store,
+    claims: &AccessTokenClaims,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    if revoked_tokens::contains(store.pool(), &claims.jti).await? {
+        return Ok(false);
+    }
+    if let Some(grant_id) = claims.gid.as_deref() {
+        let Some(grant_id) = GrantId::parse(grant_id) else {
+            return Ok(false);
+        };
+        if !grants::is_active(store.pool(), &grant_id, now).await? {
+            return Ok(false);
+        }
+    }
+    if let (Some(account_id), Some(user_id)) = (claims.acc.as_deref(), claims.uid.as_deref()) {
+        let (Some(account_id), Some(user_id)) =
+            (AccountId::parse(account_id), UserId::parse(user_id))
+        else {
+            return Ok(false);
+        };
+        return Ok(memberships::role(store.pool(), &account_id, &user_id)
+            .await?
+            .is_some());
+    }
+    if let Some(account_id) = claims.acc.as_deref() {
+        let Some(account_id) = AccountId::parse(account_id) else {
+            return Ok(false);
+        };
+        return Ok(accounts::find(store.pool(), &account_id).await?.is_some());
+    }
+    Ok(true)
+}
+
+/// The role for an account-scoped grant, checked at issue time.
+async fn account_role(
+    tx: &mut Tx,
+    account_id: Option<&AccountId>,
+    user_id: &UserId,
+) -> Result<Option<Role>, TokenError> {
+    let Some(account_id) = account_id else {
+        return Ok(None);
+    };
+    let role = memberships::role_in_active_account(&mut **tx, account_id, user_id)
+        .await?
+        .ok_or_else(|| {
+            OAuthError::invalid_grant(
+                "the user is no longer a member of that account, or it is suspended",
+            )
+        })?;
+    Ok(Some(role))
+}
+
+fn new_grant(client: &Client, code: &CodeGrant, now: i64) -> Grant {
+    Grant {
+        id: GrantId::generate(),
+        client_id: client.client_id.clone(),
+        user_id: Some(code.user_id.clone()),
+        account_id: code.account_id.clone(),
+        scope: code.scope.to_string(),
+        auth_time: Some(code.auth_time),
+        created_at: now,
+        expires_at: now + client.settings.refresh_token_ttl_seconds,
+        revoked_at: None,
+    }
+}
+
+/// A new refresh token in the family, when the client may use the refresh grant.
+async fn issue_refresh_token(
+    tx: &mut Tx,
+    client: &Client,
+    grant_id: &GrantId,
+    now: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    if !client.allows_grant(crate::oauth::client::GrantType::RefreshToken) {
+        return Ok(None);
+    }
+    let token = secret::generate();
+    let expires_at = now + client.settings.refresh_token_ttl_seconds;
+    refresh_tokens::insert(&mut **tx, &secret::hash(&token), grant_id, now, expires_at).await?;
+    Ok(Some(token))
+}
+
+fn access_token_claims(
+    state: &AppState,
+    client: &Client,
+    subject: &Subject<'_>,
+    scope: &Scope,
+    audience: Option<&str>,
+    now: i64,
+) -> AccessTokenClaims {
+    AccessTokenClaims::new(
+        state.issuer.as_str(),
+        &client.client_id,
+        subject,
+        scope,
+        audience,
+        client.settings.access_token_ttl_seconds,
+        now,
+    )
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site per grant; a struct would only rename them"
+)]
+fn sign_user_tokens(
+    state: &AppState,
+    client: &Client,
+    user_id: &UserId,
+    account: Option<(&AccountId, Role)>,
+    grant_id: &GrantId,
+    scope: &Scope,
+    id_token: Option<IdTokenFor<'_>>,
+    refresh_token: Option<String>,
+    now: i64,
+) -> Result<TokenResponse, TokenError> {
+    let subject = Subject::User {
+        user_id,
+        account,
+        grant_id: Some(grant_id),
+    };
+    let claims = access_token_claims(state, client, &subject, scope, None, now);
+    let access_token = state.keys.sign_access_token(&claims)?;
+    let id_token = match id_token {
+        Some(for_user) => {
+            let claims = IdTokenClaims {
+                iss: state.issuer.as_str().to_owned(),
+                sub: user_id.to_string(),
+                aud: client.client_id.to_string(),
+                exp: now + client.settings.access_token_ttl_seconds,
+                iat: now,
+                auth_time: for_user.auth_time,
+                nonce: for_user.nonce,
+                at_hash: id_token::at_hash(&access_token),
+                email: scope
+                    .contains(scope::EMAIL)
+                    .then(|| for_user.user.email.clone()),
+                email_verified: scope
+                    .contains(scope::EMAIL)
+                    .then_some(for_user.user.email_verified),
+                name: if scope.contains(scope::PROFILE) {
+                    for_user.user.name.clone()
+                } else {
+                    None
+                },
+            };
+            Some(state.keys.signing_key().sign(ID_TOKEN_TYP, &claims)?)
+        }
+        None => None,
+    };
+    let mut response = TokenResponse::bearer(
+        access_token,
+        client.settings.access_token_ttl_seconds,
+        scope,
+    );
+    response.id_token = id_token;
+    response.refresh_token = refresh_token;
+    Ok(response)
+}
