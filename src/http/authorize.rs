@@ -138,16 +138,15 @@ async fn decide(
         session.sign_out().await?;
         return Ok(send_to_login(state, query));
     }
-    if let Some(account_id) = &request.account_id {
-        if memberships::role_in_active_account(state.store.pool(), account_id, &user.id)
+    if let Some(account_id) = &request.account_id
+        && memberships::role_in_active_account(state.store.pool(), account_id, &user.id)
             .await?
             .is_none()
-        {
-            return Err(to_client(
-                ErrorCode::AccessDenied,
-                "the user is not a member of that account",
-            ));
-        }
+    {
+        return Err(to_client(
+            ErrorCode::AccessDenied,
+            "the user is not a member of that account",
+        ));
     }
     if client.self_registered
         && !consents::exists(

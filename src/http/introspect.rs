@@ -161,13 +161,11 @@ async fn revoke(
         }
     } else if let Some(record) =
         refresh_tokens::find(state.store.pool(), &secret::hash(token)).await?
+        && let Some(grant) = grants::find(state.store.pool(), &record.grant_id).await?
+        && grant.client_id == client.client_id
     {
-        if let Some(grant) = grants::find(state.store.pool(), &record.grant_id).await? {
-            if grant.client_id == client.client_id {
-                // RFC 7009 §2.1: revoking a refresh token ends its family, access tokens too.
-                grants::revoke(state.store.pool(), &grant.id, now).await?;
-            }
-        }
+        // RFC 7009 §2.1: revoking a refresh token ends its family, access tokens too.
+        grants::revoke(state.store.pool(), &grant.id, now).await?;
     }
     Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
 }

@@ -251,7 +251,7 @@ mod tests {
                 assert_eq!(state.as_deref(), Some("xyz"));
                 error.code
             }
-            other => panic!("expected a redirect, got {other:?}"),
+            other => unreachable!("expected a redirect, got {other:?}"),
         }
     }
 
