@@ -84,12 +84,13 @@ impl TokenRequest {
                         "delegation (actor_token) is not supported",
                     ));
                 }
-                if let Some(requested) = params.get("requested_token_type")? {
-                    if requested != ACCESS_TOKEN_TYPE {
-                        return Err(OAuthError::invalid_request(format!(
-                            "requested_token_type must be {ACCESS_TOKEN_TYPE}"
-                        )));
-                    }
+                if params
+                    .get("requested_token_type")?
+                    .is_some_and(|requested| requested != ACCESS_TOKEN_TYPE)
+                {
+                    return Err(OAuthError::invalid_request(format!(
+                        "requested_token_type must be {ACCESS_TOKEN_TYPE}"
+                    )));
                 }
                 let account_id =
                     AccountId::parse(params.require("account_id")?).ok_or_else(|| {
