@@ -13,6 +13,7 @@ use crate::config::{Config, Issuer};
 use crate::http;
 use crate::http::discovery::Documents;
 use crate::keys::{KeyEncryptionKey, KeyRing};
+use crate::maintenance;
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -84,6 +85,10 @@ impl App {
         let store = state.store.clone();
         let refresher =
             tokio::spawn(async move { keys.keep_fresh(store, background_stopped).await });
+        let sweeper = tokio::spawn(maintenance::run(
+            state.store.clone(),
+            stop_background.subscribe(),
+        ));
 
         let router = http::router(state.clone());
         let served = axum::serve(
@@ -94,6 +99,7 @@ impl App {
         .await;
         let _ = stop_background.send(true);
         let _ = refresher.await;
+        let _ = sweeper.await;
         state.store.close().await;
         tracing::info!("tessera stopped");
         served

@@ -14,6 +14,7 @@ pub mod email_address;
 pub mod http;
 pub mod ids;
 pub mod keys;
+pub mod maintenance;
 pub mod oauth;
 pub mod password;
 pub mod role;

@@ -108,16 +108,3 @@ pub async fn link_grant<'e>(
         .await
         .map(|_| ())
 }
-
-/// Removes codes that expired before `before` (they can no longer be redeemed or replayed
-/// meaningfully).
-pub async fn delete_expired<'e>(
-    db: impl Executor<'e, Database = Any>,
-    before: i64,
-) -> Result<u64, sqlx::Error> {
-    sqlx::query("delete from authorization_codes where expires_at < $1")
-        .bind(before)
-        .execute(db)
-        .await
-        .map(|done| done.rows_affected())
-}

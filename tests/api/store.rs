@@ -286,3 +286,35 @@ async fn audit_events_are_written_inside_the_callers_transaction() {
         ["account.updated"]
     );
 }
+
+#[tokio::test]
+async fn the_sweep_deletes_only_records_expired_more_than_a_day_ago() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let now = clock::now();
+    for (jti, expires_at) in [
+        ("old", now - 2 * 86_400),
+        ("recent", now - 3_600),
+        ("live", now + 3_600),
+    ] {
+        tessera::store::revoked_tokens::insert(store.pool(), jti, expires_at)
+            .await
+            .unwrap();
+    }
+    assert_eq!(tessera::maintenance::sweep(&store, now).await.unwrap(), 1);
+    assert!(
+        !tessera::store::revoked_tokens::contains(store.pool(), "old")
+            .await
+            .unwrap()
+    );
+    assert!(
+        tessera::store::revoked_tokens::contains(store.pool(), "recent")
+            .await
+            .unwrap()
+    );
+    assert!(
+        tessera::store::revoked_tokens::contains(store.pool(), "live")
+            .await
+            .unwrap()
+    );
+}
