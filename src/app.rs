@@ -8,13 +8,22 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use tower_sessions::ExpiredDeletion;
+
 use crate::bootstrap;
+use crate::clock;
 use crate::config::{Config, Issuer};
 use crate::http;
 use crate::http::discovery::Documents;
 use crate::keys::{KeyEncryptionKey, KeyRing};
+use crate::mailer::{self, Transport};
+use crate::rate_limit;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::store::rate_limits;
+use crate::store::sessions::SqlSessionStore;
+
+const CLEANUP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 pub struct App {
     listener: TcpListener,
@@ -82,8 +91,19 @@ impl App {
         let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
         let keys = state.keys.clone();
         let store = state.store.clone();
-        let refresher =
-            tokio::spawn(async move { keys.keep_fresh(store, background_stopped).await });
+        let refresher = tokio::spawn({
+            let stopped = background_stopped.clone();
+            async move { keys.keep_fresh(store, stopped).await }
+        });
+        let mailer = tokio::spawn(mailer::run(
+            state.store.clone(),
+            Transport::from_config(&state.config),
+            background_stopped.clone(),
+        ));
+        let cleaner = tokio::spawn(delete_expired_regularly(
+            state.store.clone(),
+            background_stopped,
+        ));
 
         let router = http::router(state.clone());
         let served = axum::serve(
@@ -93,10 +113,31 @@ impl App {
         .with_graceful_shutdown(shutdown)
         .await;
         let _ = stop_background.send(true);
-        let _ = refresher.await;
+        let _ = tokio::join!(refresher, mailer, cleaner);
         state.store.close().await;
         tracing::info!("tessera stopped");
         served
+    }
+}
+
+/// Deletes expired sessions and stale rate-limit counters every hour.
+async fn delete_expired_regularly(store: Store, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let sessions = SqlSessionStore::new(store.clone());
+    let mut ticker = tokio::time::interval(CLEANUP_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if let Err(error) = sessions.delete_expired().await {
+                    tracing::warn!(%error, "could not delete expired sessions");
+                }
+                let cutoff = clock::now() - rate_limit::WINDOW_SECONDS * 4;
+                if let Err(error) = rate_limits::delete_stale(store.pool(), cutoff).await {
+                    tracing::warn!(%error, "could not delete stale rate-limit counters");
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
     }
 }
 

@@ -4,9 +4,12 @@
 pub mod accounts;
 pub mod audit_events;
 pub mod clients;
+pub mod emails;
 pub mod memberships;
+pub mod rate_limits;
 pub mod sessions;
 pub mod signing_keys;
+pub mod user_tokens;
 pub mod users;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -12,4 +12,5 @@ mod cli;
 mod discovery;
 mod helpers;
 mod keys;
+mod outbox;
 mod store;
