@@ -1,9 +1,12 @@
 //! HTTP adapters: one module per endpoint family, each exposing `routes()`; this module
 //! merges them, nests them under the issuer's path and adds the cross-cutting layers.
 
+mod assets;
 pub mod discovery;
 pub mod error;
 mod health;
+mod login;
+pub mod page;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -29,7 +32,9 @@ pub fn router(state: AppState) -> Router {
     let issuer_path = state.issuer.path().to_owned();
     let routes = Router::new()
         .merge(discovery::routes())
-        .merge(health::routes());
+        .merge(health::routes())
+        .merge(assets::routes())
+        .merge(login::routes());
     let app = if issuer_path.is_empty() {
         routes
     } else {
@@ -50,17 +55,21 @@ pub fn router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_expiry(Expiry::OnInactivity(SESSION_IDLE_TIMEOUT));
-    app.layer(sessions)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(security_header(
-            header::CONTENT_SECURITY_POLICY,
-            CONTENT_SECURITY_POLICY,
-        ))
-        .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
-        .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+    app.layer(axum::middleware::map_response_with_state(
+        state.clone(),
+        page::render_error_pages,
+    ))
+    .layer(sessions)
+    .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+    .layer(security_header(
+        header::CONTENT_SECURITY_POLICY,
+        CONTENT_SECURITY_POLICY,
+    ))
+    .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
+    .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+    .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+    .layer(TraceLayer::new_for_http())
+    .with_state(state)
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

@@ -12,5 +12,6 @@ mod cli;
 mod discovery;
 mod helpers;
 mod keys;
+mod login;
 mod outbox;
 mod store;
