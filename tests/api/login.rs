@@ -4,6 +4,7 @@
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use tessera::clock;
+use tessera::config::Issuer;
 use tessera::store::users;
 
 use crate::helpers::{
@@ -95,6 +96,52 @@ async fn login_sets_a_protected_session_cookie_and_returns_to_the_page() {
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain-http issuer: {cookie}");
     assert_eq!(signed_in_as(&app).await.as_deref(), Some(ADMIN_EMAIL));
+    let logins: i64 = sqlx::query_scalar(
+        "select count(*) from audit_events where action = 'user.login' and ip = '127.0.0.1'",
+    )
+    .fetch_one(app.state.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(logins, 1, "the login is audited");
+}
+
+#[tokio::test]
+async fn pages_live_below_an_issuer_with_a_path() {
+    let deployment = Deployment::new().await;
+    let mut config = deployment.config();
+    config.issuer = Some(Issuer::parse("http://127.0.0.1/id").unwrap());
+    let app = TestApp::start(config).await;
+    let html = app.get("/id/login").await.text().await.unwrap();
+    assert!(html.contains("action=\"/id/login\""));
+    assert!(html.contains("href=\"/id/assets/tessera.css\""));
+    assert_eq!(
+        app.get("/id/assets/tessera.css").await.status(),
+        StatusCode::OK
+    );
+
+    let response = app
+        .submit_form(
+            "/id/login?return_to=%2Fother",
+            "/id/login",
+            &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&response),
+        "/id",
+        "paths outside the issuer are not followed"
+    );
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Path=/id"), "{cookie}");
+    let home = app.get("/id").await;
+    assert_eq!(home.status(), StatusCode::OK);
+    assert!(home.text().await.unwrap().contains(ADMIN_EMAIL));
+
+    let response = app.submit_form("/id/logout", "/id/logout", &[]).await;
+    assert_eq!(location(&response), "/id/login");
+    let home = app.get("/id").await;
+    assert_eq!(location(&home), "/id/login?return_to=%2Fid");
 }
 
 #[tokio::test]
@@ -270,6 +317,34 @@ async fn the_eleventh_failed_login_is_refused_on_every_instance() {
     // Other addresses are not locked out.
     let response = second.log_in("someone@example.com", "wrong-password").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn one_client_address_gets_a_hundred_failures_whatever_the_emails() {
+    let app = TestApp::spawn().await;
+    let html = app.get("/login").await.text().await.unwrap();
+    let csrf = hidden_input(&html, "csrf_token").unwrap();
+    for attempt in 1..=100 {
+        let email = format!("guess{attempt}@example.com");
+        let response = app
+            .post_form(
+                "/login",
+                &[
+                    ("email", &email),
+                    ("password", "guess"),
+                    ("csrf_token", &csrf),
+                ],
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
+    }
+    let response = app.log_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key(RETRY_AFTER));
 }
 
 #[tokio::test]

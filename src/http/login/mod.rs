@@ -16,13 +16,14 @@ use serde_json::json;
 
 use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, home, render, safe_return_to};
+use crate::ids::UserId;
 use crate::password;
 use crate::rate_limit;
 use crate::session::LoginSession;
 use crate::state::AppState;
+use crate::store::Store;
 use crate::store::audit_events::{self, Actor, NewEvent};
 use crate::store::users;
-use crate::user::User;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -167,12 +168,28 @@ async fn submit_login(
         Some(user) if valid => {
             rate_limit::login_succeeded(&state.store, attempt).await?;
             session.sign_in(&user.id, now).await?;
-            record(&state, "user.login", &user, &ip, user_agent, now).await?;
+            record(&state.store, "user.login", &user.id, &ip, user_agent, now).await?;
             Ok(Redirect::to(&return_to).into_response())
         }
         user => {
-            if let Some(user) = &user {
-                record(&state, "user.login_failed", user, &ip, user_agent, now).await?;
+            if let Some(user) = user {
+                // Not awaited: a failure for a known email must take as long as one for an
+                // unknown email, which writes nothing.
+                let store = state.store.clone();
+                let user_agent = user_agent.map(str::to_owned);
+                tokio::spawn(async move {
+                    let recorded = record(
+                        &store,
+                        "user.login_failed",
+                        &user.id,
+                        &ip,
+                        user_agent.as_deref(),
+                        now,
+                    );
+                    if let Err(error) = recorded.await {
+                        tracing::warn!(%error, "could not record a failed login");
+                    }
+                });
             }
             render(
                 StatusCode::UNAUTHORIZED,
@@ -191,30 +208,30 @@ async fn submit_login(
 
 /// Writes a `user.login*` audit event; it belongs to no account.
 async fn record(
-    state: &AppState,
+    store: &Store,
     action: &str,
-    user: &User,
+    user_id: &UserId,
     ip: &str,
     user_agent: Option<&str>,
     now: i64,
-) -> Result<(), PageError> {
-    let actor = Actor::User(user.id.to_string());
+) -> Result<(), sqlx::Error> {
+    let actor = Actor::User(user_id.to_string());
     audit_events::insert(
-        state.store.pool(),
+        store.pool(),
         &NewEvent {
             account_id: None,
             action,
             actor: &actor,
             target_type: "user",
-            target_id: user.id.as_str(),
+            target_id: user_id.as_str(),
             ip: Some(ip),
             user_agent,
             details: json!({}),
         },
         now,
     )
-    .await?;
-    Ok(())
+    .await
+    .map(|_| ())
 }
 
 async fn show_logout(

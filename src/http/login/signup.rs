@@ -110,7 +110,7 @@ pub(super) async fn submit_signup(
     }
 
     let now = clock::now();
-    let password_hash = password::hash(form.password.clone()).await?;
+    let password_hash = password::hash(form.password).await?;
     let user = User::new(
         email,
         (!name.is_empty()).then(|| name.to_owned()),
