@@ -18,7 +18,7 @@ const BATCH: i64 = 20;
 /// A claimed message that was neither sent nor rescheduled (the instance died) is retried
 /// after this long.
 const LEASE_SECONDS: i64 = 5 * 60;
-/// Attempts before a message is given up on (about a day of backoff).
+/// Attempts before a message is given up on (about 12 hours of backoff).
 const MAX_ATTEMPTS: i64 = 12;
 
 #[derive(Debug, thiserror::Error)]

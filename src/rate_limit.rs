@@ -13,6 +13,8 @@ pub const LOGIN_FAILURES_PER_EMAIL: i64 = 10;
 pub const LOGIN_FAILURES_PER_IP: i64 = 100;
 /// Reset links mailed per email address per window; beyond it requests are quietly dropped.
 pub const RESET_EMAILS_PER_ADDRESS: i64 = 5;
+/// Accounts created per client IP address per hour: each one costs a password hash.
+pub const SIGNUPS_PER_IP: i64 = 20;
 pub const WINDOW_SECONDS: i64 = 15 * 60;
 
 /// A limit was reached; try again after this many seconds.
@@ -32,13 +34,13 @@ fn email_key(prefix: &str, email: &str) -> String {
     format!("{prefix}:{}", secret::hash(&email.trim().to_lowercase()))
 }
 
-fn ip_key(ip: IpAddr) -> String {
+fn ip_key(prefix: &str, ip: IpAddr) -> String {
     // An IPv4 client reached over an IPv6 socket counts as the IPv4 address.
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 @ IpAddr::V4(_) => v4,
     };
-    format!("login-ip:{ip}")
+    format!("{prefix}:{ip}")
 }
 
 fn over(window: rate_limits::Window, limit: i64, now: i64) -> Option<Limited> {
@@ -58,7 +60,7 @@ pub async fn begin_login(
 ) -> Result<Result<LoginAttempt, Limited>, sqlx::Error> {
     let limits = [
         (email_key("login-email", email), LOGIN_FAILURES_PER_EMAIL),
-        (ip_key(ip), LOGIN_FAILURES_PER_IP),
+        (ip_key("login-ip", ip), LOGIN_FAILURES_PER_IP),
     ];
     let mut hits = Vec::with_capacity(limits.len());
     let mut limited: Option<Limited> = None;
@@ -93,6 +95,22 @@ pub async fn allow_reset_email(store: &Store, email: &str, now: i64) -> Result<b
     Ok(window.count <= RESET_EMAILS_PER_ADDRESS)
 }
 
+/// Counts a sign-up from `ip`; `Err` when this address has made too many this hour.
+pub async fn begin_signup(
+    store: &Store,
+    ip: IpAddr,
+    now: i64,
+) -> Result<Result<(), Limited>, sqlx::Error> {
+    let window = rate_limits::hit(store.pool(), &ip_key("signup-ip", ip), now, 60 * 60).await?;
+    Ok(if window.count > SIGNUPS_PER_IP {
+        Err(Limited {
+            retry_after: (window.started_at + 60 * 60 - now).max(1),
+        })
+    } else {
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -112,8 +130,11 @@ mod tests {
     #[test]
     fn mapped_ipv4_counts_as_ipv4() {
         let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
-        assert_eq!(ip_key(mapped), "login-ip:10.0.0.1");
-        assert_eq!(ip_key(IpAddr::V6(Ipv6Addr::LOCALHOST)), "login-ip:::1");
+        assert_eq!(ip_key("login-ip", mapped), "login-ip:10.0.0.1");
+        assert_eq!(
+            ip_key("login-ip", IpAddr::V6(Ipv6Addr::LOCALHOST)),
+            "login-ip:::1"
+        );
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl PageError {
             PageError::TooManyRequests { retry_after } => (
                 "Too many attempts",
                 format!(
-                    "Too many failed attempts. Try again in {} minutes.",
+                    "Too many attempts. Try again in {} minutes.",
                     (retry_after + 59) / 60
                 ),
             ),

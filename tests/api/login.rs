@@ -405,6 +405,20 @@ async fn a_new_user_can_log_in_at_once_and_verify_the_email_later() {
 }
 
 #[tokio::test]
+async fn one_client_address_creates_at_most_twenty_accounts_an_hour() {
+    let app = TestApp::spawn().await;
+    for n in 1..=20 {
+        let email = format!("user{n}@example.com");
+        let response = sign_up(&app, &email, NEW_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "signup {n}");
+    }
+    let response = sign_up(&app, "user21@example.com", NEW_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key(RETRY_AFTER));
+    assert_eq!(users::count(app.state.store.pool()).await.unwrap(), 21);
+}
+
+#[tokio::test]
 async fn signing_up_twice_with_one_email_is_refused() {
     let app = TestApp::spawn().await;
     let response = sign_up(&app, "admin@EXAMPLE.com", NEW_PASSWORD).await;

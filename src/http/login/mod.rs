@@ -114,8 +114,9 @@ async fn require_csrf(session: &LoginSession, submitted: &str) -> Result<(), Pag
     }
 }
 
-/// The login page's URL, to come back to `return_to` afterwards.
-fn login_url(base: &str, return_to: &str) -> String {
+/// The login page's URL, to come back to `return_to` (a path on this server, the issuer's
+/// path included) afterwards; `/oauth2/authorize` sends anonymous browsers here.
+pub fn login_url(base: &str, return_to: &str) -> String {
     let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
     format!("{base}/login?return_to={encoded}")
 }

@@ -10,9 +10,10 @@ use serde::Deserialize;
 use super::{MessagePage, ReturnTo, TokenQuery, require_csrf};
 use crate::clock;
 use crate::email_address::EmailAddress;
-use crate::http::page::{HtmlForm, HtmlQuery, PageError, render, safe_return_to};
+use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_return_to};
 use crate::mailer;
 use crate::password;
+use crate::rate_limit;
 use crate::secret;
 use crate::session::LoginSession;
 use crate::state::AppState;
@@ -70,6 +71,7 @@ pub(super) async fn show_signup(
 pub(super) async fn submit_signup(
     State(state): State<AppState>,
     session: LoginSession,
+    ClientIp(ip): ClientIp,
     HtmlForm(form): HtmlForm<SignupForm>,
 ) -> Result<Response, PageError> {
     if !state.config.signup_enabled {
@@ -110,6 +112,11 @@ pub(super) async fn submit_signup(
     }
 
     let now = clock::now();
+    rate_limit::begin_signup(&state.store, ip, now)
+        .await?
+        .map_err(|limited| PageError::TooManyRequests {
+            retry_after: limited.retry_after,
+        })?;
     let password_hash = password::hash(form.password).await?;
     let user = User::new(
         email,
