@@ -13,6 +13,7 @@ use crate::config::{Config, Issuer};
 use crate::http;
 use crate::http::discovery::Documents;
 use crate::keys::{KeyEncryptionKey, KeyRing};
+use crate::mailer::{self, Transport};
 use crate::maintenance;
 use crate::state::AppState;
 use crate::store::Store;
@@ -83,12 +84,16 @@ impl App {
         let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
         let keys = state.keys.clone();
         let store = state.store.clone();
-        let refresher =
-            tokio::spawn(async move { keys.keep_fresh(store, background_stopped).await });
-        let sweeper = tokio::spawn(maintenance::run(
+        let refresher = tokio::spawn({
+            let stopped = background_stopped.clone();
+            async move { keys.keep_fresh(store, stopped).await }
+        });
+        let mailer = tokio::spawn(mailer::run(
             state.store.clone(),
-            stop_background.subscribe(),
+            Transport::from_config(&state.config),
+            background_stopped.clone(),
         ));
+        let sweeper = tokio::spawn(maintenance::run(state.store.clone(), background_stopped));
 
         let router = http::router(state.clone());
         let served = axum::serve(
@@ -98,8 +103,7 @@ impl App {
         .with_graceful_shutdown(shutdown)
         .await;
         let _ = stop_background.send(true);
-        let _ = refresher.await;
-        let _ = sweeper.await;
+        let _ = tokio::join!(refresher, mailer, sweeper);
         state.store.close().await;
         tracing::info!("tessera stopped");
         served

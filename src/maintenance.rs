@@ -1,11 +1,17 @@
 //! Housekeeping every instance runs in the background: deleting records that can no longer
-//! matter (expired codes, revoked-token entries past their token's expiry, dead refresh
-//! families), so that lookups stay on small tables. Safe to run on several instances at once.
+//! matter (expired sessions and codes, revoked-token entries past their token's expiry, dead
+//! refresh families, stale rate-limit windows), so that lookups stay on small tables. Safe to
+//! run on several instances at once.
 
 use std::time::Duration;
 
+use tower_sessions::ExpiredDeletion;
+
 use crate::clock;
+use crate::rate_limit;
 use crate::store::Store;
+use crate::store::rate_limits;
+use crate::store::sessions::SqlSessionStore;
 
 const INTERVAL: Duration = Duration::from_secs(600);
 /// Spent records are kept a day past their expiry, for replay detection and inspection.
@@ -20,13 +26,17 @@ pub async fn sweep(store: &Store, now: i64) -> Result<u64, sqlx::Error> {
         "delete from revoked_tokens where expires_at < $1",
         "delete from refresh_tokens where expires_at < $1",
         "delete from grants where expires_at < $1",
-        "delete from rate_limits where window_started_at < $1",
     ] {
         deleted += sqlx::query(statement)
             .bind(cutoff)
             .execute(store.pool())
             .await?
             .rows_affected();
+    }
+    deleted +=
+        rate_limits::delete_stale(store.pool(), now - 4 * rate_limit::WINDOW_SECONDS).await?;
+    if let Err(error) = SqlSessionStore::new(store.clone()).delete_expired().await {
+        tracing::warn!(%error, "could not delete expired sessions");
     }
     Ok(deleted)
 }

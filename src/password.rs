@@ -47,12 +47,51 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Pa
     .await?)
 }
 
+/// Passwords nobody should pick, one per line, lower case; `#` lines are comments.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// The password policy for signup and reset (NIST SP 800-63B §5.1.1.2): 8 to 256
+/// characters, not a commonly used password, not the account's own email address. The error
+/// is a sentence to show the user.
+pub fn check_strength(password: &str, email: &str) -> Result<(), &'static str> {
+    let length = password.chars().count();
+    if length < MIN_LENGTH {
+        return Err("Choose a password of at least 8 characters.");
+    }
+    if length > MAX_LENGTH {
+        return Err("Choose a password of at most 256 characters.");
+    }
+    let lowered = password.to_lowercase();
+    if COMMON_PASSWORDS
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .any(|common| common == lowered)
+    {
+        return Err("This password is too common. Choose one that is harder to guess.");
+    }
+    if lowered == email.trim().to_lowercase() {
+        return Err("Your password must not be your email address.");
+    }
+    Ok(())
+}
+
 /// argon2id hash of a random string, with the same parameters as real hashes.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0qQb1cUXfTgR3bPMcJzZIaUzYl+9lwIaW6ZTu2T0lTQ";
 
 #[cfg(test)]
 mod tests {
-    use super::{hash, verify};
+    use super::{check_strength, hash, verify};
+
+    #[test]
+    fn weak_passwords_are_refused_with_a_reason() {
+        assert!(check_strength("short1!", "ada@example.com").is_err());
+        assert!(check_strength(&"x".repeat(257), "ada@example.com").is_err());
+        assert!(check_strength("Password123", "ada@example.com").is_err());
+        assert!(check_strength("qwertyuiop", "ada@example.com").is_err());
+        assert!(check_strength("Ada@Example.com", "ada@example.com").is_err());
+        assert!(check_strength("correct horse battery", "ada@example.com").is_ok());
+        assert!(check_strength(&"é".repeat(256), "ada@example.com").is_ok());
+    }
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {

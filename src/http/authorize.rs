@@ -3,12 +3,12 @@
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::clock;
-use crate::http::pages;
+use crate::http::login::login_url;
+use crate::http::page::PageError;
 use crate::oauth::authorize::{self, AuthorizationRequest, Prompt, Rejection};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
@@ -33,7 +33,7 @@ async fn authorize(
     let query = query.unwrap_or_default();
     match decide(&state, &session, &query).await {
         Ok(response) => response,
-        Err(Failure::Page(message)) => pages::error_page(StatusCode::BAD_REQUEST, &message),
+        Err(Failure::Page(error)) => error.into_response(),
         Err(Failure::Redirect {
             redirect_uri,
             state: client_state,
@@ -47,30 +47,23 @@ async fn authorize(
             );
             Redirect::to(&location).into_response()
         }
-        Err(Failure::Internal(message)) => {
-            tracing::error!(%message, "authorization request failed");
-            pages::error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong. Please try again.",
-            )
-        }
     }
 }
 
 enum Failure {
-    Page(String),
+    /// Shown to the user: the client or its redirect URI is not verified, or we failed.
+    Page(PageError),
     Redirect {
         redirect_uri: String,
         state: Option<String>,
         error: OAuthError,
     },
-    Internal(String),
 }
 
 impl From<Rejection> for Failure {
     fn from(rejection: Rejection) -> Failure {
         match rejection {
-            Rejection::Page(message) => Failure::Page(message),
+            Rejection::Page(message) => Failure::Page(PageError::bad_request(message)),
             Rejection::Redirect {
                 redirect_uri,
                 state,
@@ -86,13 +79,13 @@ impl From<Rejection> for Failure {
 
 impl From<sqlx::Error> for Failure {
     fn from(error: sqlx::Error) -> Failure {
-        Failure::Internal(error.to_string())
+        Failure::Page(error.into())
     }
 }
 
 impl From<crate::session::SessionError> for Failure {
     fn from(error: crate::session::SessionError) -> Failure {
-        Failure::Internal(error.to_string())
+        Failure::Page(error.into())
     }
 }
 
@@ -105,7 +98,7 @@ async fn decide(
     let client_id = authorize::client_id(&params)?;
     let client = clients::find(state.store.pool(), &client_id)
         .await?
-        .ok_or_else(|| Failure::Page("The client is not registered.".into()))?;
+        .ok_or_else(|| Failure::Page(PageError::bad_request("The client is not registered.")))?;
     let request = authorize::validate(&params, &client)?;
     let to_client = |code: ErrorCode, description: &'static str| Failure::Redirect {
         redirect_uri: request.redirect_uri.clone(),
@@ -205,12 +198,5 @@ fn send_to_login(state: &AppState, query: &str) -> Response {
         .extend_pairs(&kept)
         .finish();
     let return_to = format!("{}/oauth2/authorize?{back}", state.issuer.path());
-    let login = format!(
-        "{}/login?{}",
-        state.issuer.path(),
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("return_to", &return_to)
-            .finish()
-    );
-    Redirect::to(&login).into_response()
+    Redirect::to(&login_url(state.issuer.path(), &return_to)).into_response()
 }

@@ -1,13 +1,15 @@
 //! HTTP adapters: one module per endpoint family, each exposing `routes()`; this module
 //! merges them, nests them under the issuer's path and adds the cross-cutting layers.
 
+mod assets;
 mod authorize;
 pub mod discovery;
 pub mod error;
 mod extract;
 mod health;
 mod introspect;
-pub mod pages;
+pub mod login;
+pub mod page;
 mod token;
 mod userinfo;
 
@@ -36,6 +38,8 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(discovery::routes())
         .merge(health::routes())
+        .merge(assets::routes())
+        .merge(login::routes())
         .merge(authorize::routes())
         .merge(token::routes())
         .merge(userinfo::routes())
@@ -60,17 +64,21 @@ pub fn router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_expiry(Expiry::OnInactivity(SESSION_IDLE_TIMEOUT));
-    app.layer(sessions)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(security_header(
-            header::CONTENT_SECURITY_POLICY,
-            CONTENT_SECURITY_POLICY,
-        ))
-        .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
-        .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+    app.layer(axum::middleware::map_response_with_state(
+        state.clone(),
+        page::render_error_pages,
+    ))
+    .layer(sessions)
+    .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+    .layer(security_header(
+        header::CONTENT_SECURITY_POLICY,
+        CONTENT_SECURITY_POLICY,
+    ))
+    .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
+    .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+    .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+    .layer(TraceLayer::new_for_http())
+    .with_state(state)
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

@@ -6,12 +6,15 @@ pub mod audit_events;
 pub mod authorization_codes;
 pub mod clients;
 pub mod consents;
+pub mod emails;
 pub mod grants;
 pub mod memberships;
+pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod sessions;
 pub mod signing_keys;
+pub mod user_tokens;
 pub mod users;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -34,6 +34,19 @@ fn encode(record: &Record) -> session_store::Result<String> {
         .map_err(|error| session_store::Error::Encode(error.to_string()))
 }
 
+/// Ends every session of one user (after a password reset). Session data is JSON written
+/// by `session::LoginSession`, whose signed-in record holds `"user_id":"usr_…"`.
+pub async fn delete_for_user<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    user_id: &crate::ids::UserId,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query("delete from sessions where data like $1")
+        .bind(format!("%\"user_id\":\"{}\"%", user_id.as_str()))
+        .execute(db)
+        .await
+        .map(|done| done.rows_affected())
+}
+
 #[async_trait]
 impl SessionStore for SqlSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {

@@ -89,3 +89,33 @@ pub async fn count<'e>(db: impl Executor<'e, Database = Any>) -> Result<i64, sql
         .fetch_one(db)
         .await
 }
+
+/// Replaces a user's password hash.
+pub async fn set_password_hash<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &UserId,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update users set password_hash = $2, updated_at = $3 where id = $1")
+        .bind(id.as_str())
+        .bind(password_hash)
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Records that the user proved they receive mail at their address.
+pub async fn mark_email_verified<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &UserId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update users set email_verified = 1, updated_at = $2 where id = $1")
+        .bind(id.as_str())
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|_| ())
+}

@@ -237,3 +237,142 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// Steps of the hosted pages, taken the way a browser takes them: load the page, read its
+/// form, post it back.
+impl TestApp {
+    /// Loads `page_path`, then posts its form to `action_path` with `fields` and the page's
+    /// hidden fields (CSRF token, return_to …) unless `fields` sets them.
+    pub async fn submit_form(
+        &self,
+        page_path: &str,
+        action_path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let page = self.get(page_path).await;
+        assert!(
+            page.status().is_success(),
+            "GET {page_path} answered {}",
+            page.status()
+        );
+        let html = page.text().await.expect("page body");
+        let mut form: Vec<(String, String)> = hidden_inputs(&html)
+            .into_iter()
+            .filter(|(name, _)| !fields.iter().any(|(field, _)| field == name))
+            .collect();
+        form.extend(
+            fields
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+        );
+        self.http
+            .post(self.url(action_path))
+            .form(&form)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Signs in through the login page; the client keeps the session cookie.
+    pub async fn log_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.submit_form(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    /// Posts a form without loading its page first.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The text bodies of the emails queued for `recipient`, oldest first.
+    pub async fn emails_to(&self, recipient: &str) -> Vec<String> {
+        sqlx::query_scalar(
+            "select text_body from emails where recipient = $1 order by created_at, id",
+        )
+        .bind(recipient)
+        .fetch_all(self.state.store.pool())
+        .await
+        .expect("read emails")
+    }
+}
+
+/// The `name` and `value` of every `<input type="hidden">` in a page, entities decoded.
+pub fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    tags(html, "input")
+        .into_iter()
+        .filter(|tag| attribute(tag, "type").as_deref() == Some("hidden"))
+        .filter_map(|tag| Some((attribute(tag, "name")?, attribute(tag, "value")?)))
+        .collect()
+}
+
+/// The value of one hidden input of a page.
+pub fn hidden_input(html: &str, name: &str) -> Option<String> {
+    hidden_inputs(html)
+        .into_iter()
+        .find(|(field, _)| field == name)
+        .map(|(_, value)| value)
+}
+
+/// The opening tags `<name …>` of a page.
+pub fn tags<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
+    let open = format!("<{name}");
+    html.match_indices(&open)
+        .filter_map(|(start, _)| {
+            let rest = &html[start..];
+            let after = rest.as_bytes().get(open.len()).copied();
+            if !matches!(after, Some(b' ' | b'>' | b'\n' | b'/')) {
+                return None;
+            }
+            rest.find('>').map(|end| &rest[..=end])
+        })
+        .collect()
+}
+
+/// A double-quoted attribute of one tag, entities decoded.
+pub fn attribute(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = tag[start..].find('"')? + start;
+    Some(decode_entities(&tag[start..end]))
+}
+
+fn decode_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let Some(semi) = rest[amp..].find(';') else {
+            out.push_str(&rest[amp..]);
+            return out;
+        };
+        let entity = &rest[amp + 1..amp + semi];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|dec| dec.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => out.push(c),
+            None => out.push_str(&rest[amp..=amp + semi]),
+        }
+        rest = &rest[amp + semi + 1..];
+    }
+    out.push_str(rest);
+    out
+}

@@ -7,10 +7,14 @@
     clippy::panic,
     reason = "a test fails by panicking"
 )]
+mod authorization_code;
 mod bootstrap;
+mod browser;
 mod cli;
 mod client_credentials;
 mod discovery;
 mod helpers;
 mod keys;
+mod login;
+mod outbox;
 mod store;

@@ -1,0 +1,292 @@
+//! The hosted login pages (API.md §4): sign in, sign out and the signed-in landing page
+//! here; sign-up and email verification in `signup`, password reset in `password_reset`.
+//! Every form posts the session's CSRF token back; a missing or wrong one is a 403.
+
+mod password_reset;
+mod signup;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::clock;
+use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, home, render, safe_return_to};
+use crate::ids::UserId;
+use crate::password;
+use crate::rate_limit;
+use crate::session::LoginSession;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::store::audit_events::{self, Actor, NewEvent};
+use crate::store::users;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(show_home))
+        .route("/login", get(show_login).post(submit_login))
+        .route("/logout", get(show_logout).post(submit_logout))
+        .route(
+            "/signup",
+            get(signup::show_signup).post(signup::submit_signup),
+        )
+        .route("/verify-email", get(signup::verify_email))
+        .route(
+            "/forgot-password",
+            get(password_reset::show_forgot_password).post(password_reset::submit_forgot_password),
+        )
+        .route(
+            "/reset-password",
+            get(password_reset::show_reset_password).post(password_reset::submit_reset_password),
+        )
+}
+
+/// `?return_to=` of the pages that lead back somewhere after success.
+#[derive(Deserialize)]
+struct ReturnTo {
+    return_to: Option<String>,
+}
+
+/// `?token=` of the emailed links.
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// Every field defaults, so a form with a field missing reaches the CSRF check (403)
+/// instead of failing to parse.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LoginForm {
+    email: String,
+    password: String,
+    csrf_token: String,
+    return_to: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CsrfForm {
+    csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    base: &'a str,
+    csrf_token: String,
+    return_to: String,
+    email: &'a str,
+    error: Option<&'a str>,
+    signup_enabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage<'a> {
+    base: &'a str,
+    csrf_token: String,
+    email: Option<String>,
+}
+
+/// A page that only says something, with an optional link (`href` below the issuer path).
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    base: &'a str,
+    heading: &'a str,
+    message: &'a str,
+    link: Option<(&'a str, &'a str)>,
+}
+
+/// A failed login says only this, whether the email is unknown or the password wrong.
+const WRONG_CREDENTIALS: &str = "The email address or password is not correct.";
+
+async fn require_csrf(session: &LoginSession, submitted: &str) -> Result<(), PageError> {
+    if session.csrf_matches(submitted).await? {
+        Ok(())
+    } else {
+        Err(PageError::Csrf)
+    }
+}
+
+/// The login page's URL, to come back to `return_to` (a path on this server, the issuer's
+/// path included) afterwards; `/oauth2/authorize` sends anonymous browsers here.
+pub fn login_url(base: &str, return_to: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    format!("{base}/login?return_to={encoded}")
+}
+
+async fn show_login(
+    State(state): State<AppState>,
+    session: LoginSession,
+    HtmlQuery(query): HtmlQuery<ReturnTo>,
+) -> Result<Response, PageError> {
+    let base = state.issuer.path();
+    render(
+        StatusCode::OK,
+        &LoginPage {
+            base,
+            csrf_token: session.csrf_token().await?,
+            return_to: safe_return_to(base, query.return_to.as_deref()),
+            email: "",
+            error: None,
+            signup_enabled: state.config.signup_enabled,
+        },
+    )
+}
+
+async fn submit_login(
+    State(state): State<AppState>,
+    session: LoginSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    HtmlForm(form): HtmlForm<LoginForm>,
+) -> Result<Response, PageError> {
+    require_csrf(&session, &form.csrf_token).await?;
+    let base = state.issuer.path();
+    let return_to = safe_return_to(base, form.return_to.as_deref());
+    let now = clock::now();
+    // Counted before the password is looked at: over the limit, no guess is checked at all.
+    let attempt = rate_limit::begin_login(&state.store, &form.email, ip, now)
+        .await?
+        .map_err(|limited| PageError::TooManyRequests {
+            retry_after: limited.retry_after,
+        })?;
+    let user = users::find_by_email(state.store.pool(), form.email.trim()).await?;
+    // An unknown email still costs one argon2 verification, so timing does not tell.
+    let stored = user.as_ref().and_then(|user| user.password_hash.clone());
+    let valid = password::verify(form.password, stored).await?;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok());
+    let ip = ip.to_string();
+    match user {
+        Some(user) if valid => {
+            rate_limit::login_succeeded(&state.store, attempt).await?;
+            session.sign_in(&user.id, now).await?;
+            record(&state.store, "user.login", &user.id, &ip, user_agent, now).await?;
+            Ok(Redirect::to(&return_to).into_response())
+        }
+        user => {
+            if let Some(user) = user {
+                // Not awaited: a failure for a known email must take as long as one for an
+                // unknown email, which writes nothing.
+                let store = state.store.clone();
+                let user_agent = user_agent.map(str::to_owned);
+                tokio::spawn(async move {
+                    let recorded = record(
+                        &store,
+                        "user.login_failed",
+                        &user.id,
+                        &ip,
+                        user_agent.as_deref(),
+                        now,
+                    );
+                    if let Err(error) = recorded.await {
+                        tracing::warn!(%error, "could not record a failed login");
+                    }
+                });
+            }
+            render(
+                StatusCode::UNAUTHORIZED,
+                &LoginPage {
+                    base,
+                    csrf_token: session.csrf_token().await?,
+                    return_to,
+                    email: form.email.trim(),
+                    error: Some(WRONG_CREDENTIALS),
+                    signup_enabled: state.config.signup_enabled,
+                },
+            )
+        }
+    }
+}
+
+/// Writes a `user.login*` audit event; it belongs to no account.
+async fn record(
+    store: &Store,
+    action: &str,
+    user_id: &UserId,
+    ip: &str,
+    user_agent: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let actor = Actor::User(user_id.to_string());
+    audit_events::insert(
+        store.pool(),
+        &NewEvent {
+            account_id: None,
+            action,
+            actor: &actor,
+            target_type: "user",
+            target_id: user_id.as_str(),
+            ip: Some(ip),
+            user_agent,
+            details: json!({}),
+        },
+        now,
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn show_logout(
+    State(state): State<AppState>,
+    session: LoginSession,
+) -> Result<Response, PageError> {
+    let email = match session.signed_in().await? {
+        Some(signed_in) => users::find(state.store.pool(), &signed_in.user_id)
+            .await?
+            .map(|user| user.email),
+        None => None,
+    };
+    render(
+        StatusCode::OK,
+        &LogoutPage {
+            base: state.issuer.path(),
+            csrf_token: session.csrf_token().await?,
+            email,
+        },
+    )
+}
+
+async fn submit_logout(
+    State(state): State<AppState>,
+    session: LoginSession,
+    HtmlForm(form): HtmlForm<CsrfForm>,
+) -> Result<Response, PageError> {
+    require_csrf(&session, &form.csrf_token).await?;
+    session.sign_out().await?;
+    Ok(Redirect::to(&format!("{}/login", state.issuer.path())).into_response())
+}
+
+/// The landing page after a login that had nowhere else to go; anonymous visitors are sent
+/// to log in first.
+async fn show_home(
+    State(state): State<AppState>,
+    session: LoginSession,
+) -> Result<Response, PageError> {
+    let base = state.issuer.path();
+    let user = match session.signed_in().await? {
+        Some(signed_in) => users::find(state.store.pool(), &signed_in.user_id).await?,
+        None => None,
+    };
+    let Some(user) = user else {
+        return Ok(Redirect::to(&login_url(base, &home(base))).into_response());
+    };
+    let message = format!("You are signed in as {}.", user.email);
+    render(
+        StatusCode::OK,
+        &MessagePage {
+            base,
+            heading: "Tessera",
+            message: &message,
+            link: Some(("/logout", "Sign out")),
+        },
+    )
+}

@@ -1,0 +1,205 @@
+//! Forgotten passwords: mail a single-use reset link (answering the same whether or not the
+//! address has an account), then let its holder choose a new password within 30 minutes.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{MessagePage, TokenQuery, require_csrf};
+use crate::clock;
+use crate::email_address::EmailAddress;
+use crate::http::page::{HtmlForm, HtmlQuery, PageError, render};
+use crate::mailer;
+use crate::password;
+use crate::rate_limit;
+use crate::secret;
+use crate::session::LoginSession;
+use crate::state::AppState;
+use crate::store::user_tokens::{self, Purpose};
+use crate::store::{emails, sessions, users};
+
+/// How long a reset link works.
+const RESET_SECONDS: i64 = 30 * 60;
+
+const INVALID_LINK: &str = "This password reset link is not valid. It may have expired or been used already; ask for a new one.";
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct ForgotPasswordForm {
+    email: String,
+    csrf_token: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct ResetPasswordForm {
+    token: String,
+    password: String,
+    csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "forgot_password.html")]
+struct ForgotPasswordPage<'a> {
+    base: &'a str,
+    csrf_token: String,
+    email: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "reset_password.html")]
+struct ResetPasswordPage<'a> {
+    base: &'a str,
+    csrf_token: String,
+    token: &'a str,
+    error: Option<&'a str>,
+}
+
+pub(super) async fn show_forgot_password(
+    State(state): State<AppState>,
+    session: LoginSession,
+) -> Result<Response, PageError> {
+    render(
+        StatusCode::OK,
+        &ForgotPasswordPage {
+            base: state.issuer.path(),
+            csrf_token: session.csrf_token().await?,
+            email: "",
+            error: None,
+        },
+    )
+}
+
+pub(super) async fn submit_forgot_password(
+    State(state): State<AppState>,
+    session: LoginSession,
+    HtmlForm(form): HtmlForm<ForgotPasswordForm>,
+) -> Result<Response, PageError> {
+    require_csrf(&session, &form.csrf_token).await?;
+    let base = state.issuer.path();
+    let Some(email) = EmailAddress::parse(&form.email) else {
+        return render(
+            StatusCode::BAD_REQUEST,
+            &ForgotPasswordPage {
+                base,
+                csrf_token: session.csrf_token().await?,
+                email: form.email.trim(),
+                error: Some("Enter a valid email address."),
+            },
+        );
+    };
+    let now = clock::now();
+    // Counted for unknown addresses too, so the work done does not depend on existence.
+    let allowed = rate_limit::allow_reset_email(&state.store, email.as_str(), now).await?;
+    let user = users::find_by_email(state.store.pool(), email.as_str()).await?;
+    if let Some(user) = user.filter(|_| allowed) {
+        let token = secret::generate();
+        let link = state.issuer.url(&format!("/reset-password?token={token}"));
+        let mut tx = state.store.begin().await?;
+        user_tokens::insert(
+            &mut *tx,
+            &secret::hash(&token),
+            &user.id,
+            Purpose::PasswordReset,
+            now,
+            now + RESET_SECONDS,
+        )
+        .await?;
+        emails::enqueue(&mut *tx, &mailer::password_reset(&user.email, &link), now).await?;
+        tx.commit().await?;
+    }
+    render(
+        StatusCode::OK,
+        &MessagePage {
+            base,
+            heading: "Check your email",
+            message: "If an account exists for this address, we have sent it a link to choose a new password. The link works once, for 30 minutes.",
+            link: Some(("/login", "Back to sign in")),
+        },
+    )
+}
+
+pub(super) async fn show_reset_password(
+    State(state): State<AppState>,
+    session: LoginSession,
+    HtmlQuery(query): HtmlQuery<TokenQuery>,
+) -> Result<Response, PageError> {
+    let token = query.token.unwrap_or_default();
+    let usable = user_tokens::find_usable(
+        state.store.pool(),
+        &secret::hash(&token),
+        Purpose::PasswordReset,
+        clock::now(),
+    )
+    .await?;
+    if usable.is_none() {
+        return Err(PageError::bad_request(INVALID_LINK));
+    }
+    render(
+        StatusCode::OK,
+        &ResetPasswordPage {
+            base: state.issuer.path(),
+            csrf_token: session.csrf_token().await?,
+            token: &token,
+            error: None,
+        },
+    )
+}
+
+pub(super) async fn submit_reset_password(
+    State(state): State<AppState>,
+    session: LoginSession,
+    HtmlForm(form): HtmlForm<ResetPasswordForm>,
+) -> Result<Response, PageError> {
+    require_csrf(&session, &form.csrf_token).await?;
+    let token_hash = secret::hash(&form.token);
+    let now = clock::now();
+    let user_id =
+        user_tokens::find_usable(state.store.pool(), &token_hash, Purpose::PasswordReset, now)
+            .await?
+            .ok_or(PageError::bad_request(INVALID_LINK))?;
+    let user = users::find(state.store.pool(), &user_id)
+        .await?
+        .ok_or(PageError::bad_request(INVALID_LINK))?;
+    if let Err(reason) = password::check_strength(&form.password, &user.email) {
+        return render(
+            StatusCode::BAD_REQUEST,
+            &ResetPasswordPage {
+                base: state.issuer.path(),
+                csrf_token: session.csrf_token().await?,
+                token: &form.token,
+                error: Some(reason),
+            },
+        );
+    }
+    let password_hash = password::hash(form.password).await?;
+
+    let mut tx = state.store.begin().await?;
+    // The check above was a courtesy; this conditional update is what makes the link
+    // single-use, also against a concurrent request with the same link.
+    if user_tokens::consume(&mut *tx, &token_hash, Purpose::PasswordReset, now)
+        .await?
+        .is_none()
+    {
+        return Err(PageError::bad_request(INVALID_LINK));
+    }
+    users::set_password_hash(&mut *tx, &user.id, &password_hash, now).await?;
+    // The link arrived by mail, which proves the address; other links and every session
+    // (possibly an attacker's) end with the old password.
+    users::mark_email_verified(&mut *tx, &user.id, now).await?;
+    user_tokens::consume_all(&mut *tx, &user.id, Purpose::PasswordReset, now).await?;
+    sessions::delete_for_user(&mut *tx, &user.id).await?;
+    tx.commit().await?;
+    render(
+        StatusCode::OK,
+        &MessagePage {
+            base: state.issuer.path(),
+            heading: "Password changed",
+            message: "Your new password is set. Sign in with it.",
+            link: Some(("/login", "Sign in")),
+        },
+    )
+}

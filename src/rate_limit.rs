@@ -1,0 +1,153 @@
+//! Brute-force policy for the hosted pages: which counters a login attempt or a mail request
+//! hits, and their limits. Counters live in the database (`store::rate_limits`), so the
+//! limits hold across every instance of a deployment.
+
+use std::net::IpAddr;
+
+use crate::secret;
+use crate::store::{Store, rate_limits};
+
+/// Failed logins allowed per email address per window.
+pub const LOGIN_FAILURES_PER_EMAIL: i64 = 10;
+/// Failed logins allowed per client IP address per window.
+pub const LOGIN_FAILURES_PER_IP: i64 = 100;
+/// Reset links mailed per email address per window; beyond it requests are quietly dropped.
+pub const RESET_EMAILS_PER_ADDRESS: i64 = 5;
+/// Accounts created per client IP address per hour: each one costs a password hash.
+pub const SIGNUPS_PER_IP: i64 = 20;
+pub const WINDOW_SECONDS: i64 = 15 * 60;
+
+/// A limit was reached; try again after this many seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limited {
+    pub retry_after: i64,
+}
+
+/// The counters one login attempt holds, to be handed back if the login succeeds.
+#[derive(Debug)]
+pub struct LoginAttempt {
+    hits: Vec<(String, rate_limits::Window)>,
+}
+
+fn email_key(prefix: &str, email: &str) -> String {
+    // Hashed so that the table does not list who was attacked.
+    format!("{prefix}:{}", secret::hash(&email.trim().to_lowercase()))
+}
+
+fn ip_key(prefix: &str, ip: IpAddr) -> String {
+    // An IPv4 client reached over an IPv6 socket counts as the IPv4 address.
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 @ IpAddr::V4(_) => v4,
+    };
+    format!("{prefix}:{ip}")
+}
+
+fn over(window: rate_limits::Window, limit: i64, now: i64) -> Option<Limited> {
+    (window.count > limit).then(|| Limited {
+        retry_after: (window.started_at + WINDOW_SECONDS - now).max(1),
+    })
+}
+
+/// Counts a login attempt against the email and the client IP before the password is
+/// checked. Counting first (and refunding on success) keeps parallel guesses from slipping
+/// past the limit between a check and an increment. `Err` means refuse without checking.
+pub async fn begin_login(
+    store: &Store,
+    email: &str,
+    ip: IpAddr,
+    now: i64,
+) -> Result<Result<LoginAttempt, Limited>, sqlx::Error> {
+    let limits = [
+        (email_key("login-email", email), LOGIN_FAILURES_PER_EMAIL),
+        (ip_key("login-ip", ip), LOGIN_FAILURES_PER_IP),
+    ];
+    let mut hits = Vec::with_capacity(limits.len());
+    let mut limited: Option<Limited> = None;
+    for (key, limit) in limits {
+        let window = rate_limits::hit(store.pool(), &key, now, WINDOW_SECONDS).await?;
+        if let Some(this) = over(window, limit, now) {
+            let longest = limited.map_or(this.retry_after, |l| l.retry_after.max(this.retry_after));
+            limited = Some(Limited {
+                retry_after: longest,
+            });
+        }
+        hits.push((key, window));
+    }
+    Ok(match limited {
+        Some(limited) => Err(limited),
+        None => Ok(LoginAttempt { hits }),
+    })
+}
+
+/// The login succeeded: it was not a failure, so it does not count.
+pub async fn login_succeeded(store: &Store, attempt: LoginAttempt) -> Result<(), sqlx::Error> {
+    for (key, window) in attempt.hits {
+        rate_limits::refund(store.pool(), &key, window.started_at).await?;
+    }
+    Ok(())
+}
+
+/// Whether another reset link may be mailed to `email` now (counts the request).
+pub async fn allow_reset_email(store: &Store, email: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let key = email_key("reset-email", email);
+    let window = rate_limits::hit(store.pool(), &key, now, 60 * 60).await?;
+    Ok(window.count <= RESET_EMAILS_PER_ADDRESS)
+}
+
+/// Counts a sign-up from `ip`; `Err` when this address has made too many this hour.
+pub async fn begin_signup(
+    store: &Store,
+    ip: IpAddr,
+    now: i64,
+) -> Result<Result<(), Limited>, sqlx::Error> {
+    let window = rate_limits::hit(store.pool(), &ip_key("signup-ip", ip), now, 60 * 60).await?;
+    Ok(if window.count > SIGNUPS_PER_IP {
+        Err(Limited {
+            retry_after: (window.started_at + 60 * 60 - now).max(1),
+        })
+    } else {
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use super::{email_key, ip_key, over};
+    use crate::store::rate_limits::Window;
+
+    #[test]
+    fn email_keys_ignore_case_and_spaces() {
+        assert_eq!(
+            email_key("login-email", " Ada@Example.com"),
+            email_key("login-email", "ada@example.com")
+        );
+        assert!(!email_key("login-email", "ada@example.com").contains("ada"));
+    }
+
+    #[test]
+    fn mapped_ipv4_counts_as_ipv4() {
+        let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
+        assert_eq!(ip_key("login-ip", mapped), "login-ip:10.0.0.1");
+        assert_eq!(
+            ip_key("login-ip", IpAddr::V6(Ipv6Addr::LOCALHOST)),
+            "login-ip:::1"
+        );
+    }
+
+    #[test]
+    fn the_hit_past_the_limit_is_refused_until_the_window_ends() {
+        let window = Window {
+            count: 10,
+            started_at: 1000,
+        };
+        assert_eq!(over(window, 10, 1100), None);
+        let window = Window {
+            count: 11,
+            ..window
+        };
+        assert_eq!(over(window, 10, 1100).map(|l| l.retry_after), Some(800));
+    }
+}
