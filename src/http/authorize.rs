@@ -1,17 +1,22 @@
 //! `GET /oauth2/authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2): validate, make sure the user
 //! is signed in (or send them to log in and back), then issue a single-use code.
 
+use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use serde::Deserialize;
 
 use crate::clock;
 use crate::http::login::login_url;
-use crate::http::page::PageError;
+use crate::http::login::require_csrf;
+use crate::http::page::{HtmlForm, PageError, render};
 use crate::oauth::authorize::{self, AuthorizationRequest, Prompt, Rejection};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
+use crate::oauth::scope;
 use crate::oauth::token::CodeGrant;
 use crate::secret;
 use crate::session::{LoginSession, SignedIn};
@@ -22,7 +27,87 @@ use crate::store::{authorization_codes, clients, consents, memberships, users};
 const CODE_LIFETIME_SECONDS: i64 = 60;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/oauth2/authorize", get(authorize))
+    Router::new()
+        .route("/oauth2/authorize", get(authorize))
+        .route("/oauth2/consent", post(submit_consent))
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    base: &'a str,
+    csrf_token: String,
+    email: &'a str,
+    client_name: &'a str,
+    scopes: Vec<String>,
+    authorize_query: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ConsentForm {
+    csrf_token: String,
+    authorize_query: String,
+    decision: String,
+}
+
+/// What the user reads for a scope on the consent page.
+fn describe_scope(scope: &str) -> String {
+    match scope {
+        scope::OPENID => "Confirm who you are".to_owned(),
+        scope::PROFILE => "See your name".to_owned(),
+        scope::EMAIL => "See your email address".to_owned(),
+        scope::OFFLINE_ACCESS => "Keep access while you are away".to_owned(),
+        other => format!("Access “{other}”"),
+    }
+}
+
+/// The consent form's answer: allowing records the consent and resumes the authorization
+/// request; denying returns `access_denied` to the client.
+async fn submit_consent(
+    State(state): State<AppState>,
+    session: LoginSession,
+    HtmlForm(form): HtmlForm<ConsentForm>,
+) -> Response {
+    if let Err(error) = require_csrf(&session, &form.csrf_token).await {
+        return error.into_response();
+    }
+    let result = async {
+        let params = Params::parse(form.authorize_query.as_bytes());
+        let client_id = authorize::client_id(&params)?;
+        let client = clients::find(state.store.pool(), &client_id)
+            .await?
+            .ok_or_else(|| {
+                Failure::Page(PageError::bad_request("The client is not registered."))
+            })?;
+        let request = authorize::validate(&params, &client)?;
+        let Some(signed_in) = session.signed_in().await? else {
+            return Ok(send_to_login(&state, &form.authorize_query));
+        };
+        if form.decision != "allow" {
+            return Err(Failure::Redirect {
+                redirect_uri: request.redirect_uri,
+                state: request.state,
+                error: OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"),
+            });
+        }
+        consents::insert(
+            state.store.pool(),
+            &signed_in.user_id,
+            &client.client_id,
+            &request.scope.sorted(),
+            clock::now(),
+        )
+        .await?;
+        let back = format!(
+            "{}/oauth2/authorize?{}",
+            state.issuer.path(),
+            form.authorize_query
+        );
+        Ok(Redirect::to(&back).into_response())
+    }
+    .await;
+    respond(&state, result)
 }
 
 async fn authorize(
@@ -30,8 +115,12 @@ async fn authorize(
     session: LoginSession,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let query = query.unwrap_or_default();
-    match decide(&state, &session, &query).await {
+    let result = decide(&state, &session, &query.unwrap_or_default()).await;
+    respond(&state, result)
+}
+
+fn respond(state: &AppState, result: Result<Response, Failure>) -> Response {
+    match result {
         Ok(response) => response,
         Err(Failure::Page(error)) => error.into_response(),
         Err(Failure::Redirect {
@@ -74,6 +163,12 @@ impl From<Rejection> for Failure {
                 error,
             },
         }
+    }
+}
+
+impl From<PageError> for Failure {
+    fn from(error: PageError) -> Failure {
+        Failure::Page(error)
     }
 }
 
@@ -141,20 +236,37 @@ async fn decide(
             "the user is not a member of that account",
         ));
     }
-    if client.self_registered
-        && !consents::exists(
-            state.store.pool(),
-            &user.id,
-            &client.client_id,
-            &request.scope.sorted(),
-        )
-        .await?
-    {
-        // Consent pages for self-registered clients arrive with dynamic registration.
-        return Err(to_client(
-            ErrorCode::ConsentRequired,
-            "the user has not approved this client",
-        ));
+    if client.self_registered {
+        let consented = request.prompt != Prompt::Consent
+            && consents::exists(
+                state.store.pool(),
+                &user.id,
+                &client.client_id,
+                &request.scope.sorted(),
+            )
+            .await?;
+        if !consented {
+            if request.prompt == Prompt::None {
+                return Err(to_client(
+                    ErrorCode::ConsentRequired,
+                    "the user has not approved this client",
+                ));
+            }
+            let page = ConsentPage {
+                base: state.issuer.path(),
+                csrf_token: session.csrf_token().await?,
+                email: &user.email,
+                client_name: &client.settings.name,
+                scopes: request
+                    .scope
+                    .tokens()
+                    .iter()
+                    .map(|scope| describe_scope(scope))
+                    .collect(),
+                authorize_query: without_param(query, "prompt", Some("consent")),
+            };
+            return Ok(render(StatusCode::OK, &page)?);
+        }
     }
 
     let code = secret::generate();
@@ -190,13 +302,22 @@ fn must_authenticate_again(request: &AuthorizationRequest, signed_in: &SignedIn,
 /// `prompt=login` and `max_age` are dropped from the way back, or the return would ask
 /// again forever; the fresh `auth_time` in the ID token shows the client it was honored.
 fn send_to_login(state: &AppState, query: &str) -> Response {
-    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .filter(|(key, value)| !(key == "prompt" && value == "login") && key != "max_age")
-        .collect();
-    let back = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&kept)
-        .finish();
+    let back = without_param(
+        &without_param(query, "prompt", Some("login")),
+        "max_age",
+        None,
+    );
     let return_to = format!("{}/oauth2/authorize?{back}", state.issuer.path());
     Redirect::to(&login_url(state.issuer.path(), &return_to)).into_response()
+}
+
+/// `query` without parameter `name` (only where it equals `value`, when given).
+fn without_param(query: &str, name: &str, value: Option<&str>) -> String {
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .filter(|(key, current)| !(key == name && value.is_none_or(|value| value == current)))
+        .collect();
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&kept)
+        .finish()
 }

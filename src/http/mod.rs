@@ -4,6 +4,7 @@
 mod assets;
 mod authorize;
 pub mod discovery;
+mod end_session;
 pub mod error;
 mod extract;
 mod health;
@@ -43,7 +44,8 @@ pub fn router(state: AppState) -> Router {
         .merge(authorize::routes())
         .merge(token::routes())
         .merge(userinfo::routes())
-        .merge(introspect::routes());
+        .merge(introspect::routes())
+        .merge(end_session::routes());
     let app = if issuer_path.is_empty() {
         routes
     } else {

@@ -14,6 +14,7 @@ use super::kek::{KekError, KeyEncryptionKey};
 use super::signing_key::{PublicJwk, SigningKey, SigningKeyError};
 use crate::clock;
 use crate::oauth::claims::{ACCESS_TOKEN_TYP, AccessTokenClaims};
+use crate::oauth::id_token::ID_TOKEN_TYP;
 use crate::secret;
 use crate::store::Store;
 use crate::store::signing_keys::{self, SigningKeyRecord};
@@ -167,25 +168,54 @@ impl KeyRing {
     /// Verifies an access token of this issuer: RS256 only, `typ: at+jwt`, a published `kid`,
     /// signature, `iss`, `exp`/`nbf` with 60 s of skew.
     pub fn verify_access_token(&self, token: &str) -> Result<AccessTokenClaims, VerifyError> {
+        self.verify(
+            token,
+            &[ACCESS_TOKEN_TYP, "application/at+jwt"],
+            &self.validation,
+        )
+    }
+
+    /// Verifies an ID token this server issued, expired or not: what RP-initiated logout
+    /// accepts as `id_token_hint` (OIDC RP-Initiated Logout §2).
+    pub fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, VerifyError> {
+        let mut validation = self.validation.clone();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        self.verify(token, &[ID_TOKEN_TYP], &validation)
+    }
+
+    fn verify<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        types: &[&str],
+        validation: &Validation,
+    ) -> Result<T, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         if header.alg != Algorithm::RS256 {
             return Err(VerifyError::Algorithm);
         }
-        let typ = header
-            .typ
-            .as_deref()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if typ != ACCESS_TOKEN_TYP && typ != "application/at+jwt" {
+        let typ = header.typ.as_deref().unwrap_or_default();
+        if !types
+            .iter()
+            .any(|expected| typ.eq_ignore_ascii_case(expected))
+        {
             return Err(VerifyError::Type);
         }
         let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
         let set = self.current.load();
         let key = set.verifying.get(&kid).ok_or(VerifyError::UnknownKey)?;
-        jsonwebtoken::decode::<AccessTokenClaims>(token, key, &self.validation)
+        jsonwebtoken::decode::<T>(token, key, validation)
             .map(|data| data.claims)
             .map_err(|error| VerifyError::Invalid(error.to_string()))
     }
+}
+
+/// What logout needs from an ID token: whom it named, for which client.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct IdTokenHint {
+    pub sub: String,
+    pub aud: String,
 }
 
 /// Makes a new key active at once; the previous ones stay published until every token they

@@ -281,6 +281,14 @@ impl Client {
         self.settings.grant_types.contains(&grant)
     }
 
+    /// Exact string comparison, like redirect URIs.
+    pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.settings
+            .post_logout_redirect_uris
+            .iter()
+            .any(|registered| registered == uri)
+    }
+
     /// Exact string comparison, as RFC 6749 §3.1.2.3 and OAuth 2.1 require.
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
         self.settings

@@ -12,6 +12,7 @@ mod bootstrap;
 mod browser;
 mod cli;
 mod client_credentials;
+mod consent_and_logout;
 mod discovery;
 mod helpers;
 mod keys;

@@ -96,17 +96,17 @@ struct LogoutPage<'a> {
 /// A page that only says something, with an optional link (`href` below the issuer path).
 #[derive(Template)]
 #[template(path = "message.html")]
-struct MessagePage<'a> {
-    base: &'a str,
-    heading: &'a str,
-    message: &'a str,
-    link: Option<(&'a str, &'a str)>,
+pub(crate) struct MessagePage<'a> {
+    pub base: &'a str,
+    pub heading: &'a str,
+    pub message: &'a str,
+    pub link: Option<(&'a str, &'a str)>,
 }
 
 /// A failed login says only this, whether the email is unknown or the password wrong.
 const WRONG_CREDENTIALS: &str = "The email address or password is not correct.";
 
-async fn require_csrf(session: &LoginSession, submitted: &str) -> Result<(), PageError> {
+pub(crate) async fn require_csrf(session: &LoginSession, submitted: &str) -> Result<(), PageError> {
     if session.csrf_matches(submitted).await? {
         Ok(())
     } else {
