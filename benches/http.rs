@@ -1,0 +1,641 @@
+//! Load benchmark: the real server in-process on 127.0.0.1:0 over a temp SQLite file, driven
+//! by keep-alive HTTP/1 connections on loopback, and the CPU cost of signing tokens. Every
+//! figure is printed next to the limit it is bounded by, measured in the same run.
+//!
+//! `cargo bench --bench http`; environment (all optional):
+//! `BENCH_SECONDS` measured seconds per scenario (8), `BENCH_WARMUP_SECONDS` (2),
+//! `BENCH_ROUNDS` (4: the scenarios take turns, each measured for a quarter of its time per
+//! round), `BENCH_CONNECTIONS` (`32,128`), `BENCH_SCENARIOS` (e.g. `healthz,jwks,rs256_raw`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    reason = "a benchmark binary: failing loudly and printing a table is its whole job"
+)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::{HOST, HeaderValue};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tessera::App;
+use tessera::config::Config;
+use tessera::keys::{KeyRing, SigningKey};
+use tessera::oauth::claims::AccessTokenClaims;
+use tokio::net::TcpStream;
+use tokio::runtime::Runtime;
+
+/// Thread names of the two runtimes, so CPU time can be split between server and load.
+const SERVER_THREAD: &str = "bench-server";
+const LOAD_THREAD: &str = "bench-load";
+/// Warm-up before the later rounds of a scenario: enough to open its connections again.
+const REWARM: Duration = Duration::from_millis(500);
+
+fn main() {
+    let settings = Settings::from_env();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let server_runtime = runtime(SERVER_THREAD, cores);
+    let load_runtime = runtime(LOAD_THREAD, cores);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (address, keys) = server_runtime.block_on(async {
+        let app = App::bind(config(dir.path())).await.expect("server starts");
+        let address = app.local_addr().expect("bound");
+        let keys = app.state().keys.clone();
+        tokio::spawn(app.run_until(std::future::pending()));
+        (address, keys)
+    });
+    println!(
+        "tessera on {address}; {cores} cores; {} s warm-up, then {} s measured per scenario \
+         in {} interleaved rounds",
+        settings.warmup.as_secs_f64(),
+        settings.measure.as_secs_f64(),
+        settings.rounds
+    );
+
+    let http: Vec<Scenario> = http_scenarios()
+        .into_iter()
+        .filter(|scenario| settings.wants(scenario.name))
+        .collect();
+    let cpu: Vec<_> = cpu_scenarios(&keys)
+        .into_iter()
+        .filter(|(name, _, _)| settings.wants(name))
+        .collect();
+    let mut rows: Vec<Row> = http
+        .iter()
+        .flat_map(|scenario| {
+            let connections = settings.connections.iter();
+            connections.map(|&count| Row::new(scenario.name, scenario.limit, count))
+        })
+        .chain(
+            cpu.iter()
+                .map(|&(name, limit, _)| Row::new(name, limit, cores)),
+        )
+        .collect();
+    // Each scenario runs a slice of its time in every round, so load from other processes
+    // that comes and goes falls on a figure and on its limit alike.
+    let measure = settings.measure / settings.rounds;
+    for round in 0..settings.rounds {
+        let warmup = if round == 0 {
+            settings.warmup
+        } else {
+            settings.warmup.min(REWARM)
+        };
+        let mut row = rows.iter_mut();
+        for scenario in &http {
+            for &connections in &settings.connections {
+                let stats =
+                    load_runtime.block_on(load(address, scenario, connections, warmup, measure));
+                row.next().unwrap().stats.add(stats);
+            }
+        }
+        for (_, _, work) in &cpu {
+            let stats = on_threads(cores, warmup, measure, &**work);
+            row.next().unwrap().stats.add(stats);
+        }
+    }
+
+    print_table(&rows, cores);
+    let errors: u64 = rows.iter().map(|row| row.stats.errors).sum();
+    assert_eq!(errors, 0, "every request must succeed");
+}
+
+/// One kind of request, sent over and over on every connection.
+struct Scenario {
+    name: &'static str,
+    /// The scenario whose rate bounds this one's (same connection count if it has one).
+    limit: Option<&'static str>,
+    /// Builds each request: path-only URI, any method, headers and body; `load` adds `Host`.
+    request: Arc<BuildRequest>,
+}
+
+type BuildRequest = dyn Fn() -> Request<Full<Bytes>> + Send + Sync;
+
+impl Scenario {
+    fn new(
+        name: &'static str,
+        limit: Option<&'static str>,
+        request: impl Fn() -> Request<Full<Bytes>> + Send + Sync + 'static,
+    ) -> Scenario {
+        Scenario {
+            name,
+            limit,
+            request: Arc::new(request),
+        }
+    }
+
+    fn get(name: &'static str, path: &'static str, limit: Option<&'static str>) -> Scenario {
+        Scenario::new(name, limit, move || {
+            Request::builder()
+                .method(Method::GET)
+                .uri(path)
+                .body(Full::default())
+                .unwrap()
+        })
+    }
+}
+
+/// The HTTP scenarios, in the order they run.
+///
+/// Token-endpoint scenarios belong in this list, bounded by `rs256_raw` (one signature per
+/// token): seed a client through `tessera::admin` on the app's store before the runs, then e.g.
+/// `Scenario::new("token_client_credentials", Some("rs256_raw"), move || Request::post(
+/// "/oauth2/token").header(AUTHORIZATION, basic.clone()).header(CONTENT_TYPE,
+/// "application/x-www-form-urlencoded").body(Full::from("grant_type=client_credentials"))
+/// .unwrap())`. Refresh tokens rotate, so a refresh scenario mints a pool of them first and
+/// its closure takes the next one from a shared index. Against `rs256_raw`, read the
+/// `cpu us/op` ratio: the server's CPU per token over one signature's, whatever the load
+/// generator took.
+fn http_scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario::get("healthz", "/healthz", None),
+        Scenario::get("jwks", "/.well-known/jwks.json", Some("healthz")),
+    ]
+}
+
+type Work = Box<dyn Fn() + Send + Sync>;
+
+/// CPU-only scenarios: (name, limit, one operation), run on every core at once.
+fn cpu_scenarios(keys: &Arc<KeyRing>) -> Vec<(&'static str, Option<&'static str>, Work)> {
+    let claims = sample_claims();
+    let token = keys.sign_access_token(&claims).unwrap();
+    // The raw signature covers exactly the bytes a token's signature covers: header.claims.
+    let (signing_input, _) = token.rsplit_once('.').unwrap();
+    let signing_input = signing_input.as_bytes().to_vec();
+    println!(
+        "signing: {}-byte input (header.claims of a sample access token), RSA-2048",
+        signing_input.len()
+    );
+    let (_, pkcs8) = SigningKey::generate().unwrap();
+    let pair = RsaKeyPair::from_pkcs8(&pkcs8).unwrap();
+    let rng = SystemRandom::new();
+    let raw = move || {
+        let mut signature = vec![0; pair.public_modulus_len()];
+        pair.sign(&RSA_PKCS1_SHA256, &rng, &signing_input, &mut signature)
+            .unwrap();
+        std::hint::black_box(signature);
+    };
+    let keys = keys.clone();
+    let full = move || {
+        std::hint::black_box(keys.sign_access_token(&claims).unwrap());
+    };
+    vec![
+        ("rs256_raw", None, Box::new(raw) as Work),
+        (
+            "sign_access_token",
+            Some("rs256_raw"),
+            Box::new(full) as Work,
+        ),
+    ]
+}
+
+/// A typical account-scoped user token.
+fn sample_claims() -> AccessTokenClaims {
+    let now = tessera::clock::now();
+    AccessTokenClaims {
+        iss: "http://127.0.0.1:8080".into(),
+        sub: "usr_01JD5Q7Z3M4K8X2N6P9R1T0VWY".into(),
+        aud: "https://api.example.com".into(),
+        exp: now + 900,
+        iat: now,
+        nbf: now,
+        jti: "01JD5Q80A7B3C5D9E2F4G6H8J0".into(),
+        client_id: "cli_01JD5Q7ZK2M4N6P8Q0R3S5T7VW".into(),
+        scope: "openid profile email accounts:read members:write".into(),
+        uid: Some("usr_01JD5Q7Z3M4K8X2N6P9R1T0VWY".into()),
+        acc: Some("acc_01JD5Q7ZB1C3D5E7F9G2H4J6KM".into()),
+        role: Some("admin".into()),
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    /// Requests (or operations) completed inside the measured window.
+    completed: u64,
+    errors: u64,
+    seconds: f64,
+    /// Latency of each completed request, nanoseconds, sorted.
+    latencies: Vec<u64>,
+    /// CPU time used in the measured window; `None` where the kernel does not tell.
+    cpu: Option<CpuTime>,
+}
+
+impl Stats {
+    fn add(&mut self, other: Stats) {
+        self.cpu = self.cpu.zip(other.cpu).map(|(mine, theirs)| mine + theirs);
+        self.completed += other.completed;
+        self.errors += other.errors;
+        self.seconds += other.seconds;
+        self.latencies.extend(other.latencies);
+        self.latencies.sort_unstable();
+    }
+
+    fn rate(&self) -> f64 {
+        self.completed as f64 / self.seconds
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * self.latencies.len() as f64).ceil() as usize;
+        self.latencies[rank.clamp(1, self.latencies.len()) - 1] as f64 / 1e6
+    }
+}
+
+/// CPU seconds used by the threads doing the measured work (the server runtime's, or the
+/// threads of a CPU scenario), by the load generator's, and by the whole process.
+#[derive(Clone, Copy, Default)]
+struct CpuTime {
+    work: f64,
+    load: f64,
+    process: f64,
+}
+
+impl std::ops::Add for CpuTime {
+    type Output = CpuTime;
+    fn add(self, other: CpuTime) -> CpuTime {
+        CpuTime {
+            work: self.work + other.work,
+            load: self.load + other.load,
+            process: self.process + other.process,
+        }
+    }
+}
+
+impl std::ops::Sub for CpuTime {
+    type Output = CpuTime;
+    fn sub(self, other: CpuTime) -> CpuTime {
+        CpuTime {
+            work: self.work - other.work,
+            load: self.load - other.load,
+            process: self.process - other.process,
+        }
+    }
+}
+
+/// CPU time used so far by this process's threads, from `/proc/self/task/*/schedstat`
+/// (nanoseconds on the CPU; absent without `CONFIG_SCHED_INFO`).
+fn cpu_time() -> Option<CpuTime> {
+    let mut total = CpuTime::default();
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path();
+        // A thread that ended between listing and reading is simply not counted.
+        let (Ok(name), Ok(schedstat)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("schedstat")),
+        ) else {
+            continue;
+        };
+        let seconds = schedstat.split_whitespace().next()?.parse::<f64>().ok()? / 1e9;
+        total.process += seconds;
+        match name.trim_end() {
+            SERVER_THREAD => total.work += seconds,
+            LOAD_THREAD => total.load += seconds,
+            _ => {}
+        }
+    }
+    Some(total)
+}
+
+fn cpu_between(before: Option<CpuTime>, after: Option<CpuTime>) -> Option<CpuTime> {
+    Some(after? - before?)
+}
+
+/// Drives `scenario` over `connections` keep-alive connections (one task each, one request
+/// in flight per connection) for `warmup` then `measure`; counts what completes in `measure`.
+async fn load(
+    server: SocketAddr,
+    scenario: &Scenario,
+    connections: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> Stats {
+    let start = Instant::now() + warmup;
+    let end = start + measure;
+    let host = HeaderValue::from_str(&server.to_string()).unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let request = scenario.request.clone();
+        tasks.spawn(connection(server, host.clone(), request, start, end));
+    }
+    tokio::time::sleep_until(start.into()).await;
+    let before = cpu_time();
+    tokio::time::sleep_until(end.into()).await;
+    let mut stats = Stats {
+        seconds: measure.as_secs_f64(),
+        cpu: cpu_between(before, cpu_time()),
+        ..Stats::default()
+    };
+    while let Some(result) = tasks.join_next().await {
+        let (latencies, errors) = result.unwrap();
+        stats.completed += latencies.len() as u64;
+        stats.latencies.extend(latencies);
+        stats.errors += errors;
+    }
+    stats.latencies.sort_unstable();
+    stats
+}
+
+/// One client connection: sends requests back to back until `end`, reconnecting after a
+/// transport error. Returns the latencies (ns) of the 2xx responses that completed in
+/// `[start, end)` and the number of failures (transport errors and non-2xx), warm-up included.
+async fn connection(
+    server: SocketAddr,
+    host: HeaderValue,
+    build: Arc<BuildRequest>,
+    start: Instant,
+    end: Instant,
+) -> (Vec<u64>, u64) {
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    while Instant::now() < end {
+        let stream = TcpStream::connect(server).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        let driver = tokio::spawn(conn);
+        loop {
+            let mut request = build();
+            request.headers_mut().entry(HOST).or_insert(host.clone());
+            let sent = Instant::now();
+            let outcome = async {
+                sender.ready().await?;
+                let response = sender.send_request(request).await?;
+                let ok = response.status().is_success();
+                response.into_body().collect().await?;
+                Ok::<bool, hyper::Error>(ok)
+            }
+            .await;
+            let done = Instant::now();
+            if done >= end {
+                break;
+            }
+            let in_window = done >= start;
+            match outcome {
+                Ok(true) if in_window => {
+                    latencies.push(u64::try_from((done - sent).as_nanos()).unwrap());
+                }
+                Ok(true) => {}
+                Ok(false) => errors += 1,
+                Err(_) => {
+                    errors += 1;
+                    break;
+                }
+            }
+        }
+        drop(sender);
+        let _ = driver.await;
+    }
+    (latencies, errors)
+}
+
+/// Runs `work` back to back on `threads` threads for `warmup` then `measure`.
+fn on_threads(
+    threads: usize,
+    warmup: Duration,
+    measure: Duration,
+    work: &(dyn Fn() + Sync),
+) -> Stats {
+    let start = Instant::now() + warmup;
+    let end = start + measure;
+    // The threads run until the CPU time has been read: an exited thread's time is gone from
+    // /proc/self/task.
+    let stop = AtomicBool::new(false);
+    let (per_thread, cpu): (Vec<Vec<u64>>, _) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut latencies = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let began = Instant::now();
+                        work();
+                        let done = Instant::now();
+                        if (start..end).contains(&done) {
+                            latencies.push(u64::try_from((done - began).as_nanos()).unwrap());
+                        }
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        std::thread::sleep(start.saturating_duration_since(Instant::now()));
+        let before = cpu_time();
+        std::thread::sleep(end.saturating_duration_since(Instant::now()));
+        let cpu = cpu_between(before, cpu_time());
+        stop.store(true, Ordering::Relaxed);
+        let latencies = handles.into_iter().map(|handle| handle.join().unwrap());
+        (latencies.collect(), cpu)
+    });
+    let mut latencies: Vec<u64> = per_thread.into_iter().flatten().collect();
+    latencies.sort_unstable();
+    Stats {
+        completed: latencies.len() as u64,
+        errors: 0,
+        seconds: measure.as_secs_f64(),
+        latencies,
+        // The server sits idle meanwhile: the process's time is the work's.
+        cpu: cpu.map(|cpu| CpuTime {
+            work: cpu.process,
+            load: 0.0,
+            process: cpu.process,
+        }),
+    }
+}
+
+struct Row {
+    name: &'static str,
+    limit: Option<&'static str>,
+    concurrency: usize,
+    stats: Stats,
+}
+
+impl Row {
+    fn new(name: &'static str, limit: Option<&'static str>, concurrency: usize) -> Row {
+        Row {
+            name,
+            limit,
+            concurrency,
+            stats: Stats {
+                cpu: Some(CpuTime::default()),
+                ..Stats::default()
+            },
+        }
+    }
+
+    /// The row of this row's limit: same concurrency if there is one, else the first.
+    fn limit<'a>(&self, rows: &'a [Row]) -> Option<&'a Row> {
+        let name = self.limit?;
+        let mut candidates = rows.iter().filter(|other| other.name == name);
+        candidates
+            .clone()
+            .find(|other| other.concurrency == self.concurrency)
+            .or_else(|| candidates.next())
+    }
+
+    /// CPU seconds of the working threads per operation: unlike the rate, it does not
+    /// depend on how much CPU the load generator or other processes took.
+    fn cpu_per_op(&self) -> Option<f64> {
+        let cpu = self.stats.cpu?;
+        (self.stats.completed > 0).then(|| cpu.work / self.stats.completed as f64)
+    }
+}
+
+fn print_table(rows: &[Row], cores: usize) {
+    println!();
+    println!(
+        "{:<18} {:>4} {:>8} {:>7} {:>7} {:>6} {:>9} {:>8} {:>8}  vs limit (same run)",
+        "scenario",
+        "conc",
+        "ops/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "cpu us/op",
+        "loadgen",
+        "machine"
+    );
+    let percent = |share: f64| format!("{:.0} %", 100.0 * share);
+    for row in rows {
+        let stats = &row.stats;
+        let cpu_per_op = row
+            .cpu_per_op()
+            .map_or_else(|| "-".into(), |seconds| format!("{:.1}", seconds * 1e6));
+        let loadgen = stats.cpu.filter(|cpu| cpu.load > 0.0).map_or_else(
+            || "-".into(),
+            |cpu| percent(cpu.load / (cpu.work + cpu.load)),
+        );
+        let machine = stats.cpu.map_or_else(
+            || "-".into(),
+            |cpu| percent(cpu.process / (cores as f64 * stats.seconds)),
+        );
+        let versus = row
+            .limit(rows)
+            .map(|limit| {
+                let mut text = format!(
+                    "{:.2} x {} ({:.0}/s)",
+                    stats.rate() / limit.stats.rate(),
+                    limit.name,
+                    limit.stats.rate()
+                );
+                if let (Some(mine), Some(theirs)) = (row.cpu_per_op(), limit.cpu_per_op()) {
+                    text.push_str(&format!("; cpu us/op {:.2} x", mine / theirs));
+                }
+                text
+            })
+            .unwrap_or_default();
+        println!(
+            "{:<18} {:>4} {:>8.0} {:>7.3} {:>7.3} {:>6} {:>9} {:>8} {:>8}  {}",
+            row.name,
+            row.concurrency,
+            stats.rate(),
+            stats.percentile_ms(50.0),
+            stats.percentile_ms(99.0),
+            stats.errors,
+            cpu_per_op,
+            loadgen,
+            machine,
+            versus
+        );
+    }
+    println!();
+    println!(
+        "conc: connections (HTTP) or threads (CPU).\n\
+         cpu us/op: CPU time per request of the server's threads (HTTP) or per operation (CPU); \
+         unlike ops/s it does not depend on\n  how much CPU the load generator or other \
+         processes took, so its ratio is the steadier one.\n\
+         loadgen: the load generator's share of the CPU it and the server used.\n\
+         machine: this process's share of all cores; well below 100 % means other processes \
+         took CPU during the run."
+    );
+}
+
+struct Settings {
+    warmup: Duration,
+    measure: Duration,
+    rounds: u32,
+    connections: Vec<usize>,
+    scenarios: Option<Vec<String>>,
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        let seconds = |name: &str, default: f64| {
+            let value = std::env::var(name).map_or(default, |text| {
+                text.parse()
+                    .unwrap_or_else(|_| panic!("{name} must be a number of seconds"))
+            });
+            Duration::from_secs_f64(value)
+        };
+        let list = |name: &str| {
+            std::env::var(name).ok().map(|text| {
+                text.split(',')
+                    .map(|item| item.trim().to_owned())
+                    .filter(|item| !item.is_empty())
+                    .collect::<Vec<_>>()
+            })
+        };
+        let connections = list("BENCH_CONNECTIONS").map_or_else(
+            || vec![32, 128],
+            |items| {
+                items
+                    .iter()
+                    .map(|item| {
+                        item.parse()
+                            .expect("BENCH_CONNECTIONS: numbers, comma-separated")
+                    })
+                    .collect()
+            },
+        );
+        Settings {
+            warmup: seconds("BENCH_WARMUP_SECONDS", 2.0),
+            measure: seconds("BENCH_SECONDS", 8.0),
+            rounds: std::env::var("BENCH_ROUNDS").map_or(4, |text| {
+                text.parse()
+                    .ok()
+                    .filter(|&rounds| rounds > 0)
+                    .expect("BENCH_ROUNDS: a positive number")
+            }),
+            connections,
+            scenarios: list("BENCH_SCENARIOS"),
+        }
+    }
+
+    fn wants(&self, scenario: &str) -> bool {
+        self.scenarios
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|name| name == scenario))
+    }
+}
+
+fn runtime(thread_name: &str, workers: usize) -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name(thread_name)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A fresh deployment in `dir`, configured the way `tests/api/helpers.rs` does it.
+fn config(dir: &std::path::Path) -> Config {
+    let mut config = Config::from_sources(|_| None, &BTreeMap::new()).unwrap();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.database_url = format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display());
+    config.keys_dir = dir.join("keys");
+    config.key_encryption_key = Some(rand::random());
+    config.admin_email = Some("admin@example.com".into());
+    config.admin_password = Some("bench-admin-password".into());
+    config
+}
