@@ -5,7 +5,8 @@
 //! `cargo bench --bench http`; environment (all optional):
 //! `BENCH_SECONDS` measured seconds per scenario (8), `BENCH_WARMUP_SECONDS` (2),
 //! `BENCH_ROUNDS` (4: the scenarios take turns, each measured for a quarter of its time per
-//! round), `BENCH_CONNECTIONS` (`32,128`), `BENCH_SCENARIOS` (e.g. `healthz,jwks,rs256_raw`).
+//! round), `BENCH_CONNECTIONS` (`32,128`), `BENCH_SCENARIOS` (e.g. `healthz,jwks,rs256_raw`),
+//! `BENCH_REFRESH_POOL` (refresh tokens minted for `token_refresh`, 120000).
 
 #![allow(
     clippy::unwrap_used,
@@ -18,20 +19,26 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::header::{HOST, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tessera::App;
+use tessera::admin;
 use tessera::config::Config;
+use tessera::ids::{AccountId, GrantId};
 use tessera::keys::{KeyRing, SigningKey};
 use tessera::oauth::claims::AccessTokenClaims;
+use tessera::oauth::client::{ClientSettings, GrantType};
+use tessera::store::audit_events::Actor;
+use tessera::store::grants::{self, Grant};
+use tessera::store::{Store, refresh_tokens, users};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 
@@ -48,12 +55,13 @@ fn main() {
     let load_runtime = runtime(LOAD_THREAD, cores);
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let (address, keys) = server_runtime.block_on(async {
+    let (address, keys, seed) = server_runtime.block_on(async {
         let app = App::bind(config(dir.path())).await.expect("server starts");
         let address = app.local_addr().expect("bound");
         let keys = app.state().keys.clone();
+        let seed = Seed::plant(&app.state().store, settings.refresh_pool).await;
         tokio::spawn(app.run_until(std::future::pending()));
-        (address, keys)
+        (address, keys, seed)
     });
     println!(
         "tessera on {address}; {cores} cores; {} s warm-up, then {} s measured per scenario \
@@ -63,7 +71,7 @@ fn main() {
         settings.rounds
     );
 
-    let http: Vec<Scenario> = http_scenarios()
+    let http: Vec<Scenario> = http_scenarios(&seed)
         .into_iter()
         .filter(|scenario| settings.wants(scenario.name))
         .collect();
@@ -145,21 +153,121 @@ impl Scenario {
     }
 }
 
-/// The HTTP scenarios, in the order they run.
-///
-/// Token-endpoint scenarios belong in this list, bounded by `rs256_raw` (one signature per
-/// token): seed a client through `tessera::admin` on the app's store before the runs, then e.g.
-/// `Scenario::new("token_client_credentials", Some("rs256_raw"), move || Request::post(
-/// "/oauth2/token").header(AUTHORIZATION, basic.clone()).header(CONTENT_TYPE,
-/// "application/x-www-form-urlencoded").body(Full::from("grant_type=client_credentials"))
-/// .unwrap())`. Refresh tokens rotate, so a refresh scenario mints a pool of them first and
-/// its closure takes the next one from a shared index. Against `rs256_raw`, read the
-/// `cpu us/op` ratio: the server's CPU per token over one signature's, whatever the load
-/// generator took.
-fn http_scenarios() -> Vec<Scenario> {
+/// What the token scenarios need in the database before they run: a confidential client
+/// for client credentials, and a pool of refresh tokens (each one rotates away when used,
+/// so every request takes the next) in grants of their own.
+struct Seed {
+    client_credentials_auth: HeaderValue,
+    refresh_auth: HeaderValue,
+    refresh_tokens: Arc<Vec<String>>,
+    next_refresh: Arc<AtomicUsize>,
+}
+
+impl Seed {
+    async fn plant(store: &Store, refresh_pool: usize) -> Seed {
+        let account_id: String = sqlx::query_scalar("select id from accounts limit 1")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let account_id = AccountId::parse(&account_id).unwrap();
+        let service = ClientSettings {
+            grant_types: vec![GrantType::ClientCredentials],
+            ..ClientSettings::with_defaults("bench service".into(), false)
+        };
+        let (service, service_secret) =
+            admin::create_client(store, &account_id, service, &Actor::System)
+                .await
+                .unwrap();
+        let app = ClientSettings {
+            redirect_uris: vec!["https://app.example.com/callback".into()],
+            ..ClientSettings::with_defaults("bench app".into(), false)
+        };
+        let (app, app_secret) = admin::create_client(store, &account_id, app, &Actor::System)
+            .await
+            .unwrap();
+        let admin = users::find_by_email(store.pool(), "admin@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+
+        let now = tessera::clock::now();
+        let mut refresh_tokens = Vec::with_capacity(refresh_pool);
+        let mut tx = store.begin().await.unwrap();
+        for _ in 0..refresh_pool {
+            let grant = Grant {
+                id: GrantId::generate(),
+                client_id: app.client_id.clone(),
+                user_id: Some(admin.id.clone()),
+                account_id: Some(account_id.clone()),
+                scope: "openid email".into(),
+                auth_time: Some(now),
+                created_at: now,
+                expires_at: now + 86_400,
+                revoked_at: None,
+            };
+            grants::insert(&mut *tx, &grant).await.unwrap();
+            let token = tessera::secret::generate();
+            refresh_tokens::insert(
+                &mut *tx,
+                &tessera::secret::hash(&token),
+                &grant.id,
+                now,
+                now + 86_400,
+            )
+            .await
+            .unwrap();
+            refresh_tokens.push(token);
+        }
+        tx.commit().await.unwrap();
+        Seed {
+            client_credentials_auth: basic(service.client_id.as_str(), &service_secret.unwrap()),
+            refresh_auth: basic(app.client_id.as_str(), &app_secret.unwrap()),
+            refresh_tokens: Arc::new(refresh_tokens),
+            next_refresh: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+}
+
+fn basic(id: &str, secret: &str) -> HeaderValue {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    HeaderValue::from_str(&format!("Basic {encoded}")).unwrap()
+}
+
+fn token_request(auth: &HeaderValue, body: String) -> Request<Full<Bytes>> {
+    Request::builder()
+        .method(Method::POST)
+        .uri("/oauth2/token")
+        .header(AUTHORIZATION, auth.clone())
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Full::from(body))
+        .unwrap()
+}
+
+/// The HTTP scenarios, in the order they run. Token scenarios are bounded by `rs256_raw`
+/// (one signature per token); read their `cpu us/op` ratio, the server's CPU per token over
+/// one signature's, whatever the load generator took.
+fn http_scenarios(seed: &Seed) -> Vec<Scenario> {
+    let client_credentials = seed.client_credentials_auth.clone();
+    let refresh_auth = seed.refresh_auth.clone();
+    let pool = seed.refresh_tokens.clone();
+    let next = seed.next_refresh.clone();
     vec![
         Scenario::get("healthz", "/healthz", None),
         Scenario::get("jwks", "/.well-known/jwks.json", Some("healthz")),
+        Scenario::new("token_client_credentials", Some("rs256_raw"), move || {
+            token_request(&client_credentials, "grant_type=client_credentials".into())
+        }),
+        Scenario::new("token_refresh", Some("rs256_raw"), move || {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let token = pool
+                .get(index)
+                .expect("refresh pool exhausted: raise BENCH_REFRESH_POOL");
+            token_request(
+                &refresh_auth,
+                format!("grant_type=refresh_token&refresh_token={token}"),
+            )
+        }),
     ]
 }
 
@@ -215,6 +323,7 @@ fn sample_claims() -> AccessTokenClaims {
         uid: Some("usr_01JD5Q7Z3M4K8X2N6P9R1T0VWY".into()),
         acc: Some("acc_01JD5Q7ZB1C3D5E7F9G2H4J6KM".into()),
         role: Some("admin".into()),
+        gid: None,
     }
 }
 
@@ -567,6 +676,8 @@ struct Settings {
     rounds: u32,
     connections: Vec<usize>,
     scenarios: Option<Vec<String>>,
+    /// Refresh tokens minted for `token_refresh`: one per request, warm-ups included.
+    refresh_pool: usize,
 }
 
 impl Settings {
@@ -599,6 +710,9 @@ impl Settings {
             },
         );
         Settings {
+            refresh_pool: std::env::var("BENCH_REFRESH_POOL").map_or(120_000, |text| {
+                text.parse().expect("BENCH_REFRESH_POOL must be a count")
+            }),
             warmup: seconds("BENCH_WARMUP_SECONDS", 2.0),
             measure: seconds("BENCH_SECONDS", 8.0),
             rounds: std::env::var("BENCH_ROUNDS").map_or(4, |text| {

@@ -161,6 +161,7 @@ pub async fn create_client(
         updated_at: Timestamp(now),
         secret_hash: secret.as_deref().map(secret::hash),
         self_registered: false,
+        account_status: crate::account::AccountStatus::Active,
     };
     let mut tx = store.begin().await?;
     accounts::find(&mut *tx, account_id)

@@ -187,8 +187,7 @@ pub async fn client_credentials(
         }
         None => Scope::from_tokens(&allowed),
     };
-    let account = accounts::find(state.store.pool(), &client.account_id).await?;
-    if !account.is_some_and(|account| account.status == AccountStatus::Active) {
+    if client.account_status != AccountStatus::Active {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             "the client's account is suspended",

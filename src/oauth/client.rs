@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::account::AccountStatus;
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, ClientId};
 use crate::oauth::scope;
@@ -270,6 +271,10 @@ pub struct Client {
     /// Registered itself through `/oauth2/register`; its users see a consent page.
     #[serde(skip)]
     pub self_registered: bool,
+    /// The owning account's status, loaded with the client: a suspended account's client
+    /// gets no account tokens for itself.
+    #[serde(skip)]
+    pub account_status: AccountStatus,
 }
 
 impl Client {

@@ -217,6 +217,7 @@ mod tests {
             updated_at: Timestamp(0),
             secret_hash: None,
             self_registered: false,
+            account_status: crate::account::AccountStatus::Active,
         }
     }
 

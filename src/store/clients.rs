@@ -2,6 +2,7 @@
 
 use sqlx::{Any, Executor, FromRow};
 
+use crate::account::AccountStatus;
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, ClientId};
 use crate::oauth::client::{AuthMethod, Client, ClientSettings, GrantType};
@@ -25,6 +26,7 @@ struct ClientRow {
     self_registered: i64,
     created_at: i64,
     updated_at: i64,
+    account_status: String,
 }
 
 impl ClientRow {
@@ -52,6 +54,7 @@ impl ClientRow {
             updated_at: Timestamp(self.updated_at),
             secret_hash: self.secret_hash,
             self_registered: self.self_registered != 0,
+            account_status: AccountStatus::parse(&self.account_status)?,
         })
     }
 }
@@ -60,6 +63,15 @@ const COLUMNS: &str = "id, account_id, name, secret_hash, token_endpoint_auth_me
                        post_logout_redirect_uris, allowed_origins, grant_types, scopes, \
                        access_token_ttl_seconds, refresh_token_ttl_seconds, \
                        refresh_reuse_grace_seconds, self_registered, created_at, updated_at";
+
+/// `COLUMNS` with each name prefixed by a table alias.
+fn qualified(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|column| format!("{alias}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub async fn insert<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -97,7 +109,11 @@ pub async fn find<'e>(
     id: &ClientId,
 ) -> Result<Option<Client>, sqlx::Error> {
     let row: Option<ClientRow> =
-        sqlx::query_as(&format!("select {COLUMNS} from clients where id = $1"))
+        sqlx::query_as(&format!(
+            "select {}, a.status as account_status from clients c join accounts a on a.id = c.account_id \
+             where c.id = $1",
+            qualified("c")
+        ))
             .bind(id.as_str())
             .fetch_optional(db)
             .await?;
