@@ -10,6 +10,7 @@ mod introspect;
 pub mod pages;
 mod token;
 mod userinfo;
+pub mod v1;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -39,7 +40,8 @@ pub fn router(state: AppState) -> Router {
         .merge(authorize::routes())
         .merge(token::routes())
         .merge(userinfo::routes())
-        .merge(introspect::routes());
+        .merge(introspect::routes())
+        .merge(v1::routes());
     let app = if issuer_path.is_empty() {
         routes
     } else {

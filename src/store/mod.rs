@@ -6,7 +6,9 @@ pub mod audit_events;
 pub mod authorization_codes;
 pub mod clients;
 pub mod consents;
+pub mod emails;
 pub mod grants;
+pub mod invitations;
 pub mod memberships;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
@@ -105,6 +107,24 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Where a newest-first page starts: after the row with this `(created_at, id)`. Lists
+/// order by both descending, so equal timestamps still give a stable order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub created_at: i64,
+    pub id: String,
+}
+
+impl Position {
+    /// Before every row: the first page.
+    pub fn start() -> Position {
+        Position {
+            created_at: i64::MAX,
+            id: String::new(),
+        }
     }
 }
 
