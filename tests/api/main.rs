@@ -7,10 +7,14 @@
     clippy::panic,
     reason = "a test fails by panicking"
 )]
+mod account_tokens;
+mod accounts;
 mod bootstrap;
 mod cli;
 mod client_credentials;
 mod discovery;
 mod helpers;
 mod keys;
+mod members;
 mod store;
+mod v1_conventions;
