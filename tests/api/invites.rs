@@ -206,6 +206,24 @@ async fn the_invitee_accepts_once_with_a_matching_email() {
     .await;
     let guest = app.user("guest@example.com").await;
 
+    let unverified: Value = app
+        .api(Method::GET, "/v1/me/invites", &guest.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        unverified["data"],
+        json!([]),
+        "only a verified address sees invitations"
+    );
+    sqlx::query("update users set email_verified = 1 where id = $1")
+        .bind(&guest.id)
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
     let pending: Value = app
         .api(Method::GET, "/v1/me/invites", &guest.token)
         .send()

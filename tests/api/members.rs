@@ -323,6 +323,22 @@ async fn members_are_removed_by_admins_or_leave_and_the_last_owner_cannot_go() {
         204
     );
     assert_eq!(owners(&app, account).await, 1);
+    let (actor, target, ip, user_agent): (String, String, Option<String>, Option<String>) =
+        sqlx::query_as(
+            "select actor_id, target_id, ip, user_agent from audit_events \
+             where account_id = $1 and action = 'member.removed' order by id desc limit 1",
+        )
+        .bind(account)
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(actor, team.owner.id);
+    assert_eq!(target, team.admin.id);
+    assert_eq!(ip.as_deref(), Some("127.0.0.1"));
+    assert!(
+        user_agent.is_none(),
+        "reqwest sends no User-Agent unless told"
+    );
     let removed = app
         .audit_actions(account)
         .await

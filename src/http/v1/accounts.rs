@@ -21,7 +21,7 @@ use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::AccountId;
 use crate::role::Role;
 use crate::state::AppState;
-use crate::store::audit_events::{self, Actor, NewEvent};
+use crate::store::audit_events;
 use crate::store::{Position, accounts, users};
 
 pub fn routes() -> Router<AppState> {
@@ -126,8 +126,7 @@ async fn insert(
     let owner = users::find(&mut *tx, caller.user_id())
         .await?
         .ok_or_else(HttpError::invalid_token)?;
-    let actor = Actor::User(owner.id.to_string());
-    admin::insert_account_with_owner(&mut tx, &account, &owner, &actor, now).await?;
+    admin::insert_account_with_owner(&mut tx, &account, &owner, &caller.actor, now).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(account)).into_response())
 }
@@ -181,16 +180,13 @@ async fn update_account(
     }
     audit_events::insert(
         &mut *tx,
-        &NewEvent {
-            account_id: Some(&account_id),
-            action: "account.updated",
-            actor: &Actor::User(caller.user_id().to_string()),
-            target_type: "account",
-            target_id: account_id.as_str(),
-            ip: None,
-            user_agent: None,
+        &caller.event(
+            Some(&account_id),
+            "account.updated",
+            "account",
+            account_id.as_str(),
             details,
-        },
+        ),
         now,
     )
     .await?;
@@ -219,21 +215,12 @@ async fn delete_account(
         ));
     }
     let now = clock::now();
-    let actor = Actor::User(caller.user_id().to_string());
     // The trail outlives the accounts: one event per deleted account, descendants included.
     for id in descendants.iter().chain([&account_id]) {
+        let details = json!({ "cascade_from": (id != &account_id).then_some(&account_id) });
         audit_events::insert(
             &mut *tx,
-            &NewEvent {
-                account_id: Some(id),
-                action: "account.deleted",
-                actor: &actor,
-                target_type: "account",
-                target_id: id.as_str(),
-                ip: None,
-                user_agent: None,
-                details: json!({ "cascade_from": (id != &account_id).then_some(&account_id) }),
-            },
+            &caller.event(Some(id), "account.deleted", "account", id.as_str(), details),
             now,
         )
         .await?;

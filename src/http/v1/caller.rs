@@ -2,8 +2,12 @@
 //! `authorize` answers what the caller may do on an account (RFC 6750 challenges, 404 for
 //! no relation, 403 for a role too low).
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
 use axum::http::request::Parts;
+use serde_json::Value;
 use sqlx::{Any, Executor};
 
 use crate::access::{self, Reach};
@@ -14,6 +18,7 @@ use crate::ids::{AccountId, UserId};
 use crate::oauth::claims::AccessTokenClaims;
 use crate::role::Role;
 use crate::state::AppState;
+use crate::store::audit_events::{Actor, NewEvent};
 use crate::store::{Tx, accounts};
 use crate::tokens;
 
@@ -24,6 +29,10 @@ pub struct Caller {
     /// The accounts and the highest role the credential itself allows.
     pub reach: Reach,
     pub credential: Credential,
+    /// Who the audit trail names, and from where the request came.
+    pub actor: Actor,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// Who acts. API keys (issue 5) become a variant here, with a `Reach` of their account and
@@ -51,6 +60,27 @@ impl Caller {
     pub fn access_token(&self) -> &AccessTokenClaims {
         match &self.credential {
             Credential::AccessToken(claims) => claims,
+        }
+    }
+
+    /// An audit event of this caller's request.
+    pub fn event<'a>(
+        &'a self,
+        account_id: Option<&'a AccountId>,
+        action: &'a str,
+        target_type: &'a str,
+        target_id: &'a str,
+        details: Value,
+    ) -> NewEvent<'a> {
+        NewEvent {
+            account_id,
+            action,
+            actor: &self.actor,
+            target_type,
+            target_id,
+            ip: self.ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            details,
         }
     }
 
@@ -105,10 +135,22 @@ impl FromRequestParts<AppState> for Caller {
             },
             None => Reach::default(),
         };
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.chars().take(512).collect());
         Ok(Caller {
+            actor: Actor::User(user_id.to_string()),
             principal: Principal::User(user_id),
             reach,
             credential: Credential::AccessToken(claims),
+            ip,
+            user_agent,
         })
     }
 }

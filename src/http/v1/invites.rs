@@ -22,7 +22,7 @@ use crate::invitation::{self, Invitation, InvitationStatus, Unanswerable, check_
 use crate::role::Role;
 use crate::secret;
 use crate::state::AppState;
-use crate::store::audit_events::{self, Actor, NewEvent};
+use crate::store::audit_events;
 use crate::store::emails::{self, NewEmail};
 use crate::store::{Position, Tx, accounts, invitations, memberships, users};
 
@@ -146,7 +146,7 @@ async fn create_invite(
     .await?;
     record(
         &mut tx,
-        &Actor::User(caller.user_id().to_string()),
+        &caller,
         &invitation,
         "invite.created",
         json!({ "email": invitation.email, "role": invitation.role }),
@@ -210,7 +210,7 @@ async fn revoke_invite(
     }
     record(
         &mut tx,
-        &Actor::User(caller.user_id().to_string()),
+        &caller,
         &invitation,
         "invite.revoked",
         json!({ "email": invitation.email }),
@@ -240,10 +240,9 @@ async fn accept_invite(
         now,
     )
     .await?;
-    let actor = Actor::User(user_id.to_string());
     record(
         &mut tx,
-        &actor,
+        &caller,
         &invitation,
         "invite.accepted",
         json!({ "email": invitation.email, "role": invitation.role }),
@@ -251,18 +250,16 @@ async fn accept_invite(
     )
     .await?;
     if added {
+        let details = json!({ "role": invitation.role, "invitation_id": invitation.id });
         audit_events::insert(
             &mut *tx,
-            &NewEvent {
-                account_id: Some(&invitation.account_id),
-                action: "member.added",
-                actor: &actor,
-                target_type: "user",
-                target_id: user_id.as_str(),
-                ip: None,
-                user_agent: None,
-                details: json!({ "role": invitation.role, "invitation_id": invitation.id }),
-            },
+            &caller.event(
+                Some(&invitation.account_id),
+                "member.added",
+                "user",
+                user_id.as_str(),
+                details,
+            ),
             now,
         )
         .await?;
@@ -291,7 +288,7 @@ async fn decline_invite(
     let invitation = answer(&mut tx, &token_hash, InvitationStatus::Declined, now).await?;
     record(
         &mut tx,
-        &Actor::User(caller.user_id().to_string()),
+        &caller,
         &invitation,
         "invite.declined",
         json!({ "email": invitation.email }),
@@ -358,7 +355,7 @@ fn unanswerable(reason: Unanswerable) -> HttpError {
 
 async fn record(
     tx: &mut Tx,
-    actor: &Actor,
+    caller: &Caller,
     invitation: &Invitation,
     action: &str,
     details: serde_json::Value,
@@ -366,16 +363,13 @@ async fn record(
 ) -> Result<(), sqlx::Error> {
     audit_events::insert(
         &mut **tx,
-        &NewEvent {
-            account_id: Some(&invitation.account_id),
+        &caller.event(
+            Some(&invitation.account_id),
             action,
-            actor,
-            target_type: "invitation",
-            target_id: invitation.id.as_str(),
-            ip: None,
-            user_agent: None,
+            "invitation",
+            invitation.id.as_str(),
             details,
-        },
+        ),
         now,
     )
     .await

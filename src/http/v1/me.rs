@@ -1,5 +1,5 @@
 //! `/v1/me`: the caller's profile, the accounts it belongs to and the invitations waiting
-//! for it.
+//! for its (verified) email address.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -18,7 +18,7 @@ use crate::invitation::InvitationStatus;
 use crate::password;
 use crate::role::Role;
 use crate::state::AppState;
-use crate::store::audit_events::{self, Actor, NewEvent};
+use crate::store::audit_events;
 use crate::store::{Position, accounts, invitations, users};
 use crate::user::User;
 
@@ -122,16 +122,13 @@ async fn update_profile(
     users::update_profile(&mut *tx, &user).await?;
     audit_events::insert(
         &mut *tx,
-        &NewEvent {
-            account_id: None,
-            action: "user.updated",
-            actor: &Actor::User(user.id.to_string()),
-            target_type: "user",
-            target_id: user.id.as_str(),
-            ip: None,
-            user_agent: None,
-            details: json!({ "fields": changed }),
-        },
+        &caller.event(
+            None,
+            "user.updated",
+            "user",
+            user.id.as_str(),
+            json!({ "fields": changed }),
+        ),
         now,
     )
     .await?;
@@ -188,14 +185,20 @@ async fn list_my_invites(
     let user = load_user(&state, &caller).await?;
     let after = request.position(&state, "me/invites")?;
     let now = clock::now();
-    let rows = invitations::pending_for_email(
-        state.store.pool(),
-        &user.email,
-        now,
-        &after,
-        request.fetch_limit(),
-    )
-    .await?;
+    // An address nobody proved to own shows no invitations: whoever signed up with someone
+    // else's email must not learn who invited them. (Accepting needs the mailed link anyway.)
+    let rows = if !user.email_verified {
+        Vec::new()
+    } else {
+        invitations::pending_for_email(
+            state.store.pool(),
+            &user.email,
+            now,
+            &after,
+            request.fetch_limit(),
+        )
+        .await?
+    };
     Ok(page(
         &state,
         "me/invites",

@@ -19,7 +19,7 @@ use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, UserId};
 use crate::role::Role;
 use crate::state::AppState;
-use crate::store::audit_events::{self, Actor, NewEvent};
+use crate::store::audit_events;
 use crate::store::memberships::{self, Member, RoleChange};
 use crate::store::{Position, Tx, accounts, users};
 
@@ -256,16 +256,7 @@ async fn record(
 ) -> Result<(), sqlx::Error> {
     audit_events::insert(
         &mut **tx,
-        &NewEvent {
-            account_id: Some(account_id),
-            action,
-            actor: &Actor::User(caller.user_id().to_string()),
-            target_type: "user",
-            target_id: user_id.as_str(),
-            ip: None,
-            user_agent: None,
-            details,
-        },
+        &caller.event(Some(account_id), action, "user", user_id.as_str(), details),
         now,
     )
     .await

@@ -15,14 +15,14 @@ use crate::store::Position;
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
-/// The page a request asks for; `list` names the list its cursor must have come from.
+/// The page a request asks for (`?limit=`, `?cursor=`).
 pub struct PageRequest {
     pub limit: i64,
     cursor: Option<String>,
 }
 
 impl PageRequest {
-    /// Where the page starts in `list`.
+    /// Where the page starts in `list`, the name the cursor was sealed for.
     pub fn position(&self, state: &AppState, list: &str) -> Result<Position, HttpError> {
         let Some(cursor) = &self.cursor else {
             return Ok(Position::start());
