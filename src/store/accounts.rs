@@ -207,11 +207,12 @@ pub async fn delete<'e>(
 }
 
 /// The accounts a user belongs to with the role there, newest membership first, after
-/// `after` (whose id is an account id). The position of each is `(membership created_at,
-/// account id)`, returned beside it.
+/// `after` (whose id is an account id); with `within`, only that account and its
+/// descendants. The position of each is `(membership created_at, account id)`.
 pub async fn of_user<'e>(
     db: impl Executor<'e, Database = Any>,
     user_id: &UserId,
+    within: Option<&AccountId>,
     after: &Position,
     limit: i64,
 ) -> Result<Vec<(Account, Role, Position)>, sqlx::Error> {
@@ -222,21 +223,36 @@ pub async fn of_user<'e>(
         member_role: String,
         member_since: i64,
     }
-    let rows: Vec<Row> = sqlx::query_as(
-        "select a.id, a.parent_id, a.name, a.status, a.avatar_url, a.billing_email, a.labels, \
-         a.external_id, a.created_at, a.updated_at, m.role as member_role, \
+    let (subtree, in_subtree) = if within.is_some() {
+        (
+            "with recursive subtree (id, depth) as ( \
+               select id, cast(0 as bigint) from accounts where id = $5 \
+               union all \
+               select a.id, t.depth + 1 from accounts a join subtree t on a.parent_id = t.id \
+               where t.depth < 64) ",
+            "and m.account_id in (select id from subtree) ",
+        )
+    } else {
+        ("", "")
+    };
+    let sql = format!(
+        "{subtree}select a.id, a.parent_id, a.name, a.status, a.avatar_url, a.billing_email, \
+         a.labels, a.external_id, a.created_at, a.updated_at, m.role as member_role, \
          m.created_at as member_since \
          from memberships m join accounts a on a.id = m.account_id \
-         where m.user_id = $1 \
+         where m.user_id = $1 {in_subtree}\
          and (m.created_at < $2 or (m.created_at = $2 and m.account_id < $3)) \
-         order by m.created_at desc, m.account_id desc limit $4",
-    )
-    .bind(user_id.as_str())
-    .bind(after.created_at)
-    .bind(&after.id)
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
+         order by m.created_at desc, m.account_id desc limit $4"
+    );
+    let mut query = sqlx::query_as(&sql)
+        .bind(user_id.as_str())
+        .bind(after.created_at)
+        .bind(&after.id)
+        .bind(limit);
+    if let Some(within) = within {
+        query = query.bind(within.as_str());
+    }
+    let rows: Vec<Row> = query.fetch_all(db).await?;
     Ok(rows
         .into_iter()
         .filter_map(|row| {

@@ -164,3 +164,61 @@ async fn my_accounts_list_each_membership_with_its_role() {
         .unwrap();
     assert_eq!(none, json!({"data": [], "next_cursor": null}));
 }
+
+#[tokio::test]
+async fn an_account_scoped_token_sees_only_its_part_of_my_accounts() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let a = app.create_account(&ada, json!({"name": "A"})).await;
+    let b = app.create_account(&ada, json!({"name": "B"})).await;
+    let child = app
+        .create_account(&ada, json!({"name": "A child", "parent_id": a["id"]}))
+        .await;
+    let body: Value = app
+        .api(Method::POST, "/v1/auth/account-token", &ada.token)
+        .json(&json!({"account_id": a["id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let scoped = body["access_token"].as_str().unwrap();
+    let ids = |page: &Value| -> Vec<Value> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry["account"]["id"].clone())
+            .collect()
+    };
+    let all: Value = app
+        .api(Method::GET, "/v1/me/accounts", &ada.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&all),
+        [child["id"].clone(), b["id"].clone(), a["id"].clone()]
+    );
+    let within: Value = app
+        .api(Method::GET, "/v1/me/accounts", scoped)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&within), [child["id"].clone(), a["id"].clone()]);
+    let response = app
+        .api(Method::GET, "/v1/me/invites", scoped)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 403, "forbidden").await;
+    let me = app.api(Method::GET, "/v1/me", scoped).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+}

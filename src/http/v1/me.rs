@@ -148,9 +148,11 @@ async fn list_my_accounts(
     request: PageRequest,
 ) -> Result<Json<Page<MyAccount>>, HttpError> {
     let after = request.position(&state, "me/accounts")?;
+    // An account-scoped token sees its account and descendants only.
     let rows = accounts::of_user(
         state.store.pool(),
         caller.user_id(),
+        caller.reach.account_id.as_ref(),
         &after,
         request.fetch_limit(),
     )
@@ -182,6 +184,8 @@ async fn list_my_invites(
     caller: Caller,
     request: PageRequest,
 ) -> Result<Json<Page<MyInvite>>, HttpError> {
+    // Invitations lead into other accounts, beyond an account-scoped token's reach.
+    caller.require_user_level()?;
     let user = load_user(&state, &caller).await?;
     let after = request.position(&state, "me/invites")?;
     let now = clock::now();
