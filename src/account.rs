@@ -3,9 +3,30 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::clock::Timestamp;
+use crate::email_address::EmailAddress;
 use crate::ids::AccountId;
+use crate::oauth::client::FieldError;
+
+const MAX_LABELS: usize = 64;
+const MAX_LABEL_KEY: usize = 64;
+const MAX_LABEL_VALUE: usize = 256;
+const MAX_TEXT: usize = 200;
+const MAX_URL: usize = 2048;
+
+/// Fields of an account that no request may set.
+pub const READ_ONLY_FIELDS: [&str; 4] = ["id", "parent_id", "created_at", "updated_at"];
+/// Fields a merge patch may change.
+pub const MUTABLE_FIELDS: [&str; 6] = [
+    "name",
+    "status",
+    "avatar_url",
+    "billing_email",
+    "labels",
+    "external_id",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,5 +81,199 @@ impl Account {
             created_at: Timestamp(now),
             updated_at: Timestamp(now),
         }
+    }
+}
+
+impl Account {
+    /// Every rule the account's fields break; empty when valid.
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut fail = |field: &'static str, message: &str| {
+            errors.push(FieldError {
+                field,
+                message: message.to_owned(),
+            });
+        };
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > MAX_TEXT || name != self.name {
+            fail(
+                "name",
+                "must be 1 to 200 characters without surrounding spaces",
+            );
+        }
+        if let Some(url) = &self.avatar_url {
+            let absolute = url::Url::parse(url)
+                .is_ok_and(|parsed| matches!(parsed.scheme(), "http" | "https"));
+            if !absolute || url.len() > MAX_URL {
+                fail("avatar_url", "must be an absolute http or https URL");
+            }
+        }
+        if let Some(email) = &self.billing_email
+            && EmailAddress::parse(email).is_none_or(|parsed| parsed.as_str() != email)
+        {
+            fail("billing_email", "must be an email address");
+        }
+        if self
+            .external_id
+            .as_ref()
+            .is_some_and(|id| id.is_empty() || id.chars().count() > MAX_TEXT)
+        {
+            fail("external_id", "must be 1 to 200 characters");
+        }
+        if self.labels.len() > MAX_LABELS
+            || self.labels.iter().any(|(key, value)| {
+                key.is_empty()
+                    || key.chars().count() > MAX_LABEL_KEY
+                    || value.chars().count() > MAX_LABEL_VALUE
+            })
+        {
+            fail(
+                "labels",
+                "at most 64 labels, keys 1 to 64 and values up to 256 characters",
+            );
+        }
+        errors
+    }
+
+    /// The account after a JSON Merge Patch (RFC 7396): `null` removes an optional field
+    /// (and a label), read-only and unknown fields are refused. Validate the result.
+    pub fn merge_patch(&self, patch: &Value) -> Result<Account, Vec<FieldError>> {
+        let fail = |field: &'static str, message: &str| {
+            vec![FieldError {
+                field,
+                message: message.to_owned(),
+            }]
+        };
+        let Some(fields) = patch.as_object() else {
+            return Err(fail("body", "a merge patch of an account is a JSON object"));
+        };
+        let mut errors = Vec::new();
+        for key in fields.keys() {
+            if let Some(field) = READ_ONLY_FIELDS.iter().find(|field| *field == key) {
+                errors.push(FieldError {
+                    field,
+                    message: "is read-only".into(),
+                });
+            } else if !MUTABLE_FIELDS.contains(&key.as_str()) {
+                errors.push(FieldError {
+                    field: "body",
+                    message: format!("unknown field `{key}`"),
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut document = serde_json::to_value(self).map_err(|_| fail("body", "invalid"))?;
+        json_patch::merge(&mut document, patch);
+        let text = |field: &'static str| -> Result<Option<String>, Vec<FieldError>> {
+            match &document[field] {
+                Value::Null => Ok(None),
+                Value::String(text) => Ok(Some(text.clone())),
+                _ => Err(fail(field, "must be a string or null")),
+            }
+        };
+        let name = text("name")?.ok_or_else(|| fail("name", "is required"))?;
+        let status = match &document["status"] {
+            Value::String(status) => AccountStatus::parse(status),
+            _ => None,
+        }
+        .ok_or_else(|| fail("status", "must be active or suspended"))?;
+        let labels = match &document["labels"] {
+            Value::Null => BTreeMap::new(),
+            Value::Object(labels) => labels
+                .iter()
+                .map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+                .collect::<Option<_>>()
+                .ok_or_else(|| fail("labels", "values must be strings"))?,
+            _ => return Err(fail("labels", "must be an object")),
+        };
+        Ok(Account {
+            name,
+            status,
+            avatar_url: text("avatar_url")?,
+            billing_email: text("billing_email")?,
+            labels,
+            external_id: text("external_id")?,
+            ..self.clone()
+        })
+    }
+
+    /// The names of the fields that differ from `other`.
+    pub fn changed_fields(&self, other: &Account) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.name != other.name {
+            changed.push("name");
+        }
+        if self.status != other.status {
+            changed.push("status");
+        }
+        if self.avatar_url != other.avatar_url {
+            changed.push("avatar_url");
+        }
+        if self.billing_email != other.billing_email {
+            changed.push("billing_email");
+        }
+        if self.labels != other.labels {
+            changed.push("labels");
+        }
+        if self.external_id != other.external_id {
+            changed.push("external_id");
+        }
+        changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Account, AccountStatus};
+
+    #[test]
+    fn merge_patch_sets_removes_and_refuses() {
+        let mut account = Account::new("Acme".into(), None, 0);
+        account.labels.insert("tier".into(), "gold".into());
+        account.external_id = Some("ext-1".into());
+        let patched = account
+            .merge_patch(&json!({
+                "name": "Acme Inc",
+                "external_id": null,
+                "labels": {"tier": null, "region": "eu"},
+                "status": "suspended"
+            }))
+            .unwrap();
+        assert_eq!(patched.name, "Acme Inc");
+        assert_eq!(patched.external_id, None);
+        assert_eq!(patched.labels.len(), 1);
+        assert_eq!(patched.labels["region"], "eu");
+        assert_eq!(patched.status, AccountStatus::Suspended);
+        assert_eq!(
+            patched.changed_fields(&account),
+            ["name", "status", "labels", "external_id"]
+        );
+        for bad in [
+            json!({"id": "acc_x"}),
+            json!({"parent_id": null}),
+            json!({"nickname": "x"}),
+            json!({"name": null}),
+            json!({"name": 5}),
+            json!({"status": "gone"}),
+            json!({"labels": {"a": 1}}),
+            json!([]),
+        ] {
+            assert!(account.merge_patch(&bad).is_err(), "{bad}");
+        }
+        assert!(account.merge_patch(&json!({})).is_ok());
+    }
+
+    #[test]
+    fn validation_names_each_bad_field() {
+        let mut account = Account::new(" ".into(), None, 0);
+        account.avatar_url = Some("javascript:alert(1)".into());
+        account.billing_email = Some("nope".into());
+        let fields: Vec<_> = account.validate().iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["name", "avatar_url", "billing_email"]);
+        assert!(Account::new("Acme".into(), None, 0).validate().is_empty());
     }
 }

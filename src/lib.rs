@@ -3,6 +3,7 @@
 //! Read top-down: `app` wires configuration, storage and keys into the HTTP router
 //! (`http`); `oauth` holds the protocol rules; `store` persists; `keys` signs.
 
+pub mod access;
 pub mod account;
 pub mod admin;
 mod app;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod email_address;
 pub mod http;
 pub mod ids;
+pub mod invitation;
 pub mod keys;
 pub mod mailer;
 pub mod maintenance;

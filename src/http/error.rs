@@ -12,7 +12,15 @@ pub struct HttpError {
     status: StatusCode,
     code: &'static str,
     detail: String,
-    errors: Vec<FieldError>,
+    errors: Vec<ProblemField>,
+    challenge: Option<&'static str>,
+}
+
+/// One entry of a problem's `errors` array: which field, and what is wrong with it.
+#[derive(Debug, Serialize)]
+struct ProblemField {
+    field: String,
+    message: String,
 }
 
 impl HttpError {
@@ -22,6 +30,51 @@ impl HttpError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            challenge: None,
+        }
+    }
+
+    /// 401 without credentials: a bare `WWW-Authenticate: Bearer` challenge (RFC 6750 §3.1).
+    pub fn unauthenticated() -> HttpError {
+        HttpError {
+            challenge: Some("Bearer realm=\"tessera\""),
+            ..HttpError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this request needs a bearer token",
+            )
+        }
+    }
+
+    /// 401 for credentials that are malformed, unknown, expired or revoked.
+    pub fn invalid_token() -> HttpError {
+        HttpError {
+            challenge: Some("Bearer realm=\"tessera\", error=\"invalid_token\""),
+            ..HttpError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the bearer token is invalid, expired or revoked",
+            )
+        }
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> HttpError {
+        HttpError::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    /// 409 with a stable code such as `conflict`, `last_owner` or `has_children`.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> HttpError {
+        HttpError::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// 400 `validation_failed` naming one field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> HttpError {
+        HttpError {
+            errors: vec![ProblemField {
+                field: field.into(),
+                message: message.into(),
+            }],
+            ..HttpError::validation(Vec::new())
         }
     }
 
@@ -38,7 +91,14 @@ impl HttpError {
             status: StatusCode::BAD_REQUEST,
             code: "validation_failed",
             detail: "the request is not valid".into(),
-            errors,
+            errors: errors
+                .into_iter()
+                .map(|error| ProblemField {
+                    field: error.field.to_owned(),
+                    message: error.message,
+                })
+                .collect(),
+            challenge: None,
         }
     }
 
@@ -68,7 +128,7 @@ struct Problem<'a> {
     detail: &'a str,
     code: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    errors: &'a [FieldError],
+    errors: &'a [ProblemField],
 }
 
 impl IntoResponse for HttpError {
@@ -82,12 +142,19 @@ impl IntoResponse for HttpError {
             errors: &self.errors,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if let Some(challenge) = self.challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
     }
 }
 

@@ -13,6 +13,7 @@ pub mod login;
 pub mod page;
 mod token;
 mod userinfo;
+pub mod v1;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -45,7 +46,8 @@ pub fn router(state: AppState) -> Router {
         .merge(token::routes())
         .merge(userinfo::routes())
         .merge(introspect::routes())
-        .merge(end_session::routes());
+        .merge(end_session::routes())
+        .merge(v1::routes());
     let app = if issuer_path.is_empty() {
         routes
     } else {

@@ -2,10 +2,12 @@
 
 use sqlx::{Any, Executor, FromRow};
 
+use crate::access::Link;
 use crate::account::{Account, AccountStatus};
 use crate::clock::Timestamp;
-use crate::ids::AccountId;
-use crate::store::{json_or_default, to_json};
+use crate::ids::{AccountId, UserId};
+use crate::role::Role;
+use crate::store::{Backend, Position, Store, Tx, json_or_default, to_json};
 
 #[derive(FromRow)]
 struct AccountRow {
@@ -74,4 +76,193 @@ pub async fn find<'e>(
             .fetch_optional(db)
             .await?;
     Ok(row.and_then(AccountRow::into_account))
+}
+
+/// Takes the row lock of an account for the rest of `tx`, so that a check-then-write on its
+/// memberships or children (who is the last owner, are there children) cannot interleave
+/// with another. SQLite needs no row lock: `Store::begin` already holds the database's write
+/// lock. Returns whether the account exists.
+pub async fn lock(store: &Store, tx: &mut Tx, id: &AccountId) -> Result<bool, sqlx::Error> {
+    let sql = match store.backend() {
+        Backend::Sqlite => "select 1 from accounts where id = $1",
+        Backend::Postgres => "select 1 from accounts where id = $1 for update",
+    };
+    let found: Option<i64> = sqlx::query_scalar(sql)
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// The account and its ancestors, nearest first, each with `user_id`'s role on it (if any):
+/// what `access::effective_role` decides from. Empty when the account does not exist.
+pub async fn lineage<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &AccountId,
+    user_id: &UserId,
+) -> Result<Vec<Link>, sqlx::Error> {
+    // Parents cannot be changed after creation, so the chain has no cycles; the depth bound
+    // only guards against a hand-edited database.
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "with recursive chain (id, parent_id, depth) as ( \
+           select id, parent_id, cast(0 as bigint) from accounts where id = $1 \
+           union all \
+           select a.id, a.parent_id, c.depth + 1 from accounts a \
+           join chain c on a.id = c.parent_id where c.depth < 64) \
+         select c.id, m.role from chain c \
+         left join memberships m on m.account_id = c.id and m.user_id = $2 \
+         order by c.depth",
+    )
+    .bind(id.as_str())
+    .bind(user_id.as_str())
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, role)| {
+            Some(Link {
+                account_id: AccountId::parse(&id)?,
+                role: role.as_deref().and_then(Role::parse),
+            })
+        })
+        .collect())
+}
+
+/// The direct children of an account, newest first, after `after`.
+pub async fn children<'e>(
+    db: impl Executor<'e, Database = Any>,
+    parent_id: &AccountId,
+    after: &Position,
+    limit: i64,
+) -> Result<Vec<Account>, sqlx::Error> {
+    let rows: Vec<AccountRow> = sqlx::query_as(&format!(
+        "select {COLUMNS} from accounts where parent_id = $1 \
+         and (created_at < $2 or (created_at = $2 and id < $3)) \
+         order by created_at desc, id desc limit $4"
+    ))
+    .bind(parent_id.as_str())
+    .bind(after.created_at)
+    .bind(&after.id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(AccountRow::into_account)
+        .collect())
+}
+
+/// Every descendant of an account (children, grandchildren …), the account excluded.
+pub async fn descendants<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &AccountId,
+) -> Result<Vec<AccountId>, sqlx::Error> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "with recursive tree (id, depth) as ( \
+           select id, cast(1 as bigint) from accounts where parent_id = $1 \
+           union all \
+           select a.id, t.depth + 1 from accounts a join tree t on a.parent_id = t.id \
+           where t.depth < 64) \
+         select id from tree",
+    )
+    .bind(id.as_str())
+    .fetch_all(db)
+    .await?;
+    Ok(ids.iter().filter_map(|id| AccountId::parse(id)).collect())
+}
+
+/// Writes the mutable fields of an account.
+pub async fn update<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account: &Account,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update accounts set name = $2, status = $3, avatar_url = $4, billing_email = $5, \
+         labels = $6, external_id = $7, updated_at = $8 where id = $1",
+    )
+    .bind(account.id.as_str())
+    .bind(&account.name)
+    .bind(account.status.as_str())
+    .bind(account.avatar_url.as_deref())
+    .bind(account.billing_email.as_deref())
+    .bind(to_json(&account.labels))
+    .bind(account.external_id.as_deref())
+    .bind(account.updated_at.0)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Deletes an account; the foreign keys' cascades take its descendants, memberships,
+/// invitations, clients, grants, API keys and webhook with it.
+pub async fn delete<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &AccountId,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query("delete from accounts where id = $1")
+        .bind(id.as_str())
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// The accounts a user belongs to with the role there, newest membership first, after
+/// `after` (whose id is an account id); with `within`, only that account and its
+/// descendants. The position of each is `(membership created_at, account id)`.
+pub async fn of_user<'e>(
+    db: impl Executor<'e, Database = Any>,
+    user_id: &UserId,
+    within: Option<&AccountId>,
+    after: &Position,
+    limit: i64,
+) -> Result<Vec<(Account, Role, Position)>, sqlx::Error> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        account: AccountRow,
+        member_role: String,
+        member_since: i64,
+    }
+    let (subtree, in_subtree) = if within.is_some() {
+        (
+            "with recursive subtree (id, depth) as ( \
+               select id, cast(0 as bigint) from accounts where id = $5 \
+               union all \
+               select a.id, t.depth + 1 from accounts a join subtree t on a.parent_id = t.id \
+               where t.depth < 64) ",
+            "and m.account_id in (select id from subtree) ",
+        )
+    } else {
+        ("", "")
+    };
+    let sql = format!(
+        "{subtree}select a.id, a.parent_id, a.name, a.status, a.avatar_url, a.billing_email, \
+         a.labels, a.external_id, a.created_at, a.updated_at, m.role as member_role, \
+         m.created_at as member_since \
+         from memberships m join accounts a on a.id = m.account_id \
+         where m.user_id = $1 {in_subtree}\
+         and (m.created_at < $2 or (m.created_at = $2 and m.account_id < $3)) \
+         order by m.created_at desc, m.account_id desc limit $4"
+    );
+    let mut query = sqlx::query_as(&sql)
+        .bind(user_id.as_str())
+        .bind(after.created_at)
+        .bind(&after.id)
+        .bind(limit);
+    if let Some(within) = within {
+        query = query.bind(within.as_str());
+    }
+    let rows: Vec<Row> = query.fetch_all(db).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let role = Role::parse(&row.member_role)?;
+            let account = row.account.into_account()?;
+            let position = Position {
+                created_at: row.member_since,
+                id: account.id.to_string(),
+            };
+            Some((account, role, position))
+        })
+        .collect())
 }

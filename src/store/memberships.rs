@@ -1,9 +1,45 @@
 //! The `memberships` table: (account, user, role).
 
-use sqlx::{Any, Executor};
+use serde::Serialize;
+use sqlx::{Any, Executor, FromRow};
 
+use crate::clock::Timestamp;
 use crate::ids::{AccountId, UserId};
 use crate::role::Role;
+use crate::store::{Position, Tx};
+
+/// A member of an account as the REST API shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Member {
+    pub user_id: UserId,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+#[derive(FromRow)]
+struct MemberRow {
+    user_id: String,
+    email: String,
+    name: Option<String>,
+    role: String,
+    created_at: i64,
+}
+
+impl MemberRow {
+    fn into_member(self) -> Option<Member> {
+        Some(Member {
+            user_id: UserId::parse(&self.user_id)?,
+            email: self.email,
+            name: self.name,
+            role: Role::parse(&self.role)?,
+            created_at: Timestamp(self.created_at),
+        })
+    }
+}
+
+const MEMBER_COLUMNS: &str = "m.user_id, u.email, u.name, m.role, m.created_at";
 
 pub async fn insert<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -56,4 +92,134 @@ pub async fn role_in_active_account<'e>(
     .fetch_optional(db)
     .await?;
     Ok(role.as_deref().and_then(Role::parse))
+}
+
+/// Members of an account, newest first, after `after` (whose id is a user id).
+pub async fn list<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+    after: &Position,
+    limit: i64,
+) -> Result<Vec<Member>, sqlx::Error> {
+    let rows: Vec<MemberRow> = sqlx::query_as(&format!(
+        "select {MEMBER_COLUMNS} from memberships m join users u on u.id = m.user_id \
+         where m.account_id = $1 \
+         and (m.created_at < $2 or (m.created_at = $2 and m.user_id < $3)) \
+         order by m.created_at desc, m.user_id desc limit $4"
+    ))
+    .bind(account_id.as_str())
+    .bind(after.created_at)
+    .bind(&after.id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(MemberRow::into_member)
+        .collect())
+}
+
+pub async fn find<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+    user_id: &UserId,
+) -> Result<Option<Member>, sqlx::Error> {
+    let row: Option<MemberRow> = sqlx::query_as(&format!(
+        "select {MEMBER_COLUMNS} from memberships m join users u on u.id = m.user_id \
+         where m.account_id = $1 and m.user_id = $2"
+    ))
+    .bind(account_id.as_str())
+    .bind(user_id.as_str())
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(MemberRow::into_member))
+}
+
+/// Sets a member's role, unless that would demote the account's last owner. Returns
+/// `Some(previous role)` when written, `None` when the user is not a member. Run it in a
+/// transaction that holds `accounts::lock`: the owner count and the write must not
+/// interleave with another change.
+pub async fn set_role(
+    tx: &mut Tx,
+    account_id: &AccountId,
+    user_id: &UserId,
+    role: Role,
+    now: i64,
+) -> Result<RoleChange, sqlx::Error> {
+    let updated: Option<String> = sqlx::query_scalar(
+        "update memberships set role = $3, updated_at = $4 \
+         where account_id = $1 and user_id = $2 \
+         and (role <> 'owner' or $3 = 'owner' or \
+              (select count(*) from memberships where account_id = $1 and role = 'owner') > 1) \
+         returning role",
+    )
+    .bind(account_id.as_str())
+    .bind(user_id.as_str())
+    .bind(role.as_str())
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if updated.is_some() {
+        return Ok(RoleChange::Done);
+    }
+    Ok(match self::role(&mut **tx, account_id, user_id).await? {
+        Some(_) => RoleChange::LastOwner,
+        None => RoleChange::NotMember,
+    })
+}
+
+/// What a guarded membership change did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleChange {
+    Done,
+    NotMember,
+    /// Refused: the account would be left without an owner.
+    LastOwner,
+}
+
+/// Removes a member, unless it is the account's last owner. Same locking rule as
+/// [`set_role`].
+pub async fn remove(
+    tx: &mut Tx,
+    account_id: &AccountId,
+    user_id: &UserId,
+) -> Result<RoleChange, sqlx::Error> {
+    let removed: Option<String> = sqlx::query_scalar(
+        "delete from memberships where account_id = $1 and user_id = $2 \
+         and (role <> 'owner' or \
+              (select count(*) from memberships where account_id = $1 and role = 'owner') > 1) \
+         returning role",
+    )
+    .bind(account_id.as_str())
+    .bind(user_id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if removed.is_some() {
+        return Ok(RoleChange::Done);
+    }
+    Ok(match self::role(&mut **tx, account_id, user_id).await? {
+        Some(_) => RoleChange::LastOwner,
+        None => RoleChange::NotMember,
+    })
+}
+
+/// Inserts a membership unless the user already has one; returns whether it did.
+pub async fn insert_if_absent<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+    user_id: &UserId,
+    role: Role,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "insert into memberships (account_id, user_id, role, created_at, updated_at) \
+         values ($1, $2, $3, $4, $4) on conflict (account_id, user_id) do nothing",
+    )
+    .bind(account_id.as_str())
+    .bind(user_id.as_str())
+    .bind(role.as_str())
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() > 0)
 }

@@ -8,6 +8,7 @@ pub mod clients;
 pub mod consents;
 pub mod emails;
 pub mod grants;
+pub mod invitations;
 pub mod memberships;
 pub mod rate_limits;
 pub mod refresh_tokens;
@@ -108,6 +109,24 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Where a newest-first page starts: after the row with this `(created_at, id)`. Lists
+/// order by both descending, so equal timestamps still give a stable order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub created_at: i64,
+    pub id: String,
+}
+
+impl Position {
+    /// Before every row: the first page.
+    pub fn start() -> Position {
+        Position {
+            created_at: i64::MAX,
+            id: String::new(),
+        }
     }
 }
 

@@ -119,3 +119,18 @@ pub async fn mark_email_verified<'e>(
         .await
         .map(|_| ())
 }
+
+/// Writes a user's name and password hash.
+pub async fn update_profile<'e>(
+    db: impl Executor<'e, Database = Any>,
+    user: &User,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update users set name = $2, password_hash = $3, updated_at = $4 where id = $1")
+        .bind(user.id.as_str())
+        .bind(user.name.as_deref())
+        .bind(user.password_hash.as_deref())
+        .bind(user.updated_at.0)
+        .execute(db)
+        .await
+        .map(|_| ())
+}

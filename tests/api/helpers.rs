@@ -4,12 +4,20 @@
 use std::collections::BTreeMap;
 use std::process::Output;
 
+use serde_json::{Value, json};
 use tempfile::TempDir;
 use tessera::App;
+use tessera::admin::{self, NewUser};
+use tessera::clock;
 use tessera::config::Config;
+use tessera::ids::{AccountId, ClientId, UserId};
+use tessera::oauth::claims::{AccessTokenClaims, Subject};
+use tessera::oauth::client::ClientSettings;
+use tessera::oauth::scope::Scope;
 use tessera::state::AppState;
 use tessera::store::Store;
-use tokio::sync::oneshot;
+use tessera::store::audit_events::Actor;
+use tokio::sync::{OnceCell, oneshot};
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
@@ -174,6 +182,7 @@ pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
     pub state: AppState,
+    login_client: OnceCell<LoginClient>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _owned: Option<Deployment>,
@@ -205,6 +214,7 @@ impl TestApp {
             address,
             http,
             state,
+            login_client: OnceCell::new(),
             stop: Some(stop),
             server: Some(server),
             _owned: None,
@@ -375,4 +385,208 @@ fn decode_entities(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The scope of the login tokens tests sign.
+pub const LOGIN_SCOPE: &str = "openid profile email";
+
+/// The confidential client that test login tokens are issued to.
+#[derive(Clone, Debug)]
+pub struct LoginClient {
+    pub client_id: ClientId,
+    pub secret: String,
+}
+
+/// A user of the deployment and a login access token of theirs.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub token: String,
+}
+
+impl TestApp {
+    /// The client login tokens are issued to: registered once per server in the first
+    /// account, with the `tessera clients create` defaults (token exchange included).
+    pub async fn login_client(&self) -> LoginClient {
+        self.login_client
+            .get_or_init(|| async {
+                let account_id: String =
+                    sqlx::query_scalar("select id from accounts order by created_at limit 1")
+                        .fetch_one(self.state.store.pool())
+                        .await
+                        .expect("the first account");
+                let mut settings = ClientSettings::with_defaults("Test login client".into(), false);
+                settings.redirect_uris = vec!["http://127.0.0.1/callback".into()];
+                let (client, secret) = admin::create_client(
+                    &self.state.store,
+                    &AccountId::parse(&account_id).unwrap(),
+                    settings,
+                    &Actor::System,
+                )
+                .await
+                .expect("create the login client");
+                LoginClient {
+                    client_id: client.client_id,
+                    secret: secret.expect("a confidential client has a secret"),
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// A user's login access token (no `acc`), as `/oauth2/token` would issue after the
+    /// authorization-code flow. It stands in for that flow, whose hosted login pages are
+    /// built elsewhere: it is signed by the server's own key ring with the same claims, and
+    /// every request that presents it goes through the real server.
+    pub async fn login_token(&self, user_id: &str, scope: &str) -> String {
+        let client = self.login_client().await;
+        let user_id = UserId::parse(user_id).expect("a user id");
+        let claims = AccessTokenClaims::new(
+            self.state.issuer.as_str(),
+            &client.client_id,
+            &Subject::User {
+                user_id: &user_id,
+                account: None,
+                grant_id: None,
+            },
+            &Scope::parse(scope).expect("a scope"),
+            None,
+            900,
+            clock::now(),
+        );
+        self.state.keys.sign_access_token(&claims).expect("sign")
+    }
+
+    /// A new user (no password: creating one costs an argon2 hash) with a login token.
+    pub async fn user(&self, email: &str) -> TestUser {
+        self.user_with(email, None).await
+    }
+
+    pub async fn user_with(&self, email: &str, password: Option<&str>) -> TestUser {
+        let user = admin::create_user(
+            &self.state.store,
+            NewUser {
+                email: email.into(),
+                name: Some(email.split('@').next().unwrap_or(email).to_owned()),
+                password: password.map(str::to_owned),
+                superadmin: false,
+            },
+        )
+        .await
+        .expect("create user");
+        TestUser {
+            id: user.id.to_string(),
+            email: user.email,
+            token: self.login_token(user.id.as_str(), LOGIN_SCOPE).await,
+        }
+    }
+
+    /// A `/v1` request with a bearer token.
+    pub fn api(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    /// `POST /v1/accounts` as `owner`; the new account's JSON.
+    pub async fn create_account(&self, owner: &TestUser, body: Value) -> Value {
+        let response = self
+            .api(reqwest::Method::POST, "/v1/accounts", &owner.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "create account");
+        response.json().await.unwrap()
+    }
+
+    /// `POST /v1/accounts/{account}/members` as `by`, expecting 201.
+    pub async fn add_member(&self, by: &TestUser, account: &str, user: &TestUser, role: &str) {
+        let response = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/v1/accounts/{account}/members"),
+                &by.token,
+            )
+            .json(&json!({"user_id": user.id, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "add {role}");
+    }
+
+    /// An account with one user in each role, and a user who is in no account.
+    pub async fn team(&self, prefix: &str) -> Team {
+        let owner = self.user(&format!("{prefix}-owner@example.com")).await;
+        let account = self
+            .create_account(&owner, json!({"name": format!("{prefix} Inc")}))
+            .await;
+        let account = account["id"].as_str().unwrap().to_owned();
+        let admin = self.user(&format!("{prefix}-admin@example.com")).await;
+        let member = self.user(&format!("{prefix}-member@example.com")).await;
+        let viewer = self.user(&format!("{prefix}-viewer@example.com")).await;
+        let outsider = self.user(&format!("{prefix}-outsider@example.com")).await;
+        self.add_member(&owner, &account, &admin, "admin").await;
+        self.add_member(&owner, &account, &member, "member").await;
+        self.add_member(&owner, &account, &viewer, "viewer").await;
+        Team {
+            account,
+            owner,
+            admin,
+            member,
+            viewer,
+            outsider,
+        }
+    }
+
+    /// The audit actions recorded for an account, newest first.
+    pub async fn audit_actions(&self, account: &str) -> Vec<String> {
+        tessera::store::audit_events::actions_for_account(
+            self.state.store.pool(),
+            &AccountId::parse(account).unwrap(),
+        )
+        .await
+        .unwrap()
+    }
+}
+
+/// One account with a user in every role, plus an outsider.
+pub struct Team {
+    pub account: String,
+    pub owner: TestUser,
+    pub admin: TestUser,
+    pub member: TestUser,
+    pub viewer: TestUser,
+    pub outsider: TestUser,
+}
+
+impl Team {
+    /// `(role name, user)` for the four roles and the outsider (`"none"`).
+    pub fn everyone(&self) -> [(&'static str, &TestUser); 5] {
+        [
+            ("owner", &self.owner),
+            ("admin", &self.admin),
+            ("member", &self.member),
+            ("viewer", &self.viewer),
+            ("none", &self.outsider),
+        ]
+    }
+}
+
+/// Asserts a problem+json answer with `status` and `code`; returns the problem.
+pub async fn expect_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    let actual = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(actual, status, "status; body {body}");
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/problem+json"),
+        "content type; body {body}"
+    );
+    assert_eq!(body["code"], code, "code; body {body}");
+    assert_eq!(body["status"], status, "body {body}");
+    body
 }

@@ -7,6 +7,8 @@
     clippy::panic,
     reason = "a test fails by panicking"
 )]
+mod account_tokens;
+mod accounts;
 mod authorization_code;
 mod bootstrap;
 mod browser;
@@ -15,7 +17,12 @@ mod client_credentials;
 mod consent_and_logout;
 mod discovery;
 mod helpers;
+mod invites;
 mod keys;
 mod login;
+mod me;
+mod members;
 mod outbox;
 mod store;
+mod tenant_isolation;
+mod v1_conventions;

@@ -1,0 +1,275 @@
+//! `/v1/accounts`: create (the caller becomes owner, optionally under a parent), read,
+//! update by JSON Merge Patch, delete (with its descendants on `?cascade=true`), children.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::account::Account;
+use crate::admin;
+use crate::clock::{self, Timestamp};
+use crate::http::error::HttpError;
+use crate::http::v1::body::{ApiJson, MergePatch};
+use crate::http::v1::caller::{self, Caller, authorize};
+use crate::http::v1::page::{Page, PageRequest, page};
+use crate::ids::AccountId;
+use crate::role::Role;
+use crate::state::AppState;
+use crate::store::audit_events;
+use crate::store::{Position, accounts, users};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/accounts", axum::routing::post(create_account))
+        .route(
+            "/v1/accounts/{acc}",
+            get(show_account)
+                .patch(update_account)
+                .delete(delete_account),
+        )
+        .route(
+            "/v1/accounts/{acc}/children",
+            get(list_children).post(create_child),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAccount {
+    name: String,
+    parent_id: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    external_id: Option<String>,
+    avatar_url: Option<String>,
+    billing_email: Option<String>,
+}
+
+/// A child created under `/children` names its parent in the path.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewChild {
+    name: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    external_id: Option<String>,
+    avatar_url: Option<String>,
+    billing_email: Option<String>,
+}
+
+async fn create_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(new): ApiJson<NewAccount>,
+) -> Result<Response, HttpError> {
+    let parent_id = match new.parent_id.as_deref() {
+        Some(text) => Some(
+            AccountId::parse(text)
+                .ok_or_else(|| HttpError::invalid_field("parent_id", "not an account id"))?,
+        ),
+        None => None,
+    };
+    let child = NewChild {
+        name: new.name,
+        labels: new.labels,
+        external_id: new.external_id,
+        avatar_url: new.avatar_url,
+        billing_email: new.billing_email,
+    };
+    insert(&state, &caller, child, parent_id).await
+}
+
+async fn create_child(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(acc): Path<String>,
+    ApiJson(new): ApiJson<NewChild>,
+) -> Result<Response, HttpError> {
+    let parent_id = caller::account_id(&acc)?;
+    insert(&state, &caller, new, Some(parent_id)).await
+}
+
+async fn insert(
+    state: &AppState,
+    caller: &Caller,
+    new: NewChild,
+    parent_id: Option<AccountId>,
+) -> Result<Response, HttpError> {
+    match &parent_id {
+        Some(parent_id) => {
+            authorize(state, caller, parent_id, Role::Admin).await?;
+        }
+        None => caller.require_user_level()?,
+    }
+    let now = clock::now();
+    let mut account = Account::new(new.name, parent_id.clone(), now);
+    account.labels = new.labels;
+    account.external_id = new.external_id;
+    account.avatar_url = new.avatar_url;
+    account.billing_email = new.billing_email;
+    let errors = account.validate();
+    if !errors.is_empty() {
+        return Err(HttpError::validation(errors));
+    }
+    let mut tx = state.store.begin().await?;
+    if let Some(parent_id) = &parent_id
+        && !accounts::lock(&state.store, &mut tx, parent_id).await?
+    {
+        return Err(HttpError::not_found("account"));
+    }
+    let owner = users::find(&mut *tx, caller.user_id())
+        .await?
+        .ok_or_else(HttpError::invalid_token)?;
+    admin::insert_account_with_owner(&mut tx, &account, &owner, &caller.actor, now).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(account)).into_response())
+}
+
+async fn show_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(acc): Path<String>,
+) -> Result<Json<Account>, HttpError> {
+    let account_id = caller::account_id(&acc)?;
+    authorize(&state, &caller, &account_id, Role::Viewer).await?;
+    let account = accounts::find(state.store.pool(), &account_id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("account"))?;
+    Ok(Json(account))
+}
+
+async fn update_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(acc): Path<String>,
+    MergePatch(patch): MergePatch,
+) -> Result<Json<Account>, HttpError> {
+    let account_id = caller::account_id(&acc)?;
+    let mut tx = state.store.begin().await?;
+    if !accounts::lock(&state.store, &mut tx, &account_id).await? {
+        return Err(HttpError::not_found("account"));
+    }
+    let role = caller::authorize_in(&mut tx, &caller, &account_id, Role::Admin).await?;
+    let current = accounts::find(&mut *tx, &account_id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("account"))?;
+    let mut updated = current.merge_patch(&patch).map_err(HttpError::validation)?;
+    let errors = updated.validate();
+    if !errors.is_empty() {
+        return Err(HttpError::validation(errors));
+    }
+    if updated.status != current.status && role < Role::Owner {
+        return Err(HttpError::forbidden("only an owner may change the status"));
+    }
+    let changed = updated.changed_fields(&current);
+    if changed.is_empty() {
+        return Ok(Json(current));
+    }
+    let now = clock::now();
+    updated.updated_at = Timestamp(now);
+    accounts::update(&mut *tx, &updated).await?;
+    let mut details = json!({ "fields": changed });
+    if updated.status != current.status {
+        details["status"] = json!(updated.status);
+    }
+    audit_events::insert(
+        &mut *tx,
+        &caller.event(
+            Some(&account_id),
+            "account.updated",
+            "account",
+            account_id.as_str(),
+            details,
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(updated))
+}
+
+async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(acc): Path<String>,
+    uri: Uri,
+) -> Result<StatusCode, HttpError> {
+    let account_id = caller::account_id(&acc)?;
+    let cascade = cascade_param(&uri)?;
+    let mut tx = state.store.begin().await?;
+    if !accounts::lock(&state.store, &mut tx, &account_id).await? {
+        return Err(HttpError::not_found("account"));
+    }
+    caller::authorize_in(&mut tx, &caller, &account_id, Role::Owner).await?;
+    let descendants = accounts::descendants(&mut *tx, &account_id).await?;
+    if !descendants.is_empty() && !cascade {
+        return Err(HttpError::conflict(
+            "has_children",
+            "the account has child accounts; delete them first or pass ?cascade=true",
+        ));
+    }
+    let now = clock::now();
+    // The trail outlives the accounts: one event per deleted account, descendants included.
+    for id in descendants.iter().chain([&account_id]) {
+        let details = json!({ "cascade_from": (id != &account_id).then_some(&account_id) });
+        audit_events::insert(
+            &mut *tx,
+            &caller.event(Some(id), "account.deleted", "account", id.as_str(), details),
+            now,
+        )
+        .await?;
+    }
+    accounts::delete(&mut *tx, &account_id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn cascade_param(uri: &Uri) -> Result<bool, HttpError> {
+    let query = uri.query().unwrap_or_default();
+    let mut cascade = false;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if key == "cascade" {
+            cascade = match value.as_ref() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(HttpError::invalid_field("cascade", "must be true or false")),
+            };
+        }
+    }
+    Ok(cascade)
+}
+
+async fn list_children(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(acc): Path<String>,
+    request: PageRequest,
+) -> Result<Json<Page<Account>>, HttpError> {
+    let account_id = caller::account_id(&acc)?;
+    authorize(&state, &caller, &account_id, Role::Viewer).await?;
+    let after = request.position(&state, "children")?;
+    let rows = accounts::children(
+        state.store.pool(),
+        &account_id,
+        &after,
+        request.fetch_limit(),
+    )
+    .await?;
+    Ok(page(
+        &state,
+        "children",
+        &request,
+        rows,
+        |account| Position {
+            created_at: account.created_at.0,
+            id: account.id.to_string(),
+        },
+        |account| account,
+    ))
+}

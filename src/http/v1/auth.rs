@@ -1,0 +1,118 @@
+//! `POST /v1/auth/account-token` (API.md §7): the REST form of the RFC 8693 exchange. The
+//! caller's login token, issued to some client, becomes an account-scoped token of that
+//! same client, by the same rules and code as the token endpoint's grant.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::clock;
+use crate::http::error::HttpError;
+use crate::http::v1::body::ApiJson;
+use crate::http::v1::caller::{self, Caller};
+use crate::ids::{AccountId, ClientId};
+use crate::oauth::client::GrantType;
+use crate::oauth::error::ErrorCode;
+use crate::oauth::scope::Scope;
+use crate::role::Role;
+use crate::state::AppState;
+use crate::store::clients;
+use crate::tokens::{self, TokenError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/auth/account-token", post(issue_account_token))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountTokenRequest {
+    account_id: String,
+    audience: Option<String>,
+    scope: Option<String>,
+}
+
+#[derive(Serialize)]
+struct AccountTokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    account_id: AccountId,
+    role: Role,
+    scope: String,
+}
+
+async fn issue_account_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<AccountTokenRequest>,
+) -> Result<Response, HttpError> {
+    let not_found = || HttpError::not_found("account");
+    let account_id = AccountId::parse(&request.account_id).ok_or_else(not_found)?;
+    let scope = request
+        .scope
+        .as_deref()
+        .map(|text| {
+            Scope::parse(text).ok_or_else(|| HttpError::invalid_field("scope", "malformed scope"))
+        })
+        .transpose()?;
+    // An account-scoped token reaches only its account and descendants, here as anywhere.
+    if caller.is_account_scoped()
+        && caller::effective_role(state.store.pool(), &caller, &account_id)
+            .await?
+            .is_none()
+    {
+        return Err(not_found());
+    }
+    let subject = caller.access_token();
+    let client = match ClientId::parse(&subject.client_id) {
+        Some(client_id) => clients::find(state.store.pool(), &client_id).await?,
+        None => None,
+    }
+    .ok_or_else(HttpError::invalid_token)?;
+    if !client.allows_grant(GrantType::TokenExchange) {
+        return Err(HttpError::forbidden(
+            "the token's client may not obtain account tokens",
+        ));
+    }
+    let (response, role) = tokens::exchange(
+        &state,
+        &client,
+        subject,
+        &account_id,
+        request.audience.as_deref(),
+        scope.as_ref(),
+        clock::now(),
+    )
+    .await
+    .map_err(|error| match error {
+        TokenError::OAuth(error) => match error.code {
+            ErrorCode::InvalidTarget => not_found(),
+            ErrorCode::InvalidScope => {
+                HttpError::invalid_field("scope", "must not be wider than the login token's")
+            }
+            ErrorCode::InvalidRequest => HttpError::invalid_field("audience", error.description),
+            _ => HttpError::forbidden(error.description),
+        },
+        TokenError::Database(error) => HttpError::internal(&error),
+        TokenError::Encoding(error) => HttpError::internal(&error),
+    })?;
+    let body = AccountTokenResponse {
+        access_token: response.access_token,
+        token_type: response.token_type,
+        expires_in: response.expires_in,
+        account_id,
+        role,
+        scope: response.scope,
+    };
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(body),
+    )
+        .into_response())
+}

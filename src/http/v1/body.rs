@@ -1,0 +1,85 @@
+//! Request bodies of `/v1`: JSON of the declared media type, parsed strictly. A wrong
+//! `Content-Type` is 415; malformed JSON, wrong types and unknown fields are 400
+//! `validation_failed` naming the field (never 422).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::http::error::HttpError;
+
+/// A JSON body (`application/json`) parsed into `T`; give `T` `#[serde(deny_unknown_fields)]`.
+pub struct ApiJson<T>(pub T);
+
+/// A JSON Merge Patch document (RFC 7396, `application/merge-patch+json`).
+pub struct MergePatch(pub serde_json::Value);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, HttpError> {
+        let body = read(request, state, "application/json").await?;
+        parse(&body).map(ApiJson)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for MergePatch {
+    type Rejection = HttpError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, HttpError> {
+        let body = read(request, state, "application/merge-patch+json").await?;
+        parse(&body).map(MergePatch)
+    }
+}
+
+async fn read<S: Send + Sync>(
+    request: Request,
+    state: &S,
+    media_type: &str,
+) -> Result<Bytes, HttpError> {
+    let matches = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(media_type));
+    if !matches {
+        return Err(HttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("the body must be {media_type}"),
+        ));
+    }
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            HttpError::new(rejection.status(), "invalid_body", rejection.body_text())
+        })
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, HttpError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.inner().to_string();
+        let field = if path == "." {
+            named_field(&message).unwrap_or_else(|| "body".to_owned())
+        } else {
+            path
+        };
+        HttpError::invalid_field(field, message)
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| HttpError::invalid_field("body", error.to_string()))?;
+    Ok(value)
+}
+
+/// The field serde's "unknown field `x`" and "missing field `x`" messages name.
+fn named_field(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("missing field `"))?;
+    Some(rest.split('`').next()?.to_owned())
+}

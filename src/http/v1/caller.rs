@@ -1,0 +1,207 @@
+//! Who is calling `/v1`: the `Caller` extractor authenticates `Authorization: Bearer` and
+//! `authorize` answers what the caller may do on an account (RFC 6750 challenges, 404 for
+//! no relation, 403 for a role too low).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde_json::Value;
+use sqlx::{Any, Executor};
+
+use crate::access::{self, Reach};
+use crate::clock;
+use crate::http::error::HttpError;
+use crate::http::extract;
+use crate::ids::{AccountId, UserId};
+use crate::oauth::claims::AccessTokenClaims;
+use crate::role::Role;
+use crate::state::AppState;
+use crate::store::audit_events::{Actor, NewEvent};
+use crate::store::{Tx, accounts};
+use crate::tokens;
+
+/// An authenticated caller of the `/v1` API.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    /// The accounts and the highest role the credential itself allows.
+    pub reach: Reach,
+    pub credential: Credential,
+    /// Who the audit trail names, and from where the request came.
+    pub actor: Actor,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Who acts. API keys (issue 5) become a variant here, with a `Reach` of their account and
+/// role; `authorize` then needs the key's role instead of a membership lineage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    User(UserId),
+}
+
+/// What the caller authenticated with.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// An access token of this server, verified and live.
+    AccessToken(AccessTokenClaims),
+}
+
+impl Caller {
+    pub fn user_id(&self) -> &UserId {
+        match &self.principal {
+            Principal::User(user_id) => user_id,
+        }
+    }
+
+    /// The caller's login access token, for endpoints that trade it for another.
+    pub fn access_token(&self) -> &AccessTokenClaims {
+        match &self.credential {
+            Credential::AccessToken(claims) => claims,
+        }
+    }
+
+    /// An audit event of this caller's request.
+    pub fn event<'a>(
+        &'a self,
+        account_id: Option<&'a AccountId>,
+        action: &'a str,
+        target_type: &'a str,
+        target_id: &'a str,
+        details: Value,
+    ) -> NewEvent<'a> {
+        NewEvent {
+            account_id,
+            action,
+            actor: &self.actor,
+            target_type,
+            target_id,
+            ip: self.ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            details,
+        }
+    }
+
+    /// Whether the credential is limited to one account (and its descendants).
+    pub fn is_account_scoped(&self) -> bool {
+        self.reach.account_id.is_some()
+    }
+
+    /// Refuses account-scoped credentials: for actions outside any one account (creating a
+    /// top-level account, joining another).
+    pub fn require_user_level(&self) -> Result<(), HttpError> {
+        if self.is_account_scoped() {
+            return Err(HttpError::forbidden(
+                "an account-scoped token cannot act outside its account",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, HttpError> {
+        let token = extract::bearer_token(&parts.headers)
+            .map_err(|()| HttpError::invalid_token())?
+            .ok_or_else(HttpError::unauthenticated)?;
+        let claims = state
+            .keys
+            .verify_access_token(token)
+            .map_err(|_| HttpError::invalid_token())?;
+        if !tokens::is_live(&state.store, &claims, clock::now()).await? {
+            return Err(HttpError::invalid_token());
+        }
+        // A client's own token (client credentials) speaks for no user; API keys, not client
+        // tokens, are the machine credentials of this API.
+        let user_id = claims
+            .uid
+            .as_deref()
+            .and_then(UserId::parse)
+            .ok_or_else(|| HttpError::forbidden("this API needs a user's token or an API key"))?;
+        let reach = match claims.acc.as_deref() {
+            Some(acc) => Reach {
+                account_id: Some(AccountId::parse(acc).ok_or_else(HttpError::invalid_token)?),
+                max_role: Some(
+                    claims
+                        .role
+                        .as_deref()
+                        .and_then(Role::parse)
+                        .ok_or_else(HttpError::invalid_token)?,
+                ),
+            },
+            None => Reach::default(),
+        };
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.chars().take(512).collect());
+        Ok(Caller {
+            actor: Actor::User(user_id.to_string()),
+            principal: Principal::User(user_id),
+            reach,
+            credential: Credential::AccessToken(claims),
+            ip,
+            user_agent,
+        })
+    }
+}
+
+/// The caller's effective role on `account_id` if it is at least `needed`: no relation (or
+/// no such account) is 404, a relation with a lower role is 403.
+pub async fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    account_id: &AccountId,
+    needed: Role,
+) -> Result<Role, HttpError> {
+    require(
+        effective_role(state.store.pool(), caller, account_id).await?,
+        needed,
+    )
+}
+
+/// [`authorize`] inside a transaction that holds `accounts::lock`: for changes whose
+/// permission must not go stale before they are written (membership changes).
+pub async fn authorize_in(
+    tx: &mut Tx,
+    caller: &Caller,
+    account_id: &AccountId,
+    needed: Role,
+) -> Result<Role, HttpError> {
+    require(effective_role(&mut **tx, caller, account_id).await?, needed)
+}
+
+fn require(role: Option<Role>, needed: Role) -> Result<Role, HttpError> {
+    let role = role.ok_or_else(|| HttpError::not_found("account"))?;
+    if role < needed {
+        return Err(HttpError::forbidden(format!(
+            "this needs the {} role or higher on the account",
+            needed.as_str()
+        )));
+    }
+    Ok(role)
+}
+
+/// The caller's effective role on an account, `None` without a relation.
+pub async fn effective_role<'e>(
+    db: impl Executor<'e, Database = Any>,
+    caller: &Caller,
+    account_id: &AccountId,
+) -> Result<Option<Role>, sqlx::Error> {
+    let lineage = accounts::lineage(db, account_id, caller.user_id()).await?;
+    Ok(access::effective_role(&lineage, &caller.reach))
+}
+
+/// An account id from the path; one that cannot exist is simply not found.
+pub fn account_id(text: &str) -> Result<AccountId, HttpError> {
+    AccountId::parse(text).ok_or_else(|| HttpError::not_found("account"))
+}

@@ -1,0 +1,226 @@
+//! `/v1/me`: the caller's profile, the accounts it belongs to and the invitations waiting
+//! for its (verified) email address.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::account::Account;
+use crate::clock::{self, Timestamp};
+use crate::http::error::HttpError;
+use crate::http::v1::body::ApiJson;
+use crate::http::v1::caller::Caller;
+use crate::http::v1::page::{Page, PageRequest, page};
+use crate::ids::{AccountId, InvitationId};
+use crate::invitation::InvitationStatus;
+use crate::password;
+use crate::role::Role;
+use crate::state::AppState;
+use crate::store::audit_events;
+use crate::store::{Position, accounts, invitations, users};
+use crate::user::User;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/me", get(show_profile).patch(update_profile))
+        .route("/v1/me/accounts", get(list_my_accounts))
+        .route("/v1/me/invites", get(list_my_invites))
+}
+
+async fn load_user(state: &AppState, caller: &Caller) -> Result<User, HttpError> {
+    // A verified, live token whose user is gone is no longer a credential.
+    users::find(state.store.pool(), caller.user_id())
+        .await?
+        .ok_or_else(HttpError::invalid_token)
+}
+
+async fn show_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<User>, HttpError> {
+    Ok(Json(load_user(&state, &caller).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileChange {
+    #[serde(default, with = "nullable")]
+    name: Option<Option<String>>,
+    password: Option<String>,
+    current_password: Option<String>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+mod nullable {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
+async fn update_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(change): ApiJson<ProfileChange>,
+) -> Result<Json<User>, HttpError> {
+    let mut user = load_user(&state, &caller).await?;
+    let mut changed = Vec::new();
+    if let Some(name) = change.name {
+        let name = name.map(|name| name.trim().to_owned());
+        if name.as_ref().is_some_and(|name| name.chars().count() > 200) {
+            return Err(HttpError::invalid_field(
+                "name",
+                "must be at most 200 characters",
+            ));
+        }
+        user.name = name.filter(|name| !name.is_empty());
+        changed.push("name");
+    }
+    if let Some(new_password) = change.password {
+        let length = new_password.chars().count();
+        if !(password::MIN_LENGTH..=password::MAX_LENGTH).contains(&length) {
+            return Err(HttpError::invalid_field(
+                "password",
+                "must be 8 to 256 characters",
+            ));
+        }
+        let current = change.current_password.ok_or_else(|| {
+            HttpError::invalid_field("current_password", "is required to change the password")
+        })?;
+        let verified = password::verify(current, user.password_hash.clone())
+            .await
+            .map_err(|error| HttpError::internal(&error))?;
+        if !verified {
+            return Err(HttpError::invalid_field(
+                "current_password",
+                "is not the current password",
+            ));
+        }
+        user.password_hash = Some(
+            password::hash(new_password)
+                .await
+                .map_err(|error| HttpError::internal(&error))?,
+        );
+        changed.push("password");
+    } else if change.current_password.is_some() {
+        return Err(HttpError::invalid_field(
+            "current_password",
+            "is only used with password",
+        ));
+    }
+    if changed.is_empty() {
+        return Ok(Json(user));
+    }
+    let now = clock::now();
+    user.updated_at = Timestamp(now);
+    let mut tx = state.store.begin().await?;
+    users::update_profile(&mut *tx, &user).await?;
+    audit_events::insert(
+        &mut *tx,
+        &caller.event(
+            None,
+            "user.updated",
+            "user",
+            user.id.as_str(),
+            json!({ "fields": changed }),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(user))
+}
+
+#[derive(Serialize)]
+struct MyAccount {
+    account: Account,
+    role: Role,
+}
+
+async fn list_my_accounts(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: PageRequest,
+) -> Result<Json<Page<MyAccount>>, HttpError> {
+    let after = request.position(&state, "me/accounts")?;
+    // An account-scoped token sees its account and descendants only.
+    let rows = accounts::of_user(
+        state.store.pool(),
+        caller.user_id(),
+        caller.reach.account_id.as_ref(),
+        &after,
+        request.fetch_limit(),
+    )
+    .await?;
+    Ok(page(
+        &state,
+        "me/accounts",
+        &request,
+        rows,
+        |(_, _, position)| position.clone(),
+        |(account, role, _)| MyAccount { account, role },
+    ))
+}
+
+#[derive(Serialize)]
+struct MyInvite {
+    id: InvitationId,
+    account_id: AccountId,
+    account_name: String,
+    email: String,
+    role: Role,
+    status: InvitationStatus,
+    expires_at: Timestamp,
+    created_at: Timestamp,
+}
+
+async fn list_my_invites(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: PageRequest,
+) -> Result<Json<Page<MyInvite>>, HttpError> {
+    // Invitations lead into other accounts, beyond an account-scoped token's reach.
+    caller.require_user_level()?;
+    let user = load_user(&state, &caller).await?;
+    let after = request.position(&state, "me/invites")?;
+    let now = clock::now();
+    // An address nobody proved to own shows no invitations: whoever signed up with someone
+    // else's email must not learn who invited them. (Accepting needs the mailed link anyway.)
+    let rows = if !user.email_verified {
+        Vec::new()
+    } else {
+        invitations::pending_for_email(
+            state.store.pool(),
+            &user.email,
+            now,
+            &after,
+            request.fetch_limit(),
+        )
+        .await?
+    };
+    Ok(page(
+        &state,
+        "me/invites",
+        &request,
+        rows,
+        |(invitation, _)| Position {
+            created_at: invitation.created_at.0,
+            id: invitation.id.to_string(),
+        },
+        |(invitation, account_name)| MyInvite {
+            status: invitation.status_at(now),
+            id: invitation.id,
+            account_id: invitation.account_id,
+            account_name,
+            email: invitation.email,
+            role: invitation.role,
+            expires_at: invitation.expires_at,
+            created_at: invitation.created_at,
+        },
+    ))
+}

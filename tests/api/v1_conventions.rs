@@ -1,0 +1,304 @@
+//! The conventions every `/v1` endpoint shares (API.md §2): bearer authentication and its
+//! challenges, problem+json errors, strict JSON bodies, cursor pagination.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tessera::clock;
+use tessera::ids::{AccountId, UserId};
+use tessera::oauth::claims::{AccessTokenClaims, Subject};
+use tessera::oauth::scope::Scope;
+
+use crate::helpers::{LOGIN_SCOPE, TestApp, expect_problem};
+
+#[tokio::test]
+async fn a_request_without_a_token_gets_a_bare_bearer_challenge() {
+    let app = TestApp::spawn().await;
+    for path in ["/v1/me", "/v1/me/accounts", "/v1/accounts/acc_x"] {
+        let response = app.get(path).await;
+        let challenge = response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        assert!(!challenge.contains("error="), "{challenge}");
+        expect_problem(response, 401, "unauthorized").await;
+    }
+}
+
+async fn expect_invalid_token(app: &TestApp, token: &str) {
+    let response = app.api(Method::GET, "/v1/me", token).send().await.unwrap();
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+    expect_problem(response, 401, "invalid_token").await;
+}
+
+#[tokio::test]
+async fn invalid_expired_and_revoked_tokens_are_invalid_token() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let ok = app
+        .api(Method::GET, "/v1/me", &ada.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+
+    expect_invalid_token(&app, "not-a-jwt").await;
+    let mut tampered = ada.token.clone();
+    tampered.pop();
+    tampered.push(if ada.token.ends_with('A') { 'B' } else { 'A' });
+    expect_invalid_token(&app, &tampered).await;
+
+    let client = app.login_client().await;
+    let user_id = UserId::parse(&ada.id).unwrap();
+    let expired = AccessTokenClaims::new(
+        app.state.issuer.as_str(),
+        &client.client_id,
+        &Subject::User {
+            user_id: &user_id,
+            account: None,
+            grant_id: None,
+        },
+        &Scope::parse(LOGIN_SCOPE).unwrap(),
+        None,
+        900,
+        clock::now() - 3600,
+    );
+    expect_invalid_token(&app, &app.state.keys.sign_access_token(&expired).unwrap()).await;
+
+    // Revocation (RFC 7009) by jti.
+    let claims = app.state.keys.verify_access_token(&ada.token).unwrap();
+    tessera::store::revoked_tokens::insert(app.state.store.pool(), &claims.jti, claims.exp)
+        .await
+        .unwrap();
+    expect_invalid_token(&app, &ada.token).await;
+
+    // A scheme other than Bearer is not a bearer token.
+    let basic = app
+        .http
+        .get(app.url("/v1/me"))
+        .basic_auth("a", Some("b"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(basic, 401, "invalid_token").await;
+}
+
+#[tokio::test]
+async fn a_client_credentials_token_is_not_a_user() {
+    let app = TestApp::spawn().await;
+    let client = app.login_client().await;
+    let account = AccountId::parse(&crate::discovery::first_account_id(&app).await).unwrap();
+    let claims = AccessTokenClaims::new(
+        app.state.issuer.as_str(),
+        &client.client_id,
+        &Subject::Client {
+            account_id: &account,
+        },
+        &Scope::default(),
+        None,
+        900,
+        clock::now(),
+    );
+    let token = app.state.keys.sign_access_token(&claims).unwrap();
+    let response = app
+        .api(Method::GET, &format!("/v1/accounts/{account}"), &token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 403, "forbidden").await;
+}
+
+#[tokio::test]
+async fn bodies_must_be_json_with_known_fields_and_right_types() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let post = |body: reqwest::Body, content_type: Option<&str>| {
+        let mut request = app.api(Method::POST, "/v1/accounts", &ada.token).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send()
+    };
+    let problem = expect_problem(
+        post(
+            r#"{"name": "Acme", "color": "red"}"#.into(),
+            Some("application/json"),
+        )
+        .await
+        .unwrap(),
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "color", "{problem}");
+
+    let problem = expect_problem(
+        post(r#"{"name": 42}"#.into(), Some("application/json"))
+            .await
+            .unwrap(),
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "name", "{problem}");
+
+    let problem = expect_problem(
+        post(r#"{}"#.into(), Some("application/json"))
+            .await
+            .unwrap(),
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "name", "{problem}");
+
+    for broken in [r#"{"name": "Acme""#, "", "[]", r#"{"name":"a"} trailing"#] {
+        expect_problem(
+            post(broken.to_owned().into(), Some("application/json"))
+                .await
+                .unwrap(),
+            400,
+            "validation_failed",
+        )
+        .await;
+    }
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        expect_problem(
+            post(r#"{"name": "Acme"}"#.into(), content_type)
+                .await
+                .unwrap(),
+            415,
+            "unsupported_media_type",
+        )
+        .await;
+    }
+    let ok = post(
+        r#"{"name": "Acme"}"#.into(),
+        Some("application/json; charset=utf-8"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 201);
+}
+
+#[tokio::test]
+async fn lists_page_newest_first_with_cursors_this_server_issued() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let parent = app.create_account(&ada, json!({"name": "Parent"})).await;
+    let parent = parent["id"].as_str().unwrap();
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let child = app
+            .create_account(
+                &ada,
+                json!({"name": format!("Child {i}"), "parent_id": parent}),
+            )
+            .await;
+        created.push(child["id"].as_str().unwrap().to_owned());
+    }
+    let list = |query: String| {
+        app.api(
+            Method::GET,
+            &format!("/v1/accounts/{parent}/children{query}"),
+            &ada.token,
+        )
+        .send()
+    };
+
+    let all: Value = list(String::new()).await.unwrap().json().await.unwrap();
+    assert_eq!(all["next_cursor"], Value::Null);
+    let newest_first: Vec<String> = created.iter().rev().cloned().collect();
+    let ids = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&all), newest_first);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let query = match &cursor {
+            Some(cursor) => format!("?limit=2&cursor={cursor}"),
+            None => "?limit=2".to_owned(),
+        };
+        let page: Value = list(query).await.unwrap().json().await.unwrap();
+        pages += 1;
+        assert!(page["data"].as_array().unwrap().len() <= 2);
+        seen.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, newest_first);
+
+    for bad in [
+        "?limit=0",
+        "?limit=101",
+        "?limit=ten",
+        "?limit=-1",
+        "?cursor=abc",
+    ] {
+        let problem = expect_problem(
+            list(bad.to_owned()).await.unwrap(),
+            400,
+            "validation_failed",
+        )
+        .await;
+        assert!(problem["errors"][0]["field"].is_string(), "{problem}");
+    }
+    let page: Value = list("?limit=1".to_owned())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let mut tampered = cursor.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    expect_problem(
+        list(format!("?cursor={tampered}")).await.unwrap(),
+        400,
+        "validation_failed",
+    )
+    .await;
+    // A cursor of another list is not a cursor of this one.
+    let members = app
+        .api(Method::GET, "/v1/me/accounts?limit=1", &ada.token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let foreign = members["next_cursor"].as_str().unwrap();
+    expect_problem(
+        list(format!("?cursor={foreign}")).await.unwrap(),
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        list(format!("?cursor={cursor}")).await.unwrap().status(),
+        200
+    );
+    assert_eq!(list("?limit=100".to_owned()).await.unwrap().status(), 200);
+}
