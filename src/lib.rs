@@ -15,6 +15,7 @@ pub mod email_address;
 pub mod http;
 pub mod ids;
 pub mod invitation;
+pub mod invite_answer;
 pub mod keys;
 pub mod mailer;
 pub mod maintenance;

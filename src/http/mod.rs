@@ -9,6 +9,7 @@ pub mod error;
 mod extract;
 mod health;
 mod introspect;
+mod invite_page;
 pub mod login;
 pub mod page;
 mod token;
@@ -47,7 +48,8 @@ pub fn router(state: AppState) -> Router {
         .merge(userinfo::routes())
         .merge(introspect::routes())
         .merge(end_session::routes())
-        .merge(v1::routes());
+        .merge(v1::routes())
+        .merge(invite_page::routes());
     let app = if issuer_path.is_empty() {
         routes
     } else {

@@ -17,6 +17,7 @@ mod client_credentials;
 mod consent_and_logout;
 mod discovery;
 mod helpers;
+mod invite_page;
 mod invites;
 mod keys;
 mod login;

@@ -49,6 +49,8 @@ pub fn routes() -> Router<AppState> {
 #[derive(Deserialize)]
 struct ReturnTo {
     return_to: Option<String>,
+    /// Pre-fills the email field (OIDC's name for it), e.g. from an invitation page.
+    login_hint: Option<String>,
 }
 
 /// `?token=` of the emailed links.
@@ -133,7 +135,7 @@ async fn show_login(
             base,
             csrf_token: session.csrf_token().await?,
             return_to: safe_return_to(base, query.return_to.as_deref()),
-            email: "",
+            email: query.login_hint.as_deref().unwrap_or_default(),
             error: None,
             signup_enabled: state.config.signup_enabled,
         },

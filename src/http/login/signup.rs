@@ -62,7 +62,7 @@ pub(super) async fn show_signup(
             csrf_token: session.csrf_token().await?,
             return_to: safe_return_to(base, query.return_to.as_deref()),
             name: "",
-            email: "",
+            email: query.login_hint.as_deref().unwrap_or_default(),
             error: None,
         },
     )

@@ -18,7 +18,8 @@ use crate::http::v1::body::ApiJson;
 use crate::http::v1::caller::{self, Caller, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, InvitationId, UserId};
-use crate::invitation::{self, Invitation, InvitationStatus, Unanswerable, check_answerable};
+use crate::invitation::{self, Invitation, InvitationStatus, Unanswerable};
+use crate::invite_answer::{self, AnswerError, Answered, Context, Decision};
 use crate::role::Role;
 use crate::secret;
 use crate::state::AppState;
@@ -226,53 +227,11 @@ async fn accept_invite(
     caller: Caller,
     Path(token): Path<String>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
-    let token_hash = secret::hash(&token);
-    check_invitee(&state, &caller, &token_hash).await?;
-    let now = clock::now();
-    let mut tx = state.store.begin().await?;
-    let invitation = answer(&mut tx, &token_hash, InvitationStatus::Accepted, now).await?;
-    let user_id = caller.user_id();
-    let added = memberships::insert_if_absent(
-        &mut *tx,
-        &invitation.account_id,
-        user_id,
-        invitation.role,
-        now,
-    )
-    .await?;
-    record(
-        &mut tx,
-        &caller,
-        &invitation,
-        "invite.accepted",
-        json!({ "email": invitation.email, "role": invitation.role }),
-        now,
-    )
-    .await?;
-    if added {
-        let details = json!({ "role": invitation.role, "invitation_id": invitation.id });
-        audit_events::insert(
-            &mut *tx,
-            &caller.event(
-                Some(&invitation.account_id),
-                "member.added",
-                "user",
-                user_id.as_str(),
-                details,
-            ),
-            now,
-        )
-        .await?;
-    }
-    // Someone already a member keeps the role they have.
-    let role = memberships::role(&mut *tx, &invitation.account_id, user_id)
-        .await?
-        .unwrap_or(invitation.role);
-    tx.commit().await?;
+    let answered = answer_as_caller(&state, &caller, &token, Decision::Accept).await?;
     Ok(Json(json!({
         "status": "added",
-        "account_id": invitation.account_id,
-        "role": role,
+        "account_id": answered.invitation.account_id,
+        "role": answered.role.unwrap_or(answered.invitation.role),
     })))
 }
 
@@ -281,62 +240,39 @@ async fn decline_invite(
     caller: Caller,
     Path(token): Path<String>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
-    let token_hash = secret::hash(&token);
-    check_invitee(&state, &caller, &token_hash).await?;
-    let now = clock::now();
-    let mut tx = state.store.begin().await?;
-    let invitation = answer(&mut tx, &token_hash, InvitationStatus::Declined, now).await?;
-    record(
-        &mut tx,
-        &caller,
-        &invitation,
-        "invite.declined",
-        json!({ "email": invitation.email }),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    answer_as_caller(&state, &caller, &token, Decision::Decline).await?;
     Ok(Json(json!({ "status": "declined" })))
 }
 
-/// The invitation exists, is addressed to the caller's email, and can still be answered.
-async fn check_invitee(
+/// Answers as the calling user, who must be the invitee (by email).
+async fn answer_as_caller(
     state: &AppState,
     caller: &Caller,
-    token_hash: &str,
-) -> Result<(), HttpError> {
+    token: &str,
+    decision: Decision,
+) -> Result<Answered, HttpError> {
     caller.require_user_level()?;
-    let invitation = invitations::find_by_token_hash(state.store.pool(), token_hash)
-        .await?
-        .ok_or_else(|| HttpError::not_found("invitation"))?;
     let user = users::find(state.store.pool(), caller.user_id())
         .await?
         .ok_or_else(HttpError::invalid_token)?;
-    if !invitation.is_addressed_to(&user.email) {
-        return Err(HttpError::forbidden(
-            "the invitation is addressed to another email address",
-        ));
-    }
-    check_answerable(&invitation, clock::now()).map_err(unanswerable)
-}
-
-/// Answers the invitation once; of concurrent answers, the losers learn why they lost.
-async fn answer(
-    tx: &mut Tx,
-    token_hash: &str,
-    status: InvitationStatus,
-    now: i64,
-) -> Result<Invitation, HttpError> {
-    if let Some(invitation) = invitations::answer(&mut **tx, token_hash, status, now).await? {
-        return Ok(invitation);
-    }
-    let invitation = invitations::find_by_token_hash(&mut **tx, token_hash)
-        .await?
-        .ok_or_else(|| HttpError::not_found("invitation"))?;
-    Err(match check_answerable(&invitation, now) {
-        Err(reason) => unanswerable(reason),
-        Ok(()) => HttpError::conflict("conflict", "the invitation was answered meanwhile"),
-    })
+    let context = Context {
+        actor: &caller.actor,
+        ip: caller.ip.as_deref(),
+        user_agent: caller.user_agent.as_deref(),
+    };
+    invite_answer::answer(&state.store, token, &user, decision, &context)
+        .await
+        .map_err(|error| match error {
+            AnswerError::NotFound => HttpError::not_found("invitation"),
+            AnswerError::NotAddressedToYou => {
+                HttpError::forbidden("the invitation is addressed to another email address")
+            }
+            AnswerError::Unanswerable(reason) => unanswerable(reason),
+            AnswerError::AnsweredMeanwhile => {
+                HttpError::conflict("conflict", "the invitation was answered meanwhile")
+            }
+            AnswerError::Database(error) => error.into(),
+        })
 }
 
 fn unanswerable(reason: Unanswerable) -> HttpError {

@@ -1,0 +1,194 @@
+//! `GET /invites/{token}`: the page an emailed invitation link opens. It names the account
+//! and the role; a signed-in invitee accepts or declines there, anyone else is walked through
+//! sign-in or sign-up (email pre-filled) and back.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::clock;
+use crate::http::login::{MessagePage, login_url, require_csrf};
+use crate::http::page::{ClientIp, HtmlForm, PageError, render};
+use crate::invitation::{InvitationStatus, Unanswerable};
+use crate::invite_answer::{self, AnswerError, Context, Decision};
+use crate::session::LoginSession;
+use crate::state::AppState;
+use crate::store::audit_events::Actor;
+use crate::store::{accounts, users};
+use crate::user::User;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/invites/{token}", get(show_invite).post(answer_invite))
+}
+
+#[derive(Template)]
+#[template(path = "invite.html")]
+struct InvitePage<'a> {
+    base: &'a str,
+    token: &'a str,
+    account_name: &'a str,
+    role: &'a str,
+    invitee: &'a str,
+    /// Present when the signed-in invitee may answer.
+    csrf_token: Option<String>,
+    /// Why the signed-in user cannot answer.
+    problem: Option<String>,
+    login_href: String,
+    signup_href: String,
+    signup_enabled: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AnswerForm {
+    csrf_token: String,
+    decision: String,
+}
+
+async fn show_invite(
+    State(state): State<AppState>,
+    session: LoginSession,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    let base = state.issuer.path();
+    let invitation = invite_answer::find(&state.store, &token)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    match invitation.status_at(clock::now()) {
+        InvitationStatus::Pending => {}
+        InvitationStatus::Expired => return Err(unanswerable(Unanswerable::Expired)),
+        status => return Err(unanswerable(Unanswerable::AlreadyAnswered(status))),
+    }
+    let account = accounts::find(state.store.pool(), &invitation.account_id)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let user = signed_in_user(&state, &session).await?;
+    let here = format!("{base}/invites/{token}");
+    let hint: String = url::form_urlencoded::byte_serialize(invitation.email.as_bytes()).collect();
+    let (csrf_token, problem) = match &user {
+        Some(user) if invitation.is_addressed_to(&user.email) => {
+            (Some(session.csrf_token().await?), None)
+        }
+        Some(user) => (
+            None,
+            Some(format!(
+                "You are signed in as {}, but the invitation is for {}.",
+                user.email, invitation.email
+            )),
+        ),
+        None => (None, None),
+    };
+    render(
+        StatusCode::OK,
+        &InvitePage {
+            base,
+            token: &token,
+            account_name: &account.name,
+            role: invitation.role.as_str(),
+            invitee: &invitation.email,
+            csrf_token,
+            problem,
+            login_href: format!("{}&login_hint={hint}", login_url(base, &here)),
+            signup_href: format!(
+                "{base}/signup?return_to={}&login_hint={hint}",
+                url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()
+            ),
+            signup_enabled: state.config.signup_enabled,
+        },
+    )
+}
+
+async fn answer_invite(
+    State(state): State<AppState>,
+    session: LoginSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    HtmlForm(form): HtmlForm<AnswerForm>,
+) -> Result<Response, PageError> {
+    require_csrf(&session, &form.csrf_token).await?;
+    let base = state.issuer.path();
+    let Some(user) = signed_in_user(&state, &session).await? else {
+        return Ok(
+            Redirect::to(&login_url(base, &format!("{base}/invites/{token}"))).into_response(),
+        );
+    };
+    let decision = match form.decision.as_str() {
+        "accept" => Decision::Accept,
+        "decline" => Decision::Decline,
+        _ => return Err(PageError::bad_request("Choose accept or decline.")),
+    };
+    let ip = ip.to_string();
+    let context = Context {
+        actor: &Actor::User(user.id.to_string()),
+        ip: Some(&ip),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok()),
+    };
+    let answered =
+        match invite_answer::answer(&state.store, &token, &user, decision, &context).await {
+            Ok(answered) => answered,
+            Err(AnswerError::NotFound) => return Err(PageError::NotFound),
+            Err(AnswerError::NotAddressedToYou) => {
+                return Err(PageError::BadRequest {
+                    status: StatusCode::FORBIDDEN,
+                    message: "The invitation is for another email address.".into(),
+                });
+            }
+            Err(AnswerError::Unanswerable(reason)) => return Err(unanswerable(reason)),
+            Err(AnswerError::AnsweredMeanwhile) => {
+                return Err(unanswerable(Unanswerable::AlreadyAnswered(
+                    InvitationStatus::Accepted,
+                )));
+            }
+            Err(AnswerError::Database(error)) => return Err(error.into()),
+        };
+    let account_name = accounts::find(state.store.pool(), &answered.invitation.account_id)
+        .await?
+        .map(|account| account.name)
+        .unwrap_or_default();
+    let message = match decision {
+        Decision::Accept => format!(
+            "You are now a member of {account_name} as {}.",
+            answered.role.unwrap_or(answered.invitation.role).as_str()
+        ),
+        Decision::Decline => format!("You declined the invitation to {account_name}."),
+    };
+    render(
+        StatusCode::OK,
+        &MessagePage {
+            base,
+            heading: "Invitation answered",
+            message: &message,
+            link: None,
+        },
+    )
+}
+
+async fn signed_in_user(
+    state: &AppState,
+    session: &LoginSession,
+) -> Result<Option<User>, PageError> {
+    match session.signed_in().await? {
+        Some(signed_in) => Ok(users::find(state.store.pool(), &signed_in.user_id).await?),
+        None => Ok(None),
+    }
+}
+
+fn unanswerable(reason: Unanswerable) -> PageError {
+    match reason {
+        Unanswerable::Expired => PageError::BadRequest {
+            status: StatusCode::GONE,
+            message: "This invitation has expired. Ask for a new one.".into(),
+        },
+        Unanswerable::AlreadyAnswered(_) => PageError::BadRequest {
+            status: StatusCode::CONFLICT,
+            message: "This invitation was already used or withdrawn.".into(),
+        },
+    }
+}
