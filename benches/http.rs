@@ -34,8 +34,9 @@ use tessera::admin;
 use tessera::config::Config;
 use tessera::ids::{AccountId, GrantId};
 use tessera::keys::{KeyRing, SigningKey};
-use tessera::oauth::claims::AccessTokenClaims;
+use tessera::oauth::claims::{AccessTokenClaims, Subject};
 use tessera::oauth::client::{ClientSettings, GrantType};
+use tessera::oauth::scope::Scope as OAuthScope;
 use tessera::store::audit_events::Actor;
 use tessera::store::grants::{self, Grant};
 use tessera::store::{Store, refresh_tokens, users};
@@ -59,7 +60,14 @@ fn main() {
         let app = App::bind(config(dir.path())).await.expect("server starts");
         let address = app.local_addr().expect("bound");
         let keys = app.state().keys.clone();
-        let seed = Seed::plant(&app.state().store, settings.refresh_pool).await;
+        let state = app.state();
+        let seed = Seed::plant(
+            &state.store,
+            &state.keys,
+            state.issuer.as_str(),
+            settings.refresh_pool,
+        )
+        .await;
         tokio::spawn(app.run_until(std::future::pending()));
         (address, keys, seed)
     });
@@ -125,6 +133,8 @@ struct Scenario {
     limit: Option<&'static str>,
     /// Builds each request: path-only URI, any method, headers and body; `load` adds `Host`.
     request: Arc<BuildRequest>,
+    /// Browser logins per second (argon2 each) running beside the load, from other clients.
+    logins_per_second: u32,
 }
 
 type BuildRequest = dyn Fn() -> Request<Full<Bytes>> + Send + Sync;
@@ -139,6 +149,7 @@ impl Scenario {
             name,
             limit,
             request: Arc::new(request),
+            logins_per_second: 0,
         }
     }
 
@@ -157,6 +168,9 @@ impl Scenario {
 /// for client credentials, and a pool of refresh tokens (each one rotates away when used,
 /// so every request takes the next) in grants of their own.
 struct Seed {
+    account_id: String,
+    /// A user-level login token of the admin, issued to the app client.
+    login_token: String,
     client_credentials_auth: HeaderValue,
     refresh_auth: HeaderValue,
     refresh_tokens: Arc<Vec<String>>,
@@ -164,7 +178,7 @@ struct Seed {
 }
 
 impl Seed {
-    async fn plant(store: &Store, refresh_pool: usize) -> Seed {
+    async fn plant(store: &Store, keys: &KeyRing, issuer: &str, refresh_pool: usize) -> Seed {
         let account_id: String = sqlx::query_scalar("select id from accounts limit 1")
             .fetch_one(store.pool())
             .await
@@ -219,7 +233,23 @@ impl Seed {
             refresh_tokens.push(token);
         }
         tx.commit().await.unwrap();
+        let subject = Subject::User {
+            user_id: &admin.id,
+            account: None,
+            grant_id: None,
+        };
+        let claims = AccessTokenClaims::new(
+            issuer,
+            &app.client_id,
+            &subject,
+            &OAuthScope::parse("openid email").unwrap(),
+            None,
+            86_400,
+            now,
+        );
         Seed {
+            account_id: account_id.to_string(),
+            login_token: keys.sign_access_token(&claims).unwrap(),
             client_credentials_auth: basic(service.client_id.as_str(), &service_secret.unwrap()),
             refresh_auth: basic(app.client_id.as_str(), &app_secret.unwrap()),
             refresh_tokens: Arc::new(refresh_tokens),
@@ -252,11 +282,35 @@ fn http_scenarios(seed: &Seed) -> Vec<Scenario> {
     let refresh_auth = seed.refresh_auth.clone();
     let pool = seed.refresh_tokens.clone();
     let next = seed.next_refresh.clone();
+    let exchange_auth = seed.refresh_auth.clone();
+    let exchange_body = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token={}\
+         &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&account_id={}",
+        seed.login_token, seed.account_id
+    );
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", seed.login_token)).unwrap();
+    let rest_body = format!("{{\"account_id\":\"{}\"}}", seed.account_id);
     vec![
         Scenario::get("healthz", "/healthz", None),
         Scenario::get("jwks", "/.well-known/jwks.json", Some("healthz")),
+        Scenario {
+            logins_per_second: 20,
+            ..Scenario::get("jwks_during_logins", "/.well-known/jwks.json", Some("jwks"))
+        },
         Scenario::new("token_client_credentials", Some("rs256_raw"), move || {
             token_request(&client_credentials, "grant_type=client_credentials".into())
+        }),
+        Scenario::new("token_exchange", Some("rs256_raw"), move || {
+            token_request(&exchange_auth, exchange_body.clone())
+        }),
+        Scenario::new("account_token_rest", Some("rs256_raw"), move || {
+            Request::builder()
+                .method(Method::POST)
+                .uri("/v1/auth/account-token")
+                .header(AUTHORIZATION, bearer.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .body(Full::from(rest_body.clone()))
+                .unwrap()
         }),
         Scenario::new("token_refresh", Some("rs256_raw"), move || {
             let index = next.fetch_add(1, Ordering::Relaxed);
@@ -337,6 +391,8 @@ struct Stats {
     latencies: Vec<u64>,
     /// CPU time used in the measured window; `None` where the kernel does not tell.
     cpu: Option<CpuTime>,
+    /// Background logins completed during the scenario, when it has them.
+    side_work: Option<u64>,
 }
 
 impl Stats {
@@ -347,6 +403,10 @@ impl Stats {
         self.seconds += other.seconds;
         self.latencies.extend(other.latencies);
         self.latencies.sort_unstable();
+        self.side_work = match (self.side_work, other.side_work) {
+            (None, None) => None,
+            (mine, theirs) => Some(mine.unwrap_or(0) + theirs.unwrap_or(0)),
+        };
     }
 
     fn rate(&self) -> f64 {
@@ -438,6 +498,15 @@ async fn load(
         let request = scenario.request.clone();
         tasks.spawn(connection(server, host.clone(), request, start, end));
     }
+    let logins = (scenario.logins_per_second > 0).then(|| {
+        tokio::spawn(log_in_repeatedly(
+            server,
+            host.clone(),
+            scenario.logins_per_second,
+            start,
+            end,
+        ))
+    });
     tokio::time::sleep_until(start.into()).await;
     let before = cpu_time();
     tokio::time::sleep_until(end.into()).await;
@@ -446,6 +515,11 @@ async fn load(
         cpu: cpu_between(before, cpu_time()),
         ..Stats::default()
     };
+    if let Some(logins) = logins {
+        let (done, failed) = logins.await.unwrap();
+        stats.errors += failed;
+        stats.side_work = Some(done);
+    }
     while let Some(result) = tasks.join_next().await {
         let (latencies, errors) = result.unwrap();
         stats.completed += latencies.len() as u64;
@@ -510,6 +584,81 @@ async fn connection(
     (latencies, errors)
 }
 
+/// Signs the bootstrap admin in through the hosted login form `per_second` times a second
+/// from `start` until `end`, each on a fresh connection and session: GET /login for the
+/// cookie and CSRF token, then POST /login (an argon2 verification). Returns (completed, failed).
+async fn log_in_repeatedly(
+    server: SocketAddr,
+    host: HeaderValue,
+    per_second: u32,
+    start: Instant,
+    end: Instant,
+) -> (u64, u64) {
+    tokio::time::sleep_until(start.into()).await;
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(per_second)));
+    let mut running = tokio::task::JoinSet::new();
+    while Instant::now() < end {
+        ticker.tick().await;
+        running.spawn(log_in_once(server, host.clone()));
+    }
+    let (mut done, mut failed) = (0, 0);
+    while let Some(result) = running.join_next().await {
+        if result.unwrap() {
+            done += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    (done, failed)
+}
+
+async fn log_in_once(server: SocketAddr, host: HeaderValue) -> bool {
+    let Ok(stream) = TcpStream::connect(server).await else {
+        return false;
+    };
+    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+    else {
+        return false;
+    };
+    tokio::spawn(conn);
+    let page = Request::get("/login")
+        .header(HOST, host.clone())
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    let Ok(response) = sender.send_request(page).await else {
+        return false;
+    };
+    let cookie = response
+        .headers()
+        .get(hyper::header::SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::to_owned);
+    let Ok(body) = response.into_body().collect().await else {
+        return false;
+    };
+    let html = String::from_utf8_lossy(&body.to_bytes()).into_owned();
+    let marker = "name=\"csrf_token\" value=\"";
+    let (Some(cookie), Some(at)) = (cookie, html.find(marker)) else {
+        return false;
+    };
+    let csrf: String = html[at + marker.len()..]
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect();
+    let form = format!("email=admin%40example.com&password=bench-admin-password&csrf_token={csrf}");
+    let login = Request::post("/login")
+        .header(HOST, host)
+        .header(hyper::header::COOKIE, cookie)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Full::from(form))
+        .unwrap();
+    if sender.ready().await.is_err() {
+        return false;
+    }
+    matches!(sender.send_request(login).await, Ok(response) if response.status().as_u16() == 303)
+}
+
 /// Runs `work` back to back on `threads` threads for `warmup` then `measure`.
 fn on_threads(
     threads: usize,
@@ -560,6 +709,7 @@ fn on_threads(
             load: 0.0,
             process: cpu.process,
         }),
+        side_work: None,
     }
 }
 
@@ -640,6 +790,12 @@ fn print_table(rows: &[Row], cores: usize) {
                 );
                 if let (Some(mine), Some(theirs)) = (row.cpu_per_op(), limit.cpu_per_op()) {
                     text.push_str(&format!("; cpu us/op {:.2} x", mine / theirs));
+                }
+                if let Some(logins) = stats.side_work {
+                    text.push_str(&format!(
+                        "; beside {:.1} logins/s",
+                        logins as f64 / stats.seconds
+                    ));
                 }
                 text
             })
