@@ -1,5 +1,7 @@
 //! The `clients` table. List-valued settings are JSON text columns.
 
+use std::sync::LazyLock;
+
 use sqlx::{Any, Executor, FromRow};
 
 use crate::account::AccountStatus;
@@ -64,14 +66,18 @@ const COLUMNS: &str = "id, account_id, name, secret_hash, token_endpoint_auth_me
                        access_token_ttl_seconds, refresh_token_ttl_seconds, \
                        refresh_reuse_grace_seconds, self_registered, created_at, updated_at";
 
-/// `COLUMNS` with each name prefixed by a table alias.
-fn qualified(alias: &str) -> String {
-    COLUMNS
-        .split(", ")
-        .map(|column| format!("{alias}.{}", column.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+/// A client by id with its account's status: built once, it runs on every token request.
+static FIND: LazyLock<String> = LazyLock::new(|| {
+    let columns: Vec<String> = COLUMNS
+        .split(',')
+        .map(|column| format!("c.{}", column.trim()))
+        .collect();
+    format!(
+        "select {}, a.status as account_status from clients c join accounts a on a.id = c.account_id \
+         where c.id = $1",
+        columns.join(", ")
+    )
+});
 
 pub async fn insert<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -108,15 +114,10 @@ pub async fn find<'e>(
     db: impl Executor<'e, Database = Any>,
     id: &ClientId,
 ) -> Result<Option<Client>, sqlx::Error> {
-    let row: Option<ClientRow> =
-        sqlx::query_as(&format!(
-            "select {}, a.status as account_status from clients c join accounts a on a.id = c.account_id \
-             where c.id = $1",
-            qualified("c")
-        ))
-            .bind(id.as_str())
-            .fetch_optional(db)
-            .await?;
+    let row: Option<ClientRow> = sqlx::query_as(FIND.as_str())
+        .bind(id.as_str())
+        .fetch_optional(db)
+        .await?;
     Ok(row.and_then(ClientRow::into_client))
 }
 
