@@ -213,27 +213,15 @@ pub fn error_redirect(
 #[cfg(test)]
 mod tests {
     use super::{Prompt, Rejection, client_id, redirect_with, validate};
-    use crate::clock::Timestamp;
-    use crate::ids::{AccountId, ClientId};
-    use crate::oauth::client::{AuthMethod, Client, ClientSettings};
+
+    use crate::oauth::client::{AuthMethod, Client};
     use crate::oauth::error::ErrorCode;
     use crate::oauth::params::Params;
 
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
     fn client(public: bool) -> Client {
-        let mut settings = ClientSettings::with_defaults("App".into(), public);
-        settings.redirect_uris = vec!["https://app.example.com/cb".into()];
-        Client {
-            client_id: ClientId::generate(),
-            account_id: AccountId::generate(),
-            settings,
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-            secret_hash: None,
-            self_registered: false,
-            account_status: crate::account::AccountStatus::Active,
-        }
+        crate::oauth::client::sample(public)
     }
 
     fn params(client: &Client, extra: &str) -> Params {

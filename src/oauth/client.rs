@@ -303,6 +303,23 @@ impl Client {
     }
 }
 
+/// A registered client with the CLI defaults and one redirect URI, for protocol unit tests.
+#[cfg(test)]
+pub(crate) fn sample(public: bool) -> Client {
+    let mut settings = ClientSettings::with_defaults("App".into(), public);
+    settings.redirect_uris = vec!["https://app.example.com/cb".into()];
+    Client {
+        client_id: ClientId::generate(),
+        account_id: AccountId::generate(),
+        settings,
+        created_at: Timestamp(0),
+        updated_at: Timestamp(0),
+        secret_hash: None,
+        self_registered: false,
+        account_status: AccountStatus::Active,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{AuthMethod, ClientSettings, GrantType};

@@ -196,9 +196,9 @@ mod tests {
     use super::{
         CodeGrant, SpentRefreshToken, TokenRequest, check_code, classify_spent, narrowed_scope,
     };
-    use crate::clock::Timestamp;
-    use crate::ids::{AccountId, ClientId, UserId};
-    use crate::oauth::client::{Client, ClientSettings};
+
+    use crate::ids::UserId;
+    use crate::oauth::client::Client;
     use crate::oauth::error::ErrorCode;
     use crate::oauth::params::Params;
     use crate::oauth::scope::Scope;
@@ -207,18 +207,7 @@ mod tests {
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
     fn client(public: bool) -> Client {
-        let mut settings = ClientSettings::with_defaults("App".into(), public);
-        settings.redirect_uris = vec!["https://app.example.com/cb".into()];
-        Client {
-            client_id: ClientId::generate(),
-            account_id: AccountId::generate(),
-            settings,
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-            secret_hash: None,
-            self_registered: false,
-            account_status: crate::account::AccountStatus::Active,
-        }
+        crate::oauth::client::sample(public)
     }
 
     fn code(client: &Client, challenge: Option<&str>) -> CodeGrant {
