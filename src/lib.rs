@@ -22,6 +22,7 @@ pub mod oauth;
 pub mod password;
 pub mod rate_limit;
 pub mod role;
+pub mod search;
 pub mod secret;
 pub mod session;
 pub mod state;
