@@ -9,6 +9,7 @@
 )]
 mod account_tokens;
 mod accounts;
+mod admin;
 mod authorization_code;
 mod bootstrap;
 mod browser;

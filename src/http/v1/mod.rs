@@ -3,6 +3,7 @@
 //! module per resource family.
 
 mod accounts;
+mod admin;
 mod auth;
 pub mod body;
 pub mod caller;
@@ -22,4 +23,5 @@ pub fn routes() -> Router<AppState> {
         .merge(accounts::routes())
         .merge(members::routes())
         .merge(invites::routes())
+        .merge(admin::routes())
 }
