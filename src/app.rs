@@ -15,6 +15,7 @@ use crate::http::discovery::Documents;
 use crate::keys::{KeyEncryptionKey, KeyRing};
 use crate::mailer::{self, Transport};
 use crate::maintenance;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -53,6 +54,7 @@ impl App {
             config: Arc::new(config),
             store,
             keys: Arc::new(keys),
+            metrics: Arc::new(Metrics::new()),
         };
         Ok(App { listener, state })
     }
@@ -93,6 +95,17 @@ impl App {
             Transport::from_config(&state.config),
             background_stopped.clone(),
         ));
+        let metrics = state.metrics.clone();
+        let mut metrics_stopped = background_stopped.clone();
+        let upkeep = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => metrics.run_upkeep(),
+                    _ = metrics_stopped.changed() => return,
+                }
+            }
+        });
         let sweeper = tokio::spawn(maintenance::run(state.store.clone(), background_stopped));
 
         let router = http::router(state.clone());
@@ -103,7 +116,7 @@ impl App {
         .with_graceful_shutdown(shutdown)
         .await;
         let _ = stop_background.send(true);
-        let _ = tokio::join!(refresher, mailer, sweeper);
+        let _ = tokio::join!(refresher, mailer, sweeper, upkeep);
         state.store.close().await;
         tracing::info!("tessera stopped");
         served

@@ -18,6 +18,7 @@ pub mod invitation;
 pub mod keys;
 pub mod mailer;
 pub mod maintenance;
+pub mod metrics;
 pub mod oauth;
 pub mod password;
 pub mod rate_limit;

@@ -10,6 +10,7 @@ mod extract;
 mod health;
 mod introspect;
 pub mod login;
+mod metrics;
 pub mod page;
 mod token;
 mod userinfo;
@@ -47,7 +48,12 @@ pub fn router(state: AppState) -> Router {
         .merge(userinfo::routes())
         .merge(introspect::routes())
         .merge(end_session::routes())
-        .merge(v1::routes());
+        .merge(metrics::routes())
+        .merge(v1::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ));
     let app = if issuer_path.is_empty() {
         routes
     } else {

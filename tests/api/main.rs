@@ -23,6 +23,7 @@ mod keys;
 mod login;
 mod me;
 mod members;
+mod operations;
 mod outbox;
 mod store;
 mod tenant_isolation;

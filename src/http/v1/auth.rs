@@ -99,6 +99,7 @@ async fn issue_account_token(
         TokenError::Database(error) => HttpError::internal(&error),
         TokenError::Encoding(error) => HttpError::internal(&error),
     })?;
+    state.metrics.token_issued("account_token");
     let body = AccountTokenResponse {
         access_token: response.access_token,
         token_type: response.token_type,
