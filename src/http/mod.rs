@@ -11,6 +11,7 @@ mod health;
 mod introspect;
 pub mod login;
 mod metrics;
+pub mod openapi;
 pub mod page;
 mod token;
 mod userinfo;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(introspect::routes())
         .merge(end_session::routes())
         .merge(metrics::routes())
+        .merge(openapi::routes())
         .merge(v1::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

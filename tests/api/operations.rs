@@ -125,3 +125,105 @@ async fn client_credentials_tokens_are_counted_by_grant_type() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn openapi_describes_every_v1_path_with_problem_errors_and_bearer_auth() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let document: serde_json::Value = response.json().await.unwrap();
+    std::fs::write(
+        std::env::temp_dir().join("tessera-openapi.json"),
+        serde_json::to_vec_pretty(&document).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        document["openapi"].as_str().unwrap().starts_with("3.1."),
+        "{}",
+        document["openapi"]
+    );
+    let paths = document["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/v1/me", &["get", "patch"][..]),
+        ("/v1/me/accounts", &["get"]),
+        ("/v1/me/invites", &["get"]),
+        ("/v1/accounts", &["post"]),
+        ("/v1/accounts/{acc}", &["get", "patch", "delete"]),
+        ("/v1/accounts/{acc}/children", &["get", "post"]),
+        ("/v1/accounts/{acc}/members", &["get", "post"]),
+        (
+            "/v1/accounts/{acc}/members/{usr}",
+            &["get", "patch", "delete"],
+        ),
+        ("/v1/accounts/{acc}/invites", &["get", "post"]),
+        ("/v1/accounts/{acc}/invites/{inv}", &["delete"]),
+        ("/v1/invites/{token}/accept", &["post"]),
+        ("/v1/invites/{token}/decline", &["post"]),
+        ("/v1/auth/account-token", &["post"]),
+        ("/v1/admin/accounts", &["get", "post"]),
+        ("/v1/admin/users", &["get", "post"]),
+        ("/v1/admin/keys/rotate", &["post"]),
+    ] {
+        let item = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is missing"));
+        for method in methods {
+            let operation = &item[*method];
+            assert!(operation.is_object(), "{method} {path}");
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(
+                responses.contains_key("401"),
+                "{method} {path} documents 401"
+            );
+            assert!(
+                responses["401"]["content"]["application/problem+json"].is_object(),
+                "{method} {path}: errors are problem+json"
+            );
+        }
+    }
+    assert_eq!(
+        paths["/v1/accounts"]["post"]["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .map(String::as_str),
+        Some("201")
+    );
+    assert!(paths["/v1/accounts/{acc}"]["delete"]["responses"]["204"].is_object());
+    assert!(
+        paths["/v1/accounts/{acc}"]["patch"]["requestBody"]["content"]
+            ["application/merge-patch+json"]
+            .is_object()
+    );
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    for name in ["Account", "Member", "User", "InviteView", "Problem", "Role"] {
+        assert!(schemas.contains_key(name), "schema {name}");
+    }
+    let account = &schemas["Account"]["properties"];
+    for field in [
+        "id",
+        "name",
+        "parent_id",
+        "status",
+        "avatar_url",
+        "billing_email",
+        "labels",
+        "external_id",
+        "created_at",
+        "updated_at",
+    ] {
+        assert!(account.get(field).is_some(), "Account.{field}");
+    }
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(document["security"][0].get("bearer").is_some());
+}

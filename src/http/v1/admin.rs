@@ -100,6 +100,16 @@ impl From<AdminError> for HttpError {
 
 /// `POST /v1/admin/keys/rotate`: a new signing key is active at once on this instance
 /// (others pick it up within seconds); the previous one stays published.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/keys/rotate",
+    tag = "admin",
+    responses(
+        (status = 200, description = "The new active key's public JWK (kid, alg, kty, use, n, e) and `active: true`", body = serde_json::Value),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn rotate_keys(
     State(state): State<AppState>,
     Superadmin(caller): Superadmin,
@@ -127,7 +137,7 @@ async fn rotate_keys(
 }
 
 /// A user as the superadmin sees it: the profile plus the flags only operators see.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AdminUser {
     #[serde(flatten)]
     user: User,
@@ -145,7 +155,7 @@ impl From<User> for AdminUser {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUserBody {
     email: String,
@@ -158,6 +168,20 @@ struct NewUserBody {
 /// `POST /v1/admin/users` → 201. Without a password the user cannot log in until they set
 /// one through the forgot-password flow; the set-password email the contract asks for is
 /// sent by the mailer work (not yet wired here).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users",
+    tag = "admin",
+    request_body(content = NewUserBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new user", body = AdminUser),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn create_user(
     State(state): State<AppState>,
     Superadmin(caller): Superadmin,
@@ -177,7 +201,7 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(AdminUser::from(user))).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAccountBody {
     name: String,
@@ -185,7 +209,7 @@ struct NewAccountBody {
     parent_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewOwnerBody {
     email: String,
@@ -194,14 +218,14 @@ struct NewOwnerBody {
 }
 
 /// The account, and who owns it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CreatedAccount {
     #[serde(flatten)]
     account: Account,
     owner: OwnerSummary,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct OwnerSummary {
     id: String,
     email: String,
@@ -209,6 +233,21 @@ struct OwnerSummary {
 }
 
 /// `POST /v1/admin/accounts` → 201, creating the owner when the email is new.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/accounts",
+    tag = "admin",
+    request_body(content = NewAccountBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new account and its owner", body = CreatedAccount),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn create_account(
     State(state): State<AppState>,
     Superadmin(caller): Superadmin,
@@ -259,6 +298,18 @@ fn search_condition(uri: &Uri, schema: &Schema) -> Result<Option<search::Conditi
 }
 
 /// `GET /v1/admin/accounts?q=`: every account, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/accounts",
+    tag = "admin",
+    params(crate::http::openapi::SearchParams),
+    responses(
+        (status = 200, description = "Matching accounts, newest first", body = Page<Account>),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn search_accounts(
     State(state): State<AppState>,
     Superadmin(_): Superadmin,
@@ -288,6 +339,18 @@ async fn search_accounts(
 }
 
 /// `GET /v1/admin/users?q=`: every user, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/users",
+    tag = "admin",
+    params(crate::http::openapi::SearchParams),
+    responses(
+        (status = 200, description = "Matching users, newest first", body = Page<AdminUser>),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn search_users(
     State(state): State<AppState>,
     Superadmin(_): Superadmin,
@@ -315,3 +378,14 @@ async fn search_users(
         AdminUser::from,
     ))
 }
+
+/// The OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    rotate_keys,
+    create_user,
+    create_account,
+    search_accounts,
+    search_users
+))]
+pub struct Api;

@@ -25,3 +25,16 @@ pub fn routes() -> Router<AppState> {
         .merge(invites::routes())
         .merge(admin::routes())
 }
+
+/// The OpenAPI descriptions of every family, for `/openapi.json`.
+pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi;
+    vec![
+        auth::Api::openapi(),
+        me::Api::openapi(),
+        accounts::Api::openapi(),
+        members::Api::openapi(),
+        invites::Api::openapi(),
+        admin::Api::openapi(),
+    ]
+}
