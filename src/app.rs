@@ -96,15 +96,9 @@ impl App {
             background_stopped.clone(),
         ));
         let metrics = state.metrics.clone();
-        let mut metrics_stopped = background_stopped.clone();
-        let upkeep = tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(std::time::Duration::from_secs(5));
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => metrics.run_upkeep(),
-                    _ = metrics_stopped.changed() => return,
-                }
-            }
+        let upkeep = tokio::spawn({
+            let stopped = background_stopped.clone();
+            async move { metrics.keep_tidy(stopped).await }
         });
         let sweeper = tokio::spawn(maintenance::run(state.store.clone(), background_stopped));
 

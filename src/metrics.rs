@@ -24,6 +24,8 @@ const DURATION_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
@@ -119,10 +121,17 @@ impl Metrics {
         self.handle.render()
     }
 
-    /// Drains recorded histogram samples into their buckets; call every few seconds so
-    /// that memory stays bounded when nothing scrapes.
-    pub fn run_upkeep(&self) {
-        self.handle.run_upkeep();
+    /// Drains recorded histogram samples into their buckets every few seconds, so that
+    /// memory stays bounded when nothing scrapes, until `shutdown` fires.
+    pub async fn keep_tidy(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(UPKEEP_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => self.handle.run_upkeep(),
+                _ = shutdown.changed() => return,
+            }
+        }
     }
 
     fn sample_process(&self) {
