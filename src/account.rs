@@ -28,7 +28,7 @@ pub const MUTABLE_FIELDS: [&str; 6] = [
     "external_id",
 ];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountStatus {
     Active,
@@ -53,7 +53,7 @@ impl AccountStatus {
 }
 
 /// An account as stored and as the REST API shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Account {
     pub id: AccountId,
     pub name: String,

@@ -51,60 +51,192 @@ pub struct NewUser {
     pub superadmin: bool,
 }
 
-/// Creates a user; without a password the user cannot log in until they set one.
-pub async fn create_user(store: &Store, new: NewUser) -> Result<User, AdminError> {
-    let email = EmailAddress::parse(&new.email)
-        .ok_or_else(|| invalid("email", "must be an email address"))?;
-    let name = check_name(new.name)?;
-    let password_hash = match new.password {
-        Some(password) => {
-            check_password(&password)?;
-            Some(password::hash(password).await?)
+/// Who asks for an operator action, for the audit trail.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin<'a> {
+    pub actor: &'a Actor,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+static SYSTEM: Actor = Actor::System;
+
+impl Origin<'static> {
+    /// The operator CLI and start-up.
+    pub fn system() -> Origin<'static> {
+        Origin {
+            actor: &SYSTEM,
+            ip: None,
+            user_agent: None,
         }
-        None => None,
-    };
-    let mut user = User::new(email, name, password_hash, clock::now());
-    user.superadmin = new.superadmin;
-    match users::insert(store.pool(), &user).await {
-        Err(error) if store::is_unique_violation(&error) => Err(AdminError::Conflict(format!(
-            "a user with email {} already exists",
-            user.email
-        ))),
-        result => Ok(result.map(|()| user)?),
     }
 }
 
-/// Creates an account owned by the user with `owner_email`, creating that user (with no
-/// password) when the email is new.
+impl<'a> Origin<'a> {
+    fn event(
+        self,
+        account_id: Option<&'a AccountId>,
+        action: &'a str,
+        target_type: &'a str,
+        target_id: &'a str,
+        details: serde_json::Value,
+    ) -> NewEvent<'a> {
+        NewEvent {
+            account_id,
+            action,
+            actor: self.actor,
+            target_type,
+            target_id,
+            ip: self.ip,
+            user_agent: self.user_agent,
+            details,
+        }
+    }
+}
+
+/// Creates a user; without a password the user cannot log in until they set one.
+pub async fn create_user(store: &Store, new: NewUser) -> Result<User, AdminError> {
+    create_user_by(store, new, Origin::system()).await
+}
+
+/// [`create_user`] on behalf of `origin`, recorded as `user.created` (no account).
+pub async fn create_user_by(
+    store: &Store,
+    new: NewUser,
+    origin: Origin<'_>,
+) -> Result<User, AdminError> {
+    let email = EmailAddress::parse(&new.email)
+        .ok_or_else(|| invalid("email", "must be an email address"))?;
+    let name = check_name(new.name, "name")?;
+    let password_hash = hash_password(new.password, "password").await?;
+    let now = clock::now();
+    let mut user = User::new(email, name, password_hash, now);
+    user.superadmin = new.superadmin;
+    let mut tx = store.begin().await?;
+    match users::insert(&mut *tx, &user).await {
+        Err(error) if store::is_unique_violation(&error) => {
+            return Err(duplicate_email(&user.email));
+        }
+        result => result?,
+    }
+    let details = json!({"superadmin": user.superadmin});
+    audit_events::insert(
+        &mut *tx,
+        &origin.event(None, "user.created", "user", user.id.as_str(), details),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+fn duplicate_email(email: &str) -> AdminError {
+    AdminError::Conflict(format!("a user with email {email} already exists"))
+}
+
+/// The owner of a new account: an existing user found by email, or one created with these.
+pub struct NewOwner {
+    pub email: String,
+    pub name: Option<String>,
+    pub password: Option<String>,
+}
+
+pub struct NewAccount {
+    pub name: String,
+    pub owner: NewOwner,
+    pub parent_id: Option<AccountId>,
+}
+
+/// An account just created, its owner, and whether the owner was created with it.
+pub struct CreatedAccount {
+    pub account: Account,
+    pub owner: User,
+    pub owner_created: bool,
+}
+
+/// Creates an account owned by the user with the owner's email, creating that user when the
+/// email is new, all in one transaction. A name or password for an owner who already exists
+/// is refused rather than silently dropped: this must never change an existing user.
 pub async fn create_account(
     store: &Store,
-    name: &str,
-    owner_email: &str,
-    parent_id: Option<&AccountId>,
-    actor: &Actor,
-) -> Result<Account, AdminError> {
-    let name = check_account_name(name)?;
-    let owner_email = EmailAddress::parse(owner_email)
-        .ok_or_else(|| invalid("owner", "must be an email address"))?;
+    new: NewAccount,
+    origin: Origin<'_>,
+) -> Result<CreatedAccount, AdminError> {
+    let name = check_account_name(&new.name)?;
+    let owner_email = EmailAddress::parse(&new.owner.email)
+        .ok_or_else(|| invalid("owner.email", "must be an email address"))?;
+    let owner_name = check_name(new.owner.name, "owner.name")?;
+    let has_profile = owner_name.is_some() || new.owner.password.is_some();
+    if has_profile
+        && users::find_by_email(store.pool(), owner_email.as_str())
+            .await?
+            .is_some()
+    {
+        return Err(existing_owner());
+    }
+    // Hashed before the transaction: argon2 takes a while and the write lock must not wait.
+    let password_hash = hash_password(new.owner.password, "owner.password").await?;
     let now = clock::now();
     let mut tx = store.begin().await?;
-    if let Some(parent_id) = parent_id {
+    if let Some(parent_id) = &new.parent_id {
         accounts::find(&mut *tx, parent_id)
             .await?
             .ok_or(AdminError::NotFound("parent account"))?;
     }
-    let owner = match users::find_by_email(&mut *tx, owner_email.as_str()).await? {
-        Some(user) => user,
+    let (owner, owner_created) = match users::find_by_email(&mut *tx, owner_email.as_str()).await? {
+        Some(_) if has_profile => return Err(existing_owner()),
+        Some(user) => (user, false),
         None => {
-            let user = User::new(owner_email, None, None, now);
-            users::insert(&mut *tx, &user).await?;
-            user
+            let user = User::new(owner_email, owner_name, password_hash, now);
+            match users::insert(&mut *tx, &user).await {
+                Err(error) if store::is_unique_violation(&error) => {
+                    return Err(duplicate_email(&user.email));
+                }
+                result => result?,
+            }
+            audit_events::insert(
+                &mut *tx,
+                &origin.event(
+                    None,
+                    "user.created",
+                    "user",
+                    user.id.as_str(),
+                    json!({"superadmin": false}),
+                ),
+                now,
+            )
+            .await?;
+            (user, true)
         }
     };
-    let account = Account::new(name, parent_id.cloned(), now);
-    insert_account_with_owner(&mut tx, &account, &owner, actor, now).await?;
+    let account = Account::new(name, new.parent_id, now);
+    insert_account_with_owner(&mut tx, &account, &owner, origin.actor, now).await?;
     tx.commit().await?;
-    Ok(account)
+    Ok(CreatedAccount {
+        account,
+        owner,
+        owner_created,
+    })
+}
+
+fn existing_owner() -> AdminError {
+    AdminError::Invalid(vec![FieldError {
+        field: "owner",
+        message: "a user with this email already exists: give only its email".to_owned(),
+    }])
+}
+
+async fn hash_password(
+    password: Option<String>,
+    field: &'static str,
+) -> Result<Option<String>, AdminError> {
+    match password {
+        Some(password) => {
+            check_password(&password, field)?;
+            Ok(Some(password::hash(password).await?))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Writes an account, its owner's membership and both audit events.
@@ -187,10 +319,10 @@ pub async fn create_client(
     Ok((client, secret))
 }
 
-fn check_name(name: Option<String>) -> Result<Option<String>, AdminError> {
+fn check_name(name: Option<String>, field: &'static str) -> Result<Option<String>, AdminError> {
     match name.map(|name| name.trim().to_owned()) {
         Some(name) if name.chars().count() > 200 => {
-            Err(invalid("name", "must be at most 200 characters"))
+            Err(invalid(field, "must be at most 200 characters"))
         }
         Some(name) if name.is_empty() => Ok(None),
         name => Ok(name),
@@ -205,10 +337,10 @@ fn check_account_name(name: &str) -> Result<String, AdminError> {
     Ok(name.to_owned())
 }
 
-fn check_password(password: &str) -> Result<(), AdminError> {
+fn check_password(password: &str, field: &'static str) -> Result<(), AdminError> {
     let length = password.chars().count();
     if !(password::MIN_LENGTH..=password::MAX_LENGTH).contains(&length) {
-        return Err(invalid("password", "must be 8 to 256 characters"));
+        return Err(invalid(field, "must be 8 to 256 characters"));
     }
     Ok(())
 }

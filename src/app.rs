@@ -15,6 +15,7 @@ use crate::http::discovery::Documents;
 use crate::keys::{KeyEncryptionKey, KeyRing};
 use crate::mailer::{self, Transport};
 use crate::maintenance;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -53,6 +54,7 @@ impl App {
             config: Arc::new(config),
             store,
             keys: Arc::new(keys),
+            metrics: Arc::new(Metrics::new()),
         };
         Ok(App { listener, state })
     }
@@ -93,6 +95,11 @@ impl App {
             Transport::from_config(&state.config),
             background_stopped.clone(),
         ));
+        let metrics = state.metrics.clone();
+        let upkeep = tokio::spawn({
+            let stopped = background_stopped.clone();
+            async move { metrics.keep_tidy(stopped).await }
+        });
         let sweeper = tokio::spawn(maintenance::run(state.store.clone(), background_stopped));
 
         let router = http::router(state.clone());
@@ -103,7 +110,7 @@ impl App {
         .with_graceful_shutdown(shutdown)
         .await;
         let _ = stop_background.send(true);
-        let _ = tokio::join!(refresher, mailer, sweeper);
+        let _ = tokio::join!(refresher, mailer, sweeper, upkeep);
         state.store.close().await;
         tracing::info!("tessera stopped");
         served

@@ -210,10 +210,21 @@ async fn run_operator_command(
             owner,
             parent,
         }) => {
-            let account =
-                admin::create_account(store, &name, &owner, parent.as_ref(), &Actor::System)
-                    .await?;
-            print_json(&account)
+            let created = admin::create_account(
+                store,
+                admin::NewAccount {
+                    name,
+                    owner: admin::NewOwner {
+                        email: owner,
+                        name: None,
+                        password: None,
+                    },
+                    parent_id: parent,
+                },
+                admin::Origin::system(),
+            )
+            .await?;
+            print_json(&created.account)
         }
         Command::Clients(ClientsCommand::Create(args)) => create_client(store, args).await,
     }

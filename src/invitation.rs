@@ -11,7 +11,7 @@ use crate::role::Role;
 pub const DEFAULT_TTL_SECONDS: i64 = 7 * 86_400;
 pub const MAX_TTL_SECONDS: i64 = 30 * 86_400;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum InvitationStatus {
     Pending,

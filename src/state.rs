@@ -8,6 +8,7 @@ use axum::extract::FromRef;
 use crate::config::{Config, Issuer};
 use crate::http::discovery::Documents;
 use crate::keys::KeyRing;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -17,6 +18,7 @@ pub struct AppState {
     pub store: Store,
     pub keys: Arc<KeyRing>,
     pub documents: Arc<Documents>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl FromRef<AppState> for Store {

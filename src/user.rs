@@ -7,7 +7,7 @@ use crate::email_address::EmailAddress;
 use crate::ids::UserId;
 
 /// A user as stored; serializes as the REST profile (never the password hash).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub email: String,

@@ -11,6 +11,8 @@ mod health;
 mod introspect;
 mod invite_page;
 pub mod login;
+mod metrics;
+pub mod openapi;
 pub mod page;
 mod token;
 mod userinfo;
@@ -48,8 +50,14 @@ pub fn router(state: AppState) -> Router {
         .merge(userinfo::routes())
         .merge(introspect::routes())
         .merge(end_session::routes())
+        .merge(metrics::routes())
+        .merge(openapi::routes())
         .merge(v1::routes())
-        .merge(invite_page::routes());
+        .merge(invite_page::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ));
     let app = if issuer_path.is_empty() {
         routes
     } else {

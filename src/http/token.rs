@@ -36,6 +36,7 @@ async fn exchange_token(
         .into());
     }
     let now = clock::now();
+    let grant_type = request.grant_type().as_str();
     let response = match request {
         TokenRequest::AuthorizationCode {
             code,
@@ -87,6 +88,7 @@ async fn exchange_token(
             .0
         }
     };
+    state.metrics.token_issued(grant_type);
     Ok((
         [
             (header::CACHE_CONTROL, "no-store"),

@@ -266,3 +266,34 @@ pub async fn of_user<'e>(
         })
         .collect())
 }
+
+/// Accounts matching `filter` (a condition from `search::to_sql` whose placeholders start at
+/// `$4`), newest first, after `after`: the superadmin's search.
+pub async fn search<'e>(
+    db: impl Executor<'e, Database = Any>,
+    filter: Option<&crate::search::Condition>,
+    after: &Position,
+    limit: i64,
+) -> Result<Vec<Account>, sqlx::Error> {
+    let condition = filter.map_or("1 = 1", |filter| filter.sql.as_str());
+    let sql = format!(
+        "select {COLUMNS} from accounts \
+         where (created_at < $1 or (created_at = $1 and id < $2)) and {condition} \
+         order by created_at desc, id desc limit $3"
+    );
+    let mut query = sqlx::query_as(&sql)
+        .bind(after.created_at)
+        .bind(&after.id)
+        .bind(limit);
+    for value in filter
+        .map(|filter| filter.binds.as_slice())
+        .unwrap_or_default()
+    {
+        query = query.bind(value);
+    }
+    let rows: Vec<AccountRow> = query.fetch_all(db).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(AccountRow::into_account)
+        .collect())
+}

@@ -9,7 +9,7 @@ use crate::role::Role;
 use crate::store::{Position, Tx};
 
 /// A member of an account as the REST API shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Member {
     pub user_id: UserId,
     pub email: String,

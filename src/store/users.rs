@@ -134,3 +134,43 @@ pub async fn update_profile<'e>(
         .await
         .map(|_| ())
 }
+
+/// Users matching `filter` (a condition from `search::to_sql` whose placeholders start at
+/// `$4`), newest first, after `after`: the superadmin's search.
+pub async fn search<'e>(
+    db: impl Executor<'e, Database = Any>,
+    filter: Option<&crate::search::Condition>,
+    after: &crate::store::Position,
+    limit: i64,
+) -> Result<Vec<User>, sqlx::Error> {
+    let condition = filter.map_or("1 = 1", |filter| filter.sql.as_str());
+    let sql = format!(
+        "select {COLUMNS} from users \
+         where (created_at < $1 or (created_at = $1 and id < $2)) and {condition} \
+         order by created_at desc, id desc limit $3"
+    );
+    let mut query = sqlx::query_as(&sql)
+        .bind(after.created_at)
+        .bind(&after.id)
+        .bind(limit);
+    for value in filter
+        .map(|filter| filter.binds.as_slice())
+        .unwrap_or_default()
+    {
+        query = query.bind(value);
+    }
+    let rows: Vec<UserRow> = query.fetch_all(db).await?;
+    Ok(rows.into_iter().filter_map(UserRow::into_user).collect())
+}
+
+/// Whether the user exists and is a superadmin.
+pub async fn is_superadmin<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &UserId,
+) -> Result<bool, sqlx::Error> {
+    let flag: Option<i64> = sqlx::query_scalar("select superadmin from users where id = $1")
+        .bind(id.as_str())
+        .fetch_optional(db)
+        .await?;
+    Ok(flag == Some(1))
+}

@@ -9,6 +9,7 @@
 )]
 mod account_tokens;
 mod accounts;
+mod admin;
 mod authorization_code;
 mod bootstrap;
 mod browser;
@@ -23,6 +24,7 @@ mod keys;
 mod login;
 mod me;
 mod members;
+mod operations;
 mod outbox;
 mod store;
 mod tenant_isolation;

@@ -156,8 +156,11 @@ async fn submit_login(
     // Counted before the password is looked at: over the limit, no guess is checked at all.
     let attempt = rate_limit::begin_login(&state.store, &form.email, ip, now)
         .await?
-        .map_err(|limited| PageError::TooManyRequests {
-            retry_after: limited.retry_after,
+        .map_err(|limited| {
+            state.metrics.login_failed("rate_limited");
+            PageError::TooManyRequests {
+                retry_after: limited.retry_after,
+            }
         })?;
     let user = users::find_by_email(state.store.pool(), form.email.trim()).await?;
     // An unknown email still costs one argon2 verification, so timing does not tell.
@@ -175,6 +178,7 @@ async fn submit_login(
             Ok(Redirect::to(&return_to).into_response())
         }
         user => {
+            state.metrics.login_failed("credentials");
             if let Some(user) = user {
                 // Not awaited: a failure for a known email must take as long as one for an
                 // unknown email, which writes nothing.

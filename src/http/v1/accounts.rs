@@ -39,7 +39,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAccount {
     name: String,
@@ -52,7 +52,7 @@ struct NewAccount {
 }
 
 /// A child created under `/children` names its parent in the path.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewChild {
     name: String,
@@ -63,6 +63,20 @@ struct NewChild {
     billing_email: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts",
+    tag = "accounts",
+    request_body(content = NewAccount, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new account; the caller owns it", body = Account),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn create_account(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,6 +99,21 @@ async fn create_account(
     insert(&state, &caller, child, parent_id).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{acc}/children",
+    tag = "accounts",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    request_body(content = NewChild, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new child account", body = Account),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn create_child(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,6 +160,17 @@ async fn insert(
     Ok((StatusCode::CREATED, Json(account)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{acc}",
+    tag = "accounts",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    responses(
+        (status = 200, description = "The account", body = Account),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn show_account(
     State(state): State<AppState>,
     caller: Caller,
@@ -144,6 +184,21 @@ async fn show_account(
     Ok(Json(account))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/accounts/{acc}",
+    tag = "accounts",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    request_body(content = serde_json::Value, content_type = "application/merge-patch+json", description = "JSON Merge Patch (RFC 7396) of the mutable fields"),
+    responses(
+        (status = 200, description = "The updated account", body = Account),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn update_account(
     State(state): State<AppState>,
     caller: Caller,
@@ -194,6 +249,20 @@ async fn update_account(
     Ok(Json(updated))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/{acc}",
+    tag = "accounts",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("cascade" = Option<bool>, Query, description = "Also delete child accounts")),
+    responses(
+        (status = 204, description = "Deleted, with its descendants when ?cascade=true"),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn delete_account(
     State(state): State<AppState>,
     caller: Caller,
@@ -245,6 +314,19 @@ fn cascade_param(uri: &Uri) -> Result<bool, HttpError> {
     Ok(cascade)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{acc}/children",
+    tag = "accounts",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), crate::http::openapi::ListParams),
+    responses(
+        (status = 200, description = "Direct child accounts, newest first", body = Page<Account>),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn list_children(
     State(state): State<AppState>,
     caller: Caller,
@@ -273,3 +355,15 @@ async fn list_children(
         |account| account,
     ))
 }
+
+/// The OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_account,
+    show_account,
+    update_account,
+    delete_account,
+    list_children,
+    create_child
+))]
+pub struct Api;

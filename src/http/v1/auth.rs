@@ -26,7 +26,7 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/auth/account-token", post(issue_account_token))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AccountTokenRequest {
     account_id: String,
@@ -34,7 +34,7 @@ struct AccountTokenRequest {
     scope: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AccountTokenResponse {
     access_token: String,
     token_type: &'static str,
@@ -44,6 +44,20 @@ struct AccountTokenResponse {
     scope: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/account-token",
+    tag = "auth",
+    request_body(content = AccountTokenRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "An account-scoped access token; no refresh token", body = AccountTokenResponse),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn issue_account_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -99,6 +113,7 @@ async fn issue_account_token(
         TokenError::Database(error) => HttpError::internal(&error),
         TokenError::Encoding(error) => HttpError::internal(&error),
     })?;
+    state.metrics.token_issued("account_token");
     let body = AccountTokenResponse {
         access_token: response.access_token,
         token_type: response.token_type,
@@ -116,3 +131,8 @@ async fn issue_account_token(
     )
         .into_response())
 }
+
+/// The OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(issue_account_token))]
+pub struct Api;

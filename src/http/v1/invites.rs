@@ -40,7 +40,7 @@ pub fn routes() -> Router<AppState> {
 
 /// An invitation as its account's admins see it; `accept_url` only in the creation answer,
 /// the one time the link exists in clear.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct InviteView {
     id: InvitationId,
     account_id: AccountId,
@@ -70,7 +70,7 @@ impl InviteView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewInvite {
     email: String,
@@ -78,6 +78,21 @@ struct NewInvite {
     ttl_seconds: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{acc}/invites",
+    tag = "invites",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    request_body(content = NewInvite, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The invitation with its accept_url (shown once)", body = InviteView),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn create_invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -159,6 +174,19 @@ async fn create_invite(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{acc}/invites",
+    tag = "invites",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), crate::http::openapi::ListParams),
+    responses(
+        (status = 200, description = "Invitations, newest first", body = Page<InviteView>),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn list_invites(
     State(state): State<AppState>,
     caller: Caller,
@@ -189,6 +217,19 @@ async fn list_invites(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/{acc}/invites/{inv}",
+    tag = "invites",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("inv" = String, Path, description = "Invitation id (inv_...)")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn revoke_invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -222,6 +263,20 @@ async fn revoke_invite(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/invites/{token}/accept",
+    tag = "invites",
+    params(("token" = String, Path, description = "The invitation secret from the accept link")),
+    responses(
+        (status = 200, description = "Joined: `{status: \"added\", account_id, role}`", body = AcceptedInvite),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Gone", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn accept_invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -235,6 +290,20 @@ async fn accept_invite(
     })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/invites/{token}/decline",
+    tag = "invites",
+    params(("token" = String, Path, description = "The invitation secret from the accept link")),
+    responses(
+        (status = 200, description = "Declined: `{status: \"declined\"}`", body = DeclinedInvite),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Gone", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn decline_invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -311,3 +380,32 @@ async fn record(
     .await
     .map(|_| ())
 }
+
+/// What `accept` answers (built with `json!` above; this documents its shape).
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "an OpenAPI description only")]
+struct AcceptedInvite {
+    /// `added`
+    status: String,
+    account_id: AccountId,
+    role: Role,
+}
+
+/// What `decline` answers.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "an OpenAPI description only")]
+struct DeclinedInvite {
+    /// `declined`
+    status: String,
+}
+
+/// The OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_invites,
+    create_invite,
+    revoke_invite,
+    accept_invite,
+    decline_invite
+))]
+pub struct Api;

@@ -36,6 +36,15 @@ async fn load_user(state: &AppState, caller: &Caller) -> Result<User, HttpError>
         .ok_or_else(HttpError::invalid_token)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "me",
+    responses(
+        (status = 200, description = "The caller's profile", body = crate::user::User),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn show_profile(
     State(state): State<AppState>,
     caller: Caller,
@@ -43,7 +52,7 @@ async fn show_profile(
     Ok(Json(load_user(&state, &caller).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileChange {
     #[serde(default, with = "nullable")]
@@ -63,6 +72,19 @@ mod nullable {
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/me",
+    tag = "me",
+    request_body(content = ProfileChange, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated profile", body = crate::user::User),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn update_profile(
     State(state): State<AppState>,
     caller: Caller,
@@ -136,12 +158,23 @@ async fn update_profile(
     Ok(Json(user))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MyAccount {
     account: Account,
     role: Role,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/me/accounts",
+    tag = "me",
+    params(crate::http::openapi::ListParams),
+    responses(
+        (status = 200, description = "The accounts the caller belongs to, with its role", body = Page<MyAccount>),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn list_my_accounts(
     State(state): State<AppState>,
     caller: Caller,
@@ -167,7 +200,7 @@ async fn list_my_accounts(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MyInvite {
     id: InvitationId,
     account_id: AccountId,
@@ -179,6 +212,17 @@ struct MyInvite {
     created_at: Timestamp,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/me/invites",
+    tag = "me",
+    params(crate::http::openapi::ListParams),
+    responses(
+        (status = 200, description = "Pending invitations to the caller's verified email", body = Page<MyInvite>),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn list_my_invites(
     State(state): State<AppState>,
     caller: Caller,
@@ -224,3 +268,8 @@ async fn list_my_invites(
         },
     ))
 }
+
+/// The OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(show_profile, update_profile, list_my_accounts, list_my_invites))]
+pub struct Api;

@@ -35,6 +35,19 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{acc}/members",
+    tag = "members",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), crate::http::openapi::ListParams),
+    responses(
+        (status = 200, description = "Members, newest first", body = Page<Member>),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn list_members(
     State(state): State<AppState>,
     caller: Caller,
@@ -64,7 +77,7 @@ async fn list_members(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewMember {
     user_id: Option<String>,
@@ -72,6 +85,22 @@ struct NewMember {
     role: Role,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{acc}/members",
+    tag = "members",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    request_body(content = NewMember, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new member", body = Member),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -124,6 +153,18 @@ async fn add_member(
     Ok((StatusCode::CREATED, Json(member)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{acc}/members/{usr}",
+    tag = "members",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("usr" = String, Path, description = "User id (usr_...)")),
+    responses(
+        (status = 200, description = "The member", body = Member),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn show_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -138,12 +179,28 @@ async fn show_member(
     Ok(Json(member))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleUpdate {
     role: Role,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/accounts/{acc}/members/{usr}",
+    tag = "members",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("usr" = String, Path, description = "User id (usr_...)")),
+    request_body(content = RoleUpdate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The member with the new role", body = Member),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn change_role(
     State(state): State<AppState>,
     caller: Caller,
@@ -188,6 +245,19 @@ async fn change_role(
     }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/{acc}/members/{usr}",
+    tag = "members",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("usr" = String, Path, description = "User id (usr_...)")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -262,3 +332,8 @@ async fn record(
     .await
     .map(|_| ())
 }
+
+/// The OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_members, add_member, show_member, change_role, remove_member))]
+pub struct Api;

@@ -3,6 +3,7 @@
 //! module per resource family.
 
 mod accounts;
+mod admin;
 mod auth;
 pub mod body;
 pub mod caller;
@@ -22,4 +23,18 @@ pub fn routes() -> Router<AppState> {
         .merge(accounts::routes())
         .merge(members::routes())
         .merge(invites::routes())
+        .merge(admin::routes())
+}
+
+/// The OpenAPI descriptions of every family, for `/openapi.json`.
+pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi;
+    vec![
+        auth::Api::openapi(),
+        me::Api::openapi(),
+        accounts::Api::openapi(),
+        members::Api::openapi(),
+        invites::Api::openapi(),
+        admin::Api::openapi(),
+    ]
 }

@@ -51,7 +51,7 @@ fn context(list: &str) -> String {
     format!("cursor:{list}")
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
