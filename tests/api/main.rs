@@ -9,11 +9,14 @@
 )]
 mod account_tokens;
 mod accounts;
+mod api_keys;
+mod audit_logs;
 mod authorization_code;
 mod bootstrap;
 mod browser;
 mod cli;
 mod client_credentials;
+mod clients;
 mod consent_and_logout;
 mod discovery;
 mod helpers;

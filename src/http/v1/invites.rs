@@ -106,7 +106,7 @@ async fn create_invite(
         email: email.into_string(),
         role: new.role,
         status: InvitationStatus::Pending,
-        invited_by: Some(caller.user_id().clone()),
+        invited_by: caller.user_id().cloned(),
         expires_at: Timestamp(now + ttl),
         created_at: Timestamp(now),
         updated_at: Timestamp(now),
@@ -231,7 +231,7 @@ async fn accept_invite(
     let now = clock::now();
     let mut tx = state.store.begin().await?;
     let invitation = answer(&mut tx, &token_hash, InvitationStatus::Accepted, now).await?;
-    let user_id = caller.user_id();
+    let user_id = caller.user()?;
     let added = memberships::insert_if_absent(
         &mut *tx,
         &invitation.account_id,
@@ -309,7 +309,7 @@ async fn check_invitee(
     let invitation = invitations::find_by_token_hash(state.store.pool(), token_hash)
         .await?
         .ok_or_else(|| HttpError::not_found("invitation"))?;
-    let user = users::find(state.store.pool(), caller.user_id())
+    let user = users::find(state.store.pool(), caller.user()?)
         .await?
         .ok_or_else(HttpError::invalid_token)?;
     if !invitation.is_addressed_to(&user.email) {

@@ -3,9 +3,12 @@
 //! module per resource family.
 
 mod accounts;
+mod api_keys;
+mod audit_logs;
 mod auth;
 pub mod body;
 pub mod caller;
+pub mod clients;
 mod invites;
 mod me;
 mod members;
@@ -22,4 +25,7 @@ pub fn routes() -> Router<AppState> {
         .merge(accounts::routes())
         .merge(members::routes())
         .merge(invites::routes())
+        .merge(clients::routes())
+        .merge(api_keys::routes())
+        .merge(audit_logs::routes())
 }
