@@ -11,6 +11,7 @@ mod health;
 mod introspect;
 pub mod login;
 pub mod page;
+mod register;
 mod token;
 mod userinfo;
 pub mod v1;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(token::routes())
         .merge(userinfo::routes())
         .merge(introspect::routes())
+        .merge(register::routes())
         .merge(end_session::routes())
         .merge(v1::routes());
     let app = if issuer_path.is_empty() {

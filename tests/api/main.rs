@@ -26,6 +26,7 @@ mod login;
 mod me;
 mod members;
 mod outbox;
+mod registration;
 mod store;
 mod tenant_isolation;
 mod v1_conventions;
