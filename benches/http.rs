@@ -31,11 +31,14 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tessera::App;
 use tessera::admin;
+use tessera::api_key::ApiKey;
 use tessera::config::Config;
 use tessera::ids::{AccountId, GrantId};
 use tessera::keys::{KeyRing, SigningKey};
 use tessera::oauth::claims::AccessTokenClaims;
 use tessera::oauth::client::{ClientSettings, GrantType};
+use tessera::role::Role;
+use tessera::store::api_keys;
 use tessera::store::audit_events::Actor;
 use tessera::store::grants::{self, Grant};
 use tessera::store::{Store, refresh_tokens, users};
@@ -161,6 +164,8 @@ struct Seed {
     refresh_auth: HeaderValue,
     refresh_tokens: Arc<Vec<String>>,
     next_refresh: Arc<AtomicUsize>,
+    /// `Bearer tsk_…`: an admin API key of the first account.
+    api_key_auth: HeaderValue,
 }
 
 impl Seed {
@@ -219,7 +224,24 @@ impl Seed {
             refresh_tokens.push(token);
         }
         tx.commit().await.unwrap();
+        let api_key_token = tessera::api_key::generate();
+        let api_key = ApiKey::new(
+            account_id.clone(),
+            "bench key".into(),
+            Role::Admin,
+            None,
+            None,
+            tessera::clock::now(),
+        );
+        api_keys::insert(
+            store.pool(),
+            &api_key,
+            &tessera::secret::hash(&api_key_token),
+        )
+        .await
+        .unwrap();
         Seed {
+            api_key_auth: HeaderValue::from_str(&format!("Bearer {api_key_token}")).unwrap(),
             client_credentials_auth: basic(service.client_id.as_str(), &service_secret.unwrap()),
             refresh_auth: basic(app.client_id.as_str(), &app_secret.unwrap()),
             refresh_tokens: Arc::new(refresh_tokens),
@@ -252,6 +274,7 @@ fn http_scenarios(seed: &Seed) -> Vec<Scenario> {
     let refresh_auth = seed.refresh_auth.clone();
     let pool = seed.refresh_tokens.clone();
     let next = seed.next_refresh.clone();
+    let api_key = seed.api_key_auth.clone();
     vec![
         Scenario::get("healthz", "/healthz", None),
         Scenario::get("jwks", "/.well-known/jwks.json", Some("healthz")),
@@ -267,6 +290,15 @@ fn http_scenarios(seed: &Seed) -> Vec<Scenario> {
                 &refresh_auth,
                 format!("grant_type=refresh_token&refresh_token={token}"),
             )
+        }),
+        // Issue 5: authenticating a /v1 call with an API key is one indexed lookup.
+        Scenario::new("api_key_verify", Some("healthz"), move || {
+            Request::builder()
+                .method(Method::GET)
+                .uri("/v1/api-keys/verify")
+                .header(AUTHORIZATION, api_key.clone())
+                .body(Full::default())
+                .unwrap()
         }),
     ]
 }

@@ -3,6 +3,7 @@
 
 mod assets;
 mod authorize;
+mod cors;
 pub mod discovery;
 mod end_session;
 pub mod error;
@@ -73,6 +74,10 @@ pub fn router(state: AppState) -> Router {
     app.layer(axum::middleware::map_response_with_state(
         state.clone(),
         page::render_error_pages,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        cors::apply,
     ))
     .layer(sessions)
     .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -18,6 +18,7 @@ mod cli;
 mod client_credentials;
 mod clients;
 mod consent_and_logout;
+mod cors;
 mod discovery;
 mod helpers;
 mod invites;
