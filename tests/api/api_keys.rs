@@ -387,3 +387,34 @@ async fn introspection_reports_keys_to_clients_of_the_same_account_only() {
     let revoked: Value = introspect(&mine).await.unwrap().json().await.unwrap();
     assert_eq!(revoked, json!({"active": false}));
 }
+
+#[tokio::test]
+async fn a_key_reaches_descendants_as_an_admin_of_the_parent_would() {
+    let app = TestApp::spawn().await;
+    let team = app.team("ktree").await;
+    let response = app
+        .api(
+            Method::POST,
+            &format!("/v1/accounts/{}/children", team.account),
+            &team.owner.token,
+        )
+        .json(&json!({"name": "Child"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let child: Value = response.json().await.unwrap();
+    let child = format!("/v1/accounts/{}", child["id"].as_str().unwrap());
+    let owner_key = create_key(&app, &team.owner, &team.account, "owner").await;
+    let member_key = create_key(&app, &team.owner, &team.account, "member").await;
+    let owner_key = owner_key["token"].as_str().unwrap();
+    let member_key = member_key["token"].as_str().unwrap();
+    assert_eq!(status(&app, Method::GET, &child, owner_key).await, 200);
+    assert_eq!(
+        status(&app, Method::GET, &format!("{child}/clients"), owner_key).await,
+        200
+    );
+    // Inherited as admin, not owner.
+    assert_eq!(status(&app, Method::DELETE, &child, owner_key).await, 403);
+    assert_eq!(status(&app, Method::GET, &child, member_key).await, 404);
+}
