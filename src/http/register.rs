@@ -61,12 +61,6 @@ impl From<sqlx::Error> for RegisterError {
     }
 }
 
-impl From<crate::http::error::HttpError> for RegisterError {
-    fn from(_: crate::http::error::HttpError) -> RegisterError {
-        RegisterError::InvalidToken
-    }
-}
-
 impl IntoResponse for RegisterError {
     fn into_response(self) -> Response {
         let (status, error, description, challenge) = match self {
@@ -260,7 +254,9 @@ async fn register_client(
     body: Bytes,
 ) -> Result<Response, RegisterError> {
     let token = bearer(&headers)?;
-    let key = caller::authenticate_api_key(&state, token).await?;
+    let key = caller::authenticate_api_key(&state, token)
+        .await?
+        .ok_or(RegisterError::InvalidToken)?;
     if key.role < Role::Admin {
         return Err(RegisterError::InsufficientRole);
     }

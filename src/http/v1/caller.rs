@@ -142,7 +142,9 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|value| value.to_str().ok())
             .map(|value| value.chars().take(512).collect());
         if api_key::looks_like_key(token) {
-            let key = authenticate_api_key(state, token).await?;
+            let key = authenticate_api_key(state, token)
+                .await?
+                .ok_or_else(HttpError::invalid_token)?;
             return Ok(Caller {
                 actor: Actor::ApiKey(key.id.to_string()),
                 principal: Principal::ApiKey(key.id.clone()),
@@ -193,14 +195,17 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The active API key `token` names: one indexed lookup. Its last use is written down at
-/// most once a minute, off the request's path.
-pub async fn authenticate_api_key(state: &AppState, token: &str) -> Result<ApiKey, HttpError> {
+/// The active API key `token` names (`None`: unknown, expired or revoked): one indexed
+/// lookup. Its last use is written down at most once a minute, off the request's path.
+pub async fn authenticate_api_key(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<ApiKey>, sqlx::Error> {
     let now = clock::now();
-    let key = api_keys::find_by_token_hash(state.store.pool(), &secret::hash(token))
-        .await?
-        .filter(|key| key.is_active(now))
-        .ok_or_else(HttpError::invalid_token)?;
+    let found = api_keys::find_by_token_hash(state.store.pool(), &secret::hash(token)).await?;
+    let Some(key) = found.filter(|key| key.is_active(now)) else {
+        return Ok(None);
+    };
     if key.use_is_news(now) {
         let store = state.store.clone();
         let id = key.id.clone();
@@ -211,7 +216,7 @@ pub async fn authenticate_api_key(state: &AppState, token: &str) -> Result<ApiKe
             }
         });
     }
-    Ok(key)
+    Ok(Some(key))
 }
 
 /// The caller's effective role on `account_id` if it is at least `needed`: no relation (or
