@@ -31,12 +31,15 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tessera::App;
 use tessera::admin;
+use tessera::api_key::ApiKey;
 use tessera::config::Config;
 use tessera::ids::{AccountId, GrantId};
 use tessera::keys::{KeyRing, SigningKey};
 use tessera::oauth::claims::{AccessTokenClaims, Subject};
 use tessera::oauth::client::{ClientSettings, GrantType};
 use tessera::oauth::scope::Scope as OAuthScope;
+use tessera::role::Role;
+use tessera::store::api_keys;
 use tessera::store::audit_events::Actor;
 use tessera::store::grants::{self, Grant};
 use tessera::store::{Store, refresh_tokens, users};
@@ -175,6 +178,8 @@ struct Seed {
     refresh_auth: HeaderValue,
     refresh_tokens: Arc<Vec<String>>,
     next_refresh: Arc<AtomicUsize>,
+    /// `Bearer tsk_…`: an admin API key of the first account.
+    api_key_auth: HeaderValue,
 }
 
 impl Seed {
@@ -247,9 +252,26 @@ impl Seed {
             86_400,
             now,
         );
+        let api_key_token = tessera::api_key::generate();
+        let api_key = ApiKey::new(
+            account_id.clone(),
+            "bench key".into(),
+            Role::Admin,
+            None,
+            None,
+            tessera::clock::now(),
+        );
+        api_keys::insert(
+            store.pool(),
+            &api_key,
+            &tessera::secret::hash(&api_key_token),
+        )
+        .await
+        .unwrap();
         Seed {
             account_id: account_id.to_string(),
             login_token: keys.sign_access_token(&claims).unwrap(),
+            api_key_auth: HeaderValue::from_str(&format!("Bearer {api_key_token}")).unwrap(),
             client_credentials_auth: basic(service.client_id.as_str(), &service_secret.unwrap()),
             refresh_auth: basic(app.client_id.as_str(), &app_secret.unwrap()),
             refresh_tokens: Arc::new(refresh_tokens),
@@ -290,6 +312,7 @@ fn http_scenarios(seed: &Seed) -> Vec<Scenario> {
     );
     let bearer = HeaderValue::from_str(&format!("Bearer {}", seed.login_token)).unwrap();
     let rest_body = format!("{{\"account_id\":\"{}\"}}", seed.account_id);
+    let api_key = seed.api_key_auth.clone();
     vec![
         Scenario::get("healthz", "/healthz", None),
         Scenario::get("jwks", "/.well-known/jwks.json", Some("healthz")),
@@ -321,6 +344,15 @@ fn http_scenarios(seed: &Seed) -> Vec<Scenario> {
                 &refresh_auth,
                 format!("grant_type=refresh_token&refresh_token={token}"),
             )
+        }),
+        // Issue 5: authenticating a /v1 call with an API key is one indexed lookup.
+        Scenario::new("api_key_verify", Some("healthz"), move || {
+            Request::builder()
+                .method(Method::GET)
+                .uri("/v1/api-keys/verify")
+                .header(AUTHORIZATION, api_key.clone())
+                .body(Full::default())
+                .unwrap()
         }),
     ]
 }

@@ -283,18 +283,8 @@ pub async fn create_client(
     if !errors.is_empty() {
         return Err(AdminError::Invalid(errors));
     }
-    let secret = (!settings.token_endpoint_auth_method.is_public()).then(secret::generate);
     let now = clock::now();
-    let client = Client {
-        client_id: ClientId::generate(),
-        account_id: account_id.clone(),
-        settings,
-        created_at: Timestamp(now),
-        updated_at: Timestamp(now),
-        secret_hash: secret.as_deref().map(secret::hash),
-        self_registered: false,
-        account_status: crate::account::AccountStatus::Active,
-    };
+    let (client, secret) = new_client(account_id, settings, false, now);
     let mut tx = store.begin().await?;
     accounts::find(&mut *tx, account_id)
         .await?
@@ -317,6 +307,28 @@ pub async fn create_client(
     .await?;
     tx.commit().await?;
     Ok((client, secret))
+}
+
+/// A client about to be registered, and its secret in clear when it is confidential (the
+/// only time the secret exists outside the hash).
+pub fn new_client(
+    account_id: &AccountId,
+    settings: ClientSettings,
+    self_registered: bool,
+    now: i64,
+) -> (Client, Option<String>) {
+    let secret = (!settings.token_endpoint_auth_method.is_public()).then(secret::generate);
+    let client = Client {
+        client_id: ClientId::generate(),
+        account_id: account_id.clone(),
+        settings,
+        created_at: Timestamp(now),
+        updated_at: Timestamp(now),
+        secret_hash: secret.as_deref().map(secret::hash),
+        self_registered,
+        account_status: crate::account::AccountStatus::Active,
+    };
+    (client, secret)
 }
 
 fn check_name(name: Option<String>, field: &'static str) -> Result<Option<String>, AdminError> {

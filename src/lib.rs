@@ -6,6 +6,7 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod api_key;
 mod app;
 pub mod bootstrap;
 pub mod cli;

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
+use crate::api_key;
 use crate::clock;
 use crate::http::error::OAuthJsonError;
 use crate::http::extract;
@@ -18,7 +19,7 @@ use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
 use crate::secret;
 use crate::state::AppState;
-use crate::store::{clients, grants, memberships, refresh_tokens, revoked_tokens};
+use crate::store::{api_keys, clients, grants, memberships, refresh_tokens, revoked_tokens};
 use crate::tokens;
 
 pub fn routes() -> Router<AppState> {
@@ -39,11 +40,15 @@ async fn introspect(
     }
     let token = params.require("token")?;
     let now = clock::now();
-    let answer = match access_token_view(&state, &client, token, now).await? {
-        Some(view) => view,
-        None => refresh_token_view(&state, &client, token, now)
-            .await?
-            .unwrap_or_else(|| json!({"active": false})),
+    let answer = if api_key::looks_like_key(token) {
+        api_key_view(&state, &client, token, now).await?
+    } else {
+        match access_token_view(&state, &client, token, now).await? {
+            Some(view) => view,
+            None => refresh_token_view(&state, &client, token, now)
+                .await?
+                .unwrap_or_else(|| json!({"active": false})),
+        }
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(answer)).into_response())
 }
@@ -86,6 +91,35 @@ async fn access_token_view(
         }
     }
     Ok(Some(view))
+}
+
+/// An API key of the caller's own account: it acts for that account, so `sub` and `acc` both
+/// name it; no `client_id`, no `scope`.
+async fn api_key_view(
+    state: &AppState,
+    caller: &Client,
+    token: &str,
+    now: i64,
+) -> Result<Value, sqlx::Error> {
+    let key = api_keys::find_by_token_hash(state.store.pool(), &secret::hash(token)).await?;
+    let Some(key) = key.filter(|key| key.is_active(now) && key.account_id == caller.account_id)
+    else {
+        return Ok(json!({"active": false}));
+    };
+    let mut view = json!({
+        "active": true,
+        "token_type": "api_key",
+        "iss": state.issuer.as_str(),
+        "sub": key.account_id,
+        "acc": key.account_id,
+        "role": key.role,
+        "key_id": key.id,
+        "iat": key.created_at.0,
+    });
+    if let Some(expires_at) = key.expires_at {
+        view["exp"] = expires_at.0.into();
+    }
+    Ok(view)
 }
 
 async fn refresh_token_view(

@@ -3,6 +3,7 @@
 
 mod assets;
 mod authorize;
+mod cors;
 pub mod discovery;
 mod end_session;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod login;
 mod metrics;
 pub mod openapi;
 pub mod page;
+mod register;
 mod token;
 mod userinfo;
 pub mod v1;
@@ -49,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(token::routes())
         .merge(userinfo::routes())
         .merge(introspect::routes())
+        .merge(register::routes())
         .merge(end_session::routes())
         .merge(metrics::routes())
         .merge(openapi::routes())
@@ -81,6 +84,10 @@ pub fn router(state: AppState) -> Router {
     app.layer(axum::middleware::map_response_with_state(
         state.clone(),
         page::render_error_pages,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        cors::apply,
     ))
     .layer(sessions)
     .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -128,6 +128,26 @@ pub async fn lineage<'e>(
         .collect())
 }
 
+/// The account and its ancestors, nearest first, with no membership roles: the lineage an
+/// API key's role is laid on.
+pub async fn ancestry<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &AccountId,
+) -> Result<Vec<AccountId>, sqlx::Error> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "with recursive chain (id, parent_id, depth) as ( \
+           select id, parent_id, cast(0 as bigint) from accounts where id = $1 \
+           union all \
+           select a.id, a.parent_id, c.depth + 1 from accounts a \
+           join chain c on a.id = c.parent_id where c.depth < 64) \
+         select id from chain order by depth",
+    )
+    .bind(id.as_str())
+    .fetch_all(db)
+    .await?;
+    Ok(rows.iter().filter_map(|id| AccountId::parse(id)).collect())
+}
+
 /// The direct children of an account, newest first, after `after`.
 pub async fn children<'e>(
     db: impl Executor<'e, Database = Any>,

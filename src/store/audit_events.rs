@@ -83,3 +83,52 @@ pub async fn actions_for_account<'e>(
         .fetch_all(db)
         .await
 }
+
+/// A recorded event as the audit-log API shows it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Event {
+    pub id: String,
+    pub action: String,
+    pub actor_type: String,
+    pub actor_id: Option<String>,
+    pub target_type: String,
+    pub target_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: String,
+    pub created_at: i64,
+}
+
+/// An account's events, newest first (by id: ULIDs sort by time), before the event with id
+/// `before` (exclusive; empty for the first page), optionally of one action only.
+pub async fn list<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+    action: Option<&str>,
+    before: &str,
+    limit: i64,
+) -> Result<Vec<Event>, sqlx::Error> {
+    let columns = "id, action, actor_type, actor_id, target_type, target_id, ip, user_agent, \
+                   details, created_at";
+    // Conditions are left out rather than switched off, so that the planner can use the
+    // (account_id, action, id) index for a filtered page.
+    let mut sql = format!("select {columns} from audit_events where account_id = $1");
+    let mut next = 2;
+    if action.is_some() {
+        sql.push_str(&format!(" and action = ${next}"));
+        next += 1;
+    }
+    if !before.is_empty() {
+        sql.push_str(&format!(" and id < ${next}"));
+        next += 1;
+    }
+    sql.push_str(&format!(" order by id desc limit ${next}"));
+    let mut query = sqlx::query_as(&sql).bind(account_id.as_str());
+    if let Some(action) = action {
+        query = query.bind(action);
+    }
+    if !before.is_empty() {
+        query = query.bind(before);
+    }
+    query.bind(limit).fetch_all(db).await
+}

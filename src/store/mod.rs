@@ -2,6 +2,7 @@
 //! PostgreSQL, chosen by `DATABASE_URL`). Stores map rows to types and decide nothing.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod audit_events;
 pub mod authorization_codes;
 pub mod clients;

@@ -152,7 +152,7 @@ async fn insert(
     {
         return Err(HttpError::not_found("account"));
     }
-    let owner = users::find(&mut *tx, caller.user_id())
+    let owner = users::find(&mut *tx, caller.user()?)
         .await?
         .ok_or_else(HttpError::invalid_token)?;
     admin::insert_account_with_owner(&mut tx, &account, &owner, &caller.actor, now).await?;

@@ -71,7 +71,7 @@ impl FromRequestParts<AppState> for Superadmin {
             ));
         }
         // Read on every request, so revoking the flag takes effect at once.
-        if !users::is_superadmin(state.store.pool(), caller.user_id()).await? {
+        if !users::is_superadmin(state.store.pool(), caller.user()?).await? {
             return Err(HttpError::forbidden("this needs a superadmin"));
         }
         Ok(Superadmin(caller))

@@ -80,7 +80,7 @@ async fn issue_account_token(
     {
         return Err(not_found());
     }
-    let subject = caller.access_token();
+    let subject = caller.access_token()?;
     let client = match ClientId::parse(&subject.client_id) {
         Some(client_id) => clients::find(state.store.pool(), &client_id).await?,
         None => None,

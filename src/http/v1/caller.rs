@@ -10,16 +10,18 @@ use axum::http::request::Parts;
 use serde_json::Value;
 use sqlx::{Any, Executor};
 
-use crate::access::{self, Reach};
+use crate::access::{self, Link, Reach};
+use crate::api_key::{self, ApiKey};
 use crate::clock;
 use crate::http::error::HttpError;
 use crate::http::extract;
-use crate::ids::{AccountId, UserId};
+use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::oauth::claims::AccessTokenClaims;
 use crate::role::Role;
+use crate::secret;
 use crate::state::AppState;
 use crate::store::audit_events::{Actor, NewEvent};
-use crate::store::{Tx, accounts};
+use crate::store::{Tx, accounts, api_keys};
 use crate::tokens;
 
 /// An authenticated caller of the `/v1` API.
@@ -35,11 +37,12 @@ pub struct Caller {
     pub user_agent: Option<String>,
 }
 
-/// Who acts. API keys (issue 5) become a variant here, with a `Reach` of their account and
-/// role; `authorize` then needs the key's role instead of a membership lineage.
+/// Who acts: a user (through an access token), or an API key of one account, whose role
+/// stands in for a membership on that account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {
     User(UserId),
+    ApiKey(ApiKeyId),
 }
 
 /// What the caller authenticated with.
@@ -47,19 +50,40 @@ pub enum Principal {
 pub enum Credential {
     /// An access token of this server, verified and live.
     AccessToken(AccessTokenClaims),
+    /// An API key, active when the request came.
+    ApiKey(ApiKey),
 }
 
 impl Caller {
-    pub fn user_id(&self) -> &UserId {
+    /// The user acting, `None` for an API key.
+    pub fn user_id(&self) -> Option<&UserId> {
         match &self.principal {
-            Principal::User(user_id) => user_id,
+            Principal::User(user_id) => Some(user_id),
+            Principal::ApiKey(_) => None,
         }
     }
 
+    /// The user acting, for endpoints only a person may call (403 for an API key).
+    pub fn user(&self) -> Result<&UserId, HttpError> {
+        self.user_id()
+            .ok_or_else(|| HttpError::forbidden("this needs a user's token, not an API key"))
+    }
+
     /// The caller's login access token, for endpoints that trade it for another.
-    pub fn access_token(&self) -> &AccessTokenClaims {
+    pub fn access_token(&self) -> Result<&AccessTokenClaims, HttpError> {
         match &self.credential {
-            Credential::AccessToken(claims) => claims,
+            Credential::AccessToken(claims) => Ok(claims),
+            Credential::ApiKey(_) => Err(HttpError::forbidden(
+                "this needs a user's access token, not an API key",
+            )),
+        }
+    }
+
+    /// The API key the caller authenticated with, if it did with one.
+    pub fn api_key(&self) -> Option<&ApiKey> {
+        match &self.credential {
+            Credential::ApiKey(key) => Some(key),
+            Credential::AccessToken(_) => None,
         }
     }
 
@@ -108,6 +132,31 @@ impl FromRequestParts<AppState> for Caller {
         let token = extract::bearer_token(&parts.headers)
             .map_err(|()| HttpError::invalid_token())?
             .ok_or_else(HttpError::unauthenticated)?;
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.chars().take(512).collect());
+        if api_key::looks_like_key(token) {
+            let key = authenticate_api_key(state, token)
+                .await?
+                .ok_or_else(HttpError::invalid_token)?;
+            return Ok(Caller {
+                actor: Actor::ApiKey(key.id.to_string()),
+                principal: Principal::ApiKey(key.id.clone()),
+                reach: Reach {
+                    account_id: Some(key.account_id.clone()),
+                    max_role: Some(key.role),
+                },
+                credential: Credential::ApiKey(key),
+                ip,
+                user_agent,
+            });
+        }
         let claims = state
             .keys
             .verify_access_token(token)
@@ -135,15 +184,6 @@ impl FromRequestParts<AppState> for Caller {
             },
             None => Reach::default(),
         };
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| peer.ip().to_string());
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(|value| value.chars().take(512).collect());
         Ok(Caller {
             actor: Actor::User(user_id.to_string()),
             principal: Principal::User(user_id),
@@ -153,6 +193,30 @@ impl FromRequestParts<AppState> for Caller {
             user_agent,
         })
     }
+}
+
+/// The active API key `token` names (`None`: unknown, expired or revoked): one indexed
+/// lookup. Its last use is written down at most once a minute, off the request's path.
+pub async fn authenticate_api_key(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<ApiKey>, sqlx::Error> {
+    let now = clock::now();
+    let found = api_keys::find_by_token_hash(state.store.pool(), &secret::hash(token)).await?;
+    let Some(key) = found.filter(|key| key.is_active(now)) else {
+        return Ok(None);
+    };
+    if key.use_is_news(now) {
+        let store = state.store.clone();
+        let id = key.id.clone();
+        tokio::spawn(async move {
+            let granularity = api_key::LAST_USED_GRANULARITY_SECONDS;
+            if let Err(error) = api_keys::touch(store.pool(), &id, now, granularity).await {
+                tracing::warn!(%error, key = %id, "cannot record an API key's use");
+            }
+        });
+    }
+    Ok(Some(key))
 }
 
 /// The caller's effective role on `account_id` if it is at least `needed`: no relation (or
@@ -197,7 +261,21 @@ pub async fn effective_role<'e>(
     caller: &Caller,
     account_id: &AccountId,
 ) -> Result<Option<Role>, sqlx::Error> {
-    let lineage = accounts::lineage(db, account_id, caller.user_id()).await?;
+    let lineage = match &caller.credential {
+        Credential::AccessToken(_) => match caller.user_id() {
+            Some(user_id) => accounts::lineage(db, account_id, user_id).await?,
+            None => return Ok(None),
+        },
+        // A key holds its role on its own account, as a membership would.
+        Credential::ApiKey(key) => accounts::ancestry(db, account_id)
+            .await?
+            .into_iter()
+            .map(|id| Link {
+                role: (id == key.account_id).then_some(key.role),
+                account_id: id,
+            })
+            .collect(),
+    };
     Ok(access::effective_role(&lineage, &caller.reach))
 }
 

@@ -122,7 +122,7 @@ async fn create_invite(
         email: email.into_string(),
         role: new.role,
         status: InvitationStatus::Pending,
-        invited_by: Some(caller.user_id().clone()),
+        invited_by: caller.user_id().cloned(),
         expires_at: Timestamp(now + ttl),
         created_at: Timestamp(now),
         updated_at: Timestamp(now),
@@ -321,7 +321,7 @@ async fn answer_as_caller(
     decision: Decision,
 ) -> Result<Answered, HttpError> {
     caller.require_user_level()?;
-    let user = users::find(state.store.pool(), caller.user_id())
+    let user = users::find(state.store.pool(), caller.user()?)
         .await?
         .ok_or_else(HttpError::invalid_token)?;
     let context = Context {

@@ -31,7 +31,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn load_user(state: &AppState, caller: &Caller) -> Result<User, HttpError> {
     // A verified, live token whose user is gone is no longer a credential.
-    users::find(state.store.pool(), caller.user_id())
+    users::find(state.store.pool(), caller.user()?)
         .await?
         .ok_or_else(HttpError::invalid_token)
 }
@@ -184,7 +184,7 @@ async fn list_my_accounts(
     // An account-scoped token sees its account and descendants only.
     let rows = accounts::of_user(
         state.store.pool(),
-        caller.user_id(),
+        caller.user()?,
         caller.reach.account_id.as_ref(),
         &after,
         request.fetch_limit(),

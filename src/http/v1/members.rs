@@ -270,7 +270,7 @@ async fn remove_member(
     let current = memberships::find(&mut *tx, &account_id, &user_id)
         .await?
         .ok_or_else(|| HttpError::not_found("member"))?;
-    let is_self = &user_id == caller.user_id();
+    let is_self = caller.user_id() == Some(&user_id);
     if !access::may_remove(role, is_self, current.role) {
         return Err(HttpError::forbidden(
             "removing another member needs admin, removing an owner needs owner",

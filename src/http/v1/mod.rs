@@ -4,9 +4,12 @@
 
 mod accounts;
 mod admin;
+mod api_keys;
+mod audit_logs;
 mod auth;
 pub mod body;
 pub mod caller;
+pub mod clients;
 mod invites;
 mod me;
 mod members;
@@ -23,6 +26,9 @@ pub fn routes() -> Router<AppState> {
         .merge(accounts::routes())
         .merge(members::routes())
         .merge(invites::routes())
+        .merge(clients::routes())
+        .merge(api_keys::routes())
+        .merge(audit_logs::routes())
         .merge(admin::routes())
 }
 

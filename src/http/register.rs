@@ -1,0 +1,451 @@
+//! `POST /oauth2/register` (RFC 7591 dynamic client registration) and its management at
+//! `/oauth2/register/{client_id}` (RFC 7592). Registration needs an initial access token: an
+//! API key of the target account with role admin or higher; the client lands in that account,
+//! marked self-registered so that its users see a consent page. Management needs the
+//! registration access token handed out at registration (stored hashed).
+
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::admin;
+use crate::clock::{self, Timestamp};
+use crate::http::extract;
+use crate::http::v1::caller;
+use crate::ids::{AccountId, ClientId};
+use crate::oauth::client::{
+    AuthMethod, Client, ClientSettings, DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+    DEFAULT_REFRESH_TOKEN_TTL_SECONDS, FieldError, GrantType,
+};
+use crate::oauth::scope;
+use crate::role::Role;
+use crate::secret;
+use crate::state::AppState;
+use crate::store::audit_events::{self, Actor, NewEvent};
+use crate::store::clients;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/oauth2/register", post(register_client))
+        .route(
+            "/oauth2/register/{client_id}",
+            get(show_registration)
+                .put(update_registration)
+                .delete(delete_registration),
+        )
+}
+
+/// An error of the registration endpoints: RFC 7591 §3.2.2 JSON, or an RFC 6750 challenge
+/// for a missing, bad or insufficient bearer token.
+#[derive(Debug)]
+enum RegisterError {
+    Metadata(&'static str, String),
+    Unauthenticated,
+    InvalidToken,
+    InsufficientRole,
+    Internal,
+}
+
+impl From<sqlx::Error> for RegisterError {
+    fn from(error: sqlx::Error) -> RegisterError {
+        tracing::error!(%error, "database error");
+        RegisterError::Internal
+    }
+}
+
+impl IntoResponse for RegisterError {
+    fn into_response(self) -> Response {
+        let (status, error, description, challenge) = match self {
+            RegisterError::Metadata(error, description) => {
+                (StatusCode::BAD_REQUEST, error, description, None)
+            }
+            RegisterError::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "this request needs a bearer token".to_owned(),
+                Some("Bearer realm=\"tessera\""),
+            ),
+            RegisterError::InvalidToken => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the bearer token is invalid, expired or revoked".to_owned(),
+                Some("Bearer realm=\"tessera\", error=\"invalid_token\""),
+            ),
+            RegisterError::InsufficientRole => (
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "registration needs an API key with the admin or owner role".to_owned(),
+                Some("Bearer realm=\"tessera\", error=\"insufficient_scope\""),
+            ),
+            RegisterError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "an internal error occurred".to_owned(),
+                None,
+            ),
+        };
+        let mut response = (
+            status,
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(json!({"error": error, "error_description": description})),
+        )
+            .into_response();
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
+}
+
+/// Client metadata (RFC 7591 §2). Unknown fields are ignored, as §2 requires.
+#[derive(Deserialize)]
+struct Metadata {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    token_endpoint_auth_method: Option<String>,
+    grant_types: Option<Vec<String>>,
+    response_types: Option<Vec<String>>,
+    client_name: Option<String>,
+    scope: Option<String>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+}
+
+fn invalid_metadata(description: impl Into<String>) -> RegisterError {
+    RegisterError::Metadata("invalid_client_metadata", description.into())
+}
+
+impl Metadata {
+    fn parse(body: &[u8]) -> Result<Metadata, RegisterError> {
+        serde_json::from_slice(body).map_err(|error| invalid_metadata(error.to_string()))
+    }
+
+    /// The settings asked for, with RFC 7591 defaults, validated like a REST registration.
+    fn into_settings(self) -> Result<ClientSettings, RegisterError> {
+        let method = match self.token_endpoint_auth_method.as_deref() {
+            None => AuthMethod::ClientSecretBasic,
+            Some(text) => AuthMethod::parse(text).ok_or_else(|| {
+                invalid_metadata(format!("unsupported token_endpoint_auth_method {text}"))
+            })?,
+        };
+        let grant_types = match self.grant_types {
+            None => vec![GrantType::AuthorizationCode],
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    GrantType::parse(name)
+                        .ok_or_else(|| invalid_metadata(format!("unsupported grant type {name}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let response_types = self.response_types.unwrap_or_else(|| vec!["code".into()]);
+        if response_types.iter().any(|t| t != "code") {
+            return Err(invalid_metadata("only the code response type is supported"));
+        }
+        let wants_code = !response_types.is_empty();
+        if wants_code != grant_types.contains(&GrantType::AuthorizationCode) {
+            return Err(invalid_metadata(
+                "response_types code and grant_types authorization_code go together",
+            ));
+        }
+        let scopes = match self.scope {
+            Some(text) => text.split_whitespace().map(str::to_owned).collect(),
+            None => scope::SUPPORTED.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let settings = ClientSettings {
+            name: self
+                .client_name
+                .unwrap_or_else(|| "Dynamically registered client".into()),
+            redirect_uris: self.redirect_uris,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            allowed_origins: self.allowed_origins,
+            grant_types,
+            token_endpoint_auth_method: method,
+            scopes,
+            access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+            refresh_token_ttl_seconds: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
+            refresh_reuse_grace_seconds: 0,
+        };
+        let errors = settings.validate();
+        match errors.first() {
+            None => Ok(settings),
+            Some(first) => Err(RegisterError::Metadata(
+                error_code(first),
+                errors
+                    .iter()
+                    .map(|error| format!("{}: {}", error.field, error.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )),
+        }
+    }
+}
+
+/// RFC 7591 §3.2.2: a bad redirect URI has an error code of its own.
+fn error_code(error: &FieldError) -> &'static str {
+    match error.field {
+        "redirect_uris" | "post_logout_redirect_uris" => "invalid_redirect_uri",
+        _ => "invalid_client_metadata",
+    }
+}
+
+/// The registration as RFC 7591 §3.2.1 and RFC 7592 §3 answer it.
+fn view(state: &AppState, client: &Client) -> Value {
+    let s = &client.settings;
+    let response_types: &[&str] = if client.allows_grant(GrantType::AuthorizationCode) {
+        &["code"]
+    } else {
+        &[]
+    };
+    json!({
+        "client_id": client.client_id,
+        "client_id_issued_at": client.created_at.0,
+        "client_name": s.name,
+        "redirect_uris": s.redirect_uris,
+        "post_logout_redirect_uris": s.post_logout_redirect_uris,
+        "allowed_origins": s.allowed_origins,
+        "grant_types": s.grant_types,
+        "response_types": response_types,
+        "token_endpoint_auth_method": s.token_endpoint_auth_method,
+        "scope": s.scopes.join(" "),
+        "registration_client_uri": state
+            .issuer
+            .url(&format!("/oauth2/register/{}", client.client_id)),
+    })
+}
+
+fn request_origin(
+    headers: &HeaderMap,
+    peer: Option<&Extension<ConnectInfo<SocketAddr>>>,
+) -> (Option<String>, Option<String>) {
+    let ip = peer.map(|Extension(ConnectInfo(peer))| peer.ip().to_string());
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.chars().take(512).collect());
+    (ip, user_agent)
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, RegisterError> {
+    extract::bearer_token(headers)
+        .map_err(|()| RegisterError::InvalidToken)?
+        .ok_or(RegisterError::Unauthenticated)
+}
+
+async fn register_client(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, RegisterError> {
+    let token = bearer(&headers)?;
+    let key = caller::authenticate_api_key(&state, token)
+        .await?
+        .ok_or(RegisterError::InvalidToken)?;
+    if key.role < Role::Admin {
+        return Err(RegisterError::InsufficientRole);
+    }
+    let settings = Metadata::parse(&body)?.into_settings()?;
+    let now = clock::now();
+    let (client, secret) = admin::new_client(&key.account_id, settings, true, now);
+    let registration_token = secret::generate();
+    let (ip, user_agent) = request_origin(&headers, peer.as_ref());
+    let mut tx = state.store.begin().await?;
+    clients::insert(&mut *tx, &client).await?;
+    clients::set_registration_token_hash(
+        &mut *tx,
+        &client.client_id,
+        &secret::hash(&registration_token),
+    )
+    .await?;
+    let actor = Actor::ApiKey(key.id.to_string());
+    record(
+        &mut tx,
+        &key.account_id,
+        "client.created",
+        &actor,
+        &client.client_id,
+        (ip.as_deref(), user_agent.as_deref()),
+        json!({"name": client.settings.name, "self_registered": true}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let mut answer = view(&state, &client);
+    answer["registration_access_token"] = registration_token.into();
+    if let Some(secret) = secret {
+        answer["client_secret"] = secret.into();
+        answer["client_secret_expires_at"] = 0.into();
+    }
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(answer),
+    )
+        .into_response())
+}
+
+#[expect(clippy::too_many_arguments, reason = "one audit event's fields")]
+async fn record(
+    tx: &mut crate::store::Tx,
+    account_id: &AccountId,
+    action: &str,
+    actor: &Actor,
+    client_id: &ClientId,
+    (ip, user_agent): (Option<&str>, Option<&str>),
+    details: Value,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    audit_events::insert(
+        &mut **tx,
+        &NewEvent {
+            account_id: Some(account_id),
+            action,
+            actor,
+            target_type: "client",
+            target_id: client_id.as_str(),
+            ip,
+            user_agent,
+            details,
+        },
+        now,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// RFC 7592 §3: the client named in the path, if the registration access token is its own.
+/// Anything else (unknown client, wrong token) is the same 401.
+async fn managed_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: &str,
+) -> Result<Client, RegisterError> {
+    let token = bearer(headers)?;
+    let client_id = ClientId::parse(client_id).ok_or(RegisterError::InvalidToken)?;
+    let stored = clients::registration_token_hash(state.store.pool(), &client_id)
+        .await?
+        .ok_or(RegisterError::InvalidToken)?;
+    if !secret::verify(token, &stored) {
+        return Err(RegisterError::InvalidToken);
+    }
+    clients::find(state.store.pool(), &client_id)
+        .await?
+        .ok_or(RegisterError::InvalidToken)
+}
+
+async fn show_registration(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+) -> Result<Response, RegisterError> {
+    let client = managed_client(&state, &headers, &client_id).await?;
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(view(&state, &client)),
+    )
+        .into_response())
+}
+
+/// RFC 7592 §2.2: the body replaces the metadata as a whole; `client_id` must match and a
+/// `client_secret`, when sent, must be the current one.
+async fn update_registration(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, RegisterError> {
+    let current = managed_client(&state, &headers, &client_id).await?;
+    let metadata = Metadata::parse(&body)?;
+    if metadata
+        .client_id
+        .as_deref()
+        .is_some_and(|id| id != current.client_id.as_str())
+    {
+        return Err(invalid_metadata("client_id does not match"));
+    }
+    if let Some(sent) = metadata.client_secret.as_deref()
+        && !current
+            .secret_hash
+            .as_deref()
+            .is_some_and(|stored| secret::verify(sent, stored))
+    {
+        return Err(invalid_metadata("client_secret does not match"));
+    }
+    let settings = metadata.into_settings()?;
+    let now = clock::now();
+    let mut updated = current;
+    updated.settings = settings;
+    updated.updated_at = Timestamp(now);
+    let mut new_secret = None;
+    if updated.is_public() {
+        updated.secret_hash = None;
+    } else if updated.secret_hash.is_none() {
+        let secret = secret::generate();
+        updated.secret_hash = Some(secret::hash(&secret));
+        new_secret = Some(secret);
+    }
+    let (ip, user_agent) = request_origin(&headers, peer.as_ref());
+    let mut tx = state.store.begin().await?;
+    clients::update(&mut *tx, &updated).await?;
+    record(
+        &mut tx,
+        &updated.account_id,
+        "client.updated",
+        &Actor::Client(updated.client_id.to_string()),
+        &updated.client_id,
+        (ip.as_deref(), user_agent.as_deref()),
+        json!({"registration": true}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let mut answer = view(&state, &updated);
+    if let Some(secret) = new_secret {
+        answer["client_secret"] = secret.into();
+        answer["client_secret_expires_at"] = 0.into();
+    }
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response())
+}
+
+async fn delete_registration(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+) -> Result<StatusCode, RegisterError> {
+    let client = managed_client(&state, &headers, &client_id).await?;
+    let (ip, user_agent) = request_origin(&headers, peer.as_ref());
+    let now = clock::now();
+    let mut tx = state.store.begin().await?;
+    clients::delete(&mut *tx, &client.client_id).await?;
+    record(
+        &mut tx,
+        &client.account_id,
+        "client.deleted",
+        &Actor::Client(client.client_id.to_string()),
+        &client.client_id,
+        (ip.as_deref(), user_agent.as_deref()),
+        json!({"name": client.settings.name, "registration": true}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,336 @@
+//! `/v1/accounts/{acc}/clients`: an account's admins register, list, read, update (JSON Merge
+//! Patch, re-validated as a whole), delete OAuth clients and rotate their secrets. A secret is
+//! shown once, in the answer that created it; the previous one stops working at once.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::admin;
+use crate::clock::{self, Timestamp};
+use crate::http::error::HttpError;
+use crate::http::v1::body::{ApiJson, MergePatch};
+use crate::http::v1::caller::{self, Caller, authorize};
+use crate::http::v1::page::{Page, PageRequest, page};
+use crate::ids::{AccountId, ClientId};
+use crate::oauth::client::{
+    AuthMethod, Client, ClientSettings, DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+    DEFAULT_REFRESH_TOKEN_TTL_SECONDS, GrantType,
+};
+use crate::oauth::scope;
+use crate::role::Role;
+use crate::secret;
+use crate::state::AppState;
+use crate::store::{Position, audit_events, clients};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/accounts/{acc}/clients",
+            get(list_clients).post(create_client),
+        )
+        .route(
+            "/v1/accounts/{acc}/clients/{cid}",
+            get(show_client).patch(update_client).delete(delete_client),
+        )
+        .route(
+            "/v1/accounts/{acc}/clients/{cid}/secret",
+            post(rotate_secret),
+        )
+}
+
+/// A client as the API shows it; `client_secret` only in the answer that made it.
+#[derive(Serialize)]
+pub struct ClientView {
+    #[serde(flatten)]
+    client: Client,
+    self_registered: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+impl ClientView {
+    fn new(client: Client, client_secret: Option<String>) -> ClientView {
+        ClientView {
+            self_registered: client.self_registered,
+            client,
+            client_secret,
+        }
+    }
+}
+
+/// A registration as the REST API takes it; the settings a PATCH is merged into have the same
+/// shape. Optional fields take the defaults of `tessera clients create`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientInput {
+    name: String,
+    redirect_uris: Vec<String>,
+    post_logout_redirect_uris: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
+    grant_types: Vec<GrantType>,
+    token_endpoint_auth_method: AuthMethod,
+    scopes: Option<Vec<String>>,
+    access_token_ttl_seconds: Option<i64>,
+    refresh_token_ttl_seconds: Option<i64>,
+    refresh_reuse_grace_seconds: Option<i64>,
+}
+
+impl ClientInput {
+    /// The settings asked for, not yet validated.
+    pub fn into_settings(self) -> ClientSettings {
+        ClientSettings {
+            name: self.name,
+            redirect_uris: self.redirect_uris,
+            post_logout_redirect_uris: self.post_logout_redirect_uris.unwrap_or_default(),
+            allowed_origins: self.allowed_origins.unwrap_or_default(),
+            grant_types: self.grant_types,
+            token_endpoint_auth_method: self.token_endpoint_auth_method,
+            scopes: self
+                .scopes
+                .unwrap_or_else(|| scope::SUPPORTED.iter().map(|s| (*s).to_owned()).collect()),
+            access_token_ttl_seconds: self
+                .access_token_ttl_seconds
+                .unwrap_or(DEFAULT_ACCESS_TOKEN_TTL_SECONDS),
+            refresh_token_ttl_seconds: self
+                .refresh_token_ttl_seconds
+                .unwrap_or(DEFAULT_REFRESH_TOKEN_TTL_SECONDS),
+            refresh_reuse_grace_seconds: self.refresh_reuse_grace_seconds.unwrap_or(0),
+        }
+    }
+}
+
+/// Fields a PATCH may not name.
+const READ_ONLY: [&str; 6] = [
+    "client_id",
+    "account_id",
+    "created_at",
+    "updated_at",
+    "client_secret",
+    "self_registered",
+];
+
+async fn list_clients(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(acc): Path<String>,
+    request: PageRequest,
+) -> Result<Json<Page<ClientView>>, HttpError> {
+    let account_id = caller::account_id(&acc)?;
+    authorize(&state, &caller, &account_id, Role::Admin).await?;
+    let after = request.position(&state, "clients")?;
+    let rows = clients::list(
+        state.store.pool(),
+        &account_id,
+        &after,
+        request.fetch_limit(),
+    )
+    .await?;
+    Ok(page(
+        &state,
+        "clients",
+        &request,
+        rows,
+        |client| Position {
+            created_at: client.created_at.0,
+            id: client.client_id.to_string(),
+        },
+        |client| ClientView::new(client, None),
+    ))
+}
+
+async fn create_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(acc): Path<String>,
+    ApiJson(input): ApiJson<ClientInput>,
+) -> Result<Response, HttpError> {
+    let account_id = caller::account_id(&acc)?;
+    authorize(&state, &caller, &account_id, Role::Admin).await?;
+    let settings = input.into_settings();
+    let errors = settings.validate();
+    if !errors.is_empty() {
+        return Err(HttpError::validation(errors));
+    }
+    let now = clock::now();
+    let (client, secret) = admin::new_client(&account_id, settings, false, now);
+    let mut tx = state.store.begin().await?;
+    clients::insert(&mut *tx, &client).await?;
+    audit_events::insert(
+        &mut *tx,
+        &caller.event(
+            Some(&account_id),
+            "client.created",
+            "client",
+            client.client_id.as_str(),
+            json!({"name": client.settings.name}),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(ClientView::new(client, secret))).into_response())
+}
+
+async fn show_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((acc, cid)): Path<(String, String)>,
+) -> Result<Json<ClientView>, HttpError> {
+    let account_id = caller::account_id(&acc)?;
+    authorize(&state, &caller, &account_id, Role::Admin).await?;
+    let client = find(state.store.pool(), &account_id, &cid).await?;
+    Ok(Json(ClientView::new(client, None)))
+}
+
+async fn find<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    account_id: &AccountId,
+    cid: &str,
+) -> Result<Client, HttpError> {
+    let client_id = ClientId::parse(cid).ok_or_else(|| HttpError::not_found("client"))?;
+    clients::find_in_account(db, account_id, &client_id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("client"))
+}
+
+async fn update_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((acc, cid)): Path<(String, String)>,
+    MergePatch(patch): MergePatch,
+) -> Result<Json<ClientView>, HttpError> {
+    let account_id = caller::account_id(&acc)?;
+    authorize(&state, &caller, &account_id, Role::Admin).await?;
+    let Value::Object(fields) = &patch else {
+        return Err(HttpError::invalid_field("body", "must be a JSON object"));
+    };
+    if let Some(field) = fields.keys().find(|key| READ_ONLY.contains(&key.as_str())) {
+        return Err(HttpError::invalid_field(field.clone(), "is read-only"));
+    }
+    let mut tx = state.store.begin().await?;
+    let current = find(&mut *tx, &account_id, &cid).await?;
+    let before =
+        serde_json::to_value(&current.settings).map_err(|error| HttpError::internal(&error))?;
+    let mut merged = before.clone();
+    json_patch::merge(&mut merged, &patch);
+    let input: ClientInput = serde_path_to_error::deserialize(merged).map_err(|error| {
+        HttpError::invalid_field(error.path().to_string(), error.inner().to_string())
+    })?;
+    let settings = input.into_settings();
+    let errors = settings.validate();
+    if !errors.is_empty() {
+        return Err(HttpError::validation(errors));
+    }
+    let after = serde_json::to_value(&settings).map_err(|error| HttpError::internal(&error))?;
+    let changed = changed_fields(&before, &after);
+    if changed.is_empty() {
+        return Ok(Json(ClientView::new(current, None)));
+    }
+    let now = clock::now();
+    let mut updated = current;
+    updated.settings = settings;
+    updated.updated_at = Timestamp(now);
+    // A client turned confidential gets its first secret; one turned public loses it.
+    let mut new_secret = None;
+    if updated.is_public() {
+        updated.secret_hash = None;
+    } else if updated.secret_hash.is_none() {
+        let secret = secret::generate();
+        updated.secret_hash = Some(secret::hash(&secret));
+        new_secret = Some(secret);
+    }
+    clients::update(&mut *tx, &updated).await?;
+    audit_events::insert(
+        &mut *tx,
+        &caller.event(
+            Some(&account_id),
+            "client.updated",
+            "client",
+            updated.client_id.as_str(),
+            json!({"fields": changed}),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(ClientView::new(updated, new_secret)))
+}
+
+fn changed_fields(before: &Value, after: &Value) -> Vec<String> {
+    match (before, after) {
+        (Value::Object(before), Value::Object(after)) => after
+            .iter()
+            .filter(|(key, value)| before.get(*key) != Some(value))
+            .map(|(key, _)| key.clone())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+async fn delete_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((acc, cid)): Path<(String, String)>,
+) -> Result<StatusCode, HttpError> {
+    let account_id = caller::account_id(&acc)?;
+    authorize(&state, &caller, &account_id, Role::Admin).await?;
+    let mut tx = state.store.begin().await?;
+    let client = find(&mut *tx, &account_id, &cid).await?;
+    clients::delete(&mut *tx, &client.client_id).await?;
+    audit_events::insert(
+        &mut *tx,
+        &caller.event(
+            Some(&account_id),
+            "client.deleted",
+            "client",
+            client.client_id.as_str(),
+            json!({"name": client.settings.name}),
+        ),
+        clock::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn rotate_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((acc, cid)): Path<(String, String)>,
+) -> Result<Json<ClientView>, HttpError> {
+    let account_id = caller::account_id(&acc)?;
+    authorize(&state, &caller, &account_id, Role::Admin).await?;
+    let mut tx = state.store.begin().await?;
+    let mut client = find(&mut *tx, &account_id, &cid).await?;
+    if client.is_public() {
+        return Err(HttpError::conflict(
+            "conflict",
+            "a public client (token_endpoint_auth_method none) has no secret",
+        ));
+    }
+    let now = clock::now();
+    let secret = secret::generate();
+    let hash = secret::hash(&secret);
+    clients::set_secret_hash(&mut *tx, &client.client_id, &hash, now).await?;
+    audit_events::insert(
+        &mut *tx,
+        &caller.event(
+            Some(&account_id),
+            "client.secret_rotated",
+            "client",
+            client.client_id.as_str(),
+            json!({}),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    client.secret_hash = Some(hash);
+    client.updated_at = Timestamp(now);
+    Ok(Json(ClientView::new(client, Some(secret))))
+}
