@@ -17,6 +17,7 @@ use crate::mailer::{self, Transport};
 use crate::maintenance;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::webhooks::delivery::{self, Sender};
 
 pub struct App {
     listener: TcpListener,
@@ -93,6 +94,13 @@ impl App {
             Transport::from_config(&state.config),
             background_stopped.clone(),
         ));
+        let sender = Sender::new(state.keys.clone(), state.config.webhook_block_private)
+            .map_err(std::io::Error::other)?;
+        let webhooks = tokio::spawn(delivery::run(
+            state.store.clone(),
+            sender,
+            background_stopped.clone(),
+        ));
         let sweeper = tokio::spawn(maintenance::run(state.store.clone(), background_stopped));
 
         let router = http::router(state.clone());
@@ -103,7 +111,7 @@ impl App {
         .with_graceful_shutdown(shutdown)
         .await;
         let _ = stop_background.send(true);
-        let _ = tokio::join!(refresher, mailer, sweeper);
+        let _ = tokio::join!(refresher, mailer, webhooks, sweeper);
         state.store.close().await;
         tracing::info!("tessera stopped");
         served

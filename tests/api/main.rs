@@ -26,3 +26,4 @@ mod outbox;
 mod store;
 mod tenant_isolation;
 mod v1_conventions;
+mod webhooks;

@@ -10,6 +10,7 @@ mod invites;
 mod me;
 mod members;
 pub mod page;
+mod webhooks;
 
 use axum::Router;
 
@@ -22,4 +23,5 @@ pub fn routes() -> Router<AppState> {
         .merge(accounts::routes())
         .merge(members::routes())
         .merge(invites::routes())
+        .merge(webhooks::routes())
 }
