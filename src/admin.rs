@@ -5,14 +5,17 @@ use serde_json::json;
 
 use crate::account::Account;
 use crate::clock::{self, Timestamp};
+use crate::config::Issuer;
 use crate::email_address::EmailAddress;
 use crate::ids::{AccountId, ClientId};
+use crate::mailer;
 use crate::oauth::client::{Client, ClientSettings, FieldError};
 use crate::password::{self, PasswordError};
 use crate::role::Role;
 use crate::secret;
 use crate::store::audit_events::{self, Actor, NewEvent};
-use crate::store::{self, Store, Tx, accounts, clients, memberships, users};
+use crate::store::user_tokens::{self, Purpose};
+use crate::store::{self, Store, Tx, accounts, clients, emails, memberships, users};
 use crate::user::User;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +54,12 @@ pub struct NewUser {
     pub superadmin: bool,
 }
 
-/// Creates a user; without a password the user cannot log in until they set one.
-pub async fn create_user(store: &Store, new: NewUser) -> Result<User, AdminError> {
+/// How long the link in a set-password email works.
+pub const SET_PASSWORD_SECONDS: i64 = 72 * 60 * 60;
+
+/// Creates a user; without a password the user cannot log in until they set one, and is
+/// mailed a single-use link on `issuer` to do so (in the same transaction).
+pub async fn create_user(store: &Store, issuer: &Issuer, new: NewUser) -> Result<User, AdminError> {
     let email = EmailAddress::parse(&new.email)
         .ok_or_else(|| invalid("email", "must be an email address"))?;
     let name = check_name(new.name)?;
@@ -63,21 +70,59 @@ pub async fn create_user(store: &Store, new: NewUser) -> Result<User, AdminError
         }
         None => None,
     };
-    let mut user = User::new(email, name, password_hash, clock::now());
+    let now = clock::now();
+    let mut user = User::new(email, name, password_hash, now);
     user.superadmin = new.superadmin;
-    match users::insert(store.pool(), &user).await {
-        Err(error) if store::is_unique_violation(&error) => Err(AdminError::Conflict(format!(
-            "a user with email {} already exists",
-            user.email
-        ))),
-        result => Ok(result.map(|()| user)?),
+    let mut tx = store.begin().await?;
+    match users::insert(&mut *tx, &user).await {
+        Err(error) if store::is_unique_violation(&error) => {
+            return Err(AdminError::Conflict(format!(
+                "a user with email {} already exists",
+                user.email
+            )));
+        }
+        result => result?,
     }
+    if user.password_hash.is_none() {
+        mail_set_password_link(&mut tx, issuer, &user, now).await?;
+    }
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Queues the email with a single-use link (served by the reset-password page) with which
+/// a user created without a password chooses one.
+pub async fn mail_set_password_link(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    user: &User,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let token = secret::generate();
+    user_tokens::insert(
+        &mut **tx,
+        &secret::hash(&token),
+        &user.id,
+        Purpose::SetPassword,
+        now,
+        now + SET_PASSWORD_SECONDS,
+    )
+    .await?;
+    let link = issuer.url(&format!("/reset-password?token={token}"));
+    emails::enqueue(
+        &mut **tx,
+        &mailer::set_password(&user.email, &link, "3 days"),
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Creates an account owned by the user with `owner_email`, creating that user (with no
-/// password) when the email is new.
+/// password, mailed a set-password link on `issuer`) when the email is new.
 pub async fn create_account(
     store: &Store,
+    issuer: &Issuer,
     name: &str,
     owner_email: &str,
     parent_id: Option<&AccountId>,
@@ -98,6 +143,7 @@ pub async fn create_account(
         None => {
             let user = User::new(owner_email, None, None, now);
             users::insert(&mut *tx, &user).await?;
+            mail_set_password_link(&mut tx, issuer, &user, now).await?;
             user
         }
     };

@@ -91,7 +91,7 @@ impl App {
         });
         let mailer = tokio::spawn(mailer::run(
             state.store.clone(),
-            Transport::from_config(&state.config),
+            Transport::from_config(&state.config).map_err(std::io::Error::other)?,
             background_stopped.clone(),
         ));
         let sender = Sender::new(state.keys.clone(), state.config.webhook_block_private)

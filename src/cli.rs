@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::App;
 use crate::admin::{self, AdminError, NewUser};
-use crate::config::Config;
+use crate::config::{Config, Issuer};
 use crate::ids::AccountId;
 use crate::keys::{self, KeyEncryptionKey};
 use crate::oauth::client::{AuthMethod, ClientSettings, GrantType};
@@ -195,6 +195,7 @@ async fn run_operator_command(
         }) => {
             let user = admin::create_user(
                 store,
+                &issuer(config),
                 NewUser {
                     email,
                     name,
@@ -210,13 +211,27 @@ async fn run_operator_command(
             owner,
             parent,
         }) => {
-            let account =
-                admin::create_account(store, &name, &owner, parent.as_ref(), &Actor::System)
-                    .await?;
+            let account = admin::create_account(
+                store,
+                &issuer(config),
+                &name,
+                &owner,
+                parent.as_ref(),
+                &Actor::System,
+            )
+            .await?;
             print_json(&account)
         }
         Command::Clients(ClientsCommand::Create(args)) => create_client(store, args).await,
     }
+}
+
+/// The issuer links in mail point to: as configured, else the one `serve` would derive.
+fn issuer(config: &Config) -> Issuer {
+    config
+        .issuer
+        .clone()
+        .unwrap_or_else(|| Issuer::for_listener(config.listen))
 }
 
 async fn create_client(store: &Store, args: CreateClient) -> Result<(), CliError> {

@@ -16,6 +16,7 @@ mod cli;
 mod client_credentials;
 mod consent_and_logout;
 mod discovery;
+mod email;
 mod helpers;
 mod invites;
 mod keys;
