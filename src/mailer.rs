@@ -317,7 +317,37 @@ pub fn set_password(recipient: &str, link: &str, valid_for: &str) -> NewEmail {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff_seconds;
+    use std::collections::BTreeMap;
+
+    use super::{SmtpRelay, Transport, backoff_seconds};
+    use crate::config::Config;
+
+    fn smtp(config: &Config) -> SmtpRelay {
+        match Transport::from_config(config).unwrap() {
+            Transport::Smtp(relay) => *relay,
+            Transport::Log => unreachable!("an SMTP transport"),
+        }
+    }
+
+    #[test]
+    fn the_smtp_url_names_the_relay_and_the_sender() {
+        let mut config = Config::from_sources(|_| None, &BTreeMap::new()).unwrap();
+        assert!(matches!(
+            Transport::from_config(&config),
+            Ok(Transport::Log)
+        ));
+        config.smtp_url = Some(
+            "smtps://user:p%40ss@smtp.example.com?from=Tessera%20%3Cid%40example.com%3E".into(),
+        );
+        let relay = smtp(&config);
+        assert_eq!(relay.from.email.to_string(), "id@example.com");
+        assert_eq!(relay.from.name.as_deref(), Some("Tessera"));
+        config.smtp_url = Some("smtp://127.0.0.1:25".into());
+        let relay = smtp(&config);
+        assert_eq!(relay.from.email.to_string(), "tessera@localhost");
+        config.smtp_url = Some("smtp://smtp.example.com?from=nobody".into());
+        assert!(Transport::from_config(&config).is_err());
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

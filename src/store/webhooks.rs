@@ -257,3 +257,16 @@ pub async fn mark_failed<'e>(
         .await
         .map(|_| ())
 }
+
+/// Deletes deliveries delivered or given up on before `cutoff`; returns how many.
+pub async fn delete_settled<'e>(
+    db: impl Executor<'e, Database = Any>,
+    cutoff: i64,
+) -> Result<u64, sqlx::Error> {
+    let result =
+        sqlx::query("delete from webhook_deliveries where delivered_at < $1 or failed_at < $1")
+            .bind(cutoff)
+            .execute(db)
+            .await?;
+    Ok(result.rows_affected())
+}
