@@ -5,14 +5,17 @@ use serde_json::json;
 
 use crate::account::Account;
 use crate::clock::{self, Timestamp};
+use crate::config::Issuer;
 use crate::email_address::EmailAddress;
 use crate::ids::{AccountId, ClientId};
+use crate::mailer;
 use crate::oauth::client::{Client, ClientSettings, FieldError};
 use crate::password::{self, PasswordError};
 use crate::role::Role;
 use crate::secret;
 use crate::store::audit_events::{self, Actor, NewEvent};
-use crate::store::{self, Store, Tx, accounts, clients, memberships, users};
+use crate::store::user_tokens::{self, Purpose};
+use crate::store::{self, Store, Tx, accounts, clients, emails, memberships, users};
 use crate::user::User;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +54,9 @@ pub struct NewUser {
     pub superadmin: bool,
 }
 
+/// How long the link in a set-password email works.
+pub const SET_PASSWORD_SECONDS: i64 = 72 * 60 * 60;
+
 /// Who asks for an operator action, for the audit trail.
 #[derive(Clone, Copy, Debug)]
 pub struct Origin<'a> {
@@ -70,6 +76,34 @@ impl Origin<'static> {
             user_agent: None,
         }
     }
+}
+
+/// Queues the email with a single-use link (served by the reset-password page) with which
+/// a user created without a password chooses one.
+pub async fn mail_set_password_link(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    user: &User,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let token = secret::generate();
+    user_tokens::insert(
+        &mut **tx,
+        &secret::hash(&token),
+        &user.id,
+        Purpose::SetPassword,
+        now,
+        now + SET_PASSWORD_SECONDS,
+    )
+    .await?;
+    let link = issuer.url(&format!("/reset-password?token={token}"));
+    emails::enqueue(
+        &mut **tx,
+        &mailer::set_password(&user.email, &link, "3 days"),
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 impl<'a> Origin<'a> {
@@ -94,14 +128,16 @@ impl<'a> Origin<'a> {
     }
 }
 
-/// Creates a user; without a password the user cannot log in until they set one.
-pub async fn create_user(store: &Store, new: NewUser) -> Result<User, AdminError> {
-    create_user_by(store, new, Origin::system()).await
+/// Creates a user; without a password the user cannot log in until they set one, and is
+/// mailed a single-use link on `issuer` to do so (in the same transaction).
+pub async fn create_user(store: &Store, issuer: &Issuer, new: NewUser) -> Result<User, AdminError> {
+    create_user_by(store, issuer, new, Origin::system()).await
 }
 
 /// [`create_user`] on behalf of `origin`, recorded as `user.created` (no account).
 pub async fn create_user_by(
     store: &Store,
+    issuer: &Issuer,
     new: NewUser,
     origin: Origin<'_>,
 ) -> Result<User, AdminError> {
@@ -126,6 +162,9 @@ pub async fn create_user_by(
         now,
     )
     .await?;
+    if user.password_hash.is_none() {
+        mail_set_password_link(&mut tx, issuer, &user, now).await?;
+    }
     tx.commit().await?;
     Ok(user)
 }
@@ -159,6 +198,7 @@ pub struct CreatedAccount {
 /// is refused rather than silently dropped: this must never change an existing user.
 pub async fn create_account(
     store: &Store,
+    issuer: &Issuer,
     new: NewAccount,
     origin: Origin<'_>,
 ) -> Result<CreatedAccount, AdminError> {
@@ -206,6 +246,9 @@ pub async fn create_account(
                 now,
             )
             .await?;
+            if user.password_hash.is_none() {
+                mail_set_password_link(&mut tx, issuer, &user, now).await?;
+            }
             (user, true)
         }
     };

@@ -18,6 +18,7 @@ use crate::maintenance;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::webhooks::delivery::{self, Sender};
 
 pub struct App {
     listener: TcpListener,
@@ -92,7 +93,14 @@ impl App {
         });
         let mailer = tokio::spawn(mailer::run(
             state.store.clone(),
-            Transport::from_config(&state.config),
+            Transport::from_config(&state.config).map_err(std::io::Error::other)?,
+            background_stopped.clone(),
+        ));
+        let sender = Sender::new(state.keys.clone(), state.config.webhook_block_private)
+            .map_err(std::io::Error::other)?;
+        let webhooks = tokio::spawn(delivery::run(
+            state.store.clone(),
+            sender,
             background_stopped.clone(),
         ));
         let metrics = state.metrics.clone();
@@ -110,7 +118,7 @@ impl App {
         .with_graceful_shutdown(shutdown)
         .await;
         let _ = stop_background.send(true);
-        let _ = tokio::join!(refresher, mailer, sweeper, upkeep);
+        let _ = tokio::join!(refresher, mailer, webhooks, sweeper, upkeep);
         state.store.close().await;
         tracing::info!("tessera stopped");
         served

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::App;
 use crate::admin::{self, AdminError, NewUser};
-use crate::config::Config;
+use crate::config::{Config, Issuer};
 use crate::ids::AccountId;
 use crate::keys::{self, KeyEncryptionKey};
 use crate::oauth::client::{AuthMethod, ClientSettings, GrantType};
@@ -195,6 +195,7 @@ async fn run_operator_command(
         }) => {
             let user = admin::create_user(
                 store,
+                &issuer(config),
                 NewUser {
                     email,
                     name,
@@ -212,6 +213,7 @@ async fn run_operator_command(
         }) => {
             let created = admin::create_account(
                 store,
+                &issuer(config),
                 admin::NewAccount {
                     name,
                     owner: admin::NewOwner {
@@ -228,6 +230,14 @@ async fn run_operator_command(
         }
         Command::Clients(ClientsCommand::Create(args)) => create_client(store, args).await,
     }
+}
+
+/// The issuer links in mail point to: as configured, else the one `serve` would derive.
+fn issuer(config: &Config) -> Issuer {
+    config
+        .issuer
+        .clone()
+        .unwrap_or_else(|| Issuer::for_listener(config.listen))
 }
 
 async fn create_client(store: &Store, args: CreateClient) -> Result<(), CliError> {

@@ -32,5 +32,6 @@ pub mod state;
 pub mod store;
 pub mod tokens;
 pub mod user;
+pub mod webhooks;
 
 pub use app::App;

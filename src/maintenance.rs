@@ -1,7 +1,7 @@
 //! Housekeeping every instance runs in the background: deleting records that can no longer
 //! matter (expired sessions and codes, revoked-token entries past their token's expiry, dead
-//! refresh families, stale rate-limit windows), so that lookups stay on small tables. Safe to
-//! run on several instances at once.
+//! refresh families, stale rate-limit windows, settled webhook deliveries), so that lookups
+//! stay on small tables. Safe to run on several instances at once.
 
 use std::time::Duration;
 
@@ -12,10 +12,13 @@ use crate::rate_limit;
 use crate::store::Store;
 use crate::store::rate_limits;
 use crate::store::sessions::SqlSessionStore;
+use crate::store::webhooks;
 
 const INTERVAL: Duration = Duration::from_secs(600);
 /// Spent records are kept a day past their expiry, for replay detection and inspection.
 const KEEP_SECONDS: i64 = 86_400;
+/// Settled webhook deliveries are kept a week, for inspection.
+const WEBHOOK_DELIVERY_KEEP_SECONDS: i64 = 7 * 86_400;
 
 /// Deletes what expired more than a day ago; returns how many rows went.
 pub async fn sweep(store: &Store, now: i64) -> Result<u64, sqlx::Error> {
@@ -35,6 +38,7 @@ pub async fn sweep(store: &Store, now: i64) -> Result<u64, sqlx::Error> {
     }
     deleted +=
         rate_limits::delete_stale(store.pool(), now - 4 * rate_limit::WINDOW_SECONDS).await?;
+    deleted += webhooks::delete_settled(store.pool(), now - WEBHOOK_DELIVERY_KEEP_SECONDS).await?;
     if let Err(error) = SqlSessionStore::new(store.clone()).delete_expired().await {
         tracing::warn!(%error, "could not delete expired sessions");
     }

@@ -1,9 +1,14 @@
-//! The `audit_events` table: written in the same transaction as the change it records.
+//! The `audit_events` table: written in the same transaction as the change it records,
+//! together with the webhook delivery of the event when its account has a webhook that wants it.
 
-use serde_json::Value;
-use sqlx::{Any, Executor};
+use std::ops::DerefMut;
 
+use serde_json::{Value, json};
+use sqlx::{Any, AnyConnection, Executor};
+
+use crate::clock::Timestamp;
 use crate::ids::{AccountId, EventId};
+use crate::store::webhooks::{self, NewDelivery};
 
 /// Who did it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,8 +51,10 @@ pub struct NewEvent<'a> {
     pub details: Value,
 }
 
-pub async fn insert<'e>(
-    db: impl Executor<'e, Database = Any>,
+/// Records `event` and, for an account with a webhook that wants it, queues its delivery.
+/// Pass the transaction of the change (`&mut *tx`): both rows then commit with it.
+pub async fn insert(
+    mut db: impl DerefMut<Target = AnyConnection> + Send,
     event: &NewEvent<'_>,
     now: i64,
 ) -> Result<EventId, sqlx::Error> {
@@ -68,9 +75,38 @@ pub async fn insert<'e>(
     .bind(event.user_agent)
     .bind(event.details.to_string())
     .bind(now)
-    .execute(db)
+    .execute(&mut *db)
     .await?;
+    if let Some(account_id) = event.account_id {
+        let payload = webhook_payload(&id, event, now);
+        let delivery = NewDelivery {
+            account_id,
+            event_type: event.action,
+            payload: &payload,
+        };
+        webhooks::enqueue_if_wanted(&mut db, &delivery, now).await?;
+    }
     Ok(id)
+}
+
+/// The body a webhook receives: `{type, timestamp, data}`, `data` being the event as the
+/// audit log shows it, less the caller's IP and User-Agent.
+fn webhook_payload(id: &EventId, event: &NewEvent<'_>, now: i64) -> String {
+    let created_at = Timestamp(now).rfc3339();
+    json!({
+        "type": event.action,
+        "timestamp": created_at,
+        "data": {
+            "id": id,
+            "account_id": event.account_id,
+            "action": event.action,
+            "actor": { "type": event.actor.kind(), "id": event.actor.id() },
+            "target": { "type": event.target_type, "id": event.target_id },
+            "details": event.details,
+            "created_at": created_at,
+        },
+    })
+    .to_string()
 }
 
 /// Actions recorded for an account, newest first (for tests and the read API).

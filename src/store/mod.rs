@@ -18,6 +18,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod user_tokens;
 pub mod users;
+pub mod webhooks;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{MigrateError, Migrator};

@@ -466,6 +466,7 @@ impl TestApp {
     pub async fn user_with(&self, email: &str, password: Option<&str>) -> TestUser {
         let user = admin::create_user(
             &self.state.store,
+            &self.state.issuer,
             NewUser {
                 email: email.into(),
                 name: Some(email.split('@').next().unwrap_or(email).to_owned()),

@@ -224,7 +224,7 @@ async fn record(
 ) -> Result<(), sqlx::Error> {
     let actor = Actor::User(user_id.to_string());
     audit_events::insert(
-        store.pool(),
+        store.pool().acquire().await?,
         &NewEvent {
             account_id: None,
             action,

@@ -11,6 +11,7 @@ use super::{MessagePage, TokenQuery, require_csrf};
 use crate::clock;
 use crate::email_address::EmailAddress;
 use crate::http::page::{HtmlForm, HtmlQuery, PageError, render};
+use crate::ids::UserId;
 use crate::mailer;
 use crate::password;
 use crate::rate_limit;
@@ -122,19 +123,33 @@ pub(super) async fn submit_forgot_password(
     )
 }
 
+/// The mailed links this page serves: a password reset, and the first password of a user
+/// created without one (`admin::mail_set_password_link`).
+const LINK_PURPOSES: [Purpose; 2] = [Purpose::PasswordReset, Purpose::SetPassword];
+
+/// The user and purpose of a usable link, without using it up.
+async fn usable_link(
+    state: &AppState,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<(UserId, Purpose)>, sqlx::Error> {
+    for purpose in LINK_PURPOSES {
+        if let Some(user_id) =
+            user_tokens::find_usable(state.store.pool(), token_hash, purpose, now).await?
+        {
+            return Ok(Some((user_id, purpose)));
+        }
+    }
+    Ok(None)
+}
+
 pub(super) async fn show_reset_password(
     State(state): State<AppState>,
     session: LoginSession,
     HtmlQuery(query): HtmlQuery<TokenQuery>,
 ) -> Result<Response, PageError> {
     let token = query.token.unwrap_or_default();
-    let usable = user_tokens::find_usable(
-        state.store.pool(),
-        &secret::hash(&token),
-        Purpose::PasswordReset,
-        clock::now(),
-    )
-    .await?;
+    let usable = usable_link(&state, &secret::hash(&token), clock::now()).await?;
     if usable.is_none() {
         return Err(PageError::bad_request(INVALID_LINK));
     }
@@ -157,10 +172,9 @@ pub(super) async fn submit_reset_password(
     require_csrf(&session, &form.csrf_token).await?;
     let token_hash = secret::hash(&form.token);
     let now = clock::now();
-    let user_id =
-        user_tokens::find_usable(state.store.pool(), &token_hash, Purpose::PasswordReset, now)
-            .await?
-            .ok_or(PageError::bad_request(INVALID_LINK))?;
+    let (user_id, purpose) = usable_link(&state, &token_hash, now)
+        .await?
+        .ok_or(PageError::bad_request(INVALID_LINK))?;
     let user = users::find(state.store.pool(), &user_id)
         .await?
         .ok_or(PageError::bad_request(INVALID_LINK))?;
@@ -180,7 +194,7 @@ pub(super) async fn submit_reset_password(
     let mut tx = state.store.begin().await?;
     // The check above was a courtesy; this conditional update is what makes the link
     // single-use, also against a concurrent request with the same link.
-    if user_tokens::consume(&mut *tx, &token_hash, Purpose::PasswordReset, now)
+    if user_tokens::consume(&mut *tx, &token_hash, purpose, now)
         .await?
         .is_none()
     {
@@ -190,7 +204,9 @@ pub(super) async fn submit_reset_password(
     // The link arrived by mail, which proves the address; other links and every session
     // (possibly an attacker's) end with the old password.
     users::mark_email_verified(&mut *tx, &user.id, now).await?;
-    user_tokens::consume_all(&mut *tx, &user.id, Purpose::PasswordReset, now).await?;
+    for purpose in LINK_PURPOSES {
+        user_tokens::consume_all(&mut *tx, &user.id, purpose, now).await?;
+    }
     sessions::delete_for_user(&mut *tx, &user.id).await?;
     tx.commit().await?;
     render(

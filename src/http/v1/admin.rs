@@ -120,7 +120,7 @@ async fn rotate_keys(
     })?;
     // The key is written by its own transaction inside the key ring; the event follows it.
     audit_events::insert(
-        state.store.pool(),
+        state.store.pool().acquire().await?,
         &caller.event(
             None,
             "signing_key.rotated",
@@ -189,6 +189,7 @@ async fn create_user(
 ) -> Result<Response, HttpError> {
     let user = admin::create_user_by(
         &state.store,
+        &state.issuer,
         NewUser {
             email: body.email,
             name: body.name,
@@ -262,6 +263,7 @@ async fn create_account(
     };
     let created = admin::create_account(
         &state.store,
+        &state.issuer,
         NewAccount {
             name: body.name,
             owner: NewOwner {

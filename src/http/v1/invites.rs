@@ -20,11 +20,12 @@ use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, InvitationId, UserId};
 use crate::invitation::{self, Invitation, InvitationStatus, Unanswerable};
 use crate::invite_answer::{self, AnswerError, Answered, Context, Decision};
+use crate::mailer;
 use crate::role::Role;
 use crate::secret;
 use crate::state::AppState;
 use crate::store::audit_events;
-use crate::store::emails::{self, NewEmail};
+use crate::store::emails;
 use crate::store::{Position, Tx, accounts, invitations, memberships, users};
 
 pub fn routes() -> Router<AppState> {
@@ -144,19 +145,13 @@ async fn create_invite(
     invitations::insert(&mut *tx, &invitation, &secret::hash(&token)).await?;
     emails::enqueue(
         &mut *tx,
-        &NewEmail {
-            recipient: invitation.email.clone(),
-            subject: format!("You are invited to join {}", account.name),
-            text_body: format!(
-                "You have been invited to join {} as {}.\n\n\
-                 Accept or decline the invitation here:\n{accept_url}\n\n\
-                 The link works once and expires at {}.\n",
-                account.name,
-                invitation.role.as_str(),
-                invitation.expires_at.rfc3339(),
-            ),
-            html_body: None,
-        },
+        &mailer::invitation(
+            &invitation.email,
+            &account.name,
+            invitation.role.as_str(),
+            &accept_url,
+            &invitation.expires_at.rfc3339(),
+        ),
         now,
     )
     .await?;

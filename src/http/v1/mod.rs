@@ -14,6 +14,7 @@ mod invites;
 mod me;
 mod members;
 pub mod page;
+mod webhooks;
 
 use axum::Router;
 
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .merge(api_keys::routes())
         .merge(audit_logs::routes())
         .merge(admin::routes())
+        .merge(webhooks::routes())
 }
 
 /// The OpenAPI descriptions of every family, for `/openapi.json`.

@@ -1,0 +1,272 @@
+//! The `webhooks` table (one endpoint per account, its event filter and sealed secrets) and
+//! the `webhook_deliveries` outbox, filled by `audit_events::insert` in the transaction of
+//! the change and drained by `webhooks::delivery` from whichever instance claims a row.
+
+use sqlx::{Any, AnyConnection, Executor, FromRow};
+
+use crate::clock::Timestamp;
+use crate::ids::AccountId;
+
+/// An account's webhook as stored; secrets still sealed.
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    pub account_id: AccountId,
+    pub url: String,
+    /// The audit actions delivered; `None` means all.
+    pub events: Option<Vec<String>>,
+    pub secret_encrypted: String,
+    pub previous_secret_encrypted: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(FromRow)]
+struct WebhookRow {
+    account_id: String,
+    url: String,
+    events: Option<String>,
+    secret_encrypted: String,
+    previous_secret_encrypted: Option<String>,
+    previous_secret_expires_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl WebhookRow {
+    fn into_webhook(self) -> Option<Webhook> {
+        Some(Webhook {
+            account_id: AccountId::parse(&self.account_id)?,
+            url: self.url,
+            events: match self.events {
+                Some(text) => Some(serde_json::from_str(&text).ok()?),
+                None => None,
+            },
+            secret_encrypted: self.secret_encrypted,
+            previous_secret_encrypted: self.previous_secret_encrypted,
+            previous_secret_expires_at: self.previous_secret_expires_at,
+            created_at: Timestamp(self.created_at),
+            updated_at: Timestamp(self.updated_at),
+        })
+    }
+}
+
+const COLUMNS: &str = "account_id, url, events, secret_encrypted, previous_secret_encrypted, \
+                       previous_secret_expires_at, created_at, updated_at";
+
+pub async fn find<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+) -> Result<Option<Webhook>, sqlx::Error> {
+    let row: Option<WebhookRow> = sqlx::query_as(&format!(
+        "select {COLUMNS} from webhooks where account_id = $1"
+    ))
+    .bind(account_id.as_str())
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(WebhookRow::into_webhook))
+}
+
+/// Creates the account's webhook with `sealed_secret`, or replaces its URL and filter
+/// keeping the secrets it has. Returns the stored webhook; it was created by this call
+/// exactly when its `secret_encrypted` is `sealed_secret`.
+pub async fn upsert<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+    url: &str,
+    events: Option<&[String]>,
+    sealed_secret: &str,
+    now: i64,
+) -> Result<Option<Webhook>, sqlx::Error> {
+    let events = events.map(|events| serde_json::Value::from(events).to_string());
+    let row: WebhookRow = sqlx::query_as(&format!(
+        "insert into webhooks (account_id, url, events, secret_encrypted, created_at, updated_at) \
+         values ($1, $2, $3, $4, $5, $5) \
+         on conflict (account_id) do update set \
+           url = excluded.url, events = excluded.events, updated_at = excluded.updated_at \
+         returning {COLUMNS}"
+    ))
+    .bind(account_id.as_str())
+    .bind(url)
+    .bind(events)
+    .bind(sealed_secret)
+    .bind(now)
+    .fetch_one(db)
+    .await?;
+    Ok(row.into_webhook())
+}
+
+/// Makes `sealed_secret` the signing secret; the current one signs too until
+/// `previous_expires_at`. Returns whether the account had a webhook.
+pub async fn rotate_secret<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+    sealed_secret: &str,
+    previous_expires_at: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "update webhooks set previous_secret_encrypted = secret_encrypted, \
+           previous_secret_expires_at = $3, secret_encrypted = $2, updated_at = $4 \
+         where account_id = $1",
+    )
+    .bind(account_id.as_str())
+    .bind(sealed_secret)
+    .bind(previous_expires_at)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// Removes the account's webhook; returns whether there was one.
+pub async fn delete<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query("delete from webhooks where account_id = $1")
+        .bind(account_id.as_str())
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// One event for one webhook, to deliver.
+pub struct NewDelivery<'a> {
+    pub account_id: &'a AccountId,
+    pub event_type: &'a str,
+    pub payload: &'a str,
+}
+
+/// Queues `delivery` if the account has a webhook whose filter lets the event through,
+/// snapshotting its URL and sealed secrets. Returns the delivery id (`webhook-id`).
+pub async fn enqueue_if_wanted(
+    db: &mut AnyConnection,
+    delivery: &NewDelivery<'_>,
+    now: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let Some(webhook) = find(&mut *db, delivery.account_id).await? else {
+        return Ok(None);
+    };
+    if !crate::webhooks::wants(webhook.events.as_deref(), delivery.event_type) {
+        return Ok(None);
+    }
+    let id = format!("msg_{}", ulid::Ulid::new());
+    sqlx::query(
+        "insert into webhook_deliveries (id, account_id, url, event_type, payload, \
+           next_attempt_at, created_at, secret_encrypted, previous_secret_encrypted, \
+           previous_secret_expires_at) \
+         values ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(delivery.account_id.as_str())
+    .bind(&webhook.url)
+    .bind(delivery.event_type)
+    .bind(delivery.payload)
+    .bind(now)
+    .bind(&webhook.secret_encrypted)
+    .bind(webhook.previous_secret_encrypted.as_deref())
+    .bind(webhook.previous_secret_expires_at)
+    .execute(&mut *db)
+    .await?;
+    Ok(Some(id))
+}
+
+/// A claimed delivery, with how many attempts it has had (this one included).
+#[derive(Clone, Debug, FromRow)]
+pub struct Delivery {
+    pub id: String,
+    pub account_id: String,
+    pub url: String,
+    pub event_type: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub secret_encrypted: Option<String>,
+    pub previous_secret_encrypted: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
+}
+
+/// Claims up to `limit` due deliveries for one attempt each: their next attempt moves to
+/// `lease_until`, so another instance (or this one after a crash) retries them only then.
+pub async fn claim_due<'e>(
+    db: impl Executor<'e, Database = Any>,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<Delivery>, sqlx::Error> {
+    // As in `emails::claim_due`: PostgreSQL re-checks the outer condition on a row another
+    // instance claimed meanwhile, so no attempt is made twice.
+    sqlx::query_as(
+        "update webhook_deliveries set next_attempt_at = $2, attempts = attempts + 1 \
+         where next_attempt_at <= $1 and delivered_at is null and failed_at is null and id in ( \
+           select id from webhook_deliveries \
+           where next_attempt_at <= $1 and delivered_at is null and failed_at is null \
+           order by next_attempt_at limit $3) \
+         returning id, account_id, url, event_type, payload, attempts, created_at, \
+           secret_encrypted, previous_secret_encrypted, previous_secret_expires_at",
+    )
+    .bind(now)
+    .bind(lease_until)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn mark_delivered<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update webhook_deliveries set delivered_at = $2, last_error = null where id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Records a failed attempt; the delivery is tried again at `next_attempt_at`.
+pub async fn schedule_retry<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &str,
+    next_attempt_at: i64,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update webhook_deliveries set next_attempt_at = $2, last_error = $3 where id = $1")
+        .bind(id)
+        .bind(next_attempt_at)
+        .bind(error)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Gives up on a delivery.
+pub async fn mark_failed<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &str,
+    now: i64,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update webhook_deliveries set failed_at = $2, last_error = $3 where id = $1")
+        .bind(id)
+        .bind(now)
+        .bind(error)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Deletes deliveries delivered or given up on before `cutoff`; returns how many.
+pub async fn delete_settled<'e>(
+    db: impl Executor<'e, Database = Any>,
+    cutoff: i64,
+) -> Result<u64, sqlx::Error> {
+    let result =
+        sqlx::query("delete from webhook_deliveries where delivered_at < $1 or failed_at < $1")
+            .bind(cutoff)
+            .execute(db)
+            .await?;
+    Ok(result.rows_affected())
+}

@@ -1,0 +1,613 @@
+//! `/v1/accounts/{acc}/webhook` and delivery: a receiver on 127.0.0.1 checks the Standard
+//! Webhooks signature; failures are retried with the same `webhook-id`; the outbox
+//! survives a restart; rotation signs with both secrets; private addresses can be refused.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::hmac;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tessera::clock;
+use tessera::ids::AccountId;
+use tessera::store::webhooks;
+use tessera::webhooks::Secret;
+
+use crate::helpers::{Deployment, TestApp, TestUser, expect_problem};
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    id: String,
+    timestamp: String,
+    signatures: Vec<String>,
+    body: String,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+
+    /// Whether one of the signatures is valid under `secret` (`whsec_…`).
+    fn signed_by(&self, secret: &str) -> bool {
+        let key = STANDARD
+            .decode(secret.strip_prefix("whsec_").unwrap())
+            .unwrap();
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &key);
+        let signed = format!("{}.{}.{}", self.id, self.timestamp, self.body);
+        let expected = format!(
+            "v1,{}",
+            STANDARD.encode(hmac::sign(&key, signed.as_bytes()).as_ref())
+        );
+        self.signatures.contains(&expected)
+    }
+}
+
+#[derive(Clone, Default)]
+struct Inbox {
+    received: Arc<Mutex<Vec<Received>>>,
+    /// Requests still to answer with 500.
+    failures: Arc<AtomicUsize>,
+}
+
+/// A webhook receiver on 127.0.0.1:0 that records every request.
+struct Receiver {
+    url: String,
+    inbox: Inbox,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        Receiver::failing_first(0).await
+    }
+
+    async fn failing_first(failures: usize) -> Receiver {
+        let inbox = Inbox::default();
+        inbox.failures.store(failures, Ordering::SeqCst);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let router = axum::Router::new()
+            .route("/hooks", axum::routing::post(receive))
+            .with_state(inbox.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Receiver {
+            url,
+            inbox,
+            _server: server,
+        }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.inbox.received.lock().unwrap().clone()
+    }
+
+    /// Waits (at most 20 s) until `count` requests have arrived.
+    async fn wait_for(&self, count: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let received = self.received();
+            if received.len() >= count {
+                return received;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {count} webhook requests, got {}: {received:?}",
+                received.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until a request of event `kind` has arrived.
+    async fn wait_for_event(&self, kind: &str) -> Received {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(found) = self
+                .received()
+                .into_iter()
+                .find(|received| received.json()["type"] == kind)
+            {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "no {kind} webhook arrived");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn receive(State(inbox): State<Inbox>, headers: HeaderMap, body: String) -> StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    inbox.received.lock().unwrap().push(Received {
+        id: header("webhook-id"),
+        timestamp: header("webhook-timestamp"),
+        signatures: header("webhook-signature")
+            .split(' ')
+            .map(str::to_owned)
+            .collect(),
+        body,
+    });
+    let failing = inbox
+        .failures
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(1)
+        })
+        .is_ok();
+    if failing {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::NO_CONTENT
+    }
+}
+
+fn webhook_path(account: &str) -> String {
+    format!("/v1/accounts/{account}/webhook")
+}
+
+async fn put_webhook(
+    app: &TestApp,
+    by: &TestUser,
+    account: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.api(Method::PUT, &webhook_path(account), &by.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Creates the account's webhook; returns its secret.
+async fn create_webhook(app: &TestApp, by: &TestUser, account: &str, body: Value) -> String {
+    let response = put_webhook(app, by, account, body).await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    created["secret"].as_str().unwrap().to_owned()
+}
+
+/// Makes every pending delivery due now, as if its backoff had passed.
+async fn make_due(app: &TestApp) {
+    sqlx::query("update webhook_deliveries set next_attempt_at = 0 where delivered_at is null")
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn admins_manage_the_webhook_and_never_see_the_secret_again() {
+    let app = TestApp::spawn().await;
+    let team = app.team("hooks").await;
+    let path = webhook_path(&team.account);
+    let body = json!({"url": "https://hooks.example.com/tessera"});
+
+    for user in [&team.member, &team.viewer] {
+        let response = put_webhook(&app, user, &team.account, body.clone()).await;
+        expect_problem(response, 403, "forbidden").await;
+        let response = app
+            .api(Method::GET, &path, &user.token)
+            .send()
+            .await
+            .unwrap();
+        expect_problem(response, 403, "forbidden").await;
+    }
+    let response = put_webhook(&app, &team.outsider, &team.account, body.clone()).await;
+    expect_problem(response, 404, "not_found").await;
+    let response = app
+        .api(Method::GET, &path, &team.admin.token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 404, "not_found").await;
+
+    let response = put_webhook(&app, &team.admin, &team.account, body.clone()).await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert_eq!(created["url"], "https://hooks.example.com/tessera");
+    assert_eq!(created["events"], Value::Null);
+
+    let events = json!(["member.added", "member.removed"]);
+    let response = put_webhook(
+        &app,
+        &team.owner,
+        &team.account,
+        json!({"url": "https://hooks.example.com/v2", "events": events}),
+    )
+    .await;
+    assert_eq!(response.status(), 200, "a replacement");
+    let replaced: Value = response.json().await.unwrap();
+    assert!(replaced.get("secret").is_none(), "{replaced}");
+
+    let shown: Value = app
+        .api(Method::GET, &path, &team.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["url"], "https://hooks.example.com/v2");
+    assert_eq!(shown["events"], events);
+    assert_eq!(shown["created_at"], created["created_at"]);
+    assert!(shown["updated_at"].is_string());
+    assert!(!shown.to_string().contains("whsec_"), "{shown}");
+    let stored: String =
+        sqlx::query_scalar("select secret_encrypted from webhooks where account_id = $1")
+            .bind(&team.account)
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    assert!(!stored.contains(secret.trim_start_matches("whsec_")));
+
+    for (invalid, field) in [
+        (json!({"url": "/relative"}), "url"),
+        (json!({"url": "ftp://example.com/"}), "url"),
+        (json!({"url": "https://example.com/#x"}), "url"),
+        (json!({"url": "https://a.example/", "events": []}), "events"),
+        (
+            json!({"url": "https://a.example/", "events": ["Nope"]}),
+            "events[0]",
+        ),
+        (
+            json!({"url": "https://a.example/", "secret": "x"}),
+            "secret",
+        ),
+    ] {
+        let response = put_webhook(&app, &team.admin, &team.account, invalid.clone()).await;
+        let problem = expect_problem(response, 400, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{invalid}");
+    }
+
+    let rotate = format!("{path}/rotate-secret");
+    let response = app
+        .api(Method::POST, &rotate, &team.member.token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 403, "forbidden").await;
+    let response = app
+        .api(Method::POST, &rotate, &team.admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let response = app
+        .api(Method::DELETE, &path, &team.member.token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 403, "forbidden").await;
+    let response = app
+        .api(Method::DELETE, &path, &team.admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let response = app
+        .api(Method::GET, &path, &team.admin.token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 404, "not_found").await;
+    let response = app
+        .api(Method::DELETE, &path, &team.admin.token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 404, "not_found").await;
+    let response = app
+        .api(Method::POST, &rotate, &team.admin.token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 404, "not_found").await;
+
+    let actions = app.audit_actions(&team.account).await;
+    assert_eq!(
+        actions[..4],
+        [
+            "webhook.deleted",
+            "webhook.secret_rotated",
+            "webhook.updated",
+            "webhook.updated"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn events_arrive_signed_and_only_those_the_filter_names() {
+    let app = TestApp::spawn().await;
+    let team = app.team("signed").await;
+    let receiver = Receiver::start().await;
+    let secret = create_webhook(
+        &app,
+        &team.owner,
+        &team.account,
+        json!({"url": receiver.url, "events": ["member.added", "member.removed"]}),
+    )
+    .await;
+
+    let newcomer = app.user("newcomer@example.com").await;
+    app.add_member(&team.owner, &team.account, &newcomer, "viewer")
+        .await;
+    let response = app
+        .api(
+            Method::PATCH,
+            &format!("/v1/accounts/{}/members/{}", team.account, newcomer.id),
+            &team.owner.token,
+        )
+        .json(&json!({"role": "member"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = app
+        .api(
+            Method::DELETE,
+            &format!("/v1/accounts/{}/members/{}", team.account, newcomer.id),
+            &team.owner.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+
+    let removed = receiver.wait_for_event("member.removed").await;
+    receiver.wait_for_event("member.added").await;
+    let received = receiver.received();
+    // Deliveries run concurrently: no order is promised.
+    let mut types: Vec<String> = received
+        .iter()
+        .map(|r| r.json()["type"].as_str().unwrap().to_owned())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        ["member.added", "member.removed"],
+        "the filter holds"
+    );
+    for request in &received {
+        assert!(request.id.starts_with("msg_"), "{request:?}");
+        assert!(request.signed_by(&secret), "{request:?}");
+        assert_eq!(request.signatures.len(), 1);
+        let sent_at: i64 = request.timestamp.parse().unwrap();
+        assert!((sent_at - clock::now()).abs() < 60);
+    }
+    assert!(!removed.signed_by("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+    let payload = removed.json();
+    assert!(payload["timestamp"].is_string());
+    let data = &payload["data"];
+    assert!(data["id"].as_str().unwrap().starts_with("evt_"));
+    assert_eq!(data["account_id"], team.account.as_str());
+    assert_eq!(data["actor"], json!({"type": "user", "id": team.owner.id}));
+    assert_eq!(data["target"], json!({"type": "user", "id": newcomer.id}));
+    assert_eq!(data["details"]["role"], "member");
+    assert!(data["created_at"].is_string());
+    let queued: i64 = sqlx::query_scalar(
+        "select count(*) from webhook_deliveries where event_type = 'member.role_changed'",
+    )
+    .fetch_one(app.state.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(queued, 0);
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_retried_within_ten_seconds_with_the_same_id() {
+    let app = TestApp::spawn().await;
+    let team = app.team("retry").await;
+    let receiver = Receiver::failing_first(1).await;
+    let started = Instant::now();
+    let secret = create_webhook(
+        &app,
+        &team.owner,
+        &team.account,
+        json!({"url": receiver.url}),
+    )
+    .await;
+
+    // The webhook's own `webhook.updated` event is the first delivery.
+    let received = receiver.wait_for(2).await;
+    assert!(started.elapsed() < Duration::from_secs(12));
+    assert_eq!(received[0].id, received[1].id, "a stable webhook-id");
+    assert_eq!(received[0].body, received[1].body);
+    assert!(received[1].signed_by(&secret));
+    assert_eq!(received[1].json()["type"], "webhook.updated");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (attempts, delivered_at): (i64, Option<i64>) =
+            sqlx::query_as("select attempts, delivered_at from webhook_deliveries where id = $1")
+                .bind(&received[0].id)
+                .fetch_one(app.state.store.pool())
+                .await
+                .unwrap();
+        if delivered_at.is_some() {
+            assert_eq!(attempts, 2);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never marked delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn queued_deliveries_survive_a_restart() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let team = app.team("restart").await;
+    let receiver = Receiver::failing_first(usize::MAX).await;
+    let secret = create_webhook(
+        &app,
+        &team.owner,
+        &team.account,
+        json!({"url": receiver.url}),
+    )
+    .await;
+    let first = receiver.wait_for(1).await[0].clone();
+    app.stop().await;
+
+    receiver.inbox.failures.store(0, Ordering::SeqCst);
+    let app = deployment.spawn().await;
+    make_due(&app).await;
+    let received = receiver.wait_for(2).await;
+    assert_eq!(received[1].id, first.id);
+    assert!(received[1].signed_by(&secret));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn after_a_rotation_both_secrets_sign_for_a_day() {
+    let app = TestApp::spawn().await;
+    let team = app.team("rotate").await;
+    let receiver = Receiver::start().await;
+    let old = create_webhook(
+        &app,
+        &team.owner,
+        &team.account,
+        json!({"url": receiver.url, "events": ["member.added", "webhook.secret_rotated"]}),
+    )
+    .await;
+    let response = app
+        .api(
+            Method::POST,
+            &format!("{}/rotate-secret", webhook_path(&team.account)),
+            &team.admin.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let rotated: Value = response.json().await.unwrap();
+    let new = rotated["secret"].as_str().unwrap();
+    assert!(new.starts_with("whsec_"));
+    assert_ne!(new, old);
+    let expires =
+        tessera::clock::Timestamp::parse(rotated["previous_secret_expires_at"].as_str().unwrap())
+            .unwrap();
+    assert!((expires.0 - clock::now() - 24 * 60 * 60).abs() < 60);
+
+    let newcomer = app.user("rotated@example.com").await;
+    app.add_member(&team.owner, &team.account, &newcomer, "viewer")
+        .await;
+    let added = receiver.wait_for_event("member.added").await;
+    assert_eq!(added.signatures.len(), 2, "{added:?}");
+    assert!(added.signed_by(new));
+    assert!(added.signed_by(&old));
+    assert!(added.signatures[0] != added.signatures[1]);
+
+    // Once the day has passed, only the new secret signs.
+    sqlx::query("update webhooks set previous_secret_expires_at = $1 where account_id = $2")
+        .bind(clock::now() - 1)
+        .bind(&team.account)
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    let later = app.user("later@example.com").await;
+    app.add_member(&team.owner, &team.account, &later, "viewer")
+        .await;
+    let received = receiver.wait_for(3).await;
+    let last = received.last().unwrap();
+    assert_eq!(last.signatures.len(), 1);
+    assert!(last.signed_by(new));
+}
+
+#[tokio::test]
+async fn a_deleted_account_still_reports_its_deletion() {
+    let app = TestApp::spawn().await;
+    let team = app.team("gone").await;
+    let receiver = Receiver::start().await;
+    let secret = create_webhook(
+        &app,
+        &team.owner,
+        &team.account,
+        json!({"url": receiver.url, "events": ["account.deleted"]}),
+    )
+    .await;
+    let response = app
+        .api(
+            Method::DELETE,
+            &format!("/v1/accounts/{}", team.account),
+            &team.owner.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let deleted = receiver.wait_for_event("account.deleted").await;
+    assert!(deleted.signed_by(&secret));
+    assert_eq!(deleted.json()["data"]["account_id"], team.account.as_str());
+}
+
+#[tokio::test]
+async fn blocking_private_addresses_refuses_loopback_urls() {
+    let deployment = Deployment::new().await;
+    let mut config = deployment.config();
+    config.webhook_block_private = true;
+    let app = TestApp::start(config).await;
+    let team = app.team("private").await;
+    let receiver = Receiver::start().await;
+    for url in [
+        receiver.url.clone(),
+        "http://localhost:9/".to_owned(),
+        "http://[::1]:9/".to_owned(),
+        "http://10.0.0.1/".to_owned(),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+    ] {
+        let response = put_webhook(&app, &team.owner, &team.account, json!({"url": url})).await;
+        let problem = expect_problem(response, 400, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], "url", "{url}");
+    }
+
+    // A loopback URL that reached the database anyway (saved before the setting was turned
+    // on) is refused again at delivery time.
+    let account_id = AccountId::parse(&team.account).unwrap();
+    let sealed = Secret::generate().seal(app.state.keys.key_encryption_key(), &account_id);
+    webhooks::upsert(
+        app.state.store.pool(),
+        &account_id,
+        &receiver.url,
+        None,
+        &sealed,
+        clock::now(),
+    )
+    .await
+    .unwrap();
+    let newcomer = app.user("private-newcomer@example.com").await;
+    app.add_member(&team.owner, &team.account, &newcomer, "viewer")
+        .await;
+    make_due(&app).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let errors: Vec<Option<String>> =
+            sqlx::query_scalar("select last_error from webhook_deliveries")
+                .fetch_all(app.state.store.pool())
+                .await
+                .unwrap();
+        if errors.iter().any(|error| {
+            error
+                .as_deref()
+                .is_some_and(|error| error.contains("non-public"))
+        }) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{errors:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(receiver.received().is_empty());
+}
