@@ -223,3 +223,16 @@ pub async fn insert_if_absent<'e>(
     .await?;
     Ok(result.rows_affected() > 0)
 }
+
+/// The accounts a user belongs to (their audit logs show the user's logins).
+pub async fn account_ids_of_user<'e>(
+    db: impl Executor<'e, Database = Any>,
+    user_id: &UserId,
+) -> Result<Vec<AccountId>, sqlx::Error> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("select account_id from memberships where user_id = $1")
+            .bind(user_id.as_str())
+            .fetch_all(db)
+            .await?;
+    Ok(ids.iter().filter_map(|id| AccountId::parse(id)).collect())
+}

@@ -23,7 +23,7 @@ use crate::session::LoginSession;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::store::audit_events::{self, Actor, NewEvent};
-use crate::store::users;
+use crate::store::{memberships, users};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -213,7 +213,9 @@ async fn submit_login(
     }
 }
 
-/// Writes a `user.login*` audit event; it belongs to no account.
+/// Writes a `user.login*` audit event into the log of every account the user belongs to
+/// (a login is not an account's own change, but its admins want to see them), in one
+/// transaction.
 async fn record(
     store: &Store,
     action: &str,
@@ -223,10 +225,10 @@ async fn record(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let actor = Actor::User(user_id.to_string());
-    audit_events::insert(
-        store.pool().acquire().await?,
-        &NewEvent {
-            account_id: None,
+    let mut tx = store.begin().await?;
+    for account_id in memberships::account_ids_of_user(&mut *tx, user_id).await? {
+        let event = NewEvent {
+            account_id: Some(&account_id),
             action,
             actor: &actor,
             target_type: "user",
@@ -234,11 +236,10 @@ async fn record(
             ip: Some(ip),
             user_agent,
             details: json!({}),
-        },
-        now,
-    )
-    .await
-    .map(|_| ())
+        };
+        audit_events::insert(&mut *tx, &event, now).await?;
+    }
+    tx.commit().await
 }
 
 async fn show_logout(
