@@ -26,7 +26,7 @@ pub fn looks_like_key(token: &str) -> bool {
     token.starts_with(PREFIX)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ApiKeyStatus {
     Active,
@@ -34,7 +34,7 @@ pub enum ApiKeyStatus {
     Revoked,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: ApiKeyId,
     pub account_id: AccountId,

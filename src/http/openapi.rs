@@ -47,6 +47,10 @@ pub fn document() -> utoipa::openapi::OpenApi {
         (name = "accounts", description = "Accounts (tenants) and their children"),
         (name = "members", description = "Who belongs to an account, with which role"),
         (name = "invites", description = "Invitations to join an account"),
+        (name = "clients", description = "An account's OAuth clients"),
+        (name = "api-keys", description = "An account's API keys"),
+        (name = "audit-logs", description = "What happened on an account"),
+        (name = "webhooks", description = "An account's webhook endpoint"),
         (name = "auth", description = "Account-scoped tokens"),
         (name = "admin", description = "The superadmin API"),
     )

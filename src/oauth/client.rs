@@ -9,7 +9,7 @@ use crate::clock::Timestamp;
 use crate::ids::{AccountId, ClientId};
 use crate::oauth::scope;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum GrantType {
     #[serde(rename = "authorization_code")]
     AuthorizationCode,
@@ -46,7 +46,7 @@ impl GrantType {
 }
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
     ClientSecretBasic,
@@ -88,7 +88,7 @@ const MAX_REFRESH_TOKEN_TTL_SECONDS: i64 = 365 * 86_400;
 const MAX_REUSE_GRACE_SECONDS: i64 = 60;
 
 /// What a client is registered with; validated by [`ClientSettings::validate`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ClientSettings {
     pub name: String,
     pub redirect_uris: Vec<String>,
@@ -258,7 +258,7 @@ fn is_loopback_host(url: &Url) -> bool {
 }
 
 /// A registered client as stored and as the REST API shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Client {
     pub client_id: ClientId,
     pub account_id: AccountId,

@@ -166,6 +166,19 @@ async fn openapi_describes_every_v1_path_with_problem_errors_and_bearer_auth() {
         ("/v1/invites/{token}/accept", &["post"]),
         ("/v1/invites/{token}/decline", &["post"]),
         ("/v1/auth/account-token", &["post"]),
+        ("/v1/accounts/{acc}/clients", &["get", "post"]),
+        (
+            "/v1/accounts/{acc}/clients/{cid}",
+            &["get", "patch", "delete"],
+        ),
+        ("/v1/accounts/{acc}/clients/{cid}/secret", &["post"]),
+        ("/v1/accounts/{acc}/api-keys", &["get", "post"]),
+        ("/v1/accounts/{acc}/api-keys/{key}", &["delete"]),
+        ("/v1/accounts/{acc}/api-keys/{key}/roll", &["post"]),
+        ("/v1/api-keys/verify", &["get"]),
+        ("/v1/accounts/{acc}/audit-logs", &["get"]),
+        ("/v1/accounts/{acc}/webhook", &["get", "put", "delete"]),
+        ("/v1/accounts/{acc}/webhook/rotate-secret", &["post"]),
         ("/v1/admin/accounts", &["get", "post"]),
         ("/v1/admin/users", &["get", "post"]),
         ("/v1/admin/keys/rotate", &["post"]),
@@ -197,13 +210,54 @@ async fn openapi_describes_every_v1_path_with_problem_errors_and_bearer_auth() {
         Some("201")
     );
     assert!(paths["/v1/accounts/{acc}"]["delete"]["responses"]["204"].is_object());
+    for (path, method, status) in [
+        ("/v1/accounts/{acc}/clients", "post", "201"),
+        ("/v1/accounts/{acc}/clients/{cid}", "delete", "204"),
+        ("/v1/accounts/{acc}/clients/{cid}/secret", "post", "200"),
+        ("/v1/accounts/{acc}/api-keys", "post", "201"),
+        ("/v1/accounts/{acc}/api-keys/{key}", "delete", "204"),
+        ("/v1/accounts/{acc}/api-keys/{key}/roll", "post", "200"),
+        ("/v1/accounts/{acc}/webhook", "put", "201"),
+        ("/v1/accounts/{acc}/webhook", "delete", "204"),
+        ("/v1/accounts/{acc}/webhook/rotate-secret", "post", "200"),
+    ] {
+        assert!(
+            paths[path][method]["responses"][status].is_object(),
+            "{method} {path} documents {status}"
+        );
+    }
+    assert!(
+        paths["/v1/accounts/{acc}/clients/{cid}"]["patch"]["requestBody"]["content"]
+            ["application/merge-patch+json"]
+            .is_object()
+    );
+    let audit_params: Vec<&str> = paths["/v1/accounts/{acc}/audit-logs"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|parameter| parameter["name"].as_str().unwrap())
+        .collect();
+    for name in ["acc", "action", "limit", "cursor"] {
+        assert!(audit_params.contains(&name), "audit-logs ?{name}");
+    }
     assert!(
         paths["/v1/accounts/{acc}"]["patch"]["requestBody"]["content"]
             ["application/merge-patch+json"]
             .is_object()
     );
     let schemas = document["components"]["schemas"].as_object().unwrap();
-    for name in ["Account", "Member", "User", "InviteView", "Problem", "Role"] {
+    for name in [
+        "Account",
+        "Member",
+        "User",
+        "InviteView",
+        "Problem",
+        "Role",
+        "ClientView",
+        "KeyView",
+        "EventView",
+        "WebhookView",
+    ] {
         assert!(schemas.contains_key(name), "schema {name}");
     }
     let account = &schemas["Account"]["properties"];

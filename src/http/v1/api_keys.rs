@@ -34,7 +34,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A key as its account's admins see it; `token` only in the answer that made it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct KeyView {
     #[serde(flatten)]
     key: ApiKey,
@@ -53,7 +53,7 @@ impl KeyView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewKey {
     name: String,
@@ -61,6 +61,19 @@ struct NewKey {
     expires_at: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{acc}/api-keys",
+    tag = "api-keys",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), crate::http::openapi::ListParams),
+    responses(
+        (status = 200, description = "The account's API keys, newest first", body = Page<KeyView>),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
@@ -91,6 +104,21 @@ async fn list_keys(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{acc}/api-keys",
+    tag = "api-keys",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    request_body(content = NewKey, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new key with its `token`, shown once", body = KeyView),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -169,6 +197,18 @@ async fn find<'e>(
         .ok_or_else(|| HttpError::not_found("API key"))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/{acc}/api-keys/{key}",
+    tag = "api-keys",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("key" = String, Path, description = "API key id (key_...)")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -197,6 +237,19 @@ async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{acc}/api-keys/{key}/roll",
+    tag = "api-keys",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("key" = String, Path, description = "API key id (key_...)")),
+    responses(
+        (status = 200, description = "The key with its new `token`, shown once; the previous one stops working", body = KeyView),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn roll_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -234,17 +287,43 @@ async fn roll_key(
     Ok(Json(KeyView::new(key, now, Some(token))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys/verify",
+    tag = "api-keys",
+    responses(
+        (status = 200, description = "The presenting API key", body = VerifiedKey),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 /// `GET /v1/api-keys/verify`: the presenting key's identity, for tools that hold one.
-async fn verify_key(caller: Caller) -> Result<Json<serde_json::Value>, HttpError> {
+async fn verify_key(caller: Caller) -> Result<Json<VerifiedKey>, HttpError> {
     let key = caller
         .api_key()
         .ok_or_else(|| HttpError::forbidden("this endpoint verifies API keys"))?;
-    Ok(Json(json!({
-        "id": key.id,
-        "account_id": key.account_id,
-        "name": key.name,
-        "role": key.role,
-        "status": key.status_at(clock::now()),
-        "expires_at": key.expires_at,
-    })))
+    Ok(Json(VerifiedKey {
+        id: key.id.clone(),
+        account_id: key.account_id.clone(),
+        name: key.name.clone(),
+        role: key.role,
+        status: key.status_at(clock::now()),
+        expires_at: key.expires_at,
+    }))
 }
+
+/// What `verify` tells a key about itself.
+#[derive(Serialize, utoipa::ToSchema)]
+struct VerifiedKey {
+    id: ApiKeyId,
+    account_id: AccountId,
+    name: String,
+    role: Role,
+    status: ApiKeyStatus,
+    expires_at: Option<Timestamp>,
+}
+
+/// The OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_keys, create_key, revoke_key, roll_key, verify_key))]
+pub struct Api;

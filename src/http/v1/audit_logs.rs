@@ -21,7 +21,7 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/accounts/{acc}/audit-logs", get(list_audit_logs))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EventView {
     id: String,
     action: String,
@@ -33,7 +33,7 @@ struct EventView {
     details: Value,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Party {
     #[serde(rename = "type")]
     kind: String,
@@ -61,6 +61,19 @@ impl From<Event> for EventView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{acc}/audit-logs",
+    tag = "audit-logs",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("action" = Option<String>, Query, description = "Only events with this action, e.g. member.added"), crate::http::openapi::ListParams),
+    responses(
+        (status = 200, description = "Events, newest first", body = Page<EventView>),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn list_audit_logs(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,3 +132,8 @@ fn action_param(uri: &Uri) -> Result<Option<String>, HttpError> {
     }
     Ok(action)
 }
+
+/// The OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_audit_logs))]
+pub struct Api;

@@ -44,7 +44,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A client as the API shows it; `client_secret` only in the answer that made it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ClientView {
     #[serde(flatten)]
     client: Client,
@@ -65,7 +65,7 @@ impl ClientView {
 
 /// A registration as the REST API takes it; the settings a PATCH is merged into have the same
 /// shape. Optional fields take the defaults of `tessera clients create`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientInput {
     name: String,
@@ -114,6 +114,19 @@ const READ_ONLY: [&str; 6] = [
     "self_registered",
 ];
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{acc}/clients",
+    tag = "clients",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), crate::http::openapi::ListParams),
+    responses(
+        (status = 200, description = "The account's clients, newest first", body = Page<ClientView>),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn list_clients(
     State(state): State<AppState>,
     caller: Caller,
@@ -143,6 +156,21 @@ async fn list_clients(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{acc}/clients",
+    tag = "clients",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    request_body(content = ClientInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new client; `client_secret` (once) for a confidential client", body = ClientView),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn create_client(
     State(state): State<AppState>,
     caller: Caller,
@@ -176,6 +204,18 @@ async fn create_client(
     Ok((StatusCode::CREATED, Json(ClientView::new(client, secret))).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{acc}/clients/{cid}",
+    tag = "clients",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("cid" = String, Path, description = "Client id")),
+    responses(
+        (status = 200, description = "The client", body = ClientView),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn show_client(
     State(state): State<AppState>,
     caller: Caller,
@@ -198,6 +238,21 @@ async fn find<'e>(
         .ok_or_else(|| HttpError::not_found("client"))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/accounts/{acc}/clients/{cid}",
+    tag = "clients",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("cid" = String, Path, description = "Client id")),
+    request_body(content = serde_json::Value, content_type = "application/merge-patch+json", description = "JSON Merge Patch (RFC 7396) of the registration fields"),
+    responses(
+        (status = 200, description = "The updated client; `client_secret` (once) when it turned confidential", body = ClientView),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn update_client(
     State(state): State<AppState>,
     caller: Caller,
@@ -272,6 +327,18 @@ fn changed_fields(before: &Value, after: &Value) -> Vec<String> {
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/{acc}/clients/{cid}",
+    tag = "clients",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("cid" = String, Path, description = "Client id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn delete_client(
     State(state): State<AppState>,
     caller: Caller,
@@ -298,6 +365,19 @@ async fn delete_client(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{acc}/clients/{cid}/secret",
+    tag = "clients",
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("cid" = String, Path, description = "Client id")),
+    responses(
+        (status = 200, description = "The client with its new `client_secret`, shown once; the previous one stops working", body = ClientView),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
@@ -334,3 +414,15 @@ async fn rotate_secret(
     client.updated_at = Timestamp(now);
     Ok(Json(ClientView::new(client, Some(secret))))
 }
+
+/// The OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_clients,
+    create_client,
+    show_client,
+    update_client,
+    delete_client,
+    rotate_secret
+))]
+pub struct Api;

@@ -43,6 +43,10 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
         accounts::Api::openapi(),
         members::Api::openapi(),
         invites::Api::openapi(),
+        clients::Api::openapi(),
+        api_keys::Api::openapi(),
+        audit_logs::Api::openapi(),
+        webhooks::Api::openapi(),
         admin::Api::openapi(),
     ]
 }

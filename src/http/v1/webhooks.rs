@@ -34,7 +34,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A webhook as the API shows it: never its secrets.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WebhookView {
     url: String,
     events: Option<Vec<String>>,
@@ -57,6 +57,18 @@ impl WebhookView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{acc}/webhook",
+    tag = "webhooks",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    responses(
+        (status = 200, description = "The webhook, without its secret", body = WebhookView),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn show_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -70,7 +82,7 @@ async fn show_webhook(
     Ok(Json(WebhookView::of(webhook)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WebhookSettings {
     url: String,
@@ -81,6 +93,22 @@ struct WebhookSettings {
 
 const MAX_EVENTS: usize = 100;
 
+#[utoipa::path(
+    put,
+    path = "/v1/accounts/{acc}/webhook",
+    tag = "webhooks",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    request_body(content = WebhookSettings, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The replaced webhook", body = WebhookView),
+        (status = 201, description = "The new webhook with its `secret`, shown once", body = WebhookView),
+        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn put_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -157,6 +185,18 @@ fn check_events(events: Option<Vec<String>>) -> Result<Option<Vec<String>>, Http
     Ok(Some(checked))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/{acc}/webhook",
+    tag = "webhooks",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn delete_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -185,12 +225,24 @@ async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RotatedSecret {
     secret: String,
     previous_secret_expires_at: Timestamp,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{acc}/webhook/rotate-secret",
+    tag = "webhooks",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    responses(
+        (status = 200, description = "The new secret, shown once; the previous one keeps signing until `previous_secret_expires_at`", body = RotatedSecret),
+        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
 async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
@@ -233,3 +285,8 @@ async fn locked(state: &AppState, account_id: &AccountId) -> Result<Tx, HttpErro
     }
     Ok(tx)
 }
+
+/// The OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(show_webhook, put_webhook, delete_webhook, rotate_secret))]
+pub struct Api;
