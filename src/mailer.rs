@@ -163,18 +163,23 @@ pub async fn deliver_due(store: &Store, transport: &Transport) -> Result<usize, 
     for email in claimed {
         match transport.send(&email).await {
             Ok(()) => {
-                emails::mark_sent(store.pool(), &email.id, clock::now()).await?;
+                emails::OUTBOX
+                    .mark_done(store.pool(), &email.id, clock::now())
+                    .await?;
                 sent += 1;
             }
             Err(error) if email.attempts >= MAX_ATTEMPTS => {
                 tracing::error!(id = %email.id, %error, "giving up on email");
-                emails::mark_failed(store.pool(), &email.id, clock::now(), &error.to_string())
+                emails::OUTBOX
+                    .mark_failed(store.pool(), &email.id, clock::now(), &error.to_string())
                     .await?;
             }
             Err(error) => {
                 tracing::warn!(id = %email.id, %error, "email delivery failed; will retry");
                 let next = clock::now() + backoff_seconds(email.attempts);
-                emails::schedule_retry(store.pool(), &email.id, next, &error.to_string()).await?;
+                emails::OUTBOX
+                    .schedule_retry(store.pool(), &email.id, next, &error.to_string())
+                    .await?;
             }
         }
     }

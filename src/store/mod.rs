@@ -11,6 +11,7 @@ pub mod emails;
 pub mod grants;
 pub mod invitations;
 pub mod memberships;
+pub mod outbox;
 pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod revoked_tokens;

@@ -6,6 +6,7 @@ use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 use crate::clock::Timestamp;
 use crate::ids::AccountId;
+use crate::store::outbox::Outbox;
 
 /// An account's webhook as stored; secrets still sealed.
 #[derive(Clone, Debug)]
@@ -187,75 +188,29 @@ pub struct Delivery {
     pub previous_secret_expires_at: Option<i64>,
 }
 
-/// Claims up to `limit` due deliveries for one attempt each: their next attempt moves to
-/// `lease_until`, so another instance (or this one after a crash) retries them only then.
+/// The outbox mechanics of the `webhook_deliveries` table.
+pub const OUTBOX: Outbox = Outbox {
+    table: "webhook_deliveries",
+    done_column: "delivered_at",
+};
+
+/// Claims up to `limit` due deliveries for one attempt each (see [`Outbox::claim_due`]).
 pub async fn claim_due<'e>(
     db: impl Executor<'e, Database = Any>,
     now: i64,
     lease_until: i64,
     limit: i64,
 ) -> Result<Vec<Delivery>, sqlx::Error> {
-    // As in `emails::claim_due`: PostgreSQL re-checks the outer condition on a row another
-    // instance claimed meanwhile, so no attempt is made twice.
-    sqlx::query_as(
-        "update webhook_deliveries set next_attempt_at = $2, attempts = attempts + 1 \
-         where next_attempt_at <= $1 and delivered_at is null and failed_at is null and id in ( \
-           select id from webhook_deliveries \
-           where next_attempt_at <= $1 and delivered_at is null and failed_at is null \
-           order by next_attempt_at limit $3) \
-         returning id, account_id, url, event_type, payload, attempts, created_at, \
-           secret_encrypted, previous_secret_encrypted, previous_secret_expires_at",
-    )
-    .bind(now)
-    .bind(lease_until)
-    .bind(limit)
-    .fetch_all(db)
-    .await
-}
-
-pub async fn mark_delivered<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update webhook_deliveries set delivered_at = $2, last_error = null where id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(db)
+    OUTBOX
+        .claim_due(
+            db,
+            "id, account_id, url, event_type, payload, attempts, created_at, \
+             secret_encrypted, previous_secret_encrypted, previous_secret_expires_at",
+            now,
+            lease_until,
+            limit,
+        )
         .await
-        .map(|_| ())
-}
-
-/// Records a failed attempt; the delivery is tried again at `next_attempt_at`.
-pub async fn schedule_retry<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: &str,
-    next_attempt_at: i64,
-    error: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update webhook_deliveries set next_attempt_at = $2, last_error = $3 where id = $1")
-        .bind(id)
-        .bind(next_attempt_at)
-        .bind(error)
-        .execute(db)
-        .await
-        .map(|_| ())
-}
-
-/// Gives up on a delivery.
-pub async fn mark_failed<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: &str,
-    now: i64,
-    error: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update webhook_deliveries set failed_at = $2, last_error = $3 where id = $1")
-        .bind(id)
-        .bind(now)
-        .bind(error)
-        .execute(db)
-        .await
-        .map(|_| ())
 }
 
 /// Deletes deliveries delivered or given up on before `cutoff`; returns how many.

@@ -218,7 +218,9 @@ async fn settle(store: &Store, sender: &Sender, delivery: &Delivery) -> Result<b
     let now = clock::now();
     match outcome {
         Ok(()) => {
-            webhooks::mark_delivered(store.pool(), &delivery.id, now).await?;
+            webhooks::OUTBOX
+                .mark_done(store.pool(), &delivery.id, now)
+                .await?;
             return Ok(true);
         }
         Err(Attempt::Retry(error)) if now < delivery.created_at + RETRY_WINDOW_SECONDS => {
@@ -226,13 +228,17 @@ async fn settle(store: &Store, sender: &Sender, delivery: &Delivery) -> Result<b
             tracing::warn!(id = %delivery.id, attempts = delivery.attempts, %error,
                 "webhook delivery failed; will retry");
             let next = now + backoff_seconds(delivery.attempts);
-            webhooks::schedule_retry(store.pool(), &delivery.id, next, &error).await?;
+            webhooks::OUTBOX
+                .schedule_retry(store.pool(), &delivery.id, next, &error)
+                .await?;
         }
         Err(Attempt::Retry(error) | Attempt::GiveUp(error)) => {
             let error = truncate(&error);
             tracing::error!(id = %delivery.id, attempts = delivery.attempts, %error,
                 "giving up on webhook delivery");
-            webhooks::mark_failed(store.pool(), &delivery.id, now, &error).await?;
+            webhooks::OUTBOX
+                .mark_failed(store.pool(), &delivery.id, now, &error)
+                .await?;
         }
     }
     Ok(false)

@@ -79,7 +79,8 @@ async fn queued_email_is_delivered_once() {
             .unwrap()
             .is_empty()
     );
-    emails::schedule_retry(store.pool(), &id, now, "try again")
+    emails::OUTBOX
+        .schedule_retry(store.pool(), &id, now, "try again")
         .await
         .unwrap();
 
