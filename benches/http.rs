@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use http_body_util::{BodyExt, Full};
+use hyper::Request;
 use hyper::body::Bytes;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
-use hyper::{Method, Request};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
 use hyper_util::rt::TokioIo;
 use tessera::App;
 use tessera::admin;
@@ -43,6 +43,7 @@ use tessera::store::api_keys;
 use tessera::store::audit_events::Actor;
 use tessera::store::grants::{self, Grant};
 use tessera::store::{Store, refresh_tokens, users};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 
@@ -68,7 +69,12 @@ fn main() {
             &state.store,
             &state.keys,
             state.issuer.as_str(),
-            settings.refresh_pool,
+            // Minting refresh tokens takes a while: only for the scenario that spends them.
+            if settings.wants("token_refresh") {
+                settings.refresh_pool
+            } else {
+                0
+            },
         )
         .await;
         tokio::spawn(app.run_until(std::future::pending()));
@@ -82,7 +88,7 @@ fn main() {
         settings.rounds
     );
 
-    let http: Vec<Scenario> = http_scenarios(&seed)
+    let http: Vec<Scenario> = http_scenarios(&seed, &address.to_string())
         .into_iter()
         .filter(|scenario| settings.wants(scenario.name))
         .collect();
@@ -140,13 +146,14 @@ struct Scenario {
     logins_per_second: u32,
 }
 
-type BuildRequest = dyn Fn() -> Request<Full<Bytes>> + Send + Sync;
+/// Builds each request as it goes on the wire.
+type BuildRequest = dyn Fn() -> Bytes + Send + Sync;
 
 impl Scenario {
     fn new(
         name: &'static str,
         limit: Option<&'static str>,
-        request: impl Fn() -> Request<Full<Bytes>> + Send + Sync + 'static,
+        request: impl Fn() -> Bytes + Send + Sync + 'static,
     ) -> Scenario {
         Scenario {
             name,
@@ -156,15 +163,24 @@ impl Scenario {
         }
     }
 
-    fn get(name: &'static str, path: &'static str, limit: Option<&'static str>) -> Scenario {
-        Scenario::new(name, limit, move || {
-            Request::builder()
-                .method(Method::GET)
-                .uri(path)
-                .body(Full::default())
-                .unwrap()
-        })
+    fn get(name: &'static str, host: &str, path: &str, limit: Option<&'static str>) -> Scenario {
+        let request = wire("GET", path, host, &[], "");
+        Scenario::new(name, limit, move || request.clone())
     }
+}
+
+/// An HTTP/1.1 request as it goes on the wire; `Content-Length` is added for a body.
+fn wire(method: &str, path: &str, host: &str, headers: &[(&str, &str)], body: &str) -> Bytes {
+    let mut text = format!("{method} {path} HTTP/1.1\r\nhost: {host}\r\n");
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if method != "GET" {
+        text.push_str(&format!("content-length: {}\r\n", body.len()));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    Bytes::from(text)
 }
 
 /// What the token scenarios need in the database before they run: a confidential client
@@ -174,12 +190,12 @@ struct Seed {
     account_id: String,
     /// A user-level login token of the admin, issued to the app client.
     login_token: String,
-    client_credentials_auth: HeaderValue,
-    refresh_auth: HeaderValue,
+    client_credentials_auth: String,
+    refresh_auth: String,
     refresh_tokens: Arc<Vec<String>>,
     next_refresh: Arc<AtomicUsize>,
     /// `Bearer tsk_…`: an admin API key of the first account.
-    api_key_auth: HeaderValue,
+    api_key_auth: String,
 }
 
 impl Seed {
@@ -271,7 +287,7 @@ impl Seed {
         Seed {
             account_id: account_id.to_string(),
             login_token: keys.sign_access_token(&claims).unwrap(),
-            api_key_auth: HeaderValue::from_str(&format!("Bearer {api_key_token}")).unwrap(),
+            api_key_auth: format!("Bearer {api_key_token}"),
             client_credentials_auth: basic(service.client_id.as_str(), &service_secret.unwrap()),
             refresh_auth: basic(app.client_id.as_str(), &app_secret.unwrap()),
             refresh_tokens: Arc::new(refresh_tokens),
@@ -280,79 +296,92 @@ impl Seed {
     }
 }
 
-fn basic(id: &str, secret: &str) -> HeaderValue {
+fn basic(id: &str, secret: &str) -> String {
     use base64::Engine;
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-    HeaderValue::from_str(&format!("Basic {encoded}")).unwrap()
+    format!("Basic {encoded}")
 }
 
-fn token_request(auth: &HeaderValue, body: String) -> Request<Full<Bytes>> {
-    Request::builder()
-        .method(Method::POST)
-        .uri("/oauth2/token")
-        .header(AUTHORIZATION, auth.clone())
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Full::from(body))
-        .unwrap()
+fn token_request(host: &str, auth: &str, body: &str) -> Bytes {
+    let headers = [
+        ("authorization", auth),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    wire("POST", "/oauth2/token", host, &headers, body)
 }
 
 /// The HTTP scenarios, in the order they run. Token scenarios are bounded by `rs256_raw`
 /// (one signature per token); read their `cpu us/op` ratio, the server's CPU per token over
 /// one signature's, whatever the load generator took.
-fn http_scenarios(seed: &Seed) -> Vec<Scenario> {
-    let client_credentials = seed.client_credentials_auth.clone();
-    let refresh_auth = seed.refresh_auth.clone();
-    let pool = seed.refresh_tokens.clone();
-    let next = seed.next_refresh.clone();
-    let exchange_auth = seed.refresh_auth.clone();
-    let exchange_body = format!(
-        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token={}\
-         &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&account_id={}",
-        seed.login_token, seed.account_id
+fn http_scenarios(seed: &Seed, host: &str) -> Vec<Scenario> {
+    let client_credentials = token_request(
+        host,
+        &seed.client_credentials_auth,
+        "grant_type=client_credentials",
     );
-    let bearer = HeaderValue::from_str(&format!("Bearer {}", seed.login_token)).unwrap();
-    let rest_body = format!("{{\"account_id\":\"{}\"}}", seed.account_id);
-    let api_key = seed.api_key_auth.clone();
+    let exchange = token_request(
+        host,
+        &seed.refresh_auth,
+        &format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange\
+             &subject_token={}&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type\
+             %3Aaccess_token&account_id={}",
+            seed.login_token, seed.account_id
+        ),
+    );
+    let bearer = format!("Bearer {}", seed.login_token);
+    let account_token = wire(
+        "POST",
+        "/v1/auth/account-token",
+        host,
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/json"),
+        ],
+        &format!("{{\"account_id\":\"{}\"}}", seed.account_id),
+    );
+    let api_key_verify = wire(
+        "GET",
+        "/v1/api-keys/verify",
+        host,
+        &[("authorization", &seed.api_key_auth)],
+        "",
+    );
+    let (host_owned, refresh_auth) = (host.to_owned(), seed.refresh_auth.clone());
+    let (pool, next) = (seed.refresh_tokens.clone(), seed.next_refresh.clone());
+    let refresh = move || {
+        let index = next.fetch_add(1, Ordering::Relaxed);
+        let token = pool
+            .get(index)
+            .expect("refresh pool exhausted: raise BENCH_REFRESH_POOL");
+        let body = format!("grant_type=refresh_token&refresh_token={token}");
+        token_request(&host_owned, &refresh_auth, &body)
+    };
     vec![
-        Scenario::get("healthz", "/healthz", None),
-        Scenario::get("jwks", "/.well-known/jwks.json", Some("healthz")),
+        Scenario::get("healthz", host, "/healthz", None),
+        Scenario::get("jwks", host, "/.well-known/jwks.json", Some("healthz")),
         Scenario {
             logins_per_second: 20,
-            ..Scenario::get("jwks_during_logins", "/.well-known/jwks.json", Some("jwks"))
+            ..Scenario::get(
+                "jwks_during_logins",
+                host,
+                "/.well-known/jwks.json",
+                Some("jwks"),
+            )
         },
         Scenario::new("token_client_credentials", Some("rs256_raw"), move || {
-            token_request(&client_credentials, "grant_type=client_credentials".into())
+            client_credentials.clone()
         }),
         Scenario::new("token_exchange", Some("rs256_raw"), move || {
-            token_request(&exchange_auth, exchange_body.clone())
+            exchange.clone()
         }),
         Scenario::new("account_token_rest", Some("rs256_raw"), move || {
-            Request::builder()
-                .method(Method::POST)
-                .uri("/v1/auth/account-token")
-                .header(AUTHORIZATION, bearer.clone())
-                .header(CONTENT_TYPE, "application/json")
-                .body(Full::from(rest_body.clone()))
-                .unwrap()
+            account_token.clone()
         }),
-        Scenario::new("token_refresh", Some("rs256_raw"), move || {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let token = pool
-                .get(index)
-                .expect("refresh pool exhausted: raise BENCH_REFRESH_POOL");
-            token_request(
-                &refresh_auth,
-                format!("grant_type=refresh_token&refresh_token={token}"),
-            )
-        }),
+        Scenario::new("token_refresh", Some("rs256_raw"), refresh),
         // Issue 5: authenticating a /v1 call with an API key is one indexed lookup.
         Scenario::new("api_key_verify", Some("healthz"), move || {
-            Request::builder()
-                .method(Method::GET)
-                .uri("/v1/api-keys/verify")
-                .header(AUTHORIZATION, api_key.clone())
-                .body(Full::default())
-                .unwrap()
+            api_key_verify.clone()
         }),
     ]
 }
@@ -454,8 +483,9 @@ impl Stats {
     }
 }
 
-/// CPU seconds used by the threads doing the measured work (the server runtime's, or the
-/// threads of a CPU scenario), by the load generator's, and by the whole process.
+/// CPU seconds used by the threads doing the measured work (for HTTP, every thread but the
+/// load generator's: the server's runtime, SQLite's connection threads, the blocking pool;
+/// for CPU scenarios, their threads), by the load generator's, and by the whole process.
 #[derive(Clone, Copy, Default)]
 struct CpuTime {
     work: f64,
@@ -500,10 +530,10 @@ fn cpu_time() -> Option<CpuTime> {
         };
         let seconds = schedstat.split_whitespace().next()?.parse::<f64>().ok()? / 1e9;
         total.process += seconds;
-        match name.trim_end() {
-            SERVER_THREAD => total.work += seconds,
-            LOAD_THREAD => total.load += seconds,
-            _ => {}
+        if name.trim_end() == LOAD_THREAD {
+            total.load += seconds;
+        } else {
+            total.work += seconds;
         }
     }
     Some(total)
@@ -528,7 +558,7 @@ async fn load(
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..connections {
         let request = scenario.request.clone();
-        tasks.spawn(connection(server, host.clone(), request, start, end));
+        tasks.spawn(connection(server, request, start, end));
     }
     let logins = (scenario.logins_per_second > 0).then(|| {
         tokio::spawn(log_in_repeatedly(
@@ -565,55 +595,89 @@ async fn load(
 /// One client connection: sends requests back to back until `end`, reconnecting after a
 /// transport error. Returns the latencies (ns) of the 2xx responses that completed in
 /// `[start, end)` and the number of failures (transport errors and non-2xx), warm-up included.
+///
+/// It speaks HTTP/1.1 itself, as wrk does: the request bytes are built in advance and only the
+/// response head is parsed, so the generator takes as little as possible of the cores it
+/// shares with the server.
 async fn connection(
     server: SocketAddr,
-    host: HeaderValue,
     build: Arc<BuildRequest>,
     start: Instant,
     end: Instant,
 ) -> (Vec<u64>, u64) {
     let mut latencies = Vec::new();
     let mut errors = 0;
+    let mut buffer = Vec::with_capacity(16 * 1024);
     while Instant::now() < end {
-        let stream = TcpStream::connect(server).await.unwrap();
+        let mut stream = TcpStream::connect(server).await.unwrap();
         stream.set_nodelay(true).unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        let driver = tokio::spawn(conn);
         loop {
-            let mut request = build();
-            request.headers_mut().entry(HOST).or_insert(host.clone());
+            let request = build();
             let sent = Instant::now();
-            let outcome = async {
-                sender.ready().await?;
-                let response = sender.send_request(request).await?;
-                let ok = response.status().is_success();
-                response.into_body().collect().await?;
-                Ok::<bool, hyper::Error>(ok)
-            }
-            .await;
+            let outcome = round_trip(&mut stream, &request, &mut buffer).await;
             let done = Instant::now();
             if done >= end {
                 break;
             }
             let in_window = done >= start;
             match outcome {
-                Ok(true) if in_window => {
-                    latencies.push(u64::try_from((done - sent).as_nanos()).unwrap());
+                Ok(status) if (200..300).contains(&status) => {
+                    if in_window {
+                        latencies.push(u64::try_from((done - sent).as_nanos()).unwrap());
+                    }
                 }
-                Ok(true) => {}
-                Ok(false) => errors += 1,
+                Ok(_) => errors += 1,
                 Err(_) => {
                     errors += 1;
                     break;
                 }
             }
         }
-        drop(sender);
-        let _ = driver.await;
     }
     (latencies, errors)
+}
+
+/// Writes `request` and reads one whole response (its body sized by `Content-Length`);
+/// returns the status code.
+async fn round_trip(
+    stream: &mut TcpStream,
+    request: &[u8],
+    buffer: &mut Vec<u8>,
+) -> std::io::Result<u16> {
+    stream.write_all(request).await?;
+    buffer.clear();
+    loop {
+        if stream.read_buf(buffer).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(head) = response.parse(buffer).map_err(invalid_data)? else {
+            continue;
+        };
+        let length = response
+            .headers
+            .iter()
+            .find(|header| header.name.eq_ignore_ascii_case("content-length"))
+            .and_then(|header| {
+                std::str::from_utf8(header.value)
+                    .ok()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .ok_or_else(|| invalid_data("a response without Content-Length"))?;
+        let status = response.code.unwrap_or(0);
+        while buffer.len() < head + length {
+            if stream.read_buf(buffer).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        return Ok(status);
+    }
+}
+
+fn invalid_data(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, error)
 }
 
 /// Signs the bootstrap admin in through the hosted login form `per_second` times a second
@@ -849,7 +913,8 @@ fn print_table(rows: &[Row], cores: usize) {
     println!();
     println!(
         "conc: connections (HTTP) or threads (CPU).\n\
-         cpu us/op: CPU time per request of the server's threads (HTTP) or per operation (CPU); \
+         cpu us/op: CPU time per request of every thread but the load generator's (HTTP) or per \
+         operation (CPU); \
          unlike ops/s it does not depend on\n  how much CPU the load generator or other \
          processes took, so its ratio is the steadier one.\n\
          loadgen: the load generator's share of the CPU it and the server used.\n\
