@@ -14,9 +14,7 @@ use crate::role::Role;
 use crate::secret;
 use crate::state::AppState;
 use crate::store::grants::{self, Grant};
-use crate::store::{
-    Store, Tx, accounts, authorization_codes, memberships, refresh_tokens, revoked_tokens, users,
-};
+use crate::store::{Store, Tx, authorization_codes, liveness, memberships, refresh_tokens, users};
 use crate::user::User;
 
 /// Why a grant's flow issued nothing.
@@ -207,7 +205,7 @@ pub async fn client_credentials(
 }
 
 /// RFC 8693 token exchange, also behind `POST /v1/auth/account-token`: a user's access token
-/// issued to `client` becomes an access token scoped to one account the user belongs to,
+/// issued to `client`, still live, becomes an access token scoped to one account the user belongs to,
 /// with the role read now, a scope no wider than the subject's, and no refresh token.
 pub async fn exchange(
     state: &AppState,
@@ -233,14 +231,24 @@ pub async fn exchange(
     }
     let granted = Scope::parse(&subject.scope).unwrap_or_default();
     let scope = token::narrowed_scope(&granted, requested_scope)?;
-    let role = memberships::role_in_active_account(state.store.pool(), account_id, &user_id)
-        .await?
-        .ok_or_else(|| {
-            OAuthError::new(
-                ErrorCode::InvalidTarget,
-                "the user is not a member of that account",
-            )
-        })?;
+    // The subject's liveness and the membership, in one round trip: this is the hot path.
+    let (live, role) = liveness::is_live_with_role(
+        state.store.pool(),
+        liveness_of(subject),
+        now,
+        account_id,
+        &user_id,
+    )
+    .await?;
+    if !live {
+        return Err(OAuthError::invalid_grant("the subject token is revoked").into());
+    }
+    let role = role.ok_or_else(|| {
+        OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "the user is not a member of that account",
+        )
+    })?;
     let grant_id = subject.gid.as_deref().and_then(GrantId::parse);
     let subject = Subject::User {
         user_id: &user_id,
@@ -259,40 +267,23 @@ pub async fn exchange(
 }
 
 /// Whether an access token that verified is still live: not revoked by itself, its grant not
-/// revoked, and for an account token the membership and account still there.
+/// revoked, and for an account token the membership (or, for a client's, the account) still
+/// there.
 pub async fn is_live(
     store: &Store,
     claims: &AccessTokenClaims,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    if revoked_tokens::contains(store.pool(), &claims.jti).await? {
-        return Ok(false);
+    liveness::is_live(store.pool(), liveness_of(claims), now).await
+}
+
+fn liveness_of(claims: &AccessTokenClaims) -> liveness::Token<'_> {
+    liveness::Token {
+        jti: &claims.jti,
+        grant_id: claims.gid.as_deref(),
+        account_id: claims.acc.as_deref(),
+        user_id: claims.uid.as_deref(),
     }
-    if let Some(grant_id) = claims.gid.as_deref() {
-        let Some(grant_id) = GrantId::parse(grant_id) else {
-            return Ok(false);
-        };
-        if !grants::is_active(store.pool(), &grant_id, now).await? {
-            return Ok(false);
-        }
-    }
-    if let (Some(account_id), Some(user_id)) = (claims.acc.as_deref(), claims.uid.as_deref()) {
-        let (Some(account_id), Some(user_id)) =
-            (AccountId::parse(account_id), UserId::parse(user_id))
-        else {
-            return Ok(false);
-        };
-        return Ok(memberships::role(store.pool(), &account_id, &user_id)
-            .await?
-            .is_some());
-    }
-    if let Some(account_id) = claims.acc.as_deref() {
-        let Some(account_id) = AccountId::parse(account_id) else {
-            return Ok(false);
-        };
-        return Ok(accounts::find(store.pool(), &account_id).await?.is_some());
-    }
-    Ok(true)
 }
 
 /// The role for an account-scoped grant, checked at issue time.

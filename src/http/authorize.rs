@@ -21,7 +21,7 @@ use crate::oauth::token::CodeGrant;
 use crate::secret;
 use crate::session::{LoginSession, SignedIn};
 use crate::state::AppState;
-use crate::store::{authorization_codes, clients, consents, memberships, users};
+use crate::store::{authorization_codes, consents, memberships, users};
 
 /// Codes live at most this long (the contract allows 60 s).
 const CODE_LIFETIME_SECONDS: i64 = 60;
@@ -75,11 +75,9 @@ async fn submit_consent(
     let result = async {
         let params = Params::parse(form.authorize_query.as_bytes());
         let client_id = authorize::client_id(&params)?;
-        let client = clients::find(state.store.pool(), &client_id)
-            .await?
-            .ok_or_else(|| {
-                Failure::Page(PageError::bad_request("The client is not registered."))
-            })?;
+        let client = state.store.client(&client_id).await?.ok_or_else(|| {
+            Failure::Page(PageError::bad_request("The client is not registered."))
+        })?;
         let request = authorize::validate(&params, &client)?;
         let Some(signed_in) = session.signed_in().await? else {
             return Ok(send_to_login(&state, &form.authorize_query));
@@ -191,9 +189,10 @@ async fn decide(
 ) -> Result<Response, Failure> {
     let params = Params::parse(query.as_bytes());
     let client_id = authorize::client_id(&params)?;
-    let client = clients::find(state.store.pool(), &client_id)
-        .await?
-        .ok_or_else(|| Failure::Page(PageError::bad_request("The client is not registered.")))?;
+    let client =
+        state.store.client(&client_id).await?.ok_or_else(|| {
+            Failure::Page(PageError::bad_request("The client is not registered."))
+        })?;
     let request = authorize::validate(&params, &client)?;
     let to_client = |code: ErrorCode, description: &'static str| Failure::Redirect {
         redirect_uri: request.redirect_uri.clone(),

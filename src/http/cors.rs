@@ -124,7 +124,7 @@ fn token_client(headers: &HeaderMap, body: &[u8]) -> Option<ClientId> {
 }
 
 async fn client_allows(state: &AppState, client_id: &ClientId, origin: &str) -> bool {
-    match clients::find(state.store.pool(), client_id).await {
+    match state.store.client(client_id).await {
         Ok(client) => client.is_some_and(|client| {
             client
                 .settings

@@ -14,7 +14,6 @@ use crate::ids::ClientId;
 use crate::oauth;
 use crate::secret;
 use crate::state::AppState;
-use crate::store::clients;
 
 const METADATA_CACHE: &str = "public, max-age=3600";
 /// Short, so verifiers that cache the JWKS see a rotation's new key soon.
@@ -77,7 +76,7 @@ async fn jwks(
     if let Some(client_id) = query.client_id {
         let client_id =
             ClientId::parse(&client_id).ok_or_else(|| HttpError::not_found("client"))?;
-        if !clients::exists(state.store.pool(), &client_id).await? {
+        if state.store.client(&client_id).await?.is_none() {
             return Err(HttpError::not_found("client"));
         }
     }

@@ -18,7 +18,7 @@ use crate::oauth::authorize::redirect_with;
 use crate::oauth::client::Client;
 use crate::session::LoginSession;
 use crate::state::AppState;
-use crate::store::{clients, users};
+use crate::store::users;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/oauth2/logout", get(end_session).post(confirm_end_session))
@@ -120,13 +120,14 @@ async fn check(state: &AppState, request: &LogoutRequest) -> Result<Checked, Pag
         .or(request.client_id.as_deref());
     let client = match client_id {
         Some(id) => Some(
-            clients::find(
-                state.store.pool(),
-                &ClientId::parse(id)
-                    .ok_or(PageError::bad_request("The client is not registered."))?,
-            )
-            .await?
-            .ok_or(PageError::bad_request("The client is not registered."))?,
+            state
+                .store
+                .client(
+                    &ClientId::parse(id)
+                        .ok_or(PageError::bad_request("The client is not registered."))?,
+                )
+                .await?
+                .ok_or(PageError::bad_request("The client is not registered."))?,
         ),
         None => None,
     };

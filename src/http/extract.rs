@@ -10,7 +10,7 @@ use crate::oauth::client::{AuthMethod, Client};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::secret;
-use crate::store::{Store, clients};
+use crate::store::Store;
 
 /// The form parameters of a POST body, which must be `application/x-www-form-urlencoded`
 /// (a `charset` parameter is allowed).
@@ -40,7 +40,8 @@ pub async fn authenticate_client(
 ) -> Result<Client, ClientAuthError> {
     let presented = presented_credentials(headers, params)?;
     let client_id = ClientId::parse(&presented.client_id).ok_or(ClientAuthError::Rejected)?;
-    let client = clients::find(store.pool(), &client_id)
+    let client = store
+        .client(&client_id)
         .await?
         .ok_or(ClientAuthError::Rejected)?;
     if client.settings.token_endpoint_auth_method != presented.method {

@@ -19,7 +19,7 @@ use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
 use crate::secret;
 use crate::state::AppState;
-use crate::store::{api_keys, clients, grants, memberships, refresh_tokens, revoked_tokens};
+use crate::store::{api_keys, grants, memberships, refresh_tokens, revoked_tokens};
 use crate::tokens;
 
 pub fn routes() -> Router<AppState> {
@@ -174,7 +174,9 @@ async fn same_account(
     let Some(client_id) = ClientId::parse(token_client_id) else {
         return Ok(false);
     };
-    Ok(clients::find(state.store.pool(), &client_id)
+    Ok(state
+        .store
+        .client(&client_id)
         .await?
         .is_some_and(|client| client.account_id == caller.account_id))
 }

@@ -344,7 +344,9 @@ async fn managed_client(
     if !secret::verify(token, &stored) {
         return Err(RegisterError::InvalidToken);
     }
-    clients::find(state.store.pool(), &client_id)
+    state
+        .store
+        .client(&client_id)
         .await?
         .ok_or(RegisterError::InvalidToken)
 }
@@ -416,6 +418,7 @@ async fn update_registration(
     )
     .await?;
     tx.commit().await?;
+    state.store.clients_changed();
     let mut answer = view(&state, &updated);
     if let Some(secret) = new_secret {
         answer["client_secret"] = secret.into();
@@ -447,5 +450,6 @@ async fn delete_registration(
     )
     .await?;
     tx.commit().await?;
+    state.store.clients_changed();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -126,17 +126,6 @@ pub async fn find<'e>(
     Ok(row.and_then(ClientRow::into_client))
 }
 
-pub async fn exists<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: &ClientId,
-) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> = sqlx::query_scalar("select 1 from clients where id = $1")
-        .bind(id.as_str())
-        .fetch_optional(db)
-        .await?;
-    Ok(found.is_some())
-}
-
 /// A client of `account_id`; another account's client is `None`.
 pub async fn find_in_account<'e>(
     db: impl Executor<'e, Database = Any>,

@@ -102,22 +102,6 @@ pub async fn revoke<'e>(
         .map(|_| ())
 }
 
-/// Whether the grant exists and is neither revoked nor expired: one primary-key lookup.
-pub async fn is_active<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: &GrantId,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "select 1 from grants where id = $1 and revoked_at is null and expires_at > $2",
-    )
-    .bind(id.as_str())
-    .bind(now)
-    .fetch_optional(db)
-    .await?;
-    Ok(found.is_some())
-}
-
 /// Slides the family's expiry forward on rotation.
 pub async fn extend<'e>(
     db: impl Executor<'e, Database = Any>,

@@ -5,11 +5,13 @@ pub mod accounts;
 pub mod api_keys;
 pub mod audit_events;
 pub mod authorization_codes;
+pub mod client_cache;
 pub mod clients;
 pub mod consents;
 pub mod emails;
 pub mod grants;
 pub mod invitations;
+pub mod liveness;
 pub mod memberships;
 pub mod outbox;
 pub mod rate_limits;
@@ -21,11 +23,17 @@ pub mod user_tokens;
 pub mod users;
 pub mod webhooks;
 
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{Any, AnyPool, Executor, Transaction};
-use std::str::FromStr;
-use std::time::Duration;
+
+use crate::ids::ClientId;
+use crate::oauth::client::Client;
+use crate::store::client_cache::ClientCache;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -40,6 +48,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    url: Arc<str>,
+    clients: Arc<ClientCache>,
 }
 
 /// A transaction on either backend; pass `&mut *tx` to store functions.
@@ -57,6 +67,9 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            // A SQLite connection is a file handle in this process: pinging it before each use
+            // (sqlx's default) only doubles the hand-offs to its worker thread per query.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |connection, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -74,7 +87,14 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            url: url.into(),
+            // On PostgreSQL other instances change clients too: the cache serves only once
+            // `follow_client_changes` hears of their changes.
+            clients: Arc::new(ClientCache::new(backend == Backend::Sqlite)),
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), MigrateError> {
@@ -99,6 +119,35 @@ impl Store {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// A client by id, from memory when it was read recently and nothing changed since: the
+    /// lookup behind every token request. Inside a transaction read `clients::find` instead.
+    pub async fn client(&self, id: &ClientId) -> Result<Option<Client>, sqlx::Error> {
+        if let Some(client) = self.clients.get(id) {
+            return Ok(Some(client));
+        }
+        let generation = self.clients.generation();
+        let client = clients::find(&self.pool, id).await?;
+        if let Some(client) = &client {
+            self.clients.insert(client.clone(), generation);
+        }
+        Ok(client)
+    }
+
+    /// Call after committing any change to a client or an account (its status is part of
+    /// every client): this instance forgets its clients at once. Other instances hear of it
+    /// through the database (`client_cache`).
+    pub fn clients_changed(&self) {
+        self.clients.clear();
+    }
+
+    /// Keeps the client cache in step with other instances until `shutdown`; on SQLite, where
+    /// there are none to hear, it returns at once.
+    pub async fn follow_client_changes(&self, shutdown: tokio::sync::watch::Receiver<bool>) {
+        if self.backend == Backend::Postgres {
+            client_cache::follow_changes(&self.clients, &self.url, shutdown).await;
         }
     }
 

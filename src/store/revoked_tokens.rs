@@ -16,14 +16,3 @@ pub async fn insert<'e>(
     .await
     .map(|_| ())
 }
-
-pub async fn contains<'e>(
-    db: impl Executor<'e, Database = Any>,
-    jti: &str,
-) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> = sqlx::query_scalar("select 1 from revoked_tokens where jti = $1")
-        .bind(jti)
-        .fetch_optional(db)
-        .await?;
-    Ok(found.is_some())
-}

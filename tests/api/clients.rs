@@ -261,6 +261,7 @@ async fn a_rotated_secret_replaces_the_old_one_at_once() {
     let created = create_client(&app, &team.admin, &team.account, &confidential()).await;
     let client_id = created["client_id"].as_str().unwrap();
     let old = created["client_secret"].as_str().unwrap();
+    assert_eq!(client_credentials(&app, client_id, old).await, 200);
     let rotated: Value = app
         .api(
             Method::POST,

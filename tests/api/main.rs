@@ -16,6 +16,7 @@ mod authorization_code;
 mod bootstrap;
 mod browser;
 mod cli;
+mod client_changes;
 mod client_credentials;
 mod clients;
 mod consent_and_logout;

@@ -19,7 +19,6 @@ use crate::oauth::error::ErrorCode;
 use crate::oauth::scope::Scope;
 use crate::role::Role;
 use crate::state::AppState;
-use crate::store::clients;
 use crate::tokens::{self, TokenError};
 
 pub fn routes() -> Router<AppState> {
@@ -82,7 +81,7 @@ async fn issue_account_token(
     }
     let subject = caller.access_token()?;
     let client = match ClientId::parse(&subject.client_id) {
-        Some(client_id) => clients::find(state.store.pool(), &client_id).await?,
+        Some(client_id) => state.store.client(&client_id).await?,
         None => None,
     }
     .ok_or_else(HttpError::invalid_token)?;

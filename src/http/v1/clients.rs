@@ -313,6 +313,7 @@ async fn update_client(
     )
     .await?;
     tx.commit().await?;
+    state.store.clients_changed();
     Ok(Json(ClientView::new(updated, new_secret)))
 }
 
@@ -362,6 +363,7 @@ async fn delete_client(
     )
     .await?;
     tx.commit().await?;
+    state.store.clients_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -410,6 +412,7 @@ async fn rotate_secret(
     )
     .await?;
     tx.commit().await?;
+    state.store.clients_changed();
     client.secret_hash = Some(hash);
     client.updated_at = Timestamp(now);
     Ok(Json(ClientView::new(client, Some(secret))))
