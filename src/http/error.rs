@@ -37,7 +37,7 @@ impl HttpError {
     /// 401 without credentials: a bare `WWW-Authenticate: Bearer` challenge (RFC 6750 §3.1).
     pub fn unauthenticated() -> HttpError {
         HttpError {
-            challenge: Some("Bearer realm=\"tessera\""),
+            challenge: Some("Bearer"),
             ..HttpError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -49,7 +49,7 @@ impl HttpError {
     /// 401 for credentials that are malformed, unknown, expired or revoked.
     pub fn invalid_token() -> HttpError {
         HttpError {
-            challenge: Some("Bearer realm=\"tessera\", error=\"invalid_token\""),
+            challenge: Some("Bearer error=\"invalid_token\""),
             ..HttpError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
@@ -242,19 +242,14 @@ impl From<sqlx::Error> for BearerError {
 impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
         let (status, challenge) = match self {
-            BearerError::Missing => (
-                StatusCode::UNAUTHORIZED,
-                "Bearer realm=\"tessera\"".to_owned(),
-            ),
+            BearerError::Missing => (StatusCode::UNAUTHORIZED, "Bearer".to_owned()),
             BearerError::InvalidToken => (
                 StatusCode::UNAUTHORIZED,
-                "Bearer realm=\"tessera\", error=\"invalid_token\"".to_owned(),
+                "Bearer error=\"invalid_token\"".to_owned(),
             ),
             BearerError::InsufficientScope(scope) => (
                 StatusCode::FORBIDDEN,
-                format!(
-                    "Bearer realm=\"tessera\", error=\"insufficient_scope\", scope=\"{scope}\""
-                ),
+                format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
             ),
             BearerError::Internal => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         };
