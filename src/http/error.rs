@@ -69,13 +69,10 @@ impl HttpError {
 
     /// 400 `validation_failed` naming one field.
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> HttpError {
-        HttpError {
-            errors: vec![ProblemField {
-                field: field.into(),
-                message: message.into(),
-            }],
-            ..HttpError::validation(Vec::new())
-        }
+        HttpError::invalid(vec![ProblemField {
+            field: field.into(),
+            message: message.into(),
+        }])
     }
 
     pub fn not_found(what: &str) -> HttpError {
@@ -87,17 +84,34 @@ impl HttpError {
     }
 
     pub fn validation(errors: Vec<FieldError>) -> HttpError {
-        HttpError {
-            status: StatusCode::BAD_REQUEST,
-            code: "validation_failed",
-            detail: "the request is not valid".into(),
-            errors: errors
+        HttpError::invalid(
+            errors
                 .into_iter()
                 .map(|error| ProblemField {
                     field: error.field.to_owned(),
                     message: error.message,
                 })
                 .collect(),
+        )
+    }
+
+    /// 400 `validation_failed`; the detail repeats each broken rule, so that a reader of the
+    /// detail alone (a search's syntax error and its position, say) learns what is wrong.
+    fn invalid(errors: Vec<ProblemField>) -> HttpError {
+        let detail = if errors.is_empty() {
+            "the request is not valid".to_owned()
+        } else {
+            errors
+                .iter()
+                .map(|error| format!("{}: {}", error.field, error.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        HttpError {
+            status: StatusCode::BAD_REQUEST,
+            code: "validation_failed",
+            detail,
+            errors,
             challenge: None,
         }
     }
