@@ -154,6 +154,14 @@ async fn tessera_without_arguments_serves_and_prints_a_first_login_once() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .to_owned();
+    // API.md §1: generated secrets are URL-safe with at least 256 bits of entropy.
+    assert!(password.len() >= 43, "{password}");
+    assert!(
+        password
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "{password}"
+    );
 
     let http = reqwest::Client::builder()
         .cookie_store(true)
