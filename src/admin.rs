@@ -1,6 +1,7 @@
 //! Operator actions shared by the CLI, first-start bootstrap and the superadmin API:
 //! each validates its input, then writes everything in one transaction with its audit events.
 
+use serde::Serialize;
 use serde_json::json;
 
 use crate::account::Account;
@@ -8,6 +9,7 @@ use crate::clock::{self, Timestamp};
 use crate::config::Issuer;
 use crate::email_address::EmailAddress;
 use crate::ids::{AccountId, ClientId};
+use crate::keys::PublicJwk;
 use crate::mailer;
 use crate::oauth::client::{Client, ClientSettings, FieldError};
 use crate::password::{self, PasswordError};
@@ -76,6 +78,37 @@ impl Origin<'static> {
             user_agent: None,
         }
     }
+}
+
+/// A signing key just made active, as both `tessera keys rotate` and
+/// `POST /v1/admin/keys/rotate` show it: the public JWK and `active: true`.
+#[derive(Serialize)]
+pub struct RotatedKey {
+    #[serde(flatten)]
+    pub key: PublicJwk,
+    pub active: bool,
+}
+
+/// Records a rotation that the key ring committed (in a transaction of its own), and says
+/// what to show for it.
+pub async fn record_key_rotation(
+    store: &Store,
+    key: PublicJwk,
+    origin: Origin<'_>,
+) -> Result<RotatedKey, sqlx::Error> {
+    audit_events::insert(
+        store.pool().acquire().await?,
+        &origin.event(
+            None,
+            "signing_key.rotated",
+            "signing_key",
+            &key.kid,
+            json!({"alg": key.alg}),
+        ),
+        clock::now(),
+    )
+    .await?;
+    Ok(RotatedKey { key, active: true })
 }
 
 /// Queues the email with a single-use link (served by the reset-password page) with which

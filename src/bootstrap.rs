@@ -37,11 +37,11 @@ pub async fn first_start(
         return Ok(());
     };
     let generated = config.admin_password.is_none();
-    // 24 characters of base64url: 144 bits, plenty for a one-time bootstrap password.
+    // A generated secret like any other: 256 bits, base64url (API.md §1).
     let password = config
         .admin_password
         .clone()
-        .unwrap_or_else(|| secret::generate()[..24].to_owned());
+        .unwrap_or_else(secret::generate);
     let now = clock::now();
     let mut admin = User::new(
         email,

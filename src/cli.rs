@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::App;
 use crate::admin::{self, AdminError, NewUser};
 use crate::config::{Config, Issuer};
+use crate::http::v1::clients::ClientView;
 use crate::ids::AccountId;
 use crate::keys::{self, KeyEncryptionKey};
 use crate::oauth::client::{AuthMethod, ClientSettings, GrantType};
@@ -185,7 +186,10 @@ async fn run_operator_command(
             let kek = KeyEncryptionKey::load(config.key_encryption_key.as_ref(), &config.keys_dir)
                 .map_err(failure)?;
             let public = keys::rotate(store, &kek).await.map_err(failure)?;
-            print_json(&serde_json::json!({"kid": public.kid, "alg": public.alg, "active": true}))
+            let rotated = admin::record_key_rotation(store, public, admin::Origin::system())
+                .await
+                .map_err(failure)?;
+            print_json(&rotated)
         }
         Command::Users(UsersCommand::Create {
             email,
@@ -263,11 +267,7 @@ async fn create_client(store: &Store, args: CreateClient) -> Result<(), CliError
     }
     let (client, secret) =
         admin::create_client(store, &args.account, settings, &Actor::System).await?;
-    let mut output = serde_json::to_value(&client).map_err(failure)?;
-    if let (Some(secret), Some(object)) = (secret, output.as_object_mut()) {
-        object.insert("client_secret".into(), secret.into());
-    }
-    print_json(&output)
+    print_json(&ClientView::new(client, secret))
 }
 
 fn print_json(value: &impl Serialize) -> Result<(), CliError> {

@@ -37,7 +37,7 @@ impl HttpError {
     /// 401 without credentials: a bare `WWW-Authenticate: Bearer` challenge (RFC 6750 §3.1).
     pub fn unauthenticated() -> HttpError {
         HttpError {
-            challenge: Some("Bearer realm=\"tessera\""),
+            challenge: Some("Bearer"),
             ..HttpError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -49,7 +49,7 @@ impl HttpError {
     /// 401 for credentials that are malformed, unknown, expired or revoked.
     pub fn invalid_token() -> HttpError {
         HttpError {
-            challenge: Some("Bearer realm=\"tessera\", error=\"invalid_token\""),
+            challenge: Some("Bearer error=\"invalid_token\""),
             ..HttpError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
@@ -69,13 +69,10 @@ impl HttpError {
 
     /// 400 `validation_failed` naming one field.
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> HttpError {
-        HttpError {
-            errors: vec![ProblemField {
-                field: field.into(),
-                message: message.into(),
-            }],
-            ..HttpError::validation(Vec::new())
-        }
+        HttpError::invalid(vec![ProblemField {
+            field: field.into(),
+            message: message.into(),
+        }])
     }
 
     pub fn not_found(what: &str) -> HttpError {
@@ -87,17 +84,34 @@ impl HttpError {
     }
 
     pub fn validation(errors: Vec<FieldError>) -> HttpError {
-        HttpError {
-            status: StatusCode::BAD_REQUEST,
-            code: "validation_failed",
-            detail: "the request is not valid".into(),
-            errors: errors
+        HttpError::invalid(
+            errors
                 .into_iter()
                 .map(|error| ProblemField {
                     field: error.field.to_owned(),
                     message: error.message,
                 })
                 .collect(),
+        )
+    }
+
+    /// 400 `validation_failed`; the detail repeats each broken rule, so that a reader of the
+    /// detail alone (a search's syntax error and its position, say) learns what is wrong.
+    fn invalid(errors: Vec<ProblemField>) -> HttpError {
+        let detail = if errors.is_empty() {
+            "the request is not valid".to_owned()
+        } else {
+            errors
+                .iter()
+                .map(|error| format!("{}: {}", error.field, error.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        HttpError {
+            status: StatusCode::BAD_REQUEST,
+            code: "validation_failed",
+            detail,
+            errors,
             challenge: None,
         }
     }
@@ -242,19 +256,14 @@ impl From<sqlx::Error> for BearerError {
 impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
         let (status, challenge) = match self {
-            BearerError::Missing => (
-                StatusCode::UNAUTHORIZED,
-                "Bearer realm=\"tessera\"".to_owned(),
-            ),
+            BearerError::Missing => (StatusCode::UNAUTHORIZED, "Bearer".to_owned()),
             BearerError::InvalidToken => (
                 StatusCode::UNAUTHORIZED,
-                "Bearer realm=\"tessera\", error=\"invalid_token\"".to_owned(),
+                "Bearer error=\"invalid_token\"".to_owned(),
             ),
             BearerError::InsufficientScope(scope) => (
                 StatusCode::FORBIDDEN,
-                format!(
-                    "Bearer realm=\"tessera\", error=\"insufficient_scope\", scope=\"{scope}\""
-                ),
+                format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
             ),
             BearerError::Internal => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         };

@@ -71,19 +71,19 @@ impl IntoResponse for RegisterError {
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
                 "this request needs a bearer token".to_owned(),
-                Some("Bearer realm=\"tessera\""),
+                Some("Bearer"),
             ),
             RegisterError::InvalidToken => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
                 "the bearer token is invalid, expired or revoked".to_owned(),
-                Some("Bearer realm=\"tessera\", error=\"invalid_token\""),
+                Some("Bearer error=\"invalid_token\""),
             ),
             RegisterError::InsufficientRole => (
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",
                 "registration needs an API key with the admin or owner role".to_owned(),
-                Some("Bearer realm=\"tessera\", error=\"insufficient_scope\""),
+                Some("Bearer error=\"insufficient_scope\""),
             ),
             RegisterError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

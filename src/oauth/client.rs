@@ -269,7 +269,6 @@ pub struct Client {
     #[serde(skip)]
     pub secret_hash: Option<String>,
     /// Registered itself through `/oauth2/register`; its users see a consent page.
-    #[serde(skip)]
     pub self_registered: bool,
     /// The owning account's status, loaded with the client: a suspended account's client
     /// gets no account tokens for itself.

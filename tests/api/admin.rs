@@ -516,6 +516,11 @@ async fn malformed_searches_are_400_naming_the_position() {
         assert_eq!(problem["errors"][0]["field"], "q", "{q}");
         let message = problem["errors"][0]["message"].as_str().unwrap();
         assert!(message.contains(position), "{q}: {message}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(position),
+            "{q}: the detail names it too: {detail}"
+        );
     }
     let response = app
         .http

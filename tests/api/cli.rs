@@ -1,6 +1,8 @@
+use reqwest::Method;
 use serde_json::Value;
+use tessera::store::users;
 
-use crate::helpers::Deployment;
+use crate::helpers::{ADMIN_EMAIL, Deployment, LOGIN_SCOPE};
 
 async fn count(deployment: &Deployment, table: &str) -> i64 {
     let store = deployment.database.store().await;
@@ -326,4 +328,90 @@ async fn a_bad_setting_stops_start_up_naming_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("TESSERA_LISTEN"), "{stderr}");
+}
+
+#[tokio::test]
+async fn command_output_has_the_shape_the_rest_api_shows() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let get = |path: String, token: String| {
+        let request = app.api(Method::GET, &path, &token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "GET {path}");
+            response.json::<Value>().await.unwrap()
+        }
+    };
+
+    let account = deployment
+        .cli(&[
+            "accounts",
+            "create",
+            "--name",
+            "Acme",
+            "--owner",
+            "ada@example.com",
+        ])
+        .json();
+    let account_id = account["id"].as_str().unwrap().to_owned();
+    let shown = get(format!("/v1/accounts/{account_id}"), ada.token.clone()).await;
+    assert_eq!(account, shown);
+
+    let user = deployment
+        .cli(&["users", "create", "--email", "bob@example.com"])
+        .json();
+    let token = app
+        .login_token(user["id"].as_str().unwrap(), LOGIN_SCOPE)
+        .await;
+    assert_eq!(user, get("/v1/me".into(), token).await);
+
+    for extra in [&[][..], &["--public"][..]] {
+        let mut args = vec![
+            "clients",
+            "create",
+            "--account",
+            &account_id,
+            "--name",
+            "Web",
+            "--redirect-uri",
+            "http://localhost:3000/cb",
+        ];
+        args.extend_from_slice(extra);
+        let mut client = deployment.cli(&args).json();
+        let secret = client.as_object_mut().unwrap().remove("client_secret");
+        assert_eq!(
+            secret.is_some(),
+            extra.is_empty(),
+            "secret once, if confidential"
+        );
+        let client_id = client["client_id"].as_str().unwrap().to_owned();
+        let shown = get(
+            format!("/v1/accounts/{account_id}/clients/{client_id}"),
+            ada.token.clone(),
+        )
+        .await;
+        assert_eq!(client, shown);
+    }
+
+    let admin = users::find_by_email(app.state.store.pool(), ADMIN_EMAIL)
+        .await
+        .unwrap()
+        .unwrap();
+    let admin_token = app.login_token(admin.id.as_str(), LOGIN_SCOPE).await;
+    let response = app
+        .api(Method::POST, "/v1/admin/keys/rotate", &admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let by_api: Value = response.json().await.unwrap();
+    let by_cli = deployment.cli(&["keys", "rotate"]).json();
+    let fields = |key: &Value| {
+        let mut names: Vec<String> = key.as_object().unwrap().keys().cloned().collect();
+        names.sort();
+        names
+    };
+    assert_eq!(fields(&by_cli), fields(&by_api), "{by_cli} vs {by_api}");
+    assert_ne!(by_cli["kid"], by_api["kid"]);
 }

@@ -430,3 +430,36 @@ async fn introspection_and_revocation_of_client_tokens() {
         .unwrap();
     assert_eq!(missing.status(), 400);
 }
+
+#[tokio::test]
+async fn basic_credentials_are_form_url_decoded_after_base64() {
+    use base64::Engine;
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let client = service(&deployment, &app).await;
+    // RFC 6749 §2.3.1: id and secret are form-url-encoded before base64; a client may encode
+    // characters that need no encoding, and the server must decode them.
+    let encode_all = |text: &str| -> String { text.bytes().map(|b| format!("%{b:02X}")).collect() };
+    let credentials = format!(
+        "{}:{}",
+        encode_all(&client.client_id),
+        encode_all(client.secret.as_deref().unwrap())
+    );
+    let response = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .header(
+            "authorization",
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(credentials)
+            ),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+}

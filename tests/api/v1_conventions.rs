@@ -25,6 +25,31 @@ async fn a_request_without_a_token_gets_a_bare_bearer_challenge() {
     }
 }
 
+#[tokio::test]
+async fn bearer_challenges_are_exactly_the_ones_the_contract_names() {
+    let app = TestApp::spawn().await;
+    let challenge = |response: &reqwest::Response| {
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    for path in ["/v1/me", "/v1/api-keys/verify", "/oauth2/userinfo"] {
+        let missing = app.get(path).await;
+        assert_eq!(missing.status(), 401, "{path}");
+        assert_eq!(challenge(&missing), "Bearer", "{path}");
+        for token in ["not-a-jwt", "tsk_unknown"] {
+            let invalid = app.api(Method::GET, path, token).send().await.unwrap();
+            assert_eq!(invalid.status(), 401, "{path}");
+            assert_eq!(
+                challenge(&invalid),
+                "Bearer error=\"invalid_token\"",
+                "{path}"
+            );
+        }
+    }
+}
+
 async fn expect_invalid_token(app: &TestApp, token: &str) {
     let response = app.api(Method::GET, "/v1/me", token).send().await.unwrap();
     assert!(

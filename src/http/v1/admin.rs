@@ -9,11 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::account::Account;
-use crate::admin::{self, AdminError, NewAccount, NewOwner, NewUser, Origin};
-use crate::clock;
+use crate::admin::{self, AdminError, NewAccount, NewOwner, NewUser, Origin, RotatedKey};
 use crate::http::error::HttpError;
 use crate::http::v1::body::ApiJson;
 use crate::http::v1::caller::Caller;
@@ -21,7 +19,7 @@ use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::AccountId;
 use crate::search::{self, Schema};
 use crate::state::AppState;
-use crate::store::{Position, accounts, audit_events, users};
+use crate::store::{Position, accounts, users};
 use crate::user::User;
 
 pub fn routes() -> Router<AppState> {
@@ -113,27 +111,13 @@ impl From<AdminError> for HttpError {
 async fn rotate_keys(
     State(state): State<AppState>,
     Superadmin(caller): Superadmin,
-) -> Result<Json<serde_json::Value>, HttpError> {
+) -> Result<Json<RotatedKey>, HttpError> {
     let public = state.keys.rotate(&state.store).await.map_err(|error| {
         tracing::error!(%error, "key rotation failed");
         HttpError::internal(&error)
     })?;
-    // The key is written by its own transaction inside the key ring; the event follows it.
-    audit_events::insert(
-        state.store.pool().acquire().await?,
-        &caller.event(
-            None,
-            "signing_key.rotated",
-            "signing_key",
-            &public.kid,
-            json!({"alg": public.alg}),
-        ),
-        clock::now(),
-    )
-    .await?;
-    let mut body = serde_json::to_value(&public).map_err(|error| HttpError::internal(&error))?;
-    body["active"] = json!(true);
-    Ok(Json(body))
+    let rotated = admin::record_key_rotation(&state.store, public, origin(&caller)).await?;
+    Ok(Json(rotated))
 }
 
 /// A user as the superadmin sees it: the profile plus the flags only operators see.
@@ -166,8 +150,7 @@ struct NewUserBody {
 }
 
 /// `POST /v1/admin/users` → 201. Without a password the user cannot log in until they set
-/// one through the forgot-password flow; the set-password email the contract asks for is
-/// sent by the mailer work (not yet wired here).
+/// one with the single-use link mailed to them (queued in the same transaction).
 #[utoipa::path(
     post,
     path = "/v1/admin/users",

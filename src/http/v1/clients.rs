@@ -48,15 +48,15 @@ pub fn routes() -> Router<AppState> {
 pub struct ClientView {
     #[serde(flatten)]
     client: Client,
-    self_registered: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
 }
 
 impl ClientView {
-    fn new(client: Client, client_secret: Option<String>) -> ClientView {
+    /// The client, and its secret when this answer is the one time it is shown; the CLI
+    /// prints the same.
+    pub fn new(client: Client, client_secret: Option<String>) -> ClientView {
         ClientView {
-            self_registered: client.self_registered,
             client,
             client_secret,
         }
