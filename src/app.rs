@@ -108,9 +108,9 @@ impl App {
             let stopped = background_stopped.clone();
             async move { metrics.keep_tidy(stopped).await }
         });
-        let client_changes = tokio::spawn({
+        let access_changes = tokio::spawn({
             let (store, stopped) = (state.store.clone(), background_stopped.clone());
-            async move { store.follow_client_changes(stopped).await }
+            async move { store.follow_access_changes(stopped).await }
         });
         let sweeper = tokio::spawn(maintenance::run(state.store.clone(), background_stopped));
 
@@ -122,7 +122,7 @@ impl App {
         .with_graceful_shutdown(shutdown)
         .await;
         let _ = stop_background.send(true);
-        let _ = tokio::join!(refresher, mailer, webhooks, sweeper, upkeep, client_changes);
+        let _ = tokio::join!(refresher, mailer, webhooks, sweeper, upkeep, access_changes);
         state.store.close().await;
         tracing::info!("tessera stopped");
         served

@@ -149,5 +149,6 @@ pub async fn answer(
         }
     };
     tx.commit().await?;
+    store.access_changed();
     Ok(Answered { invitation, role })
 }

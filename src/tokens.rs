@@ -50,6 +50,7 @@ pub async fn redeem_code(
         if let Some(Some(grant_id)) = authorization_codes::replayed(&mut *tx, &code_hash).await? {
             grants::revoke(&mut *tx, &grant_id, now).await?;
             tx.commit().await?;
+            state.store.access_changed();
             tracing::warn!(grant = %grant_id, "authorization code replayed: its tokens are revoked");
         }
         return Err(
@@ -120,6 +121,7 @@ pub async fn refresh(
             SpentRefreshToken::Reuse => {
                 grants::revoke(&mut *tx, &grant.id, now).await?;
                 tx.commit().await?;
+                state.store.access_changed();
                 tracing::warn!(grant = %grant.id, client = %client.client_id, "refresh token reused: family revoked");
                 return Err(invalid().into());
             }
@@ -232,18 +234,14 @@ pub async fn exchange(
     let granted = Scope::parse(&subject.scope).unwrap_or_default();
     let scope = token::narrowed_scope(&granted, requested_scope)?;
     // The subject's liveness and the membership, in one round trip: this is the hot path.
-    let (live, role) = liveness::is_live_with_role(
-        state.store.pool(),
-        liveness_of(subject),
-        now,
-        account_id,
-        &user_id,
-    )
-    .await?;
-    if !live {
+    let liveness = state
+        .store
+        .liveness(liveness_of(subject), Some((account_id, &user_id)), now)
+        .await?;
+    if !liveness.live {
         return Err(OAuthError::invalid_grant("the subject token is revoked").into());
     }
-    let role = role.ok_or_else(|| {
+    let role = liveness.role.ok_or_else(|| {
         OAuthError::new(
             ErrorCode::InvalidTarget,
             "the user is not a member of that account",
@@ -274,7 +272,7 @@ pub async fn is_live(
     claims: &AccessTokenClaims,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    liveness::is_live(store.pool(), liveness_of(claims), now).await
+    Ok(store.liveness(liveness_of(claims), None, now).await?.live)
 }
 
 fn liveness_of(claims: &AccessTokenClaims) -> liveness::Token<'_> {

@@ -1,8 +1,8 @@
 //! CORS for the endpoints browsers call directly (`/oauth2/token`, `/oauth2/userinfo`,
 //! `/.well-known/jwks.json`), driven by the clients' `allowed_origins`. An origin is allowed
 //! when a client registered it; at the token endpoint, when the client the request names
-//! registered it. Nothing is cached, so a change to a client applies at once on every
-//! instance; requests without an `Origin` header cost nothing.
+//! registered it. The client comes from `Store::client`, which forgets a client the moment it
+//! changes; requests without an `Origin` header cost nothing.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};

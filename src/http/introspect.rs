@@ -194,6 +194,7 @@ async fn revoke(
     if let Ok(claims) = state.keys.verify_access_token(token) {
         if claims.client_id == client.client_id.as_str() {
             revoked_tokens::insert(state.store.pool(), &claims.jti, claims.exp).await?;
+            state.store.access_changed();
         }
     } else if let Some(record) =
         refresh_tokens::find(state.store.pool(), &secret::hash(token)).await?
@@ -202,6 +203,7 @@ async fn revoke(
     {
         // RFC 7009 §2.1: revoking a refresh token ends its family, access tokens too.
         grants::revoke(state.store.pool(), &grant.id, now).await?;
+        state.store.access_changed();
     }
     Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
 }

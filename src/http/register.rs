@@ -418,7 +418,7 @@ async fn update_registration(
     )
     .await?;
     tx.commit().await?;
-    state.store.clients_changed();
+    state.store.access_changed();
     let mut answer = view(&state, &updated);
     if let Some(secret) = new_secret {
         answer["client_secret"] = secret.into();
@@ -450,6 +450,6 @@ async fn delete_registration(
     )
     .await?;
     tx.commit().await?;
-    state.store.clients_changed();
+    state.store.access_changed();
     Ok(StatusCode::NO_CONTENT)
 }

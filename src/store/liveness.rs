@@ -1,19 +1,13 @@
 //! Whether an issued access token still stands, in one statement across `revoked_tokens`,
-//! `grants`, `memberships` and `accounts`: it runs on every bearer request, so one round
-//! trip, not one per table. The rules themselves live in `tokens::is_live`.
+//! `grants`, `memberships` and `accounts`: it runs on bearer requests, so one round trip,
+//! not one per table. `Store::liveness` answers from memory when nothing changed since.
 
-use std::sync::LazyLock;
-
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::QueryAs;
-use sqlx::{Any, Executor, FromRow};
+use sqlx::{Any, Executor};
 
 use crate::ids::{AccountId, UserId};
 use crate::role::Role;
 
 /// What a verified access token says about itself that the database may contradict.
-/// Absent optional values are bound as `''`, which no id equals (a bare NULL parameter has
-/// no type PostgreSQL can infer).
 #[derive(Clone, Copy, Debug)]
 pub struct Token<'a> {
     pub jti: &'a str,
@@ -25,63 +19,54 @@ pub struct Token<'a> {
     pub user_id: Option<&'a str>,
 }
 
-/// 1 when the token stands: not revoked by `jti`; its grant neither revoked nor expired; for
-/// a user's account token the membership still there, for a client's its account.
-const LIVE: &str = "case \
-     when exists (select 1 from revoked_tokens where jti = $1) then 0 \
-     when $2 <> '' and not exists (select 1 from grants \
-         where id = $2 and revoked_at is null and expires_at > $3) then 0 \
-     when $4 <> '' and $5 <> '' and not exists (select 1 from memberships \
-         where account_id = $4 and user_id = $5) then 0 \
-     when $4 <> '' and $5 = '' and not exists (select 1 from accounts where id = $4) then 0 \
-     else 1 end";
+/// The answer, and how long it holds if nothing changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Liveness {
+    /// Not revoked by `jti`; its grant neither revoked nor expired; for a user's account token
+    /// the membership still there, for a client's its account.
+    pub live: bool,
+    /// The user's role in the active account asked about, if a member.
+    pub role: Option<Role>,
+    /// Unix time until which `live` holds without a change: when the grant expires (a refresh
+    /// may extend it, so then ask again).
+    pub until: i64,
+}
 
-static IS_LIVE: LazyLock<String> = LazyLock::new(|| format!("select cast({LIVE} as bigint)"));
+/// Absent optional values are bound as `''`, which no id equals (a bare NULL parameter has
+/// no type PostgreSQL can infer).
+const QUERY: &str = "select cast(case \
+         when exists (select 1 from revoked_tokens where jti = $1) then 0 \
+         when $2 <> '' and not exists (select 1 from grants \
+             where id = $2 and revoked_at is null and expires_at > $3) then 0 \
+         when $4 <> '' and $5 <> '' and not exists (select 1 from memberships \
+             where account_id = $4 and user_id = $5) then 0 \
+         when $4 <> '' and $5 = '' and not exists (select 1 from accounts where id = $4) then 0 \
+         else 1 end as bigint), \
+     (select expires_at from grants where id = $2), \
+     (select m.role from memberships m join accounts a on a.id = m.account_id \
+      where m.account_id = $6 and m.user_id = $7 and a.status = 'active')";
 
-/// `LIVE`, and the role of `$7` in the active account `$6` (NULL when not a member).
-static IS_LIVE_WITH_ROLE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "select cast({LIVE} as bigint), \
-         (select m.role from memberships m join accounts a on a.id = m.account_id \
-          where m.account_id = $6 and m.user_id = $7 and a.status = 'active')"
-    )
-});
-
-/// A query over `sql` with the token's five parameters bound.
-fn query<'q, O>(sql: &'q str, token: Token<'q>, now: i64) -> QueryAs<'q, Any, O, AnyArguments<'q>>
-where
-    O: for<'r> FromRow<'r, AnyRow>,
-{
-    sqlx::query_as(sql)
+/// Whether `token` stands at `now` and, when `role_in` names an account and a user, the
+/// user's role in that account if it is active.
+pub async fn check<'e>(
+    db: impl Executor<'e, Database = Any>,
+    token: Token<'_>,
+    role_in: Option<(&AccountId, &UserId)>,
+    now: i64,
+) -> Result<Liveness, sqlx::Error> {
+    let (live, grant_expires_at, role): (i64, Option<i64>, Option<String>) = sqlx::query_as(QUERY)
         .bind(token.jti)
         .bind(token.grant_id.unwrap_or(""))
         .bind(now)
         .bind(token.account_id.unwrap_or(""))
         .bind(token.user_id.unwrap_or(""))
-}
-
-pub async fn is_live<'e>(
-    db: impl Executor<'e, Database = Any>,
-    token: Token<'_>,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let (live,): (i64,) = query(&IS_LIVE, token, now).fetch_one(db).await?;
-    Ok(live == 1)
-}
-
-/// Whether the token stands, and the user's role in an active account: what a token
-/// exchange needs, in one round trip.
-pub async fn is_live_with_role<'e>(
-    db: impl Executor<'e, Database = Any>,
-    token: Token<'_>,
-    now: i64,
-    account_id: &AccountId,
-    user_id: &UserId,
-) -> Result<(bool, Option<Role>), sqlx::Error> {
-    let (live, role): (i64, Option<String>) = query(&IS_LIVE_WITH_ROLE, token, now)
-        .bind(account_id.as_str())
-        .bind(user_id.as_str())
+        .bind(role_in.map_or("", |(account_id, _)| account_id.as_str()))
+        .bind(role_in.map_or("", |(_, user_id)| user_id.as_str()))
         .fetch_one(db)
         .await?;
-    Ok((live == 1, role.as_deref().and_then(Role::parse)))
+    Ok(Liveness {
+        live: live == 1,
+        role: role.as_deref().and_then(Role::parse),
+        until: grant_expires_at.unwrap_or(i64::MAX),
+    })
 }

@@ -5,7 +5,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod audit_events;
 pub mod authorization_codes;
-pub mod client_cache;
+pub mod cache;
 pub mod clients;
 pub mod consents;
 pub mod emails;
@@ -31,9 +31,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
-use crate::ids::ClientId;
+use crate::ids::{AccountId, ClientId, UserId};
 use crate::oauth::client::Client;
-use crate::store::client_cache::ClientCache;
+use crate::store::cache::{Cache, TokenKey};
+use crate::store::liveness::{Liveness, Token};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -49,7 +50,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     url: Arc<str>,
-    clients: Arc<ClientCache>,
+    cache: Arc<Cache>,
 }
 
 /// A transaction on either backend; pass `&mut *tx` to store functions.
@@ -91,9 +92,9 @@ impl Store {
             pool,
             backend,
             url: url.into(),
-            // On PostgreSQL other instances change clients too: the cache serves only once
-            // `follow_client_changes` hears of their changes.
-            clients: Arc::new(ClientCache::new(backend == Backend::Sqlite)),
+            // On PostgreSQL other instances change things too: the cache serves only once
+            // `follow_access_changes` hears of their changes.
+            cache: Arc::new(Cache::new(backend == Backend::Sqlite)),
         })
     }
 
@@ -125,29 +126,52 @@ impl Store {
     /// A client by id, from memory when it was read recently and nothing changed since: the
     /// lookup behind every token request. Inside a transaction read `clients::find` instead.
     pub async fn client(&self, id: &ClientId) -> Result<Option<Client>, sqlx::Error> {
-        if let Some(client) = self.clients.get(id) {
+        if let Some(client) = self.cache.client(id) {
             return Ok(Some(client));
         }
-        let generation = self.clients.generation();
+        let generation = self.cache.generation();
         let client = clients::find(&self.pool, id).await?;
         if let Some(client) = &client {
-            self.clients.insert(client.clone(), generation);
+            self.cache.keep_client(client, generation);
         }
         Ok(client)
     }
 
-    /// Call after committing any change to a client or an account (its status is part of
-    /// every client): this instance forgets its clients at once. Other instances hear of it
-    /// through the database (`client_cache`).
-    pub fn clients_changed(&self) {
-        self.clients.clear();
+    /// Whether an access token still stands (`liveness::check`), from memory when it was asked
+    /// recently and nothing changed since.
+    pub async fn liveness(
+        &self,
+        token: Token<'_>,
+        role_in: Option<(&AccountId, &UserId)>,
+        now: i64,
+    ) -> Result<Liveness, sqlx::Error> {
+        let key: TokenKey = (
+            token.jti.to_owned(),
+            role_in.map(|(account_id, user_id)| (account_id.clone(), user_id.clone())),
+        );
+        if let Some(known) = self.cache.token(&key)
+            && now < known.until
+        {
+            return Ok(known);
+        }
+        let generation = self.cache.generation();
+        let liveness = liveness::check(&self.pool, token, role_in, now).await?;
+        self.cache.keep_token(key, liveness, generation);
+        Ok(liveness)
     }
 
-    /// Keeps the client cache in step with other instances until `shutdown`; on SQLite, where
-    /// there are none to hear, it returns at once.
-    pub async fn follow_client_changes(&self, shutdown: tokio::sync::watch::Receiver<bool>) {
+    /// Call after committing any change to a client, an account, a membership, or a
+    /// revocation (of a token or a grant): this instance forgets what it held at once. Other
+    /// instances hear of it through the database (`cache`).
+    pub fn access_changed(&self) {
+        self.cache.clear();
+    }
+
+    /// Keeps the cache in step with other instances until `shutdown`; on SQLite, where there
+    /// are none to hear, it returns at once.
+    pub async fn follow_access_changes(&self, shutdown: tokio::sync::watch::Receiver<bool>) {
         if self.backend == Backend::Postgres {
-            client_cache::follow_changes(&self.clients, &self.url, shutdown).await;
+            cache::follow_changes(&self.cache, &self.url, shutdown).await;
         }
     }
 

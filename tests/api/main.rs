@@ -7,6 +7,7 @@
     clippy::panic,
     reason = "a test fails by panicking"
 )]
+mod access_changes;
 mod account_tokens;
 mod accounts;
 mod admin;
@@ -16,7 +17,6 @@ mod authorization_code;
 mod bootstrap;
 mod browser;
 mod cli;
-mod client_changes;
 mod client_credentials;
 mod clients;
 mod consent_and_logout;

@@ -95,11 +95,16 @@ async fn invalid_expired_and_revoked_tokens_are_invalid_token() {
     );
     expect_invalid_token(&app, &app.state.keys.sign_access_token(&expired).unwrap()).await;
 
-    // Revocation (RFC 7009) by jti.
-    let claims = app.state.keys.verify_access_token(&ada.token).unwrap();
-    tessera::store::revoked_tokens::insert(app.state.store.pool(), &claims.jti, claims.exp)
+    // Revocation (RFC 7009), by the client the token was issued to.
+    let revoked = app
+        .http
+        .post(app.url("/oauth2/revoke"))
+        .basic_auth(client.client_id.as_str(), Some(&client.secret))
+        .form(&[("token", ada.token.as_str())])
+        .send()
         .await
         .unwrap();
+    assert_eq!(revoked.status(), 200);
     expect_invalid_token(&app, &ada.token).await;
 
     // A scheme other than Bearer is not a bearer token.

@@ -246,7 +246,7 @@ async fn update_account(
     )
     .await?;
     tx.commit().await?;
-    state.store.clients_changed();
+    state.store.access_changed();
     Ok(Json(updated))
 }
 
@@ -297,7 +297,7 @@ async fn delete_account(
     }
     accounts::delete(&mut *tx, &account_id).await?;
     tx.commit().await?;
-    state.store.clients_changed();
+    state.store.access_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 

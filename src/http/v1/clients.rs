@@ -313,7 +313,7 @@ async fn update_client(
     )
     .await?;
     tx.commit().await?;
-    state.store.clients_changed();
+    state.store.access_changed();
     Ok(Json(ClientView::new(updated, new_secret)))
 }
 
@@ -363,7 +363,7 @@ async fn delete_client(
     )
     .await?;
     tx.commit().await?;
-    state.store.clients_changed();
+    state.store.access_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -412,7 +412,7 @@ async fn rotate_secret(
     )
     .await?;
     tx.commit().await?;
-    state.store.clients_changed();
+    state.store.access_changed();
     client.secret_hash = Some(hash);
     client.updated_at = Timestamp(now);
     Ok(Json(ClientView::new(client, Some(secret))))

@@ -150,6 +150,7 @@ async fn add_member(
         .await?
         .ok_or_else(|| HttpError::not_found("member"))?;
     tx.commit().await?;
+    state.store.access_changed();
     Ok((StatusCode::CREATED, Json(member)).into_response())
 }
 
@@ -239,6 +240,7 @@ async fn change_role(
     )
     .await?;
     tx.commit().await?;
+    state.store.access_changed();
     Ok(Json(Member {
         role: update.role,
         ..current
@@ -292,6 +294,7 @@ async fn remove_member(
     )
     .await?;
     tx.commit().await?;
+    state.store.access_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,0 +1,245 @@
+//! What every token request reads, held in memory: clients by id, and whether an access token
+//! still stands (with the user's role where an exchange asks). All of it depends on rows that
+//! change rarely: clients, accounts, memberships, revocations. Any such change forgets
+//! everything: at once on the instance that made it (`Store::access_changed` after commit),
+//! through PostgreSQL `NOTIFY` (fired by the triggers of migration 0021) on every other
+//! instance, and after `TTL` at the latest otherwise.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgListener;
+use tokio::sync::watch;
+
+use crate::ids::{AccountId, ClientId, UserId};
+use crate::oauth::client::Client;
+use crate::store::liveness::Liveness;
+
+/// The channel the PostgreSQL triggers of migration 0021 notify.
+pub const CHANNEL: &str = "tessera_access_changed";
+
+/// How long an entry serves without a word from the database: the bound for a second process
+/// on one SQLite file, which hears of no change.
+pub const TTL: Duration = Duration::from_secs(10);
+
+/// Entries per map; past it a map starts over, so growth has a bound.
+const CAPACITY: usize = 50_000;
+
+/// A token by `jti`, and the account and user whose membership was asked about with it.
+pub type TokenKey = (String, Option<(AccountId, UserId)>);
+
+#[derive(Debug)]
+pub struct Cache {
+    clients: Map<ClientId, Client>,
+    tokens: Map<TokenKey, Liveness>,
+    /// Bumped by every change: an entry of an older generation is not served.
+    generation: AtomicU64,
+    /// Off on PostgreSQL while no listener hears the triggers: changes could be missed.
+    serving: AtomicBool,
+}
+
+impl Cache {
+    /// `serving`: whether entries may serve from the start (SQLite), or only once a listener
+    /// follows the changes (PostgreSQL).
+    pub fn new(serving: bool) -> Cache {
+        Cache {
+            clients: Map::default(),
+            tokens: Map::default(),
+            generation: AtomicU64::new(0),
+            serving: AtomicBool::new(serving),
+        }
+    }
+
+    /// The generation to pass to `keep_*` for what is read from the database from now on.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn client(&self, id: &ClientId) -> Option<Client> {
+        self.clients.get(id, self.current()?)
+    }
+
+    pub fn keep_client(&self, client: &Client, generation: u64) {
+        let key = client.client_id.clone();
+        self.clients
+            .insert(key, client.clone(), generation, || self.generation());
+    }
+
+    pub fn token(&self, key: &TokenKey) -> Option<Liveness> {
+        self.tokens.get(key, self.current()?)
+    }
+
+    pub fn keep_token(&self, key: TokenKey, liveness: Liveness, generation: u64) {
+        self.tokens
+            .insert(key, liveness, generation, || self.generation());
+    }
+
+    /// Forgets everything: something changed.
+    pub fn clear(&self) {
+        // Bump first: a reader that loaded before the change can no longer keep its rows.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.clients.clear();
+        self.tokens.clear();
+    }
+
+    /// The generation entries must have to serve, or `None` while not serving.
+    fn current(&self) -> Option<u64> {
+        self.serving
+            .load(Ordering::Acquire)
+            .then(|| self.generation())
+    }
+
+    fn serve(&self, serving: bool) {
+        self.clear();
+        self.serving.store(serving, Ordering::Release);
+    }
+}
+
+#[derive(Debug)]
+struct Map<K, V> {
+    entries: RwLock<HashMap<K, Entry<V>>>,
+}
+
+impl<K, V> Default for Map<K, V> {
+    fn default() -> Self {
+        Map {
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entry<V> {
+    value: V,
+    generation: u64,
+    loaded_at: Instant,
+}
+
+impl<K: Eq + Hash, V: Clone> Map<K, V> {
+    fn get(&self, key: &K, generation: u64) -> Option<V> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let entry = entries.get(key)?;
+        (entry.generation == generation && entry.loaded_at.elapsed() < TTL)
+            .then(|| entry.value.clone())
+    }
+
+    /// Keeps `value`, read when the cache was at `generation`; a change since then (`current`
+    /// differs, checked under the lock `clear` takes) means it may be stale: it is dropped.
+    fn insert(&self, key: K, value: V, generation: u64, current: impl Fn() -> u64) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if generation != current() {
+            return;
+        }
+        if entries.len() >= CAPACITY {
+            entries.clear();
+        }
+        let loaded_at = Instant::now();
+        entries.insert(
+            key,
+            Entry {
+                value,
+                generation,
+                loaded_at,
+            },
+        );
+    }
+
+    fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Follows the PostgreSQL triggers' notifications until `shutdown`: the cache serves only
+/// while a listener is connected, and starts empty after every (re)connection, because
+/// notifications sent meanwhile are lost.
+pub async fn follow_changes(
+    cache: &Cache,
+    database_url: &str,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        cache.serve(false);
+        let listening = async {
+            let mut listener = PgListener::connect(database_url).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let retry = match listening.await {
+            Ok(mut listener) => {
+                cache.serve(true);
+                loop {
+                    tokio::select! {
+                        notification = listener.try_recv() => match notification {
+                            Ok(Some(_)) => cache.clear(),
+                            // The connection dropped (`None`) or failed: start over.
+                            Ok(None) => break Duration::ZERO,
+                            Err(error) => {
+                                tracing::warn!(%error, "access change listener failed");
+                                break Duration::from_secs(1);
+                            }
+                        },
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for access changes; reading from the database");
+                Duration::from_secs(1)
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(retry) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::client::sample;
+
+    #[test]
+    fn a_row_read_before_a_change_is_not_kept() {
+        let cache = Cache::new(true);
+        let client = sample(false);
+        let before = cache.generation();
+        cache.clear();
+        cache.keep_client(&client, before);
+        assert!(cache.client(&client.client_id).is_none());
+        cache.keep_client(&client, cache.generation());
+        assert_eq!(
+            cache.client(&client.client_id).map(|c| c.client_id),
+            Some(client.client_id)
+        );
+    }
+
+    #[test]
+    fn a_change_forgets_tokens_too() {
+        let cache = Cache::new(true);
+        let key: TokenKey = ("01JD5Q80A7B3C5D9E2F4G6H8J0".into(), None);
+        let live = Liveness {
+            live: true,
+            role: None,
+            until: i64::MAX,
+        };
+        cache.keep_token(key.clone(), live, cache.generation());
+        assert!(cache.token(&key).is_some());
+        cache.clear();
+        assert!(cache.token(&key).is_none());
+    }
+
+    #[test]
+    fn a_cache_that_is_not_serving_serves_nothing() {
+        let cache = Cache::new(false);
+        let client = sample(false);
+        cache.keep_client(&client, cache.generation());
+        assert!(cache.client(&client.client_id).is_none());
+    }
+}

@@ -1,0 +1,261 @@
+//! Clients and the liveness of tokens are held in memory on every instance (`store::cache`):
+//! each test first uses a client or token, so it is cached, then changes what it depends on
+//! and expects the change to hold at once on the instance that made it, and within moments
+//! on another one.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::clients::{confidential, create_client};
+use crate::helpers::{Deployment, TestApp, TestUser};
+
+/// `POST /v1/auth/account-token` with `token`: the status and, on success, the role.
+async fn account_token(app: &TestApp, token: &str, account: &str) -> (u16, Option<String>) {
+    let response = app
+        .api(Method::POST, "/v1/auth/account-token", token)
+        .json(&json!({ "account_id": account }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or_default();
+    (status, body["role"].as_str().map(str::to_owned))
+}
+
+/// Within how long another instance must see a change: PostgreSQL tells it at commit; a
+/// second process on one SQLite file (possible, not a supported deployment) hears nothing
+/// and reads again after the cache's TTL.
+fn propagation(deployment: &Deployment) -> Duration {
+    if deployment.database.is_postgres() {
+        Duration::from_secs(2)
+    } else {
+        tessera::store::cache::TTL + Duration::from_secs(2)
+    }
+}
+
+async fn client_credentials(app: &TestApp, client_id: &str, secret: &str) -> u16 {
+    app.http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn patch(app: &TestApp, by: &TestUser, path: &str, body: Value) {
+    let response = app
+        .api(Method::PATCH, path, &by.token)
+        .header("content-type", "application/merge-patch+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "PATCH {path}");
+}
+
+async fn delete(app: &TestApp, by: &TestUser, path: &str) {
+    let response = app
+        .api(Method::DELETE, path, &by.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204, "DELETE {path}");
+}
+
+#[tokio::test]
+async fn every_change_to_a_cached_client_or_its_account_holds_at_once() {
+    let app = TestApp::spawn().await;
+    let team = app.team("cache").await;
+    let created = create_client(&app, &team.admin, &team.account, &confidential()).await;
+    let (id, secret) = (
+        created["client_id"].as_str().unwrap(),
+        created["client_secret"].as_str().unwrap(),
+    );
+    let path = format!("/v1/accounts/{}/clients/{id}", team.account);
+    assert_eq!(client_credentials(&app, id, secret).await, 200);
+
+    patch(
+        &app,
+        &team.admin,
+        &path,
+        json!({"grant_types": ["authorization_code"]}),
+    )
+    .await;
+    assert_eq!(
+        client_credentials(&app, id, secret).await,
+        400,
+        "the grant was removed"
+    );
+    patch(
+        &app,
+        &team.admin,
+        &path,
+        json!({"grant_types": ["client_credentials"]}),
+    )
+    .await;
+    assert_eq!(client_credentials(&app, id, secret).await, 200);
+
+    let account = format!("/v1/accounts/{}", team.account);
+    patch(&app, &team.owner, &account, json!({"status": "suspended"})).await;
+    assert_ne!(
+        client_credentials(&app, id, secret).await,
+        200,
+        "the account is suspended"
+    );
+    patch(&app, &team.owner, &account, json!({"status": "active"})).await;
+    assert_eq!(client_credentials(&app, id, secret).await, 200);
+
+    delete(&app, &team.admin, &path).await;
+    assert_eq!(client_credentials(&app, id, secret).await, 401, "deleted");
+
+    let other = create_client(&app, &team.admin, &team.account, &confidential()).await;
+    let (id, secret) = (
+        other["client_id"].as_str().unwrap(),
+        other["client_secret"].as_str().unwrap(),
+    );
+    assert_eq!(client_credentials(&app, id, secret).await, 200);
+    delete(&app, &team.owner, &account).await;
+    assert_eq!(
+        client_credentials(&app, id, secret).await,
+        401,
+        "its account is deleted"
+    );
+}
+
+#[tokio::test]
+async fn another_instance_stops_taking_a_rotated_secret_within_moments() {
+    let deployment = Deployment::new().await;
+    let first = deployment.spawn().await;
+    let second = deployment.spawn().await;
+    let team = first.team("rotate").await;
+    let created = create_client(&first, &team.admin, &team.account, &confidential()).await;
+    let (id, old) = (
+        created["client_id"].as_str().unwrap(),
+        created["client_secret"].as_str().unwrap(),
+    );
+    assert_eq!(client_credentials(&second, id, old).await, 200);
+
+    let rotated: Value = first
+        .api(
+            Method::POST,
+            &format!("/v1/accounts/{}/clients/{id}/secret", team.account),
+            &team.admin.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new = rotated["client_secret"].as_str().unwrap();
+    assert_eq!(client_credentials(&first, id, old).await, 401);
+    let within = propagation(&deployment);
+    let deadline = Instant::now() + within;
+    while client_credentials(&second, id, old).await != 401 {
+        assert!(
+            Instant::now() < deadline,
+            "the old secret still works after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(client_credentials(&second, id, new).await, 200);
+}
+
+#[tokio::test]
+async fn membership_changes_and_revocations_hold_at_once_for_cached_tokens() {
+    let app = TestApp::spawn().await;
+    let team = app.team("live").await;
+    let (member, account) = (&team.member, team.account.as_str());
+    let member_path = format!("/v1/accounts/{account}/members/{}", member.id);
+    let role = |role: &str| (200, Some(role.to_owned()));
+    assert_eq!(
+        account_token(&app, &member.token, account).await,
+        role("member")
+    );
+
+    let promoted = app
+        .api(Method::PATCH, &member_path, &team.owner.token)
+        .json(&json!({"role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(promoted.status(), 200);
+    assert_eq!(
+        account_token(&app, &member.token, account).await,
+        role("admin")
+    );
+
+    delete(&app, &team.owner, &member_path).await;
+    assert_eq!(account_token(&app, &member.token, account).await.0, 404);
+    app.add_member(&team.owner, account, member, "viewer").await;
+    assert_eq!(
+        account_token(&app, &member.token, account).await,
+        role("viewer")
+    );
+
+    // An account token stands while its membership does.
+    let (_, body) = {
+        let response = app
+            .api(Method::POST, "/v1/auth/account-token", &member.token)
+            .json(&json!({ "account_id": account }))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    };
+    let scoped = body["access_token"].as_str().unwrap();
+    let me = |token: &str| {
+        let request = app.api(Method::GET, "/v1/me", token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(me(scoped).await, 200);
+    delete(&app, &team.owner, &member_path).await;
+    assert_eq!(me(scoped).await, 401, "its membership is gone");
+
+    // RFC 7009 revocation of the login token itself.
+    app.add_member(&team.owner, account, member, "member").await;
+    assert_eq!(me(&member.token).await, 200);
+    let client = app.login_client().await;
+    let revoked = app
+        .http
+        .post(app.url("/oauth2/revoke"))
+        .basic_auth(client.client_id.as_str(), Some(&client.secret))
+        .form(&[("token", member.token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(me(&member.token).await, 401);
+    assert_eq!(account_token(&app, &member.token, account).await.0, 401);
+}
+
+#[tokio::test]
+async fn another_instance_stops_exchanging_for_a_removed_member_within_moments() {
+    let deployment = Deployment::new().await;
+    let first = deployment.spawn().await;
+    // Instances behind one load balancer share the issuer its tokens name.
+    let mut config = deployment.config();
+    config.issuer = Some((*first.state.issuer).clone());
+    let second = TestApp::start(config).await;
+    let team = first.team("gone").await;
+    let (member, account) = (&team.member, team.account.as_str());
+    assert_eq!(account_token(&second, &member.token, account).await.0, 200);
+
+    let path = format!("/v1/accounts/{account}/members/{}", member.id);
+    delete(&first, &team.owner, &path).await;
+    assert_eq!(account_token(&first, &member.token, account).await.0, 404);
+    let within = propagation(&deployment);
+    let deadline = Instant::now() + within;
+    while account_token(&second, &member.token, account).await.0 != 404 {
+        assert!(
+            Instant::now() < deadline,
+            "the removed member still gets account tokens after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
