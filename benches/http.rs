@@ -6,7 +6,9 @@
 //! `BENCH_SECONDS` measured seconds per scenario (8), `BENCH_WARMUP_SECONDS` (2),
 //! `BENCH_ROUNDS` (4: the scenarios take turns, each measured for a quarter of its time per
 //! round), `BENCH_CONNECTIONS` (`32,128`), `BENCH_SCENARIOS` (e.g. `healthz,jwks,rs256_raw`),
-//! `BENCH_REFRESH_POOL` (refresh tokens minted for `token_refresh`, 120000).
+//! `BENCH_REFRESH_POOL` (refresh tokens minted for `token_refresh`, 120000),
+//! `BENCH_DATABASE_URL` (a PostgreSQL server where the bench may create, use and drop a
+//! database of its own, instead of SQLite in a temp dir).
 
 #![allow(
     clippy::unwrap_used,
@@ -61,7 +63,11 @@ fn main() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let (address, keys, seed) = server_runtime.block_on(async {
-        let app = App::bind(config(dir.path())).await.expect("server starts");
+        let mut config = config(dir.path());
+        if let Some(url) = &settings.postgres {
+            config.database_url = url.clone();
+        }
+        let app = App::bind(config).await.expect("server starts");
         let address = app.local_addr().expect("bound");
         let keys = app.state().keys.clone();
         let state = app.state();
@@ -131,6 +137,9 @@ fn main() {
     }
 
     print_table(&rows, cores);
+    if let Some(url) = &settings.postgres {
+        server_runtime.block_on(drop_database(url));
+    }
     let errors: u64 = rows.iter().map(|row| row.stats.errors).sum();
     assert_eq!(errors, 0, "every request must succeed");
 }
@@ -931,6 +940,8 @@ struct Settings {
     scenarios: Option<Vec<String>>,
     /// Refresh tokens minted for `token_refresh`: one per request, warm-ups included.
     refresh_pool: usize,
+    /// The URL of a fresh PostgreSQL database to run on, created from `BENCH_DATABASE_URL`.
+    postgres: Option<String>,
 }
 
 impl Settings {
@@ -976,6 +987,10 @@ impl Settings {
             }),
             connections,
             scenarios: list("BENCH_SCENARIOS"),
+            postgres: std::env::var("BENCH_DATABASE_URL")
+                .ok()
+                .filter(|url| !url.is_empty())
+                .map(|server| create_database(&server)),
         }
     }
 
@@ -1005,4 +1020,37 @@ fn config(dir: &std::path::Path) -> Config {
     config.admin_email = Some("admin@example.com".into());
     config.admin_password = Some("bench-admin-password".into());
     config
+}
+
+/// Creates a database of the bench's own on the PostgreSQL server at `server`; its URL.
+fn create_database(server: &str) -> String {
+    let name = format!(
+        "tessera_bench_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    runtime("bench-setup", 1).block_on(async {
+        let admin = Store::connect(server)
+            .await
+            .expect("BENCH_DATABASE_URL reachable");
+        sqlx::query(&format!("create database {name}"))
+            .execute(admin.pool())
+            .await
+            .expect("create the bench database");
+        admin.close().await;
+    });
+    let mut url = url::Url::parse(server).expect("BENCH_DATABASE_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+async fn drop_database(url: &str) {
+    let mut server = url::Url::parse(url).unwrap();
+    let name = server.path().trim_start_matches('/').to_owned();
+    server.set_path("postgres");
+    let admin = Store::connect(server.as_str()).await.unwrap();
+    sqlx::query(&format!("drop database if exists {name} with (force)"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    admin.close().await;
 }
