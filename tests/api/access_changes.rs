@@ -8,20 +8,15 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::clients::{confidential, create_client};
+use crate::account_tokens;
+use crate::clients::{client_credentials, confidential, create_client};
 use crate::helpers::{Deployment, TestApp, TestUser};
 
-/// `POST /v1/auth/account-token` with `token`: the status and, on success, the role.
-async fn account_token(app: &TestApp, token: &str, account: &str) -> (u16, Option<String>) {
-    let response = app
-        .api(Method::POST, "/v1/auth/account-token", token)
-        .json(&json!({ "account_id": account }))
-        .send()
-        .await
-        .unwrap();
+/// `POST /v1/auth/account-token` for `user`: the status and the body (`Null` if not JSON).
+async fn account_token(app: &TestApp, user: &TestUser, account: &str) -> (u16, Value) {
+    let response = account_tokens::account_token(app, user, json!({ "account_id": account })).await;
     let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or_default();
-    (status, body["role"].as_str().map(str::to_owned))
+    (status, response.json().await.unwrap_or_default())
 }
 
 /// Within how long another instance must see a change: PostgreSQL tells it at commit; a
@@ -33,18 +28,6 @@ fn propagation(deployment: &Deployment) -> Duration {
     } else {
         tessera::store::cache::TTL + Duration::from_secs(2)
     }
-}
-
-async fn client_credentials(app: &TestApp, client_id: &str, secret: &str) -> u16 {
-    app.http
-        .post(app.url("/oauth2/token"))
-        .basic_auth(client_id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 async fn patch(app: &TestApp, by: &TestUser, path: &str, body: Value) {
@@ -172,11 +155,12 @@ async fn membership_changes_and_revocations_hold_at_once_for_cached_tokens() {
     let team = app.team("live").await;
     let (member, account) = (&team.member, team.account.as_str());
     let member_path = format!("/v1/accounts/{account}/members/{}", member.id);
+    let role_now = || async {
+        let (status, body) = account_token(&app, member, account).await;
+        (status, body["role"].as_str().map(str::to_owned))
+    };
     let role = |role: &str| (200, Some(role.to_owned()));
-    assert_eq!(
-        account_token(&app, &member.token, account).await,
-        role("member")
-    );
+    assert_eq!(role_now().await, role("member"));
 
     let promoted = app
         .api(Method::PATCH, &member_path, &team.owner.token)
@@ -185,29 +169,15 @@ async fn membership_changes_and_revocations_hold_at_once_for_cached_tokens() {
         .await
         .unwrap();
     assert_eq!(promoted.status(), 200);
-    assert_eq!(
-        account_token(&app, &member.token, account).await,
-        role("admin")
-    );
+    assert_eq!(role_now().await, role("admin"));
 
     delete(&app, &team.owner, &member_path).await;
-    assert_eq!(account_token(&app, &member.token, account).await.0, 404);
+    assert_eq!(role_now().await.0, 404);
     app.add_member(&team.owner, account, member, "viewer").await;
-    assert_eq!(
-        account_token(&app, &member.token, account).await,
-        role("viewer")
-    );
+    assert_eq!(role_now().await, role("viewer"));
 
     // An account token stands while its membership does.
-    let (_, body) = {
-        let response = app
-            .api(Method::POST, "/v1/auth/account-token", &member.token)
-            .json(&json!({ "account_id": account }))
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.json::<Value>().await.unwrap())
-    };
+    let (_, body) = account_token(&app, member, account).await;
     let scoped = body["access_token"].as_str().unwrap();
     let me = |token: &str| {
         let request = app.api(Method::GET, "/v1/me", token);
@@ -231,7 +201,7 @@ async fn membership_changes_and_revocations_hold_at_once_for_cached_tokens() {
         .unwrap();
     assert_eq!(revoked.status(), 200);
     assert_eq!(me(&member.token).await, 401);
-    assert_eq!(account_token(&app, &member.token, account).await.0, 401);
+    assert_eq!(account_token(&app, member, account).await.0, 401);
 }
 
 #[tokio::test]
@@ -244,14 +214,14 @@ async fn another_instance_stops_exchanging_for_a_removed_member_within_moments()
     let second = TestApp::start(config).await;
     let team = first.team("gone").await;
     let (member, account) = (&team.member, team.account.as_str());
-    assert_eq!(account_token(&second, &member.token, account).await.0, 200);
+    assert_eq!(account_token(&second, member, account).await.0, 200);
 
     let path = format!("/v1/accounts/{account}/members/{}", member.id);
     delete(&first, &team.owner, &path).await;
-    assert_eq!(account_token(&first, &member.token, account).await.0, 404);
+    assert_eq!(account_token(&first, member, account).await.0, 404);
     let within = propagation(&deployment);
     let deadline = Instant::now() + within;
-    while account_token(&second, &member.token, account).await.0 != 404 {
+    while account_token(&second, member, account).await.0 != 404 {
         assert!(
             Instant::now() < deadline,
             "the removed member still gets account tokens after {within:?}"

@@ -10,7 +10,7 @@ use tessera::tokens;
 
 use crate::helpers::{TestApp, TestUser, expect_problem};
 
-async fn account_token(app: &TestApp, user: &TestUser, body: Value) -> reqwest::Response {
+pub async fn account_token(app: &TestApp, user: &TestUser, body: Value) -> reqwest::Response {
     app.api(Method::POST, "/v1/auth/account-token", &user.token)
         .json(&body)
         .send()

@@ -31,7 +31,7 @@ pub async fn create_client(app: &TestApp, by: &TestUser, account: &str, body: &V
     response.json().await.unwrap()
 }
 
-async fn client_credentials(app: &TestApp, client_id: &str, secret: &str) -> u16 {
+pub async fn client_credentials(app: &TestApp, client_id: &str, secret: &str) -> u16 {
     app.http
         .post(app.url("/oauth2/token"))
         .basic_auth(client_id, Some(secret))
