@@ -15,11 +15,16 @@ pub struct ApiJson<T>(pub T);
 /// A JSON Merge Patch document (RFC 7396, `application/merge-patch+json`).
 pub struct MergePatch(pub serde_json::Value);
 
+/// A JSON Merge Patch document (RFC 7396) sent as `application/merge-patch+json` or as plain
+/// `application/json`: API.md names the merge-patch type for accounts only, and a client
+/// following "JSON in and out" sends a client's PATCH as plain JSON.
+pub struct MergePatchOrJson(pub serde_json::Value);
+
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = HttpError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, HttpError> {
-        let body = read(request, state, "application/json").await?;
+        let body = read(request, state, &["application/json"]).await?;
         parse(&body).map(ApiJson)
     }
 }
@@ -28,27 +33,47 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
     type Rejection = HttpError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, HttpError> {
-        let body = read(request, state, "application/merge-patch+json").await?;
+        let body = read(request, state, &["application/merge-patch+json"]).await?;
         parse(&body).map(MergePatch)
     }
 }
 
+impl<S: Send + Sync> FromRequest<S> for MergePatchOrJson {
+    type Rejection = HttpError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, HttpError> {
+        let body = read(
+            request,
+            state,
+            &["application/merge-patch+json", "application/json"],
+        )
+        .await?;
+        parse(&body).map(MergePatchOrJson)
+    }
+}
+
+/// The body, if its `Content-Type` (parameters aside) is one of `media_types`.
 async fn read<S: Send + Sync>(
     request: Request,
     state: &S,
-    media_type: &str,
+    media_types: &[&str],
 ) -> Result<Bytes, HttpError> {
-    let matches = request
+    let essence = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(media_type));
+        .map(str::trim);
+    let matches = essence.is_some_and(|essence| {
+        media_types
+            .iter()
+            .any(|media_type| essence.eq_ignore_ascii_case(media_type))
+    });
     if !matches {
         return Err(HttpError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            format!("the body must be {media_type}"),
+            format!("the body must be {}", media_types.join(" or ")),
         ));
     }
     Bytes::from_request(request, state)
