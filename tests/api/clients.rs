@@ -92,6 +92,14 @@ async fn admins_register_a_client_whose_secret_is_shown_once_and_works() {
     public["grant_types"] = json!(["authorization_code"]);
     let public = create_client(&app, &team.admin, &team.account, &public).await;
     assert!(public.get("client_secret").is_none());
+    let mut later = confidential();
+    later["redirect_uris"] = json!([]);
+    let later = create_client(&app, &team.admin, &team.account, &later).await;
+    assert_eq!(
+        later["redirect_uris"],
+        json!([]),
+        "redirect URIs may come later, as with the CLI"
+    );
     assert!(
         app.audit_actions(&team.account).await[..2]
             .iter()
