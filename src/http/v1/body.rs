@@ -78,8 +78,10 @@ async fn read<S: Send + Sync>(
     }
     Bytes::from_request(request, state)
         .await
-        .map_err(|rejection| {
-            HttpError::new(rejection.status(), "invalid_body", rejection.body_text())
+        .map_err(|rejection| match rejection.status() {
+            // A body longer than the limit that did not declare its length up front.
+            StatusCode::PAYLOAD_TOO_LARGE => HttpError::payload_too_large(),
+            status => HttpError::new(status, "invalid_body", rejection.body_text()),
         })
 }
 
@@ -107,4 +109,40 @@ fn named_field(message: &str) -> Option<String> {
         .strip_prefix("unknown field `")
         .or_else(|| message.strip_prefix("missing field `"))?;
     Some(rest.split('`').next()?.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::extract::{FromRequest, Request};
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    use http_body_util::Limited;
+
+    use super::ApiJson;
+    use crate::http::MAX_BODY_BYTES;
+
+    #[tokio::test]
+    async fn a_body_cut_off_by_the_limit_while_read_is_payload_too_large() {
+        // What tower-http's limit layer hands on for a body that declared no length.
+        let body = Limited::new(Body::from(vec![b' '; MAX_BODY_BYTES + 1]), MAX_BODY_BYTES);
+        let request = Request::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::new(body))
+            .unwrap();
+        let response = ApiJson::<serde_json::Value>::from_request(request, &())
+            .await
+            .err()
+            .expect("refused")
+            .into_response();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let problem: serde_json::Value =
+            serde_json::from_slice(&to_bytes(response.into_body(), 4096).await.unwrap()).unwrap();
+        assert_eq!(problem["code"], "payload_too_large");
+        assert_eq!(problem["status"], 413);
+    }
 }
