@@ -94,6 +94,8 @@ struct CreateClient {
     account: AccountId,
     #[arg(long)]
     name: String,
+    /// Where the code flow may return (repeatable). Optional: without one the client cannot
+    /// finish a code flow until a redirect URI is added (`PATCH /v1/.../clients/{id}`).
     #[arg(long = "redirect-uri", value_name = "URI")]
     redirect_uris: Vec<String>,
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]

@@ -83,6 +83,18 @@ impl HttpError {
         )
     }
 
+    /// 413 for a body over the server's limit, whether declared up front or found reading it.
+    pub fn payload_too_large() -> HttpError {
+        HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the request body is larger than {} bytes",
+                crate::http::MAX_BODY_BYTES
+            ),
+        )
+    }
+
     pub fn validation(errors: Vec<FieldError>) -> HttpError {
         HttpError::invalid(
             errors

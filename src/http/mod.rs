@@ -21,18 +21,22 @@ mod userinfo;
 pub mod v1;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::http::error::HttpError;
 use crate::state::AppState;
 use crate::store::sessions::SqlSessionStore;
 
 /// Request bodies beyond this are refused with 413 before any handler reads them.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A login lasts while it is used at least this often.
 const SESSION_IDLE_TIMEOUT: time::Duration = time::Duration::hours(12);
@@ -57,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes())
         .merge(v1::routes())
         .merge(invite_page::routes())
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -91,6 +96,10 @@ pub fn router(state: AppState) -> Router {
     ))
     .layer(sessions)
     .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        refuse_oversized_v1_bodies,
+    ))
     .layer(security_header(
         header::CONTENT_SECURITY_POLICY,
         CONTENT_SECURITY_POLICY,
@@ -104,4 +113,39 @@ pub fn router(state: AppState) -> Router {
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// A path no route takes: a problem+json 404 under `/v1`, axum's empty 404 elsewhere.
+async fn not_found(uri: Uri) -> Response {
+    // Below an issuer with a path this router is nested, and `uri` is relative to it.
+    if v1::owns(uri.path()) {
+        v1::no_such_endpoint().into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// tower-http's body limit refuses a declared length over the limit in plain text before any
+/// router runs; under `/v1` the same refusal comes first, as problem+json. (A body that
+/// declares no length is cut off by that limit as it is read, and `v1::body` reports it.)
+async fn refuse_oversized_v1_bodies(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let oversized = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .is_some_and(|length| length > MAX_BODY_BYTES as u64);
+    let under_v1 = request
+        .uri()
+        .path()
+        .strip_prefix(state.issuer.path())
+        .is_some_and(v1::owns);
+    if oversized && under_v1 {
+        return HttpError::payload_too_large().into_response();
+    }
+    next.run(request).await
 }

@@ -135,7 +135,8 @@ impl Metadata {
         serde_json::from_slice(body).map_err(|error| invalid_metadata(error.to_string()))
     }
 
-    /// The settings asked for, with RFC 7591 defaults, validated like a REST registration.
+    /// The settings asked for, with RFC 7591 defaults, validated like a REST registration
+    /// except that a redirect-based grant needs its redirect URIs now (RFC 7591 §2).
     fn into_settings(self) -> Result<ClientSettings, RegisterError> {
         let method = match self.token_endpoint_auth_method.as_deref() {
             None => AuthMethod::ClientSecretBasic,
@@ -181,7 +182,7 @@ impl Metadata {
             refresh_token_ttl_seconds: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
             refresh_reuse_grace_seconds: 0,
         };
-        let errors = settings.validate();
+        let errors = settings.validate_dynamic_registration();
         match errors.first() {
             None => Ok(settings),
             Some(first) => Err(RegisterError::Metadata(

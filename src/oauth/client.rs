@@ -158,13 +158,9 @@ impl ClientSettings {
         if self.grant_types.is_empty() {
             fail("grant_types", "must name at least one grant type".into());
         }
+        // No redirect URI yet is fine: such a client cannot finish a code flow until one is
+        // registered (authorize shows an error page for an unregistered redirect_uri).
         let has = |grant| self.grant_types.contains(&grant);
-        if has(GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
-            fail(
-                "redirect_uris",
-                "the authorization_code grant needs at least one".into(),
-            );
-        }
         if has(GrantType::RefreshToken) && !has(GrantType::AuthorizationCode) {
             fail(
                 "grant_types",
@@ -200,6 +196,20 @@ impl ClientSettings {
                 "refresh_reuse_grace_seconds",
                 "must be between 0 and 60".into(),
             );
+        }
+        errors
+    }
+
+    /// [`ClientSettings::validate`], plus RFC 7591 §2: a client registering itself for a
+    /// redirect-based grant must register its redirect URIs, as no admin adds them later.
+    pub fn validate_dynamic_registration(&self) -> Vec<FieldError> {
+        let mut errors = self.validate();
+        if self.grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty()
+        {
+            errors.push(FieldError {
+                field: "redirect_uris",
+                message: "the authorization_code grant needs at least one".into(),
+            });
         }
         errors
     }
@@ -347,6 +357,27 @@ mod tests {
     }
 
     #[test]
+    fn defaults_without_a_redirect_uri_are_valid_except_for_dynamic_registration() {
+        for public in [false, true] {
+            let s = ClientSettings::with_defaults("App".into(), public);
+            assert!(s.redirect_uris.is_empty());
+            assert!(s.validate().is_empty(), "{:?}", s.validate());
+            assert_eq!(
+                s.validate_dynamic_registration()
+                    .into_iter()
+                    .map(|error| error.field)
+                    .collect::<Vec<_>>(),
+                ["redirect_uris"]
+            );
+        }
+        let mut s = settings();
+        assert!(s.validate_dynamic_registration().is_empty());
+        s.grant_types = vec![GrantType::ClientCredentials];
+        s.redirect_uris.clear();
+        assert!(s.validate_dynamic_registration().is_empty());
+    }
+
+    #[test]
     fn redirect_uris_must_be_absolute_https_or_loopback_and_normalized() {
         for (uri, ok) in [
             ("https://app.example.com/cb", true),
@@ -376,7 +407,7 @@ mod tests {
         assert_eq!(fields(&s), ["grant_types"]);
         let mut s = settings();
         s.redirect_uris.clear();
-        assert_eq!(fields(&s), ["redirect_uris"]);
+        assert!(s.validate().is_empty(), "a redirect URI may come later");
         let mut s = settings();
         s.grant_types = vec![GrantType::ClientCredentials];
         s.redirect_uris.clear();

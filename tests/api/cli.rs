@@ -2,6 +2,7 @@ use reqwest::Method;
 use serde_json::Value;
 use tessera::store::users;
 
+use crate::authorization_code::{browse_to_callback, query};
 use crate::helpers::{ADMIN_EMAIL, Deployment, LOGIN_SCOPE};
 
 async fn count(deployment: &Deployment, table: &str) -> i64 {
@@ -244,17 +245,6 @@ async fn invalid_arguments_exit_non_zero_and_write_nothing() {
                 &account_id,
                 "--name",
                 "Web",
-            ],
-            2,
-        ),
-        (
-            vec![
-                "clients",
-                "create",
-                "--account",
-                &account_id,
-                "--name",
-                "Web",
                 "--redirect-uri",
                 "http://app.example.com/cb",
             ],
@@ -414,4 +404,105 @@ async fn command_output_has_the_shape_the_rest_api_shows() {
     };
     assert_eq!(fields(&by_cli), fields(&by_api), "{by_cli} vs {by_api}");
     assert_ne!(by_cli["kid"], by_api["kid"]);
+}
+
+#[tokio::test]
+async fn a_client_created_without_a_redirect_uri_has_the_documented_defaults() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let password = "correct horse battery";
+    let ada = app.user_with("ada@example.com", Some(password)).await;
+    let account = deployment
+        .cli(&[
+            "accounts",
+            "create",
+            "--name",
+            "Acme",
+            "--owner",
+            "ada@example.com",
+        ])
+        .json();
+    let account_id = account["id"].as_str().unwrap().to_owned();
+
+    let output = deployment.cli(&[
+        "clients",
+        "create",
+        "--account",
+        &account_id,
+        "--name",
+        "Backend",
+    ]);
+    assert_eq!(output.code(), Some(0), "{}", output.stderr());
+    let mut client = output.json();
+    let secret = client
+        .as_object_mut()
+        .unwrap()
+        .remove("client_secret")
+        .expect("a confidential client's secret, once");
+    let secret = secret.as_str().unwrap().to_owned();
+    assert!(secret.len() >= 43);
+    assert_eq!(client["account_id"], account_id.as_str());
+    assert_eq!(client["name"], "Backend");
+    assert_eq!(client["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(
+        client["grant_types"],
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "client_credentials"
+        ])
+    );
+    assert_eq!(
+        client["scopes"],
+        serde_json::json!(["openid", "profile", "email", "offline_access"])
+    );
+    assert_eq!(client["redirect_uris"], serde_json::json!([]));
+    assert_eq!(client["post_logout_redirect_uris"], serde_json::json!([]));
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/accounts/{account_id}/clients/{client_id}");
+    let shown: Value = app
+        .api(Method::GET, &path, &ada.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(client, shown);
+
+    let response = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "client credentials work at once");
+
+    // A code flow needs a registered redirect URI: until then, an error page.
+    app.log_in(&ada.email, password).await;
+    let authorize = format!(
+        "/oauth2/authorize?response_type=code&client_id={client_id}\
+         &redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback&scope=openid&state=xyz\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+    );
+    let response = app.get(&authorize).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
+    let response = app
+        .api(Method::PATCH, &path, &ada.token)
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"redirect_uris": ["https://app.example.com/callback"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let location = browse_to_callback(&app, &app.url(&authorize), &ada.email, password).await;
+    assert!(
+        location.starts_with("https://app.example.com/callback?"),
+        "{location}"
+    );
+    assert!(query(&location).contains_key("code"), "{location}");
 }

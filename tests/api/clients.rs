@@ -92,6 +92,14 @@ async fn admins_register_a_client_whose_secret_is_shown_once_and_works() {
     public["grant_types"] = json!(["authorization_code"]);
     let public = create_client(&app, &team.admin, &team.account, &public).await;
     assert!(public.get("client_secret").is_none());
+    let mut later = confidential();
+    later["redirect_uris"] = json!([]);
+    let later = create_client(&app, &team.admin, &team.account, &later).await;
+    assert_eq!(
+        later["redirect_uris"],
+        json!([]),
+        "redirect URIs may come later, as with the CLI"
+    );
     assert!(
         app.audit_actions(&team.account).await[..2]
             .iter()
@@ -330,12 +338,120 @@ async fn patches_merge_revalidate_and_refuse_read_only_fields() {
     expect_problem(response, 400, "validation_failed").await;
     let response = app
         .api(Method::PATCH, &path, &team.admin.token)
-        .json(&json!({"name": "x"}))
+        .header("content-type", "text/plain")
+        .body(json!({"name": "x"}).to_string())
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 415);
+    expect_problem(response, 415, "unsupported_media_type").await;
     let actions = app.audit_actions(&team.account).await;
     assert_eq!(actions[0], "client.updated");
     assert_eq!(actions.iter().filter(|a| *a == "client.updated").count(), 1);
+}
+
+#[tokio::test]
+async fn a_client_patch_may_be_sent_as_plain_json_with_the_same_merge() {
+    let app = TestApp::spawn().await;
+    let team = app.team("json").await;
+    let created = create_client(&app, &team.admin, &team.account, &confidential()).await;
+    let path = format!(
+        "/v1/accounts/{}/clients/{}",
+        team.account,
+        created["client_id"].as_str().unwrap()
+    );
+    let patch = |content_type: &'static str, body: Value| {
+        app.api(Method::PATCH, &path, &team.admin.token)
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+    };
+
+    let response = patch(
+        "application/json",
+        json!({"name": "Plain", "allowed_origins": ["https://billing.example.com"], "scopes": null}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(updated["name"], "Plain");
+    assert_eq!(updated["allowed_origins"][0], "https://billing.example.com");
+    assert_eq!(updated["scopes"][0], "openid", "null restores the default");
+    assert_eq!(updated["redirect_uris"], created["redirect_uris"]);
+    assert_eq!(updated["grant_types"], created["grant_types"]);
+
+    let response = patch(
+        "application/json; charset=utf-8",
+        json!({"allowed_origins": null}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(updated["allowed_origins"], json!([]));
+    assert_eq!(updated["name"], "Plain");
+
+    let response = patch("application/merge-patch+json", json!({"name": "Merged"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap()["name"], "Merged");
+
+    let response = patch("application/json", json!({"client_id": "cli_x"}))
+        .await
+        .unwrap();
+    let problem = expect_problem(response, 400, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "client_id");
+    let response = patch("application/json", json!({"colour": "blue"}))
+        .await
+        .unwrap();
+    expect_problem(response, 400, "validation_failed").await;
+    let response = app
+        .api(Method::PATCH, &path, &team.admin.token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 400, "validation_failed").await;
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let response = patch(content_type, json!({"name": "x"})).await.unwrap();
+        expect_problem(response, 415, "unsupported_media_type").await;
+    }
+    let response = app
+        .api(Method::PATCH, &path, &team.admin.token)
+        .body(json!({"name": "x"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 415, "unsupported_media_type").await;
+
+    let shown: Value = app
+        .api(Method::GET, &path, &team.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["name"], "Merged");
+
+    // The token endpoint sees a plain-JSON change at once, like any other.
+    let client_id = created["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    assert_eq!(client_credentials(&app, client_id, secret).await, 200);
+    let response = patch(
+        "application/json",
+        json!({"grant_types": ["authorization_code", "refresh_token"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(client_credentials(&app, client_id, secret).await, 400);
+    let actions = app.audit_actions(&team.account).await;
+    assert_eq!(actions.iter().filter(|a| *a == "client.updated").count(), 4);
 }

@@ -207,24 +207,6 @@ async fn the_invitee_accepts_once_with_a_matching_email() {
     .await;
     let guest = app.user("guest@example.com").await;
 
-    let unverified: Value = app
-        .api(Method::GET, "/v1/me/invites", &guest.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        unverified["data"],
-        json!([]),
-        "only a verified address sees invitations"
-    );
-    sqlx::query("update users set email_verified = 1 where id = $1")
-        .bind(&guest.id)
-        .execute(app.state.store.pool())
-        .await
-        .unwrap();
     let pending: Value = app
         .api(Method::GET, "/v1/me/invites", &guest.token)
         .send()
@@ -478,4 +460,133 @@ async fn two_simultaneous_accepts_add_the_member_once() {
             .unwrap();
         assert_eq!(response.status(), 204);
     }
+}
+
+#[tokio::test]
+async fn my_invites_lists_pending_invitations_to_an_unverified_email_without_their_secret() {
+    let app = TestApp::spawn().await;
+    let team = app.team("acme").await;
+    let other = app.team("globex").await;
+    let guest = app.user("guest@example.com").await;
+    let me: Value = app
+        .api(Method::GET, "/v1/me", &guest.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email_verified"], false, "users start unverified");
+
+    let (older, older_token) = invited(
+        &app,
+        &team.admin,
+        &team.account,
+        "GUEST@example.com",
+        "member",
+    )
+    .await;
+    let (newer, newer_token) =
+        invited(&app, &other.owner, &other.account, &guest.email, "viewer").await;
+    let (revoked, _) = invited(&app, &other.owner, &other.account, &guest.email, "admin").await;
+    let response = app
+        .api(
+            Method::DELETE,
+            &format!(
+                "/v1/accounts/{}/invites/{}",
+                other.account,
+                revoked["id"].as_str().unwrap()
+            ),
+            &other.owner.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let (expired, _) = invited(&app, &team.owner, &team.account, &guest.email, "viewer").await;
+    sqlx::query("update invitations set expires_at = $1 where id = $2")
+        .bind(tessera::clock::now() - 1)
+        .bind(expired["id"].as_str().unwrap())
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    let (declined, declined_token) =
+        invited(&app, &team.owner, &team.account, &guest.email, "viewer").await;
+    assert_eq!(
+        answer(&app, &guest, &declined_token, "decline")
+            .await
+            .status(),
+        200
+    );
+    invited(
+        &app,
+        &team.owner,
+        &team.account,
+        "someone-else@example.com",
+        "viewer",
+    )
+    .await;
+
+    let response = app
+        .api(Method::GET, "/v1/me/invites", &guest.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    for secret in [&older_token, &newer_token, &declined_token] {
+        assert!(!text.contains(secret.as_str()), "a token leaked: {text}");
+    }
+    assert!(!text.contains("/invites/"), "an accept link leaked: {text}");
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    let data = listed["data"].as_array().unwrap();
+    let ids: Vec<&Value> = data.iter().map(|invite| &invite["id"]).collect();
+    assert_eq!(
+        ids,
+        [&newer["id"], &older["id"]],
+        "pending only, newest first"
+    );
+    assert!(listed["next_cursor"].is_null());
+    let mut fields: Vec<&str> = data[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "account_id",
+            "account_name",
+            "created_at",
+            "email",
+            "expires_at",
+            "id",
+            "role",
+            "status"
+        ]
+    );
+    assert_eq!(data[0]["account_id"], other.account.as_str());
+    assert_eq!(data[0]["account_name"], "globex Inc");
+    assert_eq!(data[0]["role"], "viewer");
+    assert_eq!(data[0]["status"], "pending");
+    assert_eq!(data[1]["email"], "GUEST@example.com");
+    assert_eq!(data[1]["role"], "member");
+    for invite in [&declined, &revoked, &expired] {
+        assert!(!ids.contains(&&invite["id"]));
+    }
+
+    let response = answer(&app, &guest, &older_token, "accept").await;
+    assert_eq!(response.status(), 200);
+    let listed: Value = app
+        .api(Method::GET, "/v1/me/invites", &guest.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["data"][0]["id"], newer["id"]);
 }

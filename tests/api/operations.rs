@@ -226,11 +226,14 @@ async fn openapi_describes_every_v1_path_with_problem_errors_and_bearer_auth() {
             "{method} {path} documents {status}"
         );
     }
-    assert!(
-        paths["/v1/accounts/{acc}/clients/{cid}"]["patch"]["requestBody"]["content"]
-            ["application/merge-patch+json"]
-            .is_object()
-    );
+    for media_type in ["application/merge-patch+json", "application/json"] {
+        assert!(
+            paths["/v1/accounts/{acc}/clients/{cid}"]["patch"]["requestBody"]["content"]
+                [media_type]
+                .is_object(),
+            "client PATCH takes {media_type}"
+        );
+    }
     let audit_params: Vec<&str> = paths["/v1/accounts/{acc}/audit-logs"]["get"]["parameters"]
         .as_array()
         .unwrap()

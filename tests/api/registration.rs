@@ -153,6 +153,7 @@ async fn registration_needs_an_admin_key_and_valid_metadata() {
             "invalid_redirect_uri",
         ),
         (json!({"redirect_uris": []}), "invalid_redirect_uri"),
+        (json!({"client_name": "No URIs"}), "invalid_redirect_uri"),
         (
             json!({"redirect_uris": [REDIRECT_URI], "grant_types": ["implicit"]}),
             "invalid_client_metadata",
@@ -232,20 +233,24 @@ async fn the_registration_token_reads_updates_and_deletes_the_client() {
     let updated: Value = response.json().await.unwrap();
     assert_eq!(updated["client_name"], "MCP tool v2");
     assert_eq!(updated["redirect_uris"].as_array().unwrap().len(), 2);
-    replacement["redirect_uris"] = json!(["http://evil.example.com/cb"]);
-    let response = app
-        .http
-        .put(uri)
-        .bearer_auth(token)
-        .json(&replacement)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["error"],
-        "invalid_redirect_uri"
-    );
+    // RFC 7591 §2: a redirect-based client keeps its redirect URIs registered.
+    for uris in [json!(["http://evil.example.com/cb"]), json!([])] {
+        replacement["redirect_uris"] = uris;
+        let response = app
+            .http
+            .put(uri)
+            .bearer_auth(token)
+            .json(&replacement)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["error"],
+            "invalid_redirect_uri"
+        );
+    }
+    replacement["redirect_uris"] = json!([REDIRECT_URI]);
     replacement["client_id"] = other["client_id"].clone();
     let response = app
         .http

@@ -4,11 +4,12 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use tessera::clock;
+use tessera::config::Issuer;
 use tessera::ids::{AccountId, UserId};
 use tessera::oauth::claims::{AccessTokenClaims, Subject};
 use tessera::oauth::scope::Scope;
 
-use crate::helpers::{LOGIN_SCOPE, TestApp, expect_problem};
+use crate::helpers::{Deployment, LOGIN_SCOPE, TestApp, expect_problem};
 
 #[tokio::test]
 async fn a_request_without_a_token_gets_a_bare_bearer_challenge() {
@@ -331,4 +332,164 @@ async fn lists_page_newest_first_with_cursors_this_server_issued() {
         200
     );
     assert_eq!(list("?limit=100".to_owned()).await.unwrap().status(), 200);
+}
+
+/// The answer's media type without parameters, if it has one.
+fn media_type(response: &reqwest::Response) -> Option<String> {
+    response.headers().get("content-type").map(|value| {
+        value
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    })
+}
+
+#[tokio::test]
+async fn unknown_routes_wrong_methods_and_oversized_bodies_under_v1_are_problems() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    for path in [
+        "/v1/nope",
+        "/v1/accounts/acc_x/nope/deeper",
+        "/v1/me/",
+        "/v1",
+        "/v1/",
+    ] {
+        for token in [Some(&ada.token), None] {
+            let mut request = app.http.get(app.url(path));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            expect_problem(request.send().await.unwrap(), 404, "not_found").await;
+        }
+    }
+
+    for (method, path, allowed) in [
+        (Method::PUT, "/v1/me", ["GET", "PATCH"]),
+        (Method::DELETE, "/v1/me/accounts", ["GET", "GET"]),
+        (Method::POST, "/v1/api-keys/verify", ["GET", "GET"]),
+    ] {
+        let response = app
+            .api(method.clone(), path, &ada.token)
+            .send()
+            .await
+            .unwrap();
+        let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+        for method in allowed {
+            assert!(allow.contains(method), "{path}: Allow {allow}");
+        }
+        expect_problem(response, 405, "method_not_allowed").await;
+    }
+
+    let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(200_000));
+    for (method, path, content_type) in [
+        (Method::POST, "/v1/accounts", "application/json"),
+        (Method::PATCH, "/v1/me", "application/json"),
+        (
+            Method::PATCH,
+            "/v1/accounts/acc_x",
+            "application/merge-patch+json",
+        ),
+    ] {
+        let response = app
+            .api(method.clone(), path, &ada.token)
+            .header("content-type", content_type)
+            .body(huge.clone())
+            .send()
+            .await
+            .unwrap();
+        expect_problem(response, 413, "payload_too_large").await;
+    }
+    let response = app
+        .http
+        .post(app.url("/v1/accounts"))
+        .header("content-type", "application/json")
+        .body(huge.clone())
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 413, "payload_too_large").await;
+    let mine: Value = app
+        .api(Method::GET, "/v1/me/accounts", &ada.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["data"], json!([]), "nothing was created");
+
+    // Outside /v1 the router's own answers stay what they were.
+    for path in ["/nope", "/v1x", "/v10/me", "/oauth2/nope"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        assert_ne!(
+            media_type(&response).as_deref(),
+            Some("application/problem+json"),
+            "{path}"
+        );
+    }
+    let response = app.http.put(app.url("/oauth2/token")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_ne!(
+        media_type(&response).as_deref(),
+        Some("application/problem+json")
+    );
+    let response = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("a={}", "x".repeat(200_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_ne!(
+        media_type(&response).as_deref(),
+        Some("application/problem+json")
+    );
+}
+
+#[tokio::test]
+async fn below_an_issuer_with_a_path_v1_errors_are_problems_there_only() {
+    let deployment = Deployment::new().await;
+    let mut config = deployment.config();
+    config.issuer = Some(Issuer::parse("http://127.0.0.1/id").unwrap());
+    let app = TestApp::start(config).await;
+    let ada = app.user("ada@example.com").await;
+    let response = app
+        .api(Method::GET, "/id/v1/me", &ada.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    expect_problem(app.get("/id/v1/nope").await, 404, "not_found").await;
+    let response = app
+        .api(Method::PUT, "/id/v1/me", &ada.token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 405, "method_not_allowed").await;
+    let response = app
+        .api(Method::POST, "/id/v1/accounts", &ada.token)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"name": "{}"}}"#, "x".repeat(200_000)))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 413, "payload_too_large").await;
+
+    for path in ["/v1/nope", "/v1/me", "/id/nope"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        assert_ne!(
+            media_type(&response).as_deref(),
+            Some("application/problem+json"),
+            "{path}"
+        );
+    }
 }

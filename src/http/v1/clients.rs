@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::admin;
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
-use crate::http::v1::body::{ApiJson, MergePatch};
+use crate::http::v1::body::{ApiJson, MergePatchOrJson};
 use crate::http::v1::caller::{self, Caller, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, ClientId};
@@ -243,7 +243,13 @@ async fn find<'e>(
     path = "/v1/accounts/{acc}/clients/{cid}",
     tag = "clients",
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("cid" = String, Path, description = "Client id")),
-    request_body(content = serde_json::Value, content_type = "application/merge-patch+json", description = "JSON Merge Patch (RFC 7396) of the registration fields"),
+    request_body(
+        description = "JSON Merge Patch (RFC 7396) of the registration fields, as either media type",
+        content(
+            (serde_json::Value = "application/merge-patch+json"),
+            (serde_json::Value = "application/json")
+        )
+    ),
     responses(
         (status = 200, description = "The updated client; `client_secret` (once) when it turned confidential", body = ClientView),
         (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
@@ -257,7 +263,7 @@ async fn update_client(
     State(state): State<AppState>,
     caller: Caller,
     Path((acc, cid)): Path<(String, String)>,
-    MergePatch(patch): MergePatch,
+    MergePatchOrJson(patch): MergePatchOrJson,
 ) -> Result<Json<ClientView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
     authorize(&state, &caller, &account_id, Role::Admin).await?;

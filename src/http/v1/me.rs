@@ -1,5 +1,5 @@
 //! `/v1/me`: the caller's profile, the accounts it belongs to and the invitations waiting
-//! for its (verified) email address.
+//! for its email address.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -200,6 +200,8 @@ async fn list_my_accounts(
     ))
 }
 
+/// An invitation as the invitee's listing shows it: deliberately without the secret token or
+/// the accept URL, which exist in clear only in the mailed link.
 #[derive(Serialize, utoipa::ToSchema)]
 struct MyInvite {
     id: InvitationId,
@@ -218,7 +220,7 @@ struct MyInvite {
     tag = "me",
     params(crate::http::openapi::ListParams),
     responses(
-        (status = 200, description = "Pending invitations to the caller's verified email", body = Page<MyInvite>),
+        (status = 200, description = "Pending invitations to the caller's email (never their token)", body = Page<MyInvite>),
         (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json")
     )
@@ -233,20 +235,17 @@ async fn list_my_invites(
     let user = load_user(&state, &caller).await?;
     let after = request.position(&state, "me/invites")?;
     let now = clock::now();
-    // An address nobody proved to own shows no invitations: whoever signed up with someone
-    // else's email must not learn who invited them. (Accepting needs the mailed link anyway.)
-    let rows = if !user.email_verified {
-        Vec::new()
-    } else {
-        invitations::pending_for_email(
-            state.store.pool(),
-            &user.email,
-            now,
-            &after,
-            request.fetch_limit(),
-        )
-        .await?
-    };
+    // Listed whether or not the address is verified (users start unverified, API.md §8).
+    // The listing names the inviting account and the role, never the token or accept URL:
+    // accepting still needs the mailed link, which only the address's owner receives.
+    let rows = invitations::pending_for_email(
+        state.store.pool(),
+        &user.email,
+        now,
+        &after,
+        request.fetch_limit(),
+    )
+    .await?;
     Ok(page(
         &state,
         "me/invites",

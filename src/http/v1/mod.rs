@@ -17,7 +17,9 @@ pub mod page;
 mod webhooks;
 
 use axum::Router;
+use axum::http::StatusCode;
 
+use crate::http::error::HttpError;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -32,6 +34,28 @@ pub fn routes() -> Router<AppState> {
         .merge(audit_logs::routes())
         .merge(admin::routes())
         .merge(webhooks::routes())
+        // Last, so that it covers every route above; axum still sends `Allow`.
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Whether `path` (below the issuer's path) is the REST API's, whose every error is
+/// problem+json (API.md §2), the router's own 404, 405 and 413 included.
+pub fn owns(path: &str) -> bool {
+    path.strip_prefix("/v1")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The answer to a path under `/v1` that has no route.
+pub fn no_such_endpoint() -> HttpError {
+    HttpError::not_found("endpoint")
+}
+
+async fn method_not_allowed() -> HttpError {
+    HttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
 }
 
 /// The OpenAPI descriptions of every family, for `/openapi.json`.
