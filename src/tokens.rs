@@ -2,6 +2,8 @@
 //! exchange) loads what it needs, applies the `oauth` rules, persists in one transaction,
 //! and signs after committing (a signature must not hold the database's write lock).
 
+use sqlx::{Any, Executor};
+
 use crate::account::AccountStatus;
 use crate::ids::{AccountId, GrantId, UserId};
 use crate::oauth::claims::{AccessTokenClaims, Subject};
@@ -65,7 +67,7 @@ pub async fn redeem_code(
     let user = users::find(&mut *tx, &grant.user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
-    let role = account_role(&mut tx, grant.account_id.as_ref(), &grant.user_id).await?;
+    let role = account_role(&mut *tx, grant.account_id.as_ref(), &grant.user_id).await?;
     let family = new_grant(client, &grant, now);
     grants::insert(&mut *tx, &family).await?;
     authorization_codes::link_grant(&mut *tx, &code_hash, &family.id).await?;
@@ -101,16 +103,23 @@ pub async fn refresh(
 ) -> Result<TokenResponse, TokenError> {
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
     let token_hash = secret::hash(refresh_token);
-    let mut tx = state.store.begin().await?;
-    let record = refresh_tokens::find(&mut *tx, &token_hash)
+    // Read before the write transaction: on SQLite writers take turns, and each statement
+    // inside one is a round trip the others wait for. `mark_used` is the atomic gate.
+    let pool = state.store.pool();
+    let record = refresh_tokens::find(pool, &token_hash)
         .await?
         .ok_or_else(invalid)?;
-    let grant = grants::find(&mut *tx, &record.grant_id)
+    let grant = grants::find(pool, &record.grant_id)
         .await?
         .ok_or_else(invalid)?;
     if grant.client_id != client.client_id || !grant.is_active(now) || record.expires_at <= now {
         return Err(invalid().into());
     }
+    let user_id = grant.user_id.clone().ok_or_else(invalid)?;
+    let user = users::find(pool, &user_id).await?;
+    let role = account_role(pool, grant.account_id.as_ref(), &user_id).await;
+
+    let mut tx = state.store.begin().await?;
     if !refresh_tokens::mark_used(&mut *tx, &token_hash, now).await? {
         let used_at = refresh_tokens::find(&mut *tx, &token_hash)
             .await?
@@ -127,11 +136,12 @@ pub async fn refresh(
             }
         }
     }
+    // Only past the reuse check: a replayed token must revoke its family whatever else is
+    // wrong with the request. Failing here drops the transaction, so the token stays unused.
     let granted = Scope::parse(&grant.scope).unwrap_or_default();
     let scope = token::narrowed_scope(&granted, requested_scope)?;
-    let user_id = grant.user_id.clone().ok_or_else(invalid)?;
-    let user = users::find(&mut *tx, &user_id).await?.ok_or_else(invalid)?;
-    let role = account_role(&mut tx, grant.account_id.as_ref(), &user_id).await?;
+    let user = user.ok_or_else(invalid)?;
+    let role = role?;
     let refresh = issue_refresh_token(&mut tx, client, &grant.id, now).await?;
     grants::extend(
         &mut *tx,
@@ -285,15 +295,15 @@ fn liveness_of(claims: &AccessTokenClaims) -> liveness::Token<'_> {
 }
 
 /// The role for an account-scoped grant, checked at issue time.
-async fn account_role(
-    tx: &mut Tx,
+async fn account_role<'e>(
+    db: impl Executor<'e, Database = Any>,
     account_id: Option<&AccountId>,
     user_id: &UserId,
 ) -> Result<Option<Role>, TokenError> {
     let Some(account_id) = account_id else {
         return Ok(None);
     };
-    let role = memberships::role_in_active_account(&mut **tx, account_id, user_id)
+    let role = memberships::role_in_active_account(db, account_id, user_id)
         .await?
         .ok_or_else(|| {
             OAuthError::invalid_grant(

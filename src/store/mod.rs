@@ -36,6 +36,9 @@ use crate::oauth::client::Client;
 use crate::store::cache::{Cache, TokenKey};
 use crate::store::liveness::{Liveness, Token};
 
+/// How long a SQLite writer waits for its turn: the `busy_timeout` of every connection.
+const WRITE_WAIT: Duration = Duration::from_secs(5);
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -48,6 +51,8 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions run: on SQLite a pool of one connection, else `pool`.
+    writer: AnyPool,
     backend: Backend,
     url: Arc<str>,
     cache: Arc<Cache>,
@@ -65,31 +70,27 @@ impl Store {
             Backend::Postgres
         };
         let options = AnyConnectOptions::from_str(url)?;
-        let pool = AnyPoolOptions::new()
+        let pool = pool_options(backend)
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            // A SQLite connection is a file handle in this process: pinging it before each use
-            // (sqlx's default) only doubles the hand-offs to its worker thread per query.
-            .test_before_acquire(backend == Backend::Postgres)
-            .after_connect(move |connection, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the single writer; writers queue for up
-                        // to 5 s instead of failing at once; foreign keys are off by default.
-                        connection
-                            .execute(
-                                "pragma journal_mode = wal; pragma synchronous = normal; \
-                                 pragma busy_timeout = 5000; pragma foreign_keys = on;",
-                            )
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        // SQLite has one writer: write transactions take turns on one connection of their
+        // own, in the order they asked, instead of polling the file lock (`busy_timeout`
+        // sleeps up to 100 ms between tries) while holding connections readers need.
+        let writer = match backend {
+            Backend::Sqlite => {
+                pool_options(backend)
+                    .max_connections(1)
+                    .acquire_timeout(WRITE_WAIT)
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => pool.clone(),
+        };
         Ok(Store {
             pool,
+            writer,
             backend,
             url: url.into(),
             // On PostgreSQL other instances change things too: the cache serves only once
@@ -118,8 +119,8 @@ impl Store {
     /// SQLITE_BUSY when another writer got in between, without waiting.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writer.begin().await,
         }
     }
 
@@ -184,8 +185,33 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
+}
+
+/// Options every connection of either pool gets.
+fn pool_options(backend: Backend) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        // A SQLite connection is a file handle in this process: pinging it before each use
+        // (sqlx's default) only doubles the hand-offs to its worker thread per query.
+        .test_before_acquire(backend == Backend::Postgres)
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the single writer; a writer from another
+                    // process waits up to 5 s instead of failing at once; foreign keys are
+                    // off by default.
+                    connection
+                        .execute(
+                            "pragma journal_mode = wal; pragma synchronous = normal; \
+                             pragma busy_timeout = 5000; pragma foreign_keys = on;",
+                        )
+                        .await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 /// Where a newest-first page starts: after the row with this `(created_at, id)`. Lists
