@@ -524,10 +524,12 @@ impl std::ops::Sub for CpuTime {
     }
 }
 
-/// CPU time used so far by this process's threads, from `/proc/self/task/*/schedstat`
-/// (nanoseconds on the CPU; absent without `CONFIG_SCHED_INFO`).
-fn cpu_time() -> Option<CpuTime> {
-    let mut total = CpuTime::default();
+/// CPU time used so far by each of this process's threads (by thread id), from
+/// `/proc/self/task/*/schedstat` (nanoseconds on the CPU; absent without `CONFIG_SCHED_INFO`).
+type ThreadTimes = BTreeMap<String, CpuTime>;
+
+fn cpu_time() -> Option<ThreadTimes> {
+    let mut threads = ThreadTimes::new();
     for task in std::fs::read_dir("/proc/self/task").ok()? {
         let path = task.ok()?.path();
         // A thread that ended between listing and reading is simply not counted.
@@ -538,18 +540,27 @@ fn cpu_time() -> Option<CpuTime> {
             continue;
         };
         let seconds = schedstat.split_whitespace().next()?.parse::<f64>().ok()? / 1e9;
-        total.process += seconds;
-        if name.trim_end() == LOAD_THREAD {
-            total.load += seconds;
-        } else {
-            total.work += seconds;
-        }
+        let load = name.trim_end() == LOAD_THREAD;
+        let time = CpuTime {
+            work: if load { 0.0 } else { seconds },
+            load: if load { seconds } else { 0.0 },
+            process: seconds,
+        };
+        threads.insert(path.file_name()?.to_string_lossy().into_owned(), time);
     }
-    Some(total)
+    Some(threads)
 }
 
-fn cpu_between(before: Option<CpuTime>, after: Option<CpuTime>) -> Option<CpuTime> {
-    Some(after? - before?)
+/// The CPU time used between two readings, thread by thread: a thread that exited meanwhile
+/// (an idle blocking-pool thread, a closed connection's) takes its whole past with it, which
+/// must not count as negative time.
+fn cpu_between(before: Option<ThreadTimes>, after: Option<ThreadTimes>) -> Option<CpuTime> {
+    let (before, after) = (before?, after?);
+    let used = after.iter().map(|(thread, now)| match before.get(thread) {
+        Some(then) => *now - *then,
+        None => *now,
+    });
+    Some(used.fold(CpuTime::default(), |total, time| total + time))
 }
 
 /// Drives `scenario` over `connections` keep-alive connections (one task each, one request
