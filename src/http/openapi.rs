@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::routing::get;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
 
 use crate::http::v1;
 use crate::state::AppState;
@@ -95,6 +95,70 @@ pub struct ProblemField {
     field: String,
     message: String,
 }
+
+/// The content type of every `/v1` error.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+// What each error status means, the same on every `/v1` path that answers it.
+pub const INVALID_REQUEST: &str = "Invalid request (validation_failed)";
+pub const UNAUTHORIZED: &str = "No or invalid bearer token";
+pub const FORBIDDEN: &str = "Authenticated, but not allowed";
+pub const NOT_FOUND: &str = "No such resource, or no relation to it";
+pub const CONFLICT: &str = "Conflict";
+pub const GONE: &str = "Gone";
+pub const UNSUPPORTED_MEDIA_TYPE: &str = "Wrong Content-Type";
+
+/// The errors of an endpoint that checks the caller's role and takes neither a query nor a
+/// body: no or an invalid bearer token, or a role that does not allow it. Listed in a path's
+/// `responses(...)` next to the success response, with [`NotFound`] when the path names a
+/// resource.
+#[derive(IntoResponses)]
+pub enum AuthErrors {
+    #[response(status = 401, description = UNAUTHORIZED, content_type = PROBLEM_JSON)]
+    Unauthorized(Problem),
+    #[response(status = 403, description = FORBIDDEN, content_type = PROBLEM_JSON)]
+    Forbidden(Problem),
+}
+
+/// [`AuthErrors`] and a 400 for an invalid query (`?limit=`, `?cursor=`, `?q=` …).
+#[derive(IntoResponses)]
+pub enum QueryErrors {
+    #[response(status = 400, description = INVALID_REQUEST, content_type = PROBLEM_JSON)]
+    InvalidRequest(Problem),
+    #[response(status = 401, description = UNAUTHORIZED, content_type = PROBLEM_JSON)]
+    Unauthorized(Problem),
+    #[response(status = 403, description = FORBIDDEN, content_type = PROBLEM_JSON)]
+    Forbidden(Problem),
+}
+
+/// [`AuthErrors`] and the errors of a JSON body: 400 when it is invalid, 415 when it is not
+/// JSON.
+#[derive(IntoResponses)]
+pub enum BodyErrors {
+    #[response(status = 400, description = INVALID_REQUEST, content_type = PROBLEM_JSON)]
+    InvalidRequest(Problem),
+    #[response(status = 401, description = UNAUTHORIZED, content_type = PROBLEM_JSON)]
+    Unauthorized(Problem),
+    #[response(status = 403, description = FORBIDDEN, content_type = PROBLEM_JSON)]
+    Forbidden(Problem),
+    #[response(status = 415, description = UNSUPPORTED_MEDIA_TYPE, content_type = PROBLEM_JSON)]
+    UnsupportedMediaType(Problem),
+}
+
+/// 404: what the path names does not exist, or the caller has no relation to it.
+#[derive(IntoResponses)]
+#[response(status = 404, description = NOT_FOUND, content_type = PROBLEM_JSON)]
+pub struct NotFound(pub Problem);
+
+/// 409: the request contradicts the current state (a duplicate, an answered invitation …).
+#[derive(IntoResponses)]
+#[response(status = 409, description = CONFLICT, content_type = PROBLEM_JSON)]
+pub struct Conflict(pub Problem);
+
+/// 410: the resource existed but can no longer be used (an expired invitation).
+#[derive(IntoResponses)]
+#[response(status = 410, description = GONE, content_type = PROBLEM_JSON)]
+pub struct Gone(pub Problem);
 
 /// The query of every list: `?limit=` and `?cursor=`.
 #[derive(IntoParams)]

@@ -15,6 +15,7 @@ use crate::account::Account;
 use crate::admin;
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
+use crate::http::openapi;
 use crate::http::v1::body::{ApiJson, MergePatch};
 use crate::http::v1::caller::{self, Caller, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
@@ -70,11 +71,8 @@ struct NewChild {
     request_body(content = NewAccount, content_type = "application/json"),
     responses(
         (status = 201, description = "The new account; the caller owns it", body = Account),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::NotFound
     )
 )]
 async fn create_account(
@@ -107,11 +105,8 @@ async fn create_account(
     request_body(content = NewChild, content_type = "application/json"),
     responses(
         (status = 201, description = "The new child account", body = Account),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::NotFound
     )
 )]
 async fn create_child(
@@ -167,8 +162,8 @@ async fn insert(
     params(("acc" = String, Path, description = "Account id (acc_...)")),
     responses(
         (status = 200, description = "The account", body = Account),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        (status = 401, description = openapi::UNAUTHORIZED, body = openapi::Problem, content_type = openapi::PROBLEM_JSON),
+        openapi::NotFound
     )
 )]
 async fn show_account(
@@ -192,11 +187,8 @@ async fn show_account(
     request_body(content = serde_json::Value, content_type = "application/merge-patch+json", description = "JSON Merge Patch (RFC 7396) of the mutable fields"),
     responses(
         (status = 200, description = "The updated account", body = Account),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::NotFound
     )
 )]
 async fn update_account(
@@ -257,11 +249,9 @@ async fn update_account(
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("cascade" = Option<bool>, Query, description = "Also delete child accounts")),
     responses(
         (status = 204, description = "Deleted, with its descendants when ?cascade=true"),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::QueryErrors,
+        openapi::NotFound,
+        openapi::Conflict
     )
 )]
 async fn delete_account(
@@ -320,13 +310,11 @@ fn cascade_param(uri: &Uri) -> Result<bool, HttpError> {
     get,
     path = "/v1/accounts/{acc}/children",
     tag = "accounts",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), crate::http::openapi::ListParams),
+    params(("acc" = String, Path, description = "Account id (acc_...)"), openapi::ListParams),
     responses(
         (status = 200, description = "Direct child accounts, newest first", body = Page<Account>),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::QueryErrors,
+        openapi::NotFound
     )
 )]
 async fn list_children(

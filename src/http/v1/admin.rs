@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::account::Account;
 use crate::admin::{self, AdminError, NewAccount, NewOwner, NewUser, Origin, RotatedKey};
 use crate::http::error::HttpError;
+use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
 use crate::http::v1::caller::Caller;
 use crate::http::v1::page::{Page, PageRequest, page};
@@ -104,8 +105,7 @@ impl From<AdminError> for HttpError {
     tag = "admin",
     responses(
         (status = 200, description = "The new active key's public JWK (kid, alg, kty, use, n, e) and `active: true`", body = serde_json::Value),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors
     )
 )]
 async fn rotate_keys(
@@ -158,11 +158,8 @@ struct NewUserBody {
     request_body(content = NewUserBody, content_type = "application/json"),
     responses(
         (status = 201, description = "The new user", body = AdminUser),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::Conflict
     )
 )]
 async fn create_user(
@@ -224,12 +221,9 @@ struct OwnerSummary {
     request_body(content = NewAccountBody, content_type = "application/json"),
     responses(
         (status = 201, description = "The new account and its owner", body = CreatedAccount),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::NotFound,
+        openapi::Conflict
     )
 )]
 async fn create_account(
@@ -287,12 +281,10 @@ fn search_condition(uri: &Uri, schema: &Schema) -> Result<Option<search::Conditi
     get,
     path = "/v1/admin/accounts",
     tag = "admin",
-    params(crate::http::openapi::SearchParams),
+    params(openapi::SearchParams),
     responses(
         (status = 200, description = "Matching accounts, newest first", body = Page<Account>),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::QueryErrors
     )
 )]
 async fn search_accounts(
@@ -328,12 +320,10 @@ async fn search_accounts(
     get,
     path = "/v1/admin/users",
     tag = "admin",
-    params(crate::http::openapi::SearchParams),
+    params(openapi::SearchParams),
     responses(
         (status = 200, description = "Matching users, newest first", body = Page<AdminUser>),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::QueryErrors
     )
 )]
 async fn search_users(

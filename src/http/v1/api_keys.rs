@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::api_key::{self, ApiKey, ApiKeyStatus};
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
+use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
 use crate::http::v1::caller::{self, Caller, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
@@ -65,13 +66,11 @@ struct NewKey {
     get,
     path = "/v1/accounts/{acc}/api-keys",
     tag = "api-keys",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), crate::http::openapi::ListParams),
+    params(("acc" = String, Path, description = "Account id (acc_...)"), openapi::ListParams),
     responses(
         (status = 200, description = "The account's API keys, newest first", body = Page<KeyView>),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::QueryErrors,
+        openapi::NotFound
     )
 )]
 async fn list_keys(
@@ -112,11 +111,8 @@ async fn list_keys(
     request_body(content = NewKey, content_type = "application/json"),
     responses(
         (status = 201, description = "The new key with its `token`, shown once", body = KeyView),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::NotFound
     )
 )]
 async fn create_key(
@@ -204,9 +200,8 @@ async fn find<'e>(
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("key" = String, Path, description = "API key id (key_...)")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound
     )
 )]
 async fn revoke_key(
@@ -244,10 +239,9 @@ async fn revoke_key(
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("key" = String, Path, description = "API key id (key_...)")),
     responses(
         (status = 200, description = "The key with its new `token`, shown once; the previous one stops working", body = KeyView),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound,
+        openapi::Conflict
     )
 )]
 async fn roll_key(
@@ -293,8 +287,7 @@ async fn roll_key(
     tag = "api-keys",
     responses(
         (status = 200, description = "The presenting API key", body = VerifiedKey),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors
     )
 )]
 /// `GET /v1/api-keys/verify`: the presenting key's identity, for tools that hold one.

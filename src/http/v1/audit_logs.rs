@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::clock::Timestamp;
 use crate::http::error::HttpError;
+use crate::http::openapi;
 use crate::http::v1::caller::{self, Caller, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::role::Role;
@@ -65,13 +66,11 @@ impl From<Event> for EventView {
     get,
     path = "/v1/accounts/{acc}/audit-logs",
     tag = "audit-logs",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), ("action" = Option<String>, Query, description = "Only events with this action, e.g. member.added"), crate::http::openapi::ListParams),
+    params(("acc" = String, Path, description = "Account id (acc_...)"), ("action" = Option<String>, Query, description = "Only events with this action, e.g. member.added"), openapi::ListParams),
     responses(
         (status = 200, description = "Events, newest first", body = Page<EventView>),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::QueryErrors,
+        openapi::NotFound
     )
 )]
 async fn list_audit_logs(

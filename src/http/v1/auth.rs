@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::http::error::HttpError;
+use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
 use crate::http::v1::caller::{self, Caller};
 use crate::ids::{AccountId, ClientId};
@@ -50,11 +51,8 @@ struct AccountTokenResponse {
     request_body(content = AccountTokenRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "An account-scoped access token; no refresh token", body = AccountTokenResponse),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::NotFound
     )
 )]
 async fn issue_account_token(

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::admin;
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
+use crate::http::openapi;
 use crate::http::v1::body::{ApiJson, MergePatchOrJson};
 use crate::http::v1::caller::{self, Caller, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
@@ -118,13 +119,11 @@ const READ_ONLY: [&str; 6] = [
     get,
     path = "/v1/accounts/{acc}/clients",
     tag = "clients",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), crate::http::openapi::ListParams),
+    params(("acc" = String, Path, description = "Account id (acc_...)"), openapi::ListParams),
     responses(
         (status = 200, description = "The account's clients, newest first", body = Page<ClientView>),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::QueryErrors,
+        openapi::NotFound
     )
 )]
 async fn list_clients(
@@ -164,11 +163,8 @@ async fn list_clients(
     request_body(content = ClientInput, content_type = "application/json"),
     responses(
         (status = 201, description = "The new client; `client_secret` (once) for a confidential client", body = ClientView),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::NotFound
     )
 )]
 async fn create_client(
@@ -211,9 +207,8 @@ async fn create_client(
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("cid" = String, Path, description = "Client id")),
     responses(
         (status = 200, description = "The client", body = ClientView),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound
     )
 )]
 async fn show_client(
@@ -252,11 +247,8 @@ async fn find<'e>(
     ),
     responses(
         (status = 200, description = "The updated client; `client_secret` (once) when it turned confidential", body = ClientView),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::NotFound
     )
 )]
 async fn update_client(
@@ -341,9 +333,8 @@ fn changed_fields(before: &Value, after: &Value) -> Vec<String> {
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("cid" = String, Path, description = "Client id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound
     )
 )]
 async fn delete_client(
@@ -380,10 +371,9 @@ async fn delete_client(
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("cid" = String, Path, description = "Client id")),
     responses(
         (status = 200, description = "The client with its new `client_secret`, shown once; the previous one stops working", body = ClientView),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound,
+        openapi::Conflict
     )
 )]
 async fn rotate_secret(

@@ -14,6 +14,7 @@ use crate::access;
 use crate::clock::{self, Timestamp};
 use crate::email_address::EmailAddress;
 use crate::http::error::HttpError;
+use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
 use crate::http::v1::caller::{self, Caller, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
@@ -87,11 +88,8 @@ struct NewInvite {
     request_body(content = NewInvite, content_type = "application/json"),
     responses(
         (status = 201, description = "The invitation with its accept_url (shown once)", body = InviteView),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::NotFound
     )
 )]
 async fn create_invite(
@@ -173,13 +171,11 @@ async fn create_invite(
     get,
     path = "/v1/accounts/{acc}/invites",
     tag = "invites",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), crate::http::openapi::ListParams),
+    params(("acc" = String, Path, description = "Account id (acc_...)"), openapi::ListParams),
     responses(
         (status = 200, description = "Invitations, newest first", body = Page<InviteView>),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::QueryErrors,
+        openapi::NotFound
     )
 )]
 async fn list_invites(
@@ -219,10 +215,9 @@ async fn list_invites(
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("inv" = String, Path, description = "Invitation id (inv_...)")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound,
+        openapi::Conflict
     )
 )]
 async fn revoke_invite(
@@ -265,11 +260,10 @@ async fn revoke_invite(
     params(("token" = String, Path, description = "The invitation secret from the accept link")),
     responses(
         (status = 200, description = "Joined: `{status: \"added\", account_id, role}`", body = AcceptedInvite),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 410, description = "Gone", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound,
+        openapi::Conflict,
+        openapi::Gone
     )
 )]
 async fn accept_invite(
@@ -292,11 +286,10 @@ async fn accept_invite(
     params(("token" = String, Path, description = "The invitation secret from the accept link")),
     responses(
         (status = 200, description = "Declined: `{status: \"declined\"}`", body = DeclinedInvite),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 410, description = "Gone", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound,
+        openapi::Conflict,
+        openapi::Gone
     )
 )]
 async fn decline_invite(

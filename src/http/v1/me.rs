@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::account::Account;
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
+use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
 use crate::http::v1::caller::Caller;
 use crate::http::v1::page::{Page, PageRequest, page};
@@ -42,7 +43,7 @@ async fn load_user(state: &AppState, caller: &Caller) -> Result<User, HttpError>
     tag = "me",
     responses(
         (status = 200, description = "The caller's profile", body = crate::user::User),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        (status = 401, description = openapi::UNAUTHORIZED, body = openapi::Problem, content_type = openapi::PROBLEM_JSON)
     )
 )]
 async fn show_profile(
@@ -79,10 +80,7 @@ mod nullable {
     request_body(content = ProfileChange, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated profile", body = crate::user::User),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors
     )
 )]
 async fn update_profile(
@@ -168,11 +166,11 @@ struct MyAccount {
     get,
     path = "/v1/me/accounts",
     tag = "me",
-    params(crate::http::openapi::ListParams),
+    params(openapi::ListParams),
     responses(
         (status = 200, description = "The accounts the caller belongs to, with its role", body = Page<MyAccount>),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        (status = 400, description = openapi::INVALID_REQUEST, body = openapi::Problem, content_type = openapi::PROBLEM_JSON),
+        (status = 401, description = openapi::UNAUTHORIZED, body = openapi::Problem, content_type = openapi::PROBLEM_JSON)
     )
 )]
 async fn list_my_accounts(
@@ -218,11 +216,11 @@ struct MyInvite {
     get,
     path = "/v1/me/invites",
     tag = "me",
-    params(crate::http::openapi::ListParams),
+    params(openapi::ListParams),
     responses(
         (status = 200, description = "Pending invitations to the caller's email (never their token)", body = Page<MyInvite>),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        (status = 400, description = openapi::INVALID_REQUEST, body = openapi::Problem, content_type = openapi::PROBLEM_JSON),
+        (status = 401, description = openapi::UNAUTHORIZED, body = openapi::Problem, content_type = openapi::PROBLEM_JSON)
     )
 )]
 async fn list_my_invites(

@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::access;
 use crate::clock;
 use crate::http::error::HttpError;
+use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
 use crate::http::v1::caller::{self, Caller, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
@@ -39,13 +40,11 @@ pub fn routes() -> Router<AppState> {
     get,
     path = "/v1/accounts/{acc}/members",
     tag = "members",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), crate::http::openapi::ListParams),
+    params(("acc" = String, Path, description = "Account id (acc_...)"), openapi::ListParams),
     responses(
         (status = 200, description = "Members, newest first", body = Page<Member>),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::QueryErrors,
+        openapi::NotFound
     )
 )]
 async fn list_members(
@@ -93,12 +92,9 @@ struct NewMember {
     request_body(content = NewMember, content_type = "application/json"),
     responses(
         (status = 201, description = "The new member", body = Member),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::NotFound,
+        openapi::Conflict
     )
 )]
 async fn add_member(
@@ -161,9 +157,8 @@ async fn add_member(
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("usr" = String, Path, description = "User id (usr_...)")),
     responses(
         (status = 200, description = "The member", body = Member),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound
     )
 )]
 async fn show_member(
@@ -194,12 +189,9 @@ struct RoleUpdate {
     request_body(content = RoleUpdate, content_type = "application/json"),
     responses(
         (status = 200, description = "The member with the new role", body = Member),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::NotFound,
+        openapi::Conflict
     )
 )]
 async fn change_role(
@@ -254,10 +246,9 @@ async fn change_role(
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("usr" = String, Path, description = "User id (usr_...)")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound,
+        openapi::Conflict
     )
 )]
 async fn remove_member(

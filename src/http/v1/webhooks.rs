@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
+use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
 use crate::http::v1::caller::{self, Caller, authorize};
 use crate::ids::AccountId;
@@ -64,9 +65,8 @@ impl WebhookView {
     params(("acc" = String, Path, description = "Account id (acc_...)")),
     responses(
         (status = 200, description = "The webhook, without its secret", body = WebhookView),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound
     )
 )]
 async fn show_webhook(
@@ -102,11 +102,8 @@ const MAX_EVENTS: usize = 100;
     responses(
         (status = 200, description = "The replaced webhook", body = WebhookView),
         (status = 201, description = "The new webhook with its `secret`, shown once", body = WebhookView),
-        (status = 400, description = "Invalid request (validation_failed)", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong Content-Type", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::BodyErrors,
+        openapi::NotFound
     )
 )]
 async fn put_webhook(
@@ -192,9 +189,8 @@ fn check_events(events: Option<Vec<String>>) -> Result<Option<Vec<String>>, Http
     params(("acc" = String, Path, description = "Account id (acc_...)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound
     )
 )]
 async fn delete_webhook(
@@ -238,9 +234,8 @@ struct RotatedSecret {
     params(("acc" = String, Path, description = "Account id (acc_...)")),
     responses(
         (status = 200, description = "The new secret, shown once; the previous one keeps signing until `previous_secret_expires_at`", body = RotatedSecret),
-        (status = 401, description = "No or invalid bearer token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Authenticated, but not allowed", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such resource, or no relation to it", body = crate::http::openapi::Problem, content_type = "application/problem+json")
+        openapi::AuthErrors,
+        openapi::NotFound
     )
 )]
 async fn rotate_secret(
