@@ -1,5 +1,6 @@
-//! Persistence: one module per aggregate, portable SQL over one `AnyPool` (SQLite or
-//! PostgreSQL, chosen by `DATABASE_URL`). Stores map rows to types and decide nothing.
+//! Persistence: one module per aggregate, portable SQL over `AnyPool` (SQLite or PostgreSQL,
+//! chosen by `DATABASE_URL`; on SQLite, write transactions have a connection of their own).
+//! Stores map rows to types and decide nothing; `cache` keeps what token requests read.
 
 pub mod accounts;
 pub mod api_keys;
