@@ -115,9 +115,13 @@ pub async fn refresh(
     if grant.client_id != client.client_id || !grant.is_active(now) || record.expires_at <= now {
         return Err(invalid().into());
     }
-    let user_id = grant.user_id.clone().ok_or_else(invalid)?;
-    let user = users::find(pool, &user_id).await?;
-    let role = account_role(pool, grant.account_id.as_ref(), &user_id).await;
+    let (user, role) = match &grant.user_id {
+        Some(user_id) => (
+            users::find(pool, user_id).await?,
+            account_role(pool, grant.account_id.as_ref(), user_id).await,
+        ),
+        None => (None, Ok(None)),
+    };
 
     let mut tx = state.store.begin().await?;
     if !refresh_tokens::mark_used(&mut *tx, &token_hash, now).await? {
@@ -160,7 +164,7 @@ pub async fn refresh(
     sign_user_tokens(
         state,
         client,
-        &user_id,
+        &user.id,
         grant.account_id.as_ref().zip(role),
         &grant.id,
         &scope,

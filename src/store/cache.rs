@@ -35,7 +35,8 @@ pub type TokenKey = (String, Option<(AccountId, UserId)>);
 pub struct Cache {
     clients: Map<ClientId, Client>,
     tokens: Map<TokenKey, Liveness>,
-    /// Bumped by every change: an entry of an older generation is not served.
+    /// Bumped by every change, before the maps are emptied: a row read at an older generation
+    /// may predate the change, and is not kept.
     generation: AtomicU64,
     /// Off on PostgreSQL while no listener hears the triggers: changes could be missed.
     serving: AtomicBool,
@@ -59,22 +60,22 @@ impl Cache {
     }
 
     pub fn client(&self, id: &ClientId) -> Option<Client> {
-        self.clients.get(id, self.current()?)
+        self.clients.get(id).filter(|_| self.is_serving())
     }
 
     pub fn keep_client(&self, client: &Client, generation: u64) {
         let key = client.client_id.clone();
         self.clients
-            .insert(key, client.clone(), generation, || self.generation());
+            .insert(key, client.clone(), generation, &self.generation);
     }
 
     pub fn token(&self, key: &TokenKey) -> Option<Liveness> {
-        self.tokens.get(key, self.current()?)
+        self.tokens.get(key).filter(|_| self.is_serving())
     }
 
     pub fn keep_token(&self, key: TokenKey, liveness: Liveness, generation: u64) {
         self.tokens
-            .insert(key, liveness, generation, || self.generation());
+            .insert(key, liveness, generation, &self.generation);
     }
 
     /// Forgets everything: something changed.
@@ -85,11 +86,8 @@ impl Cache {
         self.tokens.clear();
     }
 
-    /// The generation entries must have to serve, or `None` while not serving.
-    fn current(&self) -> Option<u64> {
-        self.serving
-            .load(Ordering::Acquire)
-            .then(|| self.generation())
+    fn is_serving(&self) -> bool {
+        self.serving.load(Ordering::Acquire)
     }
 
     fn serve(&self, serving: bool) {
@@ -114,37 +112,28 @@ impl<K, V> Default for Map<K, V> {
 #[derive(Debug)]
 struct Entry<V> {
     value: V,
-    generation: u64,
     loaded_at: Instant,
 }
 
 impl<K: Eq + Hash, V: Clone> Map<K, V> {
-    fn get(&self, key: &K, generation: u64) -> Option<V> {
+    fn get(&self, key: &K) -> Option<V> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.get(key)?;
-        (entry.generation == generation && entry.loaded_at.elapsed() < TTL)
-            .then(|| entry.value.clone())
+        (entry.loaded_at.elapsed() < TTL).then(|| entry.value.clone())
     }
 
-    /// Keeps `value`, read when the cache was at `generation`; a change since then (`current`
-    /// differs, checked under the lock `clear` takes) means it may be stale: it is dropped.
-    fn insert(&self, key: K, value: V, generation: u64, current: impl Fn() -> u64) {
+    /// Keeps `value`, read when the cache was at `generation`. A change since then (`current`
+    /// moved on: `clear` bumps it before taking this lock) means it may be stale: dropped.
+    fn insert(&self, key: K, value: V, generation: u64, current: &AtomicU64) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        if generation != current() {
+        if generation != current.load(Ordering::Acquire) {
             return;
         }
         if entries.len() >= CAPACITY {
             entries.clear();
         }
         let loaded_at = Instant::now();
-        entries.insert(
-            key,
-            Entry {
-                value,
-                generation,
-                loaded_at,
-            },
-        );
+        entries.insert(key, Entry { value, loaded_at });
     }
 
     fn clear(&self) {
