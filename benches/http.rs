@@ -219,14 +219,14 @@ impl Seed {
             ..ClientSettings::with_defaults("bench service".into(), false)
         };
         let (service, service_secret) =
-            admin::create_client(store, &account_id, service, &Actor::System)
+            admin::create_client(store, &account_id, service, true, &Actor::System)
                 .await
                 .unwrap();
         let app = ClientSettings {
             redirect_uris: vec!["https://app.example.com/callback".into()],
             ..ClientSettings::with_defaults("bench app".into(), false)
         };
-        let (app, app_secret) = admin::create_client(store, &account_id, app, &Actor::System)
+        let (app, app_secret) = admin::create_client(store, &account_id, app, true, &Actor::System)
             .await
             .unwrap();
         let admin = users::find_by_email(store.pool(), "admin@example.com")

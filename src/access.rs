@@ -42,6 +42,12 @@ pub fn effective_role(lineage: &[Link], reach: &Reach) -> Option<Role> {
     })
 }
 
+/// Whether the user whose roles `lineage` carries is a member of its account or of one of
+/// that account's ancestors: such a user already trusts the account's clients.
+pub fn is_member_along(lineage: &[Link]) -> bool {
+    lineage.iter().any(|link| link.role.is_some())
+}
+
 /// Whether a caller with `caller` may give someone `role` (by adding or inviting them):
 /// admins grant up to admin, only owners grant owner.
 pub fn may_grant(caller: Role, role: Role) -> bool {

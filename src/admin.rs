@@ -347,12 +347,13 @@ pub async fn insert_account_with_owner(
     Ok(())
 }
 
-/// Registers a client under `account_id`; confidential clients get a secret, returned here
-/// once and stored only as a hash.
+/// Registers a client under `account_id` for the operator (`first_party`: no consent page);
+/// confidential clients get a secret, returned here once and stored only as a hash.
 pub async fn create_client(
     store: &Store,
     account_id: &AccountId,
     settings: ClientSettings,
+    first_party: bool,
     actor: &Actor,
 ) -> Result<(Client, Option<String>), AdminError> {
     let errors = settings.validate();
@@ -360,7 +361,8 @@ pub async fn create_client(
         return Err(AdminError::Invalid(errors));
     }
     let now = clock::now();
-    let (client, secret) = new_client(account_id, settings, false, now);
+    let (mut client, secret) = new_client(account_id, settings, false, now);
+    client.first_party = first_party;
     let mut tx = store.begin().await?;
     accounts::find(&mut *tx, account_id)
         .await?
@@ -402,6 +404,7 @@ pub fn new_client(
         updated_at: Timestamp(now),
         secret_hash: secret.as_deref().map(secret::hash),
         self_registered,
+        first_party: false,
         account_status: crate::account::AccountStatus::Active,
     };
     (client, secret)

@@ -109,6 +109,10 @@ struct CreateClient {
     grants: Vec<GrantType>,
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
+    /// Show the consent page to users outside the client's account, like a tenant's client
+    /// (without it the operator's client is first-party: no consent page).
+    #[arg(long)]
+    third_party: bool,
 }
 
 fn parse_account_id(text: &str) -> Result<AccountId, String> {
@@ -267,8 +271,14 @@ async fn create_client(store: &Store, args: CreateClient) -> Result<(), CliError
     if !args.scopes.is_empty() {
         settings.scopes = args.scopes;
     }
-    let (client, secret) =
-        admin::create_client(store, &args.account, settings, &Actor::System).await?;
+    let (client, secret) = admin::create_client(
+        store,
+        &args.account,
+        settings,
+        !args.third_party,
+        &Actor::System,
+    )
+    .await?;
     print_json(&ClientView::new(client, secret))
 }
 

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::access;
 use crate::clock;
 use crate::http::login::login_url;
 use crate::http::login::require_csrf;
@@ -21,7 +22,7 @@ use crate::oauth::token::CodeGrant;
 use crate::secret;
 use crate::session::{LoginSession, SignedIn};
 use crate::state::AppState;
-use crate::store::{authorization_codes, consents, memberships, users};
+use crate::store::{accounts, authorization_codes, consents, memberships, users};
 
 /// Codes live at most this long (the contract allows 60 s).
 const CODE_LIFETIME_SECONDS: i64 = 60;
@@ -58,6 +59,7 @@ fn describe_scope(scope: &str) -> String {
         scope::PROFILE => "See your name".to_owned(),
         scope::EMAIL => "See your email address".to_owned(),
         scope::OFFLINE_ACCESS => "Keep access while you are away".to_owned(),
+        scope::MANAGE => "Manage your accounts, members and keys as you".to_owned(),
         other => format!("Access “{other}”"),
     }
 }
@@ -235,7 +237,16 @@ async fn decide(
             "the user is not a member of that account",
         ));
     }
-    if client.self_registered {
+    // API.md §4: no consent page for the operator's own clients, nor for a client an account
+    // the user belongs to registered; every other client (another tenant's, any
+    // self-registered one, which is whatever software held an API key) asks once per scope
+    // set, whoever the user is.
+    let trusted = client.first_party
+        || (!client.self_registered
+            && access::is_member_along(
+                &accounts::lineage(state.store.pool(), &client.account_id, &user.id).await?,
+            ));
+    if !trusted {
         let consented = request.prompt != Prompt::Consent
             && consents::exists(
                 state.store.pool(),

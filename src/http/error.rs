@@ -58,6 +58,18 @@ impl HttpError {
         }
     }
 
+    /// 403 for a token that lacks the scope this API needs (RFC 6750 §3.1).
+    pub fn insufficient_scope(needed: &str) -> HttpError {
+        HttpError {
+            challenge: Some("Bearer error=\"insufficient_scope\""),
+            ..HttpError::new(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!("this API needs a token with the {needed} scope"),
+            )
+        }
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> HttpError {
         HttpError::new(StatusCode::FORBIDDEN, "forbidden", detail)
     }

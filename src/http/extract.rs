@@ -147,14 +147,19 @@ pub(crate) fn parse_basic(value: &str) -> Option<(String, String)> {
 }
 
 /// The bearer token of `Authorization: Bearer …` (RFC 6750 §2.1): `None` when the header is
-/// absent, `Err` when it is present but not a bearer token.
+/// absent or names another scheme, `Err` when it says `Bearer` without a usable token.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ()> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value.to_str().map_err(|_| ())?;
-    let (scheme, token) = value.split_once(' ').ok_or(())?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    // Another scheme (`Basic`, `Token` …) is no bearer token at all: RFC 6750 §3.1 answers
+    // it like a missing one, with a bare challenge.
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    if token.trim().is_empty() {
         return Err(());
     }
     Ok(Some(token.trim()))

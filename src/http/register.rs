@@ -166,7 +166,10 @@ impl Metadata {
         }
         let scopes = match self.scope {
             Some(text) => text.split_whitespace().map(str::to_owned).collect(),
-            None => scope::SUPPORTED.iter().map(|s| (*s).to_owned()).collect(),
+            None => scope::REGISTERED_DEFAULT
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         };
         let settings = ClientSettings {
             name: self
@@ -181,6 +184,7 @@ impl Metadata {
             access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
             refresh_token_ttl_seconds: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
             refresh_reuse_grace_seconds: 0,
+            allowed_audiences: Vec::new(),
         };
         let errors = settings.validate_dynamic_registration();
         match errors.first() {

@@ -86,6 +86,12 @@ pub const DEFAULT_ACCESS_TOKEN_TTL_SECONDS: i64 = 900;
 pub const DEFAULT_REFRESH_TOKEN_TTL_SECONDS: i64 = 30 * 86_400;
 const MAX_REFRESH_TOKEN_TTL_SECONDS: i64 = 365 * 86_400;
 const MAX_REUSE_GRACE_SECONDS: i64 = 60;
+const MAX_ALLOWED_AUDIENCES: usize = 50;
+
+/// An audience value: a URI or a name, 1 to 512 visible ASCII characters.
+fn is_valid_audience(audience: &str) -> bool {
+    (1..=512).contains(&audience.len()) && audience.bytes().all(|b| b.is_ascii_graphic())
+}
 
 /// What a client is registered with; validated by [`ClientSettings::validate`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -100,6 +106,9 @@ pub struct ClientSettings {
     pub access_token_ttl_seconds: i64,
     pub refresh_token_ttl_seconds: i64,
     pub refresh_reuse_grace_seconds: i64,
+    /// Audiences besides its own id that token exchange may name for this client (RFC 8693
+    /// `audience`); another client's id only when listed here.
+    pub allowed_audiences: Vec<String>,
 }
 
 impl ClientSettings {
@@ -128,6 +137,7 @@ impl ClientSettings {
             access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
             refresh_token_ttl_seconds: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
             refresh_reuse_grace_seconds: 0,
+            allowed_audiences: Vec::new(),
         }
     }
 
@@ -190,6 +200,20 @@ impl ClientSettings {
                 "refresh_token_ttl_seconds",
                 "must be between 60 and 31536000".into(),
             );
+        }
+        if self.allowed_audiences.len() > MAX_ALLOWED_AUDIENCES {
+            fail(
+                "allowed_audiences",
+                format!("at most {MAX_ALLOWED_AUDIENCES} audiences"),
+            );
+        }
+        for audience in &self.allowed_audiences {
+            if !is_valid_audience(audience) {
+                fail(
+                    "allowed_audiences",
+                    format!("{audience:?} must be 1 to 512 printable characters"),
+                );
+            }
         }
         if !(0..=MAX_REUSE_GRACE_SECONDS).contains(&self.refresh_reuse_grace_seconds) {
             fail(
@@ -278,8 +302,11 @@ pub struct Client {
     pub updated_at: Timestamp,
     #[serde(skip)]
     pub secret_hash: Option<String>,
-    /// Registered itself through `/oauth2/register`; its users see a consent page.
+    /// Registered itself through `/oauth2/register`.
     pub self_registered: bool,
+    /// Trusted by the operator: its users see no consent page. Set by the CLI (its default)
+    /// or a superadmin, never by a tenant.
+    pub first_party: bool,
     /// The owning account's status, loaded with the client: a suspended account's client
     /// gets no account tokens for itself.
     #[serde(skip)]
@@ -301,6 +328,16 @@ impl Client {
             .post_logout_redirect_uris
             .iter()
             .any(|registered| registered == uri)
+    }
+
+    /// RFC 8693 `audience`: the client's own id, or one it registered (API.md §5).
+    pub fn may_address(&self, audience: &str) -> bool {
+        audience == self.client_id.as_str()
+            || self
+                .settings
+                .allowed_audiences
+                .iter()
+                .any(|allowed| allowed == audience)
     }
 
     /// Exact string comparison, as RFC 6749 §3.1.2.3 and OAuth 2.1 require.
@@ -325,6 +362,7 @@ pub(crate) fn sample(public: bool) -> Client {
         updated_at: Timestamp(0),
         secret_hash: None,
         self_registered: false,
+        first_party: true,
         account_status: AccountStatus::Active,
     }
 }

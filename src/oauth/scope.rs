@@ -3,12 +3,18 @@
 use std::fmt;
 
 /// Scopes this server gives meaning to; clients may also be registered with their own.
-pub const SUPPORTED: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+pub const SUPPORTED: [&str; 5] = ["openid", "profile", "email", "offline_access", MANAGE];
+
+/// What a client registered by a tenant (REST or RFC 7591) may ask for unless it lists more:
+/// everything but [`MANAGE`], which lets a token act on the user's behalf on `/v1`.
+pub const REGISTERED_DEFAULT: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
 pub const OPENID: &str = "openid";
 pub const OFFLINE_ACCESS: &str = "offline_access";
 pub const PROFILE: &str = "profile";
 pub const EMAIL: &str = "email";
+/// Lets a user's access token act on the `/v1` management API as that user (API.md §2).
+pub const MANAGE: &str = "tessera:manage";
 
 /// Whether `token` is a valid scope token: `1*( %x21 / %x23-5B / %x5D-7E )`.
 pub fn is_valid_token(token: &str) -> bool {

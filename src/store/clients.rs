@@ -26,6 +26,8 @@ struct ClientRow {
     refresh_token_ttl_seconds: i64,
     refresh_reuse_grace_seconds: i64,
     self_registered: i64,
+    first_party: i64,
+    allowed_audiences: String,
     created_at: i64,
     updated_at: i64,
     account_status: String,
@@ -51,11 +53,13 @@ impl ClientRow {
                 access_token_ttl_seconds: self.access_token_ttl_seconds,
                 refresh_token_ttl_seconds: self.refresh_token_ttl_seconds,
                 refresh_reuse_grace_seconds: self.refresh_reuse_grace_seconds,
+                allowed_audiences: json_or_default(&self.allowed_audiences),
             },
             created_at: Timestamp(self.created_at),
             updated_at: Timestamp(self.updated_at),
             secret_hash: self.secret_hash,
             self_registered: self.self_registered != 0,
+            first_party: self.first_party != 0,
             account_status: AccountStatus::parse(&self.account_status)?,
         })
     }
@@ -64,7 +68,8 @@ impl ClientRow {
 const COLUMNS: &str = "id, account_id, name, secret_hash, token_endpoint_auth_method, redirect_uris, \
                        post_logout_redirect_uris, allowed_origins, grant_types, scopes, \
                        access_token_ttl_seconds, refresh_token_ttl_seconds, \
-                       refresh_reuse_grace_seconds, self_registered, created_at, updated_at";
+                       refresh_reuse_grace_seconds, self_registered, first_party, \
+                       allowed_audiences, created_at, updated_at";
 
 /// `COLUMNS` prefixed with the `c.` alias of the queries that join accounts.
 static QUALIFIED: LazyLock<String> = LazyLock::new(|| {
@@ -92,7 +97,7 @@ pub async fn insert<'e>(
     let grant_types: Vec<&str> = s.grant_types.iter().map(|g| g.as_str()).collect();
     sqlx::query(&format!(
         "insert into clients ({COLUMNS}) values \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(client.client_id.as_str())
     .bind(client.account_id.as_str())
@@ -108,6 +113,8 @@ pub async fn insert<'e>(
     .bind(s.refresh_token_ttl_seconds)
     .bind(s.refresh_reuse_grace_seconds)
     .bind(i64::from(client.self_registered))
+    .bind(i64::from(client.first_party))
+    .bind(to_json(&s.allowed_audiences))
     .bind(client.created_at.0)
     .bind(client.updated_at.0)
     .execute(db)
@@ -174,8 +181,8 @@ pub async fn update<'e>(
         "update clients set name = $1, secret_hash = $2, token_endpoint_auth_method = $3, \
          redirect_uris = $4, post_logout_redirect_uris = $5, allowed_origins = $6, \
          grant_types = $7, scopes = $8, access_token_ttl_seconds = $9, \
-         refresh_token_ttl_seconds = $10, refresh_reuse_grace_seconds = $11, updated_at = $12 \
-         where id = $13",
+         refresh_token_ttl_seconds = $10, refresh_reuse_grace_seconds = $11, updated_at = $12, \
+         first_party = $13, allowed_audiences = $14 where id = $15",
     )
     .bind(&s.name)
     .bind(client.secret_hash.as_deref())
@@ -189,6 +196,8 @@ pub async fn update<'e>(
     .bind(s.refresh_token_ttl_seconds)
     .bind(s.refresh_reuse_grace_seconds)
     .bind(client.updated_at.0)
+    .bind(i64::from(client.first_party))
+    .bind(to_json(&s.allowed_audiences))
     .bind(client.client_id.as_str())
     .execute(db)
     .await

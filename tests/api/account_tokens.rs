@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tessera::clock;
 use tessera::tokens;
 
-use crate::helpers::{TestApp, TestUser, expect_problem};
+use crate::helpers::{LOGIN_SCOPE, TestApp, TestUser, expect_problem};
 
 pub async fn account_token(app: &TestApp, user: &TestUser, body: Value) -> reqwest::Response {
     app.api(Method::POST, "/v1/auth/account-token", &user.token)
@@ -51,7 +51,7 @@ async fn a_member_gets_an_account_token_a_downstream_service_can_verify() {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["account_id"], team.account.as_str());
     assert_eq!(body["role"], "member");
-    assert_eq!(body["scope"], "openid profile email");
+    assert_eq!(body["scope"], LOGIN_SCOPE);
     assert_eq!(body["expires_in"], 900);
     assert!(body.get("refresh_token").is_none());
 
@@ -67,7 +67,7 @@ async fn a_member_gets_an_account_token_a_downstream_service_can_verify() {
     assert_eq!(claims["acc"], team.account.as_str());
     assert_eq!(claims["role"], "member");
     assert_eq!(claims["client_id"], client.client_id.as_str());
-    assert_eq!(claims["scope"], "openid profile email");
+    assert_eq!(claims["scope"], LOGIN_SCOPE);
 
     // With an audience and a narrower scope.
     let body: Value = account_token(
@@ -311,7 +311,7 @@ async fn the_token_exchange_grant_issues_the_same_token() {
                 "urn:ietf:params:oauth:token-type:access_token",
             ),
             ("account_id", team.account.as_str()),
-            ("scope", "openid email"),
+            ("scope", "openid email tessera:manage"),
         ])
         .send()
         .await
@@ -329,7 +329,7 @@ async fn the_token_exchange_grant_issues_the_same_token() {
     assert_eq!(claims["acc"], team.account.as_str());
     assert_eq!(claims["role"], "admin");
     assert_eq!(claims["uid"], team.admin.id.as_str());
-    assert_eq!(claims["scope"], "openid email");
+    assert_eq!(claims["scope"], "openid email tessera:manage");
     // The exchanged token works on /v1 like the REST form's.
     let response = app
         .api(

@@ -9,7 +9,7 @@ use tessera::store::users;
 use crate::helpers::{ADMIN_EMAIL, LOGIN_SCOPE, TestApp, TestUser, expect_problem};
 
 /// The bootstrap superadmin with a login token.
-async fn superadmin(app: &TestApp) -> TestUser {
+pub async fn superadmin(app: &TestApp) -> TestUser {
     let user = users::find_by_email(app.state.store.pool(), ADMIN_EMAIL)
         .await
         .unwrap()

@@ -104,7 +104,13 @@ async fn operator_commands_print_resources_as_json() {
     );
     assert_eq!(
         client["scopes"],
-        serde_json::json!(["openid", "profile", "email", "offline_access"])
+        serde_json::json!([
+            "openid",
+            "profile",
+            "email",
+            "offline_access",
+            "tessera:manage"
+        ])
     );
     assert_eq!(
         client["redirect_uris"],
@@ -455,7 +461,13 @@ async fn a_client_created_without_a_redirect_uri_has_the_documented_defaults() {
     );
     assert_eq!(
         client["scopes"],
-        serde_json::json!(["openid", "profile", "email", "offline_access"])
+        serde_json::json!([
+            "openid",
+            "profile",
+            "email",
+            "offline_access",
+            "tessera:manage"
+        ])
     );
     assert_eq!(client["redirect_uris"], serde_json::json!([]));
     assert_eq!(client["post_logout_redirect_uris"], serde_json::json!([]));

@@ -5,7 +5,7 @@ use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, TestApp};
 
 async fn self_registered(deployment: &Deployment, app: &TestApp) -> Rp {
     let rp = Rp::register(deployment, app, &[]).await;
-    sqlx::query("update clients set self_registered = 1 where id = $1")
+    sqlx::query("update clients set self_registered = 1, first_party = 0 where id = $1")
         .bind(&rp.registered.client_id)
         .execute(app.state.store.pool())
         .await

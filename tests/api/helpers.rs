@@ -388,7 +388,7 @@ fn decode_entities(text: &str) -> String {
 }
 
 /// The scope of the login tokens tests sign.
-pub const LOGIN_SCOPE: &str = "openid profile email";
+pub const LOGIN_SCOPE: &str = "openid profile email tessera:manage";
 
 /// The confidential client that test login tokens are issued to.
 #[derive(Clone, Debug)]
@@ -422,6 +422,7 @@ impl TestApp {
                     &self.state.store,
                     &AccountId::parse(&account_id).unwrap(),
                     settings,
+                    true,
                     &Actor::System,
                 )
                 .await

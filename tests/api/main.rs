@@ -12,6 +12,7 @@ mod account_tokens;
 mod accounts;
 mod admin;
 mod api_keys;
+mod attacks;
 mod audit_logs;
 mod authorization_code;
 mod bootstrap;

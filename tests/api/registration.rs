@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::api_keys::create_key;
 use crate::authorization_code::query;
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, TestUser, expect_problem};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, LOGIN_SCOPE, TestApp, TestUser, expect_problem};
 
 const REDIRECT_URI: &str = "http://127.0.0.1:9999/callback";
 
@@ -38,7 +38,7 @@ async fn first_owner(app: &TestApp) -> (TestUser, String) {
     .fetch_one(app.state.store.pool())
     .await
     .unwrap();
-    let token = app.login_token(&id, "openid").await;
+    let token = app.login_token(&id, LOGIN_SCOPE).await;
     let user = TestUser {
         id,
         email: ADMIN_EMAIL.into(),

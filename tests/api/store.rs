@@ -135,6 +135,7 @@ async fn accounts_memberships_and_clients_round_trip() {
         updated_at: Timestamp(clock::now()),
         secret_hash: Some("abc".into()),
         self_registered: false,
+        first_party: true,
         account_status: tessera::account::AccountStatus::Active,
     };
     clients::insert(store.pool(), &client).await.unwrap();

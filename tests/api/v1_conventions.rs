@@ -108,15 +108,18 @@ async fn invalid_expired_and_revoked_tokens_are_invalid_token() {
     assert_eq!(revoked.status(), 200);
     expect_invalid_token(&app, &ada.token).await;
 
-    // A scheme other than Bearer is not a bearer token.
-    let basic = app
-        .http
-        .get(app.url("/v1/me"))
-        .basic_auth("a", Some("b"))
-        .send()
-        .await
-        .unwrap();
-    expect_problem(basic, 401, "invalid_token").await;
+    // A scheme other than Bearer is no bearer token at all: a bare challenge (API.md §2).
+    for scheme in ["Basic YTpi", "Token abc"] {
+        let other = app
+            .http
+            .get(app.url("/v1/me"))
+            .header("authorization", scheme)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.headers()["www-authenticate"], "Bearer", "{scheme}");
+        expect_problem(other, 401, "unauthorized").await;
+    }
 }
 
 #[tokio::test]

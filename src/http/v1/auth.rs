@@ -13,7 +13,7 @@ use crate::clock;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
-use crate::http::v1::caller::{self, Caller};
+use crate::http::v1::caller::{self, AnyScopeCaller};
 use crate::ids::{AccountId, ClientId};
 use crate::oauth::client::GrantType;
 use crate::oauth::error::ErrorCode;
@@ -57,7 +57,7 @@ struct AccountTokenResponse {
 )]
 async fn issue_account_token(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyScopeCaller(caller): AnyScopeCaller,
     ApiJson(request): ApiJson<AccountTokenRequest>,
 ) -> Result<Response, HttpError> {
     let not_found = || HttpError::not_found("account");
@@ -71,9 +71,13 @@ async fn issue_account_token(
         .transpose()?;
     // An account-scoped token reaches only its account and descendants, here as anywhere.
     if caller.is_account_scoped()
-        && caller::effective_role(state.store.pool(), &caller, &account_id)
-            .await?
-            .is_none()
+        && caller::effective_role(
+            &mut *state.store.pool().acquire().await?,
+            &caller,
+            &account_id,
+        )
+        .await?
+        .is_none()
     {
         return Err(not_found());
     }

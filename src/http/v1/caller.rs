@@ -8,7 +8,6 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use serde_json::Value;
-use sqlx::{Any, Executor};
 
 use crate::access::{self, Link, Reach};
 use crate::api_key::{self, ApiKey};
@@ -17,11 +16,12 @@ use crate::http::error::HttpError;
 use crate::http::extract;
 use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::oauth::claims::AccessTokenClaims;
+use crate::oauth::scope;
 use crate::role::Role;
 use crate::secret;
 use crate::state::AppState;
 use crate::store::audit_events::{Actor, NewEvent};
-use crate::store::{Tx, accounts, api_keys};
+use crate::store::{Tx, accounts, api_keys, users};
 use crate::tokens;
 
 /// An authenticated caller of the `/v1` API.
@@ -128,71 +128,98 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = HttpError;
 
+    /// A caller whose user token carries `tessera:manage` (API.md §2): a token granted to a
+    /// third-party app for sign-in (`openid email`) must not manage the user's accounts.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, HttpError> {
-        let token = extract::bearer_token(&parts.headers)
-            .map_err(|()| HttpError::invalid_token())?
-            .ok_or_else(HttpError::unauthenticated)?;
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| peer.ip().to_string());
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(|value| value.chars().take(512).collect());
-        if api_key::looks_like_key(token) {
-            let key = authenticate_api_key(state, token)
-                .await?
-                .ok_or_else(HttpError::invalid_token)?;
-            return Ok(Caller {
-                actor: Actor::ApiKey(key.id.to_string()),
-                principal: Principal::ApiKey(key.id.clone()),
-                reach: Reach {
-                    account_id: Some(key.account_id.clone()),
-                    max_role: Some(key.role),
-                },
-                credential: Credential::ApiKey(key),
-                ip,
-                user_agent,
-            });
+        let caller = authenticate(parts, state).await?;
+        if let Credential::AccessToken(claims) = &caller.credential
+            && !claims.scope.split(' ').any(|token| token == scope::MANAGE)
+        {
+            return Err(HttpError::insufficient_scope(scope::MANAGE));
         }
-        let claims = state
-            .keys
-            .verify_access_token(token)
-            .map_err(|_| HttpError::invalid_token())?;
-        if !tokens::is_live(&state.store, &claims, clock::now()).await? {
-            return Err(HttpError::invalid_token());
-        }
-        // A client's own token (client credentials) speaks for no user; API keys, not client
-        // tokens, are the machine credentials of this API.
-        let user_id = claims
-            .uid
-            .as_deref()
-            .and_then(UserId::parse)
-            .ok_or_else(|| HttpError::forbidden("this API needs a user's token or an API key"))?;
-        let reach = match claims.acc.as_deref() {
-            Some(acc) => Reach {
-                account_id: Some(AccountId::parse(acc).ok_or_else(HttpError::invalid_token)?),
-                max_role: Some(
-                    claims
-                        .role
-                        .as_deref()
-                        .and_then(Role::parse)
-                        .ok_or_else(HttpError::invalid_token)?,
-                ),
+        Ok(caller)
+    }
+}
+
+/// A caller of the one `/v1` endpoint a token of any scope may call: the account token's
+/// REST form (API.md §7), which trades a login token whatever it was granted for.
+pub struct AnyScopeCaller(pub Caller);
+
+impl FromRequestParts<AppState> for AnyScopeCaller {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<AnyScopeCaller, HttpError> {
+        authenticate(parts, state).await.map(AnyScopeCaller)
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, HttpError> {
+    let token = extract::bearer_token(&parts.headers)
+        .map_err(|()| HttpError::invalid_token())?
+        .ok_or_else(HttpError::unauthenticated)?;
+    let ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_string());
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.chars().take(512).collect());
+    if api_key::looks_like_key(token) {
+        let key = authenticate_api_key(state, token)
+            .await?
+            .ok_or_else(HttpError::invalid_token)?;
+        return Ok(Caller {
+            actor: Actor::ApiKey(key.id.to_string()),
+            principal: Principal::ApiKey(key.id.clone()),
+            reach: Reach {
+                account_id: Some(key.account_id.clone()),
+                max_role: Some(key.role),
             },
-            None => Reach::default(),
-        };
-        Ok(Caller {
-            actor: Actor::User(user_id.to_string()),
-            principal: Principal::User(user_id),
-            reach,
-            credential: Credential::AccessToken(claims),
+            credential: Credential::ApiKey(key),
             ip,
             user_agent,
-        })
+        });
     }
+    let claims = state
+        .keys
+        .verify_access_token(token)
+        .map_err(|_| HttpError::invalid_token())?;
+    if !tokens::is_live(&state.store, &claims, clock::now()).await? {
+        return Err(HttpError::invalid_token());
+    }
+    // A client's own token (client credentials) speaks for no user; API keys, not client
+    // tokens, are the machine credentials of this API.
+    let user_id = claims
+        .uid
+        .as_deref()
+        .and_then(UserId::parse)
+        .ok_or_else(|| HttpError::forbidden("this API needs a user's token or an API key"))?;
+    let reach = match claims.acc.as_deref() {
+        Some(acc) => Reach {
+            account_id: Some(AccountId::parse(acc).ok_or_else(HttpError::invalid_token)?),
+            max_role: Some(
+                claims
+                    .role
+                    .as_deref()
+                    .and_then(Role::parse)
+                    .ok_or_else(HttpError::invalid_token)?,
+            ),
+        },
+        None => Reach::default(),
+    };
+    Ok(Caller {
+        actor: Actor::User(user_id.to_string()),
+        principal: Principal::User(user_id),
+        reach,
+        credential: Credential::AccessToken(claims),
+        ip,
+        user_agent,
+    })
 }
 
 /// The active API key `token` names (`None`: unknown, expired or revoked): one indexed
@@ -219,6 +246,17 @@ pub async fn authenticate_api_key(
     Ok(Some(key))
 }
 
+/// Whether the caller is a superadmin acting with a user-level token (an account-scoped
+/// token carries its account's powers only). Read now, so a revoked flag counts at once.
+pub async fn is_superadmin(state: &AppState, caller: &Caller) -> Result<bool, sqlx::Error> {
+    match caller.user_id() {
+        Some(user_id) if !caller.is_account_scoped() => {
+            users::is_superadmin(state.store.pool(), user_id).await
+        }
+        _ => Ok(false),
+    }
+}
+
 /// The caller's effective role on `account_id` if it is at least `needed`: no relation (or
 /// no such account) is 404, a relation with a lower role is 403.
 pub async fn authorize(
@@ -228,7 +266,12 @@ pub async fn authorize(
     needed: Role,
 ) -> Result<Role, HttpError> {
     require(
-        effective_role(state.store.pool(), caller, account_id).await?,
+        effective_role(
+            &mut *state.store.pool().acquire().await?,
+            caller,
+            account_id,
+        )
+        .await?,
         needed,
     )
 }
@@ -255,19 +298,20 @@ fn require(role: Option<Role>, needed: Role) -> Result<Role, HttpError> {
     Ok(role)
 }
 
-/// The caller's effective role on an account, `None` without a relation.
-pub async fn effective_role<'e>(
-    db: impl Executor<'e, Database = Any>,
+/// The caller's effective role on an account, `None` without a relation. A superadmin's
+/// user-level token acts on every existing account as its owner would (API.md §2).
+pub async fn effective_role(
+    db: &mut sqlx::AnyConnection,
     caller: &Caller,
     account_id: &AccountId,
 ) -> Result<Option<Role>, sqlx::Error> {
     let lineage = match &caller.credential {
         Credential::AccessToken(_) => match caller.user_id() {
-            Some(user_id) => accounts::lineage(db, account_id, user_id).await?,
+            Some(user_id) => accounts::lineage(&mut *db, account_id, user_id).await?,
             None => return Ok(None),
         },
         // A key holds its role on its own account, as a membership would.
-        Credential::ApiKey(key) => accounts::ancestry(db, account_id)
+        Credential::ApiKey(key) => accounts::ancestry(&mut *db, account_id)
             .await?
             .into_iter()
             .map(|id| Link {
@@ -276,7 +320,17 @@ pub async fn effective_role<'e>(
             })
             .collect(),
     };
-    Ok(access::effective_role(&lineage, &caller.reach))
+    let role = access::effective_role(&lineage, &caller.reach);
+    // Asked only when the caller is short of owner, so members pay nothing for it.
+    if role != Some(Role::Owner)
+        && !lineage.is_empty()
+        && !caller.is_account_scoped()
+        && let Some(user_id) = caller.user_id()
+        && users::is_superadmin(&mut *db, user_id).await?
+    {
+        return Ok(Some(Role::Owner));
+    }
+    Ok(role)
 }
 
 /// An account id from the path; one that cannot exist is simply not found.

@@ -79,6 +79,9 @@ pub struct ClientInput {
     access_token_ttl_seconds: Option<i64>,
     refresh_token_ttl_seconds: Option<i64>,
     refresh_reuse_grace_seconds: Option<i64>,
+    allowed_audiences: Option<Vec<String>>,
+    /// Only a superadmin may set it (API.md §8); it is not one of the tenant's settings.
+    first_party: Option<bool>,
 }
 
 impl ClientInput {
@@ -91,9 +94,12 @@ impl ClientInput {
             allowed_origins: self.allowed_origins.unwrap_or_default(),
             grant_types: self.grant_types,
             token_endpoint_auth_method: self.token_endpoint_auth_method,
-            scopes: self
-                .scopes
-                .unwrap_or_else(|| scope::SUPPORTED.iter().map(|s| (*s).to_owned()).collect()),
+            scopes: self.scopes.unwrap_or_else(|| {
+                scope::REGISTERED_DEFAULT
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect()
+            }),
             access_token_ttl_seconds: self
                 .access_token_ttl_seconds
                 .unwrap_or(DEFAULT_ACCESS_TOKEN_TTL_SECONDS),
@@ -101,6 +107,7 @@ impl ClientInput {
                 .refresh_token_ttl_seconds
                 .unwrap_or(DEFAULT_REFRESH_TOKEN_TTL_SECONDS),
             refresh_reuse_grace_seconds: self.refresh_reuse_grace_seconds.unwrap_or(0),
+            allowed_audiences: self.allowed_audiences.unwrap_or_default(),
         }
     }
 }
@@ -175,13 +182,18 @@ async fn create_client(
 ) -> Result<Response, HttpError> {
     let account_id = caller::account_id(&acc)?;
     authorize(&state, &caller, &account_id, Role::Admin).await?;
+    let first_party = input.first_party.unwrap_or(false);
+    if first_party {
+        require_superadmin(&state, &caller).await?;
+    }
     let settings = input.into_settings();
     let errors = settings.validate();
     if !errors.is_empty() {
         return Err(HttpError::validation(errors));
     }
     let now = clock::now();
-    let (client, secret) = admin::new_client(&account_id, settings, false, now);
+    let (mut client, secret) = admin::new_client(&account_id, settings, false, now);
+    client.first_party = first_party;
     let mut tx = state.store.begin().await?;
     clients::insert(&mut *tx, &client).await?;
     audit_events::insert(
@@ -265,12 +277,25 @@ async fn update_client(
     if let Some(field) = fields.keys().find(|key| READ_ONLY.contains(&key.as_str())) {
         return Err(HttpError::invalid_field(field.clone(), "is read-only"));
     }
+    let first_party = match fields.get("first_party") {
+        None => None,
+        Some(Value::Bool(value)) => Some(*value),
+        Some(_) => return Err(HttpError::invalid_field("first_party", "must be a boolean")),
+    };
     let mut tx = state.store.begin().await?;
     let current = find(&mut *tx, &account_id, &cid).await?;
+    let first_party = first_party.unwrap_or(current.first_party);
+    if first_party != current.first_party {
+        require_superadmin(&state, &caller).await?;
+    }
     let before =
         serde_json::to_value(&current.settings).map_err(|error| HttpError::internal(&error))?;
     let mut merged = before.clone();
-    json_patch::merge(&mut merged, &patch);
+    let mut settings_patch = patch.clone();
+    if let Value::Object(fields) = &mut settings_patch {
+        fields.remove("first_party");
+    }
+    json_patch::merge(&mut merged, &settings_patch);
     let input: ClientInput = serde_path_to_error::deserialize(merged).map_err(|error| {
         HttpError::invalid_field(error.path().to_string(), error.inner().to_string())
     })?;
@@ -280,13 +305,17 @@ async fn update_client(
         return Err(HttpError::validation(errors));
     }
     let after = serde_json::to_value(&settings).map_err(|error| HttpError::internal(&error))?;
-    let changed = changed_fields(&before, &after);
+    let mut changed = changed_fields(&before, &after);
+    if first_party != current.first_party {
+        changed.push("first_party".to_owned());
+    }
     if changed.is_empty() {
         return Ok(Json(ClientView::new(current, None)));
     }
     let now = clock::now();
     let mut updated = current;
     updated.settings = settings;
+    updated.first_party = first_party;
     updated.updated_at = Timestamp(now);
     // A client turned confidential gets its first secret; one turned public loses it.
     let mut new_secret = None;
@@ -313,6 +342,17 @@ async fn update_client(
     tx.commit().await?;
     state.store.access_changed();
     Ok(Json(ClientView::new(updated, new_secret)))
+}
+
+/// `first_party` takes the consent page away from a client's users: the operator's call, so a
+/// superadmin's (API.md §4), never a tenant admin's.
+async fn require_superadmin(state: &AppState, caller: &Caller) -> Result<(), HttpError> {
+    if caller::is_superadmin(state, caller).await? {
+        return Ok(());
+    }
+    Err(HttpError::forbidden(
+        "only a superadmin may set first_party",
+    ))
 }
 
 fn changed_fields(before: &Value, after: &Value) -> Vec<String> {
