@@ -16,7 +16,9 @@ use crate::role::Role;
 use crate::secret;
 use crate::state::AppState;
 use crate::store::grants::{self, Grant};
-use crate::store::{Store, Tx, authorization_codes, liveness, memberships, refresh_tokens, users};
+use crate::store::{
+    Store, Tx, accounts, authorization_codes, liveness, memberships, refresh_tokens, users,
+};
 use crate::user::User;
 
 /// Why a grant's flow issued nothing.
@@ -220,9 +222,14 @@ pub async fn client_credentials(
     ))
 }
 
+/// Why an exchange's `audience` was refused: the REST form names the field for it.
+pub const AUDIENCE_REFUSED: &str = "the client may not address that audience";
+
 /// RFC 8693 token exchange, also behind `POST /v1/auth/account-token`: a user's access token
 /// issued to `client`, still live, becomes an access token scoped to one account the user belongs to,
 /// with the role read now, a scope no wider than the subject's, and no refresh token.
+/// An account-scoped subject reaches only its account and descendants, with at most its role;
+/// the audience is the client itself or one it registered (API.md §5).
 pub async fn exchange(
     state: &AppState,
     client: &Client,
@@ -242,11 +249,17 @@ pub async fn exchange(
         .as_deref()
         .and_then(UserId::parse)
         .ok_or_else(|| OAuthError::invalid_grant("the subject token does not represent a user"))?;
-    if audience.is_some_and(|audience| audience.len() > 512) {
-        return Err(OAuthError::invalid_request("audience is too long").into());
+    if audience.is_some_and(|audience| !client.may_address(audience)) {
+        return Err(OAuthError::new(ErrorCode::InvalidTarget, AUDIENCE_REFUSED).into());
     }
     let granted = Scope::parse(&subject.scope).unwrap_or_default();
     let scope = token::narrowed_scope(&granted, requested_scope)?;
+    let not_member = || {
+        OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "the user is not a member of that account",
+        )
+    };
     // The subject's liveness and the membership, in one round trip: this is the hot path.
     let liveness = state
         .store
@@ -255,12 +268,21 @@ pub async fn exchange(
     if !liveness.live {
         return Err(OAuthError::invalid_grant("the subject token is revoked").into());
     }
-    let role = liveness.role.ok_or_else(|| {
-        OAuthError::new(
-            ErrorCode::InvalidTarget,
-            "the user is not a member of that account",
-        )
-    })?;
+    let mut role = liveness.role.ok_or_else(not_member)?;
+    // A token for one account must not become a key to its parent or a sibling, nor a
+    // higher role than it carried (a member's token must not mint an owner's).
+    if let Some(subject_account) = &subject.acc {
+        let subject_role = subject.role.as_deref().and_then(Role::parse);
+        let within = &account_id.to_string() == subject_account
+            || accounts::ancestry(state.store.pool(), account_id)
+                .await?
+                .iter()
+                .any(|ancestor| ancestor.as_str() == subject_account);
+        let Some(subject_role) = subject_role.filter(|_| within) else {
+            return Err(not_member().into());
+        };
+        role = role.min(subject_role);
+    }
     let grant_id = subject.gid.as_deref().and_then(GrantId::parse);
     let subject = Subject::User {
         user_id: &user_id,

@@ -25,6 +25,10 @@ pub struct AccessTokenClaims {
     pub nbf: i64,
     pub jti: String,
     pub client_id: String,
+    /// The authorized party (OIDC Core §2), the client the token was issued to: a service
+    /// that accepts several audiences tells by it who asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
     pub scope: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
@@ -90,6 +94,7 @@ impl AccessTokenClaims {
             nbf: now,
             jti: ulid::Ulid::new().to_string(),
             client_id: client_id.to_string(),
+            azp: Some(client_id.to_string()),
             scope: scope.to_string(),
             uid,
             acc,

@@ -10,6 +10,24 @@ use tessera::tokens;
 
 use crate::helpers::{LOGIN_SCOPE, TestApp, TestUser, expect_problem};
 
+/// Registers `audience` on the login client, through the REST API as its account's owner.
+pub async fn allow_audience(app: &TestApp, audience: &str) {
+    let client = app.login_client().await;
+    let admin = crate::admin::superadmin(app).await;
+    let account = crate::discovery::first_account_id(app).await;
+    let response = app
+        .api(
+            Method::PATCH,
+            &format!("/v1/accounts/{account}/clients/{}", client.client_id),
+            &admin.token,
+        )
+        .json(&json!({"allowed_audiences": [audience]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "register the audience");
+}
+
 pub async fn account_token(app: &TestApp, user: &TestUser, body: Value) -> reqwest::Response {
     app.api(Method::POST, "/v1/auth/account-token", &user.token)
         .json(&body)
@@ -70,6 +88,7 @@ async fn a_member_gets_an_account_token_a_downstream_service_can_verify() {
     assert_eq!(claims["scope"], LOGIN_SCOPE);
 
     // With an audience and a narrower scope.
+    allow_audience(&app, "https://api.acme.test").await;
     let body: Value = account_token(
         &app,
         &team.owner,

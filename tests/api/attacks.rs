@@ -205,3 +205,144 @@ async fn a_sign_in_token_without_tessera_manage_cannot_manage() {
             .contains(&json!("tessera:manage"))
     );
 }
+
+/// The RFC 8693 grant at the token endpoint, as the login client.
+async fn exchange(app: &TestApp, subject: &str, account: &str, extra: &[(&str, &str)]) -> Value {
+    let client = app.login_client().await;
+    let mut form = vec![
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", subject),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+        ("account_id", account),
+    ];
+    form.extend_from_slice(extra);
+    let response = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(client.client_id.as_str(), Some(&client.secret))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let mut body: Value = response.json().await.unwrap();
+    body["status"] = json!(status);
+    body
+}
+
+/// The claims of a JWT, unverified (the tests that verify signatures are elsewhere).
+fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn an_account_token_cannot_be_exchanged_for_another_account_or_a_higher_role() {
+    let app = TestApp::spawn().await;
+    let team = app.team("bound").await;
+    // The admin of A also owns a child of A and an unrelated account B.
+    let child = app
+        .create_account(
+            &team.admin,
+            json!({"name": "Child", "parent_id": team.account}),
+        )
+        .await;
+    let child = child["id"].as_str().unwrap();
+    let unrelated = app
+        .create_account(&team.admin, json!({"name": "Unrelated"}))
+        .await;
+    let unrelated = unrelated["id"].as_str().unwrap();
+    let for_a = crate::account_tokens::account_token(
+        &app,
+        &team.admin,
+        json!({"account_id": team.account}),
+    )
+    .await;
+    let for_a: Value = for_a.json().await.unwrap();
+    let for_a = for_a["access_token"].as_str().unwrap().to_owned();
+
+    let sideways = exchange(&app, &for_a, unrelated, &[]).await;
+    assert_eq!(sideways["status"], 400, "{sideways}");
+    assert_eq!(sideways["error"], "invalid_target");
+    let holder = TestUser {
+        token: for_a.clone(),
+        ..team.admin.clone()
+    };
+    let rest =
+        crate::account_tokens::account_token(&app, &holder, json!({"account_id": unrelated})).await;
+    expect_problem(rest, 404, "not_found").await;
+
+    // Down into the child: allowed, but as admin (the subject's role), not owner.
+    let down = exchange(&app, &for_a, child, &[]).await;
+    assert_eq!(down["status"], 200, "{down}");
+    let down_claims = claims(down["access_token"].as_str().unwrap());
+    assert_eq!(down_claims["acc"], child);
+    assert_eq!(down_claims["role"], "admin");
+    let rest =
+        crate::account_tokens::account_token(&app, &holder, json!({"account_id": child})).await;
+    let rest: Value = rest.json().await.unwrap();
+    assert_eq!(rest["role"], "admin");
+}
+
+#[tokio::test]
+async fn an_exchange_cannot_address_another_clients_audience() {
+    let app = TestApp::spawn().await;
+    let team = app.team("aud").await;
+    let other = create_client(&app, &team.admin, &team.account, &tenant_client()).await;
+    let other_id = other["client_id"].as_str().unwrap();
+    let login_client = app.login_client().await;
+
+    let foreign = exchange(
+        &app,
+        &team.member.token,
+        &team.account,
+        &[("audience", other_id)],
+    )
+    .await;
+    assert_eq!(foreign["status"], 400, "{foreign}");
+    assert_eq!(foreign["error"], "invalid_target");
+    let rest = crate::account_tokens::account_token(
+        &app,
+        &team.member,
+        json!({"account_id": team.account, "audience": other_id}),
+    )
+    .await;
+    let problem = expect_problem(rest, 400, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "audience");
+
+    let own = exchange(
+        &app,
+        &team.member.token,
+        &team.account,
+        &[("audience", login_client.client_id.as_str())],
+    )
+    .await;
+    assert_eq!(own["status"], 200, "{own}");
+    let own_claims = claims(own["access_token"].as_str().unwrap());
+    assert_eq!(own_claims["aud"], login_client.client_id.as_str());
+    assert_eq!(own_claims["azp"], login_client.client_id.as_str());
+
+    crate::account_tokens::allow_audience(&app, other_id).await;
+    let listed = exchange(
+        &app,
+        &team.member.token,
+        &team.account,
+        &[("audience", other_id)],
+    )
+    .await;
+    assert_eq!(listed["status"], 200, "a registered audience: {listed}");
+    assert_eq!(
+        claims(listed["access_token"].as_str().unwrap())["aud"],
+        other_id
+    );
+}

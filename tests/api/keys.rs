@@ -22,6 +22,7 @@ fn claims(issuer: &str) -> AccessTokenClaims {
         nbf: now,
         jti: ulid::Ulid::new().to_string(),
         client_id: "cli_01J00000000000000000000000".into(),
+        azp: Some("cli_01J00000000000000000000000".into()),
         scope: "openid".into(),
         uid: Some("usr_01J00000000000000000000000".into()),
         acc: Some("acc_01J00000000000000000000000".into()),

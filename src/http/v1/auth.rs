@@ -13,7 +13,7 @@ use crate::clock;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
-use crate::http::v1::caller::{self, AnyScopeCaller};
+use crate::http::v1::caller::AnyScopeCaller;
 use crate::ids::{AccountId, ClientId};
 use crate::oauth::client::GrantType;
 use crate::oauth::error::ErrorCode;
@@ -69,18 +69,6 @@ async fn issue_account_token(
             Scope::parse(text).ok_or_else(|| HttpError::invalid_field("scope", "malformed scope"))
         })
         .transpose()?;
-    // An account-scoped token reaches only its account and descendants, here as anywhere.
-    if caller.is_account_scoped()
-        && caller::effective_role(
-            &mut *state.store.pool().acquire().await?,
-            &caller,
-            &account_id,
-        )
-        .await?
-        .is_none()
-    {
-        return Err(not_found());
-    }
     let subject = caller.access_token()?;
     let client = match ClientId::parse(&subject.client_id) {
         Some(client_id) => state.store.client(&client_id).await?,
@@ -104,6 +92,9 @@ async fn issue_account_token(
     .await
     .map_err(|error| match error {
         TokenError::OAuth(error) => match error.code {
+            ErrorCode::InvalidTarget if error.description == tokens::AUDIENCE_REFUSED => {
+                HttpError::invalid_field("audience", error.description)
+            }
             ErrorCode::InvalidTarget => not_found(),
             ErrorCode::InvalidScope => {
                 HttpError::invalid_field("scope", "must not be wider than the login token's")
