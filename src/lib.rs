@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod email_address;
 pub mod http;
 pub mod ids;

@@ -73,7 +73,13 @@ pub async fn redeem_code(
     let family = new_grant(client, &grant, now);
     grants::insert(&mut *tx, &family).await?;
     authorization_codes::link_grant(&mut *tx, &code_hash, &family.id).await?;
-    let refresh = issue_refresh_token(&mut tx, client, &family.id, now).await?;
+    // An unverified address may be someone else's: no long-lived credential until it is
+    // proven (API.md §4).
+    let refresh = if user.email_verified {
+        issue_refresh_token(&mut tx, client, &family.id, now).await?
+    } else {
+        None
+    };
     tx.commit().await?;
 
     let id_token = grant.scope.contains(scope::OPENID).then(|| IdTokenFor {
@@ -317,6 +323,7 @@ fn liveness_of(claims: &AccessTokenClaims) -> liveness::Token<'_> {
         grant_id: claims.gid.as_deref(),
         account_id: claims.acc.as_deref(),
         user_id: claims.uid.as_deref(),
+        issued_at_ms: claims.issued_at_ms(),
     }
 }
 

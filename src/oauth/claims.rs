@@ -54,6 +54,14 @@ pub enum Subject<'a> {
 }
 
 impl AccessTokenClaims {
+    /// When the token was issued, to the millisecond: from its ULID `jti`, else `iat`.
+    pub fn issued_at_ms(&self) -> i64 {
+        ulid::Ulid::from_string(&self.jti)
+            .ok()
+            .and_then(|jti| i64::try_from(jti.timestamp_ms()).ok())
+            .unwrap_or(self.iat.saturating_mul(1000))
+    }
+
     /// Claims for a token issued to `client_id`, valid `lifetime` seconds from `now`.
     /// `aud` is the requested audience, else the client.
     pub fn new(

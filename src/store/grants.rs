@@ -102,6 +102,20 @@ pub async fn revoke<'e>(
         .map(|_| ())
 }
 
+/// Revokes every refresh family of a user (their tokens die with them).
+pub async fn revoke_for_user<'e>(
+    db: impl Executor<'e, Database = Any>,
+    user_id: &UserId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update grants set revoked_at = $1 where user_id = $2 and revoked_at is null")
+        .bind(now)
+        .bind(user_id.as_str())
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
 /// Slides the family's expiry forward on rotation.
 pub async fn extend<'e>(
     db: impl Executor<'e, Database = Any>,

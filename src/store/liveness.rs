@@ -1,5 +1,5 @@
 //! Whether an issued access token still stands, in one statement across `revoked_tokens`,
-//! `grants`, `memberships` and `accounts`: it runs on bearer requests, so one round trip,
+//! `grants`, `users`, `memberships` and `accounts`: it runs on bearer requests, so one round trip,
 //! not one per table. `Store::liveness` answers from memory when nothing changed since.
 
 use sqlx::{Any, Executor};
@@ -17,6 +17,9 @@ pub struct Token<'a> {
     pub account_id: Option<&'a str>,
     /// `uid`: the user the token represents, if any.
     pub user_id: Option<&'a str>,
+    /// When it was issued, in unix milliseconds: a user's new password revokes what was
+    /// issued before it, and a whole second (`iat`) is too coarse to tell.
+    pub issued_at_ms: i64,
 }
 
 /// The answer, and how long it holds if nothing changes.
@@ -38,6 +41,8 @@ const QUERY: &str = "select cast(case \
          when exists (select 1 from revoked_tokens where jti = $1) then 0 \
          when $2 <> '' and not exists (select 1 from grants \
              where id = $2 and revoked_at is null and expires_at > $3) then 0 \
+         when $5 <> '' and exists (select 1 from users \
+             where id = $5 and tokens_valid_after_ms > $8) then 0 \
          when $4 <> '' and $5 <> '' and not exists (select 1 from memberships \
              where account_id = $4 and user_id = $5) then 0 \
          when $4 <> '' and $5 = '' and not exists (select 1 from accounts where id = $4) then 0 \
@@ -62,6 +67,7 @@ pub async fn check<'e>(
         .bind(token.user_id.unwrap_or(""))
         .bind(role_in.map_or("", |(account_id, _)| account_id.as_str()))
         .bind(role_in.map_or("", |(_, user_id)| user_id.as_str()))
+        .bind(token.issued_at_ms)
         .fetch_one(db)
         .await?;
     Ok(Liveness {

@@ -107,6 +107,20 @@ pub async fn set_password_hash<'e>(
 }
 
 /// Records that the user proved they receive mail at their address.
+/// Access tokens of the user issued before `now_ms` stop standing (liveness reads it).
+pub async fn revoke_tokens_before<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &UserId,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update users set tokens_valid_after_ms = $2 where id = $1")
+        .bind(id.as_str())
+        .bind(now_ms)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
 pub async fn mark_email_verified<'e>(
     db: impl Executor<'e, Database = Any>,
     id: &UserId,

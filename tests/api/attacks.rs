@@ -1,13 +1,15 @@
 //! The attacks of the security review (issue 9, SECURITY.md), one test each, through HTTP:
 //! another tenant, a third-party client, the thief of one token. Each failed before its fix.
 
+use oauth2::TokenResponse;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::admin::superadmin;
-use crate::authorization_code::query;
+use crate::authorization_code::{Rp, log_in_through_code_flow, query};
 use crate::clients::create_client;
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, TestUser, expect_problem};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, TestApp, TestUser, expect_problem};
+use crate::login::{link_in_last_email, signed_in_as};
 
 const EVIL_CALLBACK: &str = "https://evil.example.com/callback";
 
@@ -345,4 +347,148 @@ async fn an_exchange_cannot_address_another_clients_audience() {
         claims(listed["access_token"].as_str().unwrap())["aud"],
         other_id
     );
+}
+
+/// What a thief holds after one code flow of the admin's: an access token, a refresh token,
+/// and (in `app`'s cookie jar) the browser session.
+async fn stolen_credentials(deployment: &Deployment, app: &TestApp) -> (Rp, String, String) {
+    let rp = Rp::register(deployment, app, &[]).await;
+    let tokens = log_in_through_code_flow(
+        app,
+        &rp,
+        &["openid", "offline_access", "tessera:manage"],
+        &[],
+    )
+    .await;
+    let access = tokens.access_token().secret().clone();
+    let refresh = tokens.refresh_token().unwrap().secret().clone();
+    (rp, access, refresh)
+}
+
+async fn assert_all_revoked(app: &TestApp, rp: &Rp, access: &str, refresh: &str) {
+    let me = app.api(Method::GET, "/v1/me", access).send().await.unwrap();
+    expect_problem(me, 401, "invalid_token").await;
+    assert!(
+        rp.refresh(refresh).await.is_err(),
+        "the refresh token is dead"
+    );
+    assert_eq!(signed_in_as(app).await, None, "the session ended");
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_every_earlier_token_and_session() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let (rp, access, refresh) = stolen_credentials(&deployment, &app).await;
+    // The owner, elsewhere, changes the password with a fresh token of theirs.
+    let owner_token = superadmin(&app).await.token;
+    let changed = app
+        .api(Method::PATCH, "/v1/me", &owner_token)
+        .json(&json!({"password": "a brand new passphrase", "current_password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_all_revoked(&app, &rp, &access, &refresh).await;
+    expect_problem(
+        app.api(Method::GET, "/v1/me", &owner_token)
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "invalid_token",
+    )
+    .await;
+    // What is issued after the change stands.
+    let fresh = superadmin(&app).await.token;
+    let me = app.api(Method::GET, "/v1/me", &fresh).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+}
+
+#[tokio::test]
+async fn a_password_reset_revokes_every_earlier_token_and_session() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let (rp, access, refresh) = stolen_credentials(&deployment, &app).await;
+    let owner = TestApp::start(app.state.config.as_ref().clone()).await;
+    owner
+        .submit_form(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", ADMIN_EMAIL)],
+        )
+        .await;
+    let link = link_in_last_email(&owner, ADMIN_EMAIL).await;
+    let reset = owner
+        .submit_form(
+            &link,
+            "/reset-password",
+            &[("password", "a brand new passphrase")],
+        )
+        .await;
+    assert_eq!(reset.status(), 200);
+    assert_all_revoked(&app, &rp, &access, &refresh).await;
+}
+
+#[tokio::test]
+async fn an_account_token_cannot_change_the_users_password_or_profile() {
+    let app = TestApp::spawn().await;
+    let team = app.team("me").await;
+    let scoped = crate::account_tokens::account_token(
+        &app,
+        &team.owner,
+        json!({"account_id": team.account}),
+    )
+    .await;
+    let scoped: Value = scoped.json().await.unwrap();
+    let response = app
+        .api(
+            Method::PATCH,
+            "/v1/me",
+            scoped["access_token"].as_str().unwrap(),
+        )
+        .json(&json!({"name": "Taken over"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 403, "forbidden").await;
+}
+
+#[tokio::test]
+async fn an_unverified_user_gets_no_refresh_token_and_founds_no_account() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let rp = Rp::register(&deployment, &app, &[]).await;
+    let signup = app
+        .submit_form(
+            "/signup",
+            "/signup",
+            &[
+                ("email", "squatter@example.com"),
+                ("password", "a-long-enough-passphrase"),
+                ("name", "Squatter"),
+            ],
+        )
+        .await;
+    assert_eq!(signup.status(), 303);
+    let (url, _, verifier) = rp.authorize_url(&["openid", "offline_access", "tessera:manage"], &[]);
+    let location = crate::authorization_code::browse_to_callback(
+        &app,
+        &url,
+        "squatter@example.com",
+        "a-long-enough-passphrase",
+    )
+    .await;
+    let tokens = rp
+        .exchange(&query(&location)["code"], verifier)
+        .await
+        .unwrap();
+    assert!(tokens.refresh_token().is_none());
+    let response = app
+        .api(Method::POST, "/v1/accounts", tokens.access_token().secret())
+        .json(&json!({"name": "Example Corp"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 403, "email_unverified").await;
 }

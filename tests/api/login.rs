@@ -35,7 +35,7 @@ fn session_cookie(response: &reqwest::Response) -> String {
 }
 
 /// The first link on the issuer in the last email to `recipient`.
-async fn link_in_last_email(app: &TestApp, recipient: &str) -> String {
+pub async fn link_in_last_email(app: &TestApp, recipient: &str) -> String {
     let bodies = app.emails_to(recipient).await;
     let body = bodies.last().expect("an email");
     let start = body
@@ -50,7 +50,7 @@ async fn link_in_last_email(app: &TestApp, recipient: &str) -> String {
 }
 
 /// Whether the client's session is signed in: the landing page greets the user.
-async fn signed_in_as(app: &TestApp) -> Option<String> {
+pub async fn signed_in_as(app: &TestApp) -> Option<String> {
     let response = app.get("/").await;
     if response.status() != StatusCode::OK {
         return None;

@@ -151,6 +151,7 @@ async fn a_client_credentials_token_is_not_a_user() {
 async fn bodies_must_be_json_with_known_fields_and_right_types() {
     let app = TestApp::spawn().await;
     let ada = app.user("ada@example.com").await;
+    app.verify_email(&ada).await;
     let post = |body: reqwest::Body, content_type: Option<&str>| {
         let mut request = app.api(Method::POST, "/v1/accounts", &ada.token).body(body);
         if let Some(content_type) = content_type {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::{MessagePage, TokenQuery, require_csrf};
 use crate::clock;
+use crate::credentials;
 use crate::email_address::EmailAddress;
 use crate::http::page::{HtmlForm, HtmlQuery, PageError, render};
 use crate::ids::UserId;
@@ -19,7 +20,7 @@ use crate::secret;
 use crate::session::LoginSession;
 use crate::state::AppState;
 use crate::store::user_tokens::{self, Purpose};
-use crate::store::{emails, sessions, users};
+use crate::store::{emails, users};
 
 /// How long a reset link works.
 const RESET_SECONDS: i64 = 30 * 60;
@@ -207,8 +208,9 @@ pub(super) async fn submit_reset_password(
     for purpose in LINK_PURPOSES {
         user_tokens::consume_all(&mut *tx, &user.id, purpose, now).await?;
     }
-    sessions::delete_for_user(&mut *tx, &user.id).await?;
+    credentials::revoke_all(&mut tx, &user.id, now).await?;
     tx.commit().await?;
+    state.store.access_changed();
     render(
         StatusCode::OK,
         &MessagePage {

@@ -150,6 +150,14 @@ async fn insert(
     let owner = users::find(&mut *tx, caller.user()?)
         .await?
         .ok_or_else(HttpError::invalid_token)?;
+    // Whoever signed up with an address they do not hold must not found tenants under it.
+    if !owner.email_verified {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "email_unverified",
+            "verify your email address before creating accounts",
+        ));
+    }
     admin::insert_account_with_owner(&mut tx, &account, &owner, &caller.actor, now).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(account)).into_response())

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::account::Account;
 use crate::clock::{self, Timestamp};
+use crate::credentials;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
@@ -88,6 +89,8 @@ async fn update_profile(
     caller: Caller,
     ApiJson(change): ApiJson<ProfileChange>,
 ) -> Result<Json<User>, HttpError> {
+    // A token handed to an app for one account must not take over the person.
+    caller.require_user_level()?;
     let mut user = load_user(&state, &caller).await?;
     let mut changed = Vec::new();
     if let Some(name) = change.name {
@@ -152,7 +155,14 @@ async fn update_profile(
         now,
     )
     .await?;
+    let new_password = changed.contains(&"password");
+    if new_password {
+        credentials::revoke_all(&mut tx, &user.id, now).await?;
+    }
     tx.commit().await?;
+    if new_password {
+        state.store.access_changed();
+    }
     Ok(Json(user))
 }
 
