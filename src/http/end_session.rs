@@ -1,7 +1,9 @@
 //! `GET|POST /oauth2/logout`: RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
 //! A valid `id_token_hint` for the signed-in user ends the session at once; otherwise the
-//! user confirms on a page. The user is sent on only to a `post_logout_redirect_uri` the
-//! identified client registered, with its `state`.
+//! user confirms on a page. The user is sent on automatically only with a valid
+//! `id_token_hint` of the client whose registered `post_logout_redirect_uri` it is (with its
+//! `state`); without one the page shows a link instead, so no one can bounce a user through
+//! Tessera to an address they merely name (API.md §5).
 
 use askama::Template;
 use axum::Router;
@@ -11,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use crate::http::login::{MessagePage, require_csrf};
+use crate::http::login::require_csrf;
 use crate::http::page::{HtmlForm, HtmlQuery, PageError, render};
 use crate::ids::ClientId;
 use crate::oauth::authorize::redirect_with;
@@ -42,8 +44,18 @@ struct ConfirmPage<'a> {
     email: Option<String>,
     client_name: Option<&'a str>,
     client_id: Option<&'a str>,
+    id_token_hint: Option<&'a str>,
     post_logout_redirect_uri: Option<&'a str>,
     state: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+struct SignedOutPage<'a> {
+    base: &'a str,
+    client_name: Option<&'a str>,
+    /// The registered address to go back to, as a link the user follows or not.
+    return_to: Option<String>,
 }
 
 /// A checked logout request: the client it names and where the user may be sent after.
@@ -83,6 +95,10 @@ async fn end_session(
                 .client
                 .as_ref()
                 .map(|client| client.client_id.as_str()),
+            id_token_hint: request
+                .id_token_hint
+                .as_deref()
+                .filter(|_| checked.hinted_user.is_some()),
             post_logout_redirect_uri: checked.redirect.as_deref(),
             state: request.state.as_deref(),
         },
@@ -158,20 +174,28 @@ fn finish(
     checked: &Checked,
     client_state: Option<&str>,
 ) -> Result<Response, PageError> {
-    if let Some(uri) = &checked.redirect {
+    let return_to = checked.redirect.as_deref().map(|uri| {
         let params: Vec<(&str, &str)> = client_state
             .map(|value| ("state", value))
             .into_iter()
             .collect();
-        return Ok(Redirect::to(&redirect_with(uri, &params)).into_response());
+        redirect_with(uri, &params)
+    });
+    // Only an ID token the client itself received vouches that the client asked.
+    if let Some(uri) = &return_to
+        && checked.hinted_user.is_some()
+    {
+        return Ok(Redirect::to(uri).into_response());
     }
     render(
         StatusCode::OK,
-        &MessagePage {
+        &SignedOutPage {
             base: state.issuer.path(),
-            heading: "Signed out",
-            message: "You are signed out.",
-            link: Some(("/login", "Sign in again")),
+            client_name: checked
+                .client
+                .as_ref()
+                .map(|client| client.settings.name.as_str()),
+            return_to,
         },
     )
 }

@@ -183,6 +183,10 @@ fn check_pkce(params: &Params, client: &Client) -> Result<Option<String>, OAuthE
 
 /// `redirect_uri` with the response parameters appended to its query (RFC 6749 §4.1.2).
 pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    if params.is_empty() {
+        // The URI exactly as registered: no dangling `?`.
+        return redirect_uri.to_owned();
+    }
     match Url::parse(redirect_uri) {
         Ok(mut url) => {
             url.query_pairs_mut().extend_pairs(params);

@@ -492,3 +492,35 @@ async fn an_unverified_user_gets_no_refresh_token_and_founds_no_account() {
         .unwrap();
     expect_problem(response, 403, "email_unverified").await;
 }
+
+#[tokio::test]
+async fn logout_without_the_clients_id_token_redirects_nowhere() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let rp = Rp::register(
+        &deployment,
+        &app,
+        &["--post-logout-redirect-uri", "https://app.example.com/bye"],
+    )
+    .await;
+    // An anonymous page links a victim here; no session, no hint: an open redirect before.
+    let path = format!(
+        "/oauth2/logout?client_id={}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2Fbye",
+        rp.registered.client_id
+    );
+    let response = app.get(&path).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("location").is_none());
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("href=\"https://app.example.com/bye\""),
+        "{html}"
+    );
+
+    // A hint of another client's does not vouch for this one.
+    let other = Rp::register(&deployment, &app, &[]).await;
+    let tokens = log_in_through_code_flow(&app, &other, &["openid"], &[]).await;
+    let hint = tokens.extra_fields().id_token.clone().unwrap();
+    let mixed = app.get(&format!("{path}&id_token_hint={hint}")).await;
+    assert_eq!(mixed.status(), 400, "client_id and the hint's aud disagree");
+}
