@@ -87,6 +87,16 @@ async fn a_new_password_needs_the_current_one() {
     )
     .await;
     assert_eq!(problem["errors"][0]["field"], "password");
+    // The signup and reset policy: long enough is not enough.
+    let problem = expect_problem(
+        patch(json!({"password": "password", "current_password": "old password 1"}))
+            .await
+            .unwrap(),
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "password");
 
     let response =
         patch(json!({"password": "new password 2", "current_password": "old password 1"}))
