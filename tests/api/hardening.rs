@@ -214,9 +214,11 @@ async fn a_cursor_sealed_under_the_key_encryption_key_itself_is_refused() {
     assert_eq!(response.status(), 200);
 
     let kek = app.state.keys.key_encryption_key();
+    // (Either key opens it: a server that sealed cursors under the KEK fails below, not here.)
     let position = kek
         .cursor_key()
         .open(cursor, "cursor:me/accounts")
+        .or_else(|_| kek.open(cursor, "cursor:me/accounts"))
         .unwrap();
     let under_kek = kek.seal(&position, "cursor:me/accounts");
     let response = list(format!("limit=1&cursor={under_kek}")).await.unwrap();
