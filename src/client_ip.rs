@@ -89,8 +89,14 @@ mod tests {
     #[test]
     fn without_trusted_proxies_the_header_is_ignored() {
         let none = TrustedProxies::default();
-        assert_eq!(resolve(ip("203.0.113.9"), ["1.2.3.4"], &none), ip("203.0.113.9"));
-        assert_eq!(resolve(ip("127.0.0.1"), ["1.2.3.4"], &none), ip("127.0.0.1"));
+        assert_eq!(
+            resolve(ip("203.0.113.9"), ["1.2.3.4"], &none),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            resolve(ip("127.0.0.1"), ["1.2.3.4"], &none),
+            ip("127.0.0.1")
+        );
     }
 
     #[test]
@@ -149,7 +155,11 @@ mod tests {
     fn ipv6_and_mapped_addresses_are_compared_canonically() {
         let trusted = proxies("127.0.0.1, 2001:db8::/32");
         assert_eq!(
-            resolve(ip("::ffff:127.0.0.1"), ["2001:db8::5, 2001:db9::1"], &trusted),
+            resolve(
+                ip("::ffff:127.0.0.1"),
+                ["2001:db8::5, 2001:db9::1"],
+                &trusted
+            ),
             ip("2001:db9::1")
         );
         assert_eq!(

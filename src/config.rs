@@ -229,7 +229,8 @@ impl Config {
             webhook_block_private: flag(&WEBHOOK_BLOCK_PRIVATE, false)?,
             trusted_proxies: get(&TRUSTED_PROXIES)
                 .map(|text| {
-                    TrustedProxies::parse(&text).map_err(|reason| invalid(&TRUSTED_PROXIES, &reason))
+                    TrustedProxies::parse(&text)
+                        .map_err(|reason| invalid(&TRUSTED_PROXIES, &reason))
                 })
                 .transpose()?
                 .unwrap_or_default(),
@@ -345,11 +346,7 @@ mod tests {
     #[test]
     fn trusted_proxies_are_a_cidr_list() {
         let config = config(&[], "trusted_proxies = \"10.0.0.0/8, ::1\"\n").unwrap();
-        assert!(
-            config
-                .trusted_proxies
-                .contains("10.1.2.3".parse().unwrap())
-        );
+        assert!(config.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
         assert!(config.trusted_proxies.contains("::1".parse().unwrap()));
         let error = config_error(&[("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8,nope")]);
         assert!(

@@ -99,7 +99,6 @@ impl KeyEncryptionKey {
             Err(error) => Err(file_error(error)),
         }
     }
-
 }
 
 /// HKDF-SHA256 (RFC 5869) of the KEK with no salt: the KEK is already uniformly random.

@@ -24,7 +24,11 @@ async fn log_in_via(
     app.http
         .post(app.url("/login"))
         .header("x-forwarded-for", forwarded_for)
-        .form(&[("email", email), ("password", password), ("csrf_token", csrf)])
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf_token", csrf),
+        ])
         .send()
         .await
         .unwrap()
@@ -90,14 +94,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_on_its_own() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     // The audit trail names the forwarded client, not the proxy.
-    let response = log_in_via(
-        &app,
-        &csrf,
-        "audited@example.com",
-        "guess",
-        "198.51.100.3",
-    )
-    .await;
+    let response = log_in_via(&app, &csrf, "audited@example.com", "guess", "198.51.100.3").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let owner = app
         .user_with("audited@example.com", Some("audited password 1"))
@@ -166,7 +163,11 @@ async fn password_checks_beyond_the_bound_are_answered_503_with_retry_after() {
 
     drop(slot);
     let response = log_in_via(&app, &csrf, ADMIN_EMAIL, ADMIN_PASSWORD, "-").await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "a free slot is used");
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "a free slot is used"
+    );
 }
 
 #[tokio::test]

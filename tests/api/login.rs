@@ -43,7 +43,10 @@ async fn emails_once_queued(app: &TestApp, recipient: &str, count: usize) -> Vec
         if bodies.len() >= count {
             return bodies;
         }
-        assert!(std::time::Instant::now() < deadline, "no mail to {recipient}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no mail to {recipient}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

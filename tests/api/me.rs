@@ -108,12 +108,16 @@ async fn a_new_password_needs_the_current_one() {
         .unwrap()
         .unwrap();
     assert!(
-        app.state.hasher.verify("new password 2".into(), user.password_hash.clone())
+        app.state
+            .hasher
+            .verify("new password 2".into(), user.password_hash.clone())
             .await
             .unwrap()
     );
     assert!(
-        !app.state.hasher.verify("old password 1".into(), user.password_hash)
+        !app.state
+            .hasher
+            .verify("old password 1".into(), user.password_hash)
             .await
             .unwrap()
     );
