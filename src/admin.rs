@@ -12,7 +12,7 @@ use crate::ids::{AccountId, ClientId};
 use crate::keys::PublicJwk;
 use crate::mailer;
 use crate::oauth::client::{Client, ClientSettings, FieldError};
-use crate::password::{self, PasswordError};
+use crate::password::{self, Hasher, PasswordError};
 use crate::role::Role;
 use crate::secret;
 use crate::store::audit_events::{self, Actor, NewEvent};
@@ -162,14 +162,16 @@ impl<'a> Origin<'a> {
 }
 
 /// Creates a user; without a password the user cannot log in until they set one, and is
-/// mailed a single-use link on `issuer` to do so (in the same transaction).
+/// mailed a single-use link on `issuer` to do so (in the same transaction). The operator's
+/// path (CLI): outside a server, hashing is bounded by a [`Hasher`] of its own.
 pub async fn create_user(store: &Store, issuer: &Issuer, new: NewUser) -> Result<User, AdminError> {
-    create_user_by(store, issuer, new, Origin::system()).await
+    create_user_by(store, &Hasher::default(), issuer, new, Origin::system()).await
 }
 
 /// [`create_user`] on behalf of `origin`, recorded as `user.created` (no account).
 pub async fn create_user_by(
     store: &Store,
+    hasher: &Hasher,
     issuer: &Issuer,
     new: NewUser,
     origin: Origin<'_>,
@@ -177,7 +179,7 @@ pub async fn create_user_by(
     let email = EmailAddress::parse(&new.email)
         .ok_or_else(|| invalid("email", "must be an email address"))?;
     let name = check_name(new.name, "name")?;
-    let password_hash = hash_password(new.password, "password").await?;
+    let password_hash = hash_password(hasher, new.password, "password").await?;
     let now = clock::now();
     let mut user = User::new(email, name, password_hash, now);
     user.superadmin = new.superadmin;
@@ -231,6 +233,7 @@ pub struct CreatedAccount {
 /// is refused rather than silently dropped: this must never change an existing user.
 pub async fn create_account(
     store: &Store,
+    hasher: &Hasher,
     issuer: &Issuer,
     new: NewAccount,
     origin: Origin<'_>,
@@ -248,7 +251,7 @@ pub async fn create_account(
         return Err(existing_owner());
     }
     // Hashed before the transaction: argon2 takes a while and the write lock must not wait.
-    let password_hash = hash_password(new.owner.password, "owner.password").await?;
+    let password_hash = hash_password(hasher, new.owner.password, "owner.password").await?;
     let now = clock::now();
     let mut tx = store.begin().await?;
     if let Some(parent_id) = &new.parent_id {
@@ -303,13 +306,14 @@ fn existing_owner() -> AdminError {
 }
 
 async fn hash_password(
+    hasher: &Hasher,
     password: Option<String>,
     field: &'static str,
 ) -> Result<Option<String>, AdminError> {
     match password {
         Some(password) => {
             check_password(&password, field)?;
-            Ok(Some(password::hash(password).await?))
+            Ok(Some(hasher.hash(password).await?))
         }
         None => Ok(None),
     }

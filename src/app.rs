@@ -16,6 +16,7 @@ use crate::keys::{KeyEncryptionKey, KeyRing};
 use crate::mailer::{self, Transport};
 use crate::maintenance;
 use crate::metrics::Metrics;
+use crate::password::Hasher;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::webhooks::delivery::{self, Sender};
@@ -46,7 +47,8 @@ impl App {
         let keys = KeyRing::load(&store, kek, issuer.as_str())
             .await
             .context("cannot load signing keys")?;
-        bootstrap::first_start(&store, &config, &issuer)
+        let hasher = Hasher::new(config.password_hash_concurrency, config.password_hash_wait);
+        bootstrap::first_start(&store, &hasher, &config, &issuer)
             .await
             .context("cannot create the first superadmin")?;
         let state = AppState {
@@ -56,6 +58,7 @@ impl App {
             store,
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::new()),
+            hasher,
         };
         Ok(App { listener, state })
     }

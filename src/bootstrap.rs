@@ -5,7 +5,7 @@ use crate::admin;
 use crate::clock;
 use crate::config::{Config, Issuer};
 use crate::email_address::EmailAddress;
-use crate::password::{self, PasswordError};
+use crate::password::{Hasher, PasswordError};
 use crate::secret;
 use crate::store::audit_events::Actor;
 use crate::store::{self, Store, users};
@@ -26,6 +26,7 @@ pub enum BootstrapError {
 /// several instances start at once: the loser of the race sees a unique violation.
 pub async fn first_start(
     store: &Store,
+    hasher: &Hasher,
     config: &Config,
     issuer: &Issuer,
 ) -> Result<(), BootstrapError> {
@@ -46,7 +47,7 @@ pub async fn first_start(
     let mut admin = User::new(
         email,
         Some("Administrator".into()),
-        Some(password::hash(password.clone()).await?),
+        Some(hasher.hash(password.clone()).await?),
         now,
     );
     admin.superadmin = true;

@@ -14,6 +14,7 @@ use crate::http::v1::clients::ClientView;
 use crate::ids::AccountId;
 use crate::keys::{self, KeyEncryptionKey};
 use crate::oauth::client::{AuthMethod, ClientSettings, GrantType};
+use crate::password::Hasher;
 use crate::store::Store;
 use crate::store::audit_events::Actor;
 
@@ -223,6 +224,7 @@ async fn run_operator_command(
         }) => {
             let created = admin::create_account(
                 store,
+                &Hasher::default(),
                 &issuer(config),
                 admin::NewAccount {
                     name,

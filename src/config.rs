@@ -5,10 +5,13 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use url::Url;
+
+use crate::client_ip::TrustedProxies;
 
 /// A setting's environment variable and its key in `tessera.toml`.
 struct Setting {
@@ -57,7 +60,12 @@ const WEBHOOK_BLOCK_PRIVATE: Setting = Setting {
     file_key: "webhook_block_private",
 };
 
-const ALL: [&Setting; 10] = [
+const TRUSTED_PROXIES: Setting = Setting {
+    env: "TESSERA_TRUSTED_PROXIES",
+    file_key: "trusted_proxies",
+};
+
+const ALL: [&Setting; 11] = [
     &LISTEN,
     &ISSUER,
     &DATABASE_URL,
@@ -68,6 +76,7 @@ const ALL: [&Setting; 10] = [
     &ADMIN_PASSWORD,
     &SIGNUP,
     &WEBHOOK_BLOCK_PRIVATE,
+    &TRUSTED_PROXIES,
 ];
 
 /// Where the optional configuration file is looked for, unless `TESSERA_CONFIG` names one.
@@ -87,6 +96,13 @@ pub struct Config {
     pub admin_password: Option<String>,
     pub signup_enabled: bool,
     pub webhook_block_private: bool,
+    /// Peers whose `X-Forwarded-For` names the client (`client_ip::resolve`).
+    pub trusted_proxies: TrustedProxies,
+    /// How many argon2 computations may run at once; not a setting, so that tests can
+    /// change it (default: twice the cores).
+    pub password_hash_concurrency: usize,
+    /// How long a request waits for an argon2 slot before it is answered 503.
+    pub password_hash_wait: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +227,15 @@ impl Config {
             admin_password,
             signup_enabled: flag(&SIGNUP, true)?,
             webhook_block_private: flag(&WEBHOOK_BLOCK_PRIVATE, false)?,
+            trusted_proxies: get(&TRUSTED_PROXIES)
+                .map(|text| {
+                    TrustedProxies::parse(&text)
+                        .map_err(|reason| invalid(&TRUSTED_PROXIES, &reason))
+                })
+                .transpose()?
+                .unwrap_or_default(),
+            password_hash_concurrency: crate::password::default_concurrency(),
+            password_hash_wait: crate::password::DEFAULT_WAIT,
         })
     }
 }
@@ -314,6 +339,24 @@ mod tests {
         assert!(config.issuer.is_none());
         assert!(config.signup_enabled);
         assert!(!config.webhook_block_private);
+        assert!(config.trusted_proxies.is_empty());
+        assert!(config.password_hash_concurrency >= 2);
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_cidr_list() {
+        let config = config(&[], "trusted_proxies = \"10.0.0.0/8, ::1\"\n").unwrap();
+        assert!(config.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(config.trusted_proxies.contains("::1".parse().unwrap()));
+        let error = config_error(&[("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8,nope")]);
+        assert!(
+            error.starts_with("invalid TESSERA_TRUSTED_PROXIES:") && !error.contains('\n'),
+            "{error}"
+        );
+    }
+
+    fn config_error(env: &[(&str, &str)]) -> String {
+        config(env, "").unwrap_err().to_string()
     }
 
     #[test]

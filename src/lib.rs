@@ -10,6 +10,7 @@ pub mod api_key;
 mod app;
 pub mod bootstrap;
 pub mod cli;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod credentials;

@@ -2,7 +2,7 @@
 //! hits, and their limits. Counters live in the database (`store::rate_limits`), so the
 //! limits hold across every instance of a deployment.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use crate::secret;
 use crate::store::{Store, rate_limits};
@@ -35,12 +35,15 @@ fn email_key(prefix: &str, email: &str) -> String {
 }
 
 fn ip_key(prefix: &str, ip: IpAddr) -> String {
-    // An IPv4 client reached over an IPv6 socket counts as the IPv4 address.
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 @ IpAddr::V4(_) => v4,
-    };
-    format!("{prefix}:{ip}")
+    // An IPv4 client reached over an IPv6 socket counts as the IPv4 address. An IPv6 client
+    // counts per /64: one subscriber usually holds a whole /64 and can rotate within it.
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => format!("{prefix}:{v4}"),
+        IpAddr::V6(v6) => {
+            let network = Ipv6Addr::from(v6.to_bits() & (u128::MAX << 64));
+            format!("{prefix}:{network}/64")
+        }
+    }
 }
 
 fn over(window: rate_limits::Window, limit: i64, now: i64) -> Option<Limited> {
@@ -133,8 +136,17 @@ mod tests {
         assert_eq!(ip_key("login-ip", mapped), "login-ip:10.0.0.1");
         assert_eq!(
             ip_key("login-ip", IpAddr::V6(Ipv6Addr::LOCALHOST)),
-            "login-ip:::1"
+            "login-ip:::/64"
         );
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        let key = |text: &str| ip_key("login-ip", text.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "login-ip:2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff:1:2:3"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_ne!(key("10.0.0.1"), key("10.0.0.2"));
     }
 
     #[test]

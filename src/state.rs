@@ -9,6 +9,7 @@ use crate::config::{Config, Issuer};
 use crate::http::discovery::Documents;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
+use crate::password::Hasher;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -19,6 +20,8 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub documents: Arc<Documents>,
     pub metrics: Arc<Metrics>,
+    /// Every password hash and check goes through it (bounded concurrency).
+    pub hasher: Hasher,
 }
 
 impl FromRef<AppState> for Store {

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::oauth::client::FieldError;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::password::{self, PasswordError};
 
 #[derive(Debug)]
 pub struct HttpError {
@@ -14,6 +15,8 @@ pub struct HttpError {
     detail: String,
     errors: Vec<ProblemField>,
     challenge: Option<&'static str>,
+    /// Seconds for a `Retry-After` header (429, 503).
+    retry_after: Option<i64>,
 }
 
 /// One entry of a problem's `errors` array: which field, and what is wrong with it.
@@ -31,6 +34,31 @@ impl HttpError {
             detail: detail.into(),
             errors: Vec::new(),
             challenge: None,
+            retry_after: None,
+        }
+    }
+
+    /// 429 `rate_limited`: too many attempts; try again after `retry_after` seconds.
+    pub fn rate_limited(retry_after: i64) -> HttpError {
+        HttpError {
+            retry_after: Some(retry_after),
+            ..HttpError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many attempts; try again later",
+            )
+        }
+    }
+
+    /// 503 `overloaded`: the server cannot take this request now (no password hashing slot).
+    pub fn overloaded() -> HttpError {
+        HttpError {
+            retry_after: Some(i64::from(password::RETRY_AFTER_SECONDS)),
+            ..HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the server is busy; try again in a moment",
+            )
         }
     }
 
@@ -137,6 +165,7 @@ impl HttpError {
             detail,
             errors,
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -154,6 +183,15 @@ impl HttpError {
 impl From<sqlx::Error> for HttpError {
     fn from(error: sqlx::Error) -> HttpError {
         HttpError::internal(&error)
+    }
+}
+
+impl From<PasswordError> for HttpError {
+    fn from(error: PasswordError) -> HttpError {
+        match error {
+            PasswordError::Busy => HttpError::overloaded(),
+            error => HttpError::internal(&error),
+        }
     }
 }
 
@@ -191,6 +229,11 @@ impl IntoResponse for HttpError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
             );
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

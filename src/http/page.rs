@@ -13,7 +13,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use crate::password::PasswordError;
+use crate::client_ip;
+use crate::password::{self, PasswordError};
 use crate::session::SessionError;
 use crate::state::AppState;
 
@@ -67,6 +68,7 @@ impl PageError {
             PageError::Csrf => StatusCode::FORBIDDEN,
             PageError::NotFound => StatusCode::NOT_FOUND,
             PageError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            PageError::Password(PasswordError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Database(_)
             | PageError::Session(_)
             | PageError::Password(_)
@@ -92,6 +94,10 @@ impl PageError {
                     (retry_after + 59) / 60
                 ),
             ),
+            PageError::Password(PasswordError::Busy) => (
+                "The server is busy",
+                "Too many sign-ins are being checked right now. Try again in a moment.".to_owned(),
+            ),
             PageError::Database(_)
             | PageError::Session(_)
             | PageError::Password(_)
@@ -113,15 +119,24 @@ struct ErrorPageText {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if matches!(self, PageError::Password(PasswordError::Busy)) {
+            tracing::warn!("turned a request away: every password hashing slot is taken");
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "page failed");
         }
         let (heading, message) = self.public_text();
         let mut response = (status, [(header::CACHE_CONTROL, "no-store")]).into_response();
-        if let PageError::TooManyRequests { retry_after } = self {
+        let retry_after = match self {
+            PageError::TooManyRequests { retry_after } => Some(retry_after),
+            PageError::Password(PasswordError::Busy) => {
+                Some(i64::from(password::RETRY_AFTER_SECONDS))
+            }
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
             .extensions_mut()
@@ -202,23 +217,39 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for HtmlQuery<T> {
     }
 }
 
-/// The peer address of the connection; unspecified when the server was not started with
-/// connect info (some tests drive the router directly).
+/// The client's address as `client_ip::resolve` reads it: the peer, or behind a trusted
+/// proxy the right-most untrusted `X-Forwarded-For` entry. Every rate limit, audit event and
+/// `/v1` caller takes its address from here. The peer is unspecified when the server was not
+/// started with connect info (some tests drive the router directly).
 #[derive(Clone, Copy, Debug)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+        // A header value that is not visible ASCII reads as a malformed entry.
+        let forwarded_for = parts
+            .headers
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .map(|value| value.to_str().unwrap_or("?"));
+        Ok(ClientIp(client_ip::resolve(
+            peer,
+            forwarded_for,
+            &state.config.trusted_proxies,
+        )))
     }
 }
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// Where to send the browser after login: a path on this server (below the issuer's path),
 /// never another origin. Anything else, missing or not, yields the home page.

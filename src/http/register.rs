@@ -4,11 +4,8 @@
 //! marked self-registered so that its users see a consent page. Management needs the
 //! registration access token handed out at registration (stored hashed).
 
-use std::net::SocketAddr;
-
-use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +16,7 @@ use serde_json::{Value, json};
 use crate::admin;
 use crate::clock::{self, Timestamp};
 use crate::http::extract;
+use crate::http::page::ClientIp;
 use crate::http::v1::caller;
 use crate::ids::{AccountId, ClientId};
 use crate::oauth::client::{
@@ -234,11 +232,8 @@ fn view(state: &AppState, client: &Client) -> Value {
     })
 }
 
-fn request_origin(
-    headers: &HeaderMap,
-    peer: Option<&Extension<ConnectInfo<SocketAddr>>>,
-) -> (Option<String>, Option<String>) {
-    let ip = peer.map(|Extension(ConnectInfo(peer))| peer.ip().to_string());
+fn request_origin(headers: &HeaderMap, ClientIp(ip): ClientIp) -> (Option<String>, Option<String>) {
+    let ip = (!ip.is_unspecified()).then(|| ip.to_string());
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
@@ -254,7 +249,7 @@ fn bearer(headers: &HeaderMap) -> Result<&str, RegisterError> {
 
 async fn register_client(
     State(state): State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, RegisterError> {
@@ -269,7 +264,7 @@ async fn register_client(
     let now = clock::now();
     let (client, secret) = admin::new_client(&key.account_id, settings, true, now);
     let registration_token = secret::generate();
-    let (ip, user_agent) = request_origin(&headers, peer.as_ref());
+    let (ip, user_agent) = request_origin(&headers, client_ip);
     let mut tx = state.store.begin().await?;
     clients::insert(&mut *tx, &client).await?;
     clients::set_registration_token_hash(
@@ -373,7 +368,7 @@ async fn show_registration(
 /// `client_secret`, when sent, must be the current one.
 async fn update_registration(
     State(state): State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     Path(client_id): Path<String>,
     body: Bytes,
@@ -408,7 +403,7 @@ async fn update_registration(
         updated.secret_hash = Some(secret::hash(&secret));
         new_secret = Some(secret);
     }
-    let (ip, user_agent) = request_origin(&headers, peer.as_ref());
+    let (ip, user_agent) = request_origin(&headers, client_ip);
     let mut tx = state.store.begin().await?;
     clients::update(&mut *tx, &updated).await?;
     record(
@@ -434,12 +429,12 @@ async fn update_registration(
 
 async fn delete_registration(
     State(state): State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     Path(client_id): Path<String>,
 ) -> Result<StatusCode, RegisterError> {
     let client = managed_client(&state, &headers, &client_id).await?;
-    let (ip, user_agent) = request_origin(&headers, peer.as_ref());
+    let (ip, user_agent) = request_origin(&headers, client_ip);
     let now = clock::now();
     let mut tx = state.store.begin().await?;
     clients::delete(&mut *tx, &client.client_id).await?;

@@ -1,12 +1,14 @@
 //! The key-encryption key (KEK): AES-256-GCM over private signing keys and webhook secrets.
 //! It comes from `TESSERA_KEY_ENCRYPTION_KEY`, else from the `kek` file in the keys
 //! directory, which is created (mode 0600) on first start. Every instance of a deployment
-//! must share it.
+//! must share it. List cursors are sealed under a key derived from it (HKDF-SHA256), never
+//! under the KEK itself.
 
 use std::io::Write;
 use std::path::Path;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
@@ -15,7 +17,18 @@ use crate::secret::random_bytes;
 /// Sealed values are `v1.` followed by base64url(nonce ‖ ciphertext ‖ tag).
 const VERSION_PREFIX: &str = "v1.";
 
+/// HKDF `info` of the cursor key; a new version of cursors would take a new string.
+const CURSOR_KEY_INFO: &[u8] = b"tessera cursor v1";
+
 pub struct KeyEncryptionKey {
+    key: SealingKey,
+    /// Seals `/v1` list cursors, which clients hold: a key of its own, so that nothing
+    /// handed to clients is sealed under the key that guards private keys and secrets.
+    cursor_key: SealingKey,
+}
+
+/// An AES-256-GCM key that seals short values with a context (associated data).
+pub struct SealingKey {
     key: LessSafeKey,
 }
 
@@ -34,12 +47,24 @@ pub enum KekError {
 
 impl KeyEncryptionKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> KeyEncryptionKey {
-        // A 32-byte slice is exactly what AES-256 takes, so this cannot fail.
-        let unbound =
-            UnboundKey::new(&AES_256_GCM, bytes).unwrap_or_else(|_| std::process::abort());
         KeyEncryptionKey {
-            key: LessSafeKey::new(unbound),
+            key: SealingKey::from_bytes(bytes),
+            cursor_key: SealingKey::from_bytes(&derive_cursor_key(bytes)),
         }
+    }
+
+    /// The key that seals list cursors, derived once when the KEK is loaded.
+    pub fn cursor_key(&self) -> &SealingKey {
+        &self.cursor_key
+    }
+
+    /// Encrypts `plaintext`; `context` (e.g. the key id) must be given again to open it.
+    pub fn seal(&self, plaintext: &[u8], context: &str) -> String {
+        self.key.seal(plaintext, context)
+    }
+
+    pub fn open(&self, sealed: &str, context: &str) -> Result<Vec<u8>, KekError> {
+        self.key.open(sealed, context)
     }
 
     /// The configured key, else the `kek` file in `keys_dir`, created on first use.
@@ -74,8 +99,34 @@ impl KeyEncryptionKey {
             Err(error) => Err(file_error(error)),
         }
     }
+}
 
-    /// Encrypts `plaintext`; `context` (e.g. the key id) must be given again to open it.
+/// HKDF-SHA256 (RFC 5869) of the KEK with no salt: the KEK is already uniformly random.
+fn derive_cursor_key(kek: &[u8; 32]) -> [u8; 32] {
+    let mut derived = [0; 32];
+    // Expanding 32 bytes from SHA-256 is within HKDF's limit, so this cannot fail.
+    if Salt::new(HKDF_SHA256, &[])
+        .extract(kek)
+        .expand(&[CURSOR_KEY_INFO], HKDF_SHA256)
+        .and_then(|okm| okm.fill(&mut derived))
+        .is_err()
+    {
+        std::process::abort();
+    }
+    derived
+}
+
+impl SealingKey {
+    fn from_bytes(bytes: &[u8; 32]) -> SealingKey {
+        // A 32-byte slice is exactly what AES-256 takes, so this cannot fail.
+        let unbound =
+            UnboundKey::new(&AES_256_GCM, bytes).unwrap_or_else(|_| std::process::abort());
+        SealingKey {
+            key: LessSafeKey::new(unbound),
+        }
+    }
+
+    /// Encrypts `plaintext`; `context` must be given again to open it.
     pub fn seal(&self, plaintext: &[u8], context: &str) -> String {
         let nonce_bytes = random_bytes::<NONCE_LEN>();
         let mut in_out = plaintext.to_vec();
@@ -127,7 +178,7 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::KeyEncryptionKey;
+    use super::{KeyEncryptionKey, derive_cursor_key};
 
     #[test]
     fn sealed_values_open_only_with_the_same_key_and_context() {
@@ -147,6 +198,25 @@ mod tests {
             kek.seal(b"private key", "kid-1"),
             "nonces must differ"
         );
+    }
+
+    #[test]
+    fn cursors_are_sealed_under_a_key_of_their_own() {
+        let bytes = [7; 32];
+        let derived = derive_cursor_key(&bytes);
+        assert_ne!(derived, bytes);
+        assert_eq!(derived, derive_cursor_key(&bytes), "deterministic");
+        assert_ne!(derived, derive_cursor_key(&[8; 32]));
+
+        let kek = KeyEncryptionKey::from_bytes(&bytes);
+        let cursor = kek.cursor_key().seal(b"1700000000:usr_1", "cursor:members");
+        assert_eq!(
+            kek.cursor_key().open(&cursor, "cursor:members").unwrap(),
+            b"1700000000:usr_1"
+        );
+        assert!(kek.open(&cursor, "cursor:members").is_err());
+        let under_kek = kek.seal(b"1700000000:usr_1", "cursor:members");
+        assert!(kek.cursor_key().open(&under_kek, "cursor:members").is_err());
     }
 
     #[test]

@@ -15,7 +15,9 @@ async fn first_start_creates_a_superadmin_who_owns_a_first_account_once() {
     let stored = admin.password_hash.clone().unwrap();
     assert!(stored.starts_with("$argon2id$"));
     assert!(
-        tessera::password::verify(ADMIN_PASSWORD.into(), Some(stored))
+        app.state
+            .hasher
+            .verify(ADMIN_PASSWORD.into(), Some(stored))
             .await
             .unwrap()
     );

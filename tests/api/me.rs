@@ -87,6 +87,16 @@ async fn a_new_password_needs_the_current_one() {
     )
     .await;
     assert_eq!(problem["errors"][0]["field"], "password");
+    // The signup and reset policy: long enough is not enough.
+    let problem = expect_problem(
+        patch(json!({"password": "password", "current_password": "old password 1"}))
+            .await
+            .unwrap(),
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "password");
 
     let response =
         patch(json!({"password": "new password 2", "current_password": "old password 1"}))
@@ -98,12 +108,16 @@ async fn a_new_password_needs_the_current_one() {
         .unwrap()
         .unwrap();
     assert!(
-        tessera::password::verify("new password 2".into(), user.password_hash.clone())
+        app.state
+            .hasher
+            .verify("new password 2".into(), user.password_hash.clone())
             .await
             .unwrap()
     );
     assert!(
-        !tessera::password::verify("old password 1".into(), user.password_hash)
+        !app.state
+            .hasher
+            .verify("old password 1".into(), user.password_hash)
             .await
             .unwrap()
     );

@@ -17,7 +17,6 @@ use serde_json::json;
 use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, home, render, safe_return_to};
 use crate::ids::UserId;
-use crate::password;
 use crate::rate_limit;
 use crate::session::LoginSession;
 use crate::state::AppState;
@@ -165,7 +164,7 @@ async fn submit_login(
     let user = users::find_by_email(state.store.pool(), form.email.trim()).await?;
     // An unknown email still costs one argon2 verification, so timing does not tell.
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());
-    let valid = password::verify(form.password, stored).await?;
+    let valid = state.hasher.verify(form.password, stored).await?;
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok());

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::{MessagePage, TokenQuery, require_csrf};
 use crate::clock;
+use crate::config::Issuer;
 use crate::credentials;
 use crate::email_address::EmailAddress;
 use crate::http::page::{HtmlForm, HtmlQuery, PageError, render};
@@ -19,6 +20,7 @@ use crate::rate_limit;
 use crate::secret;
 use crate::session::LoginSession;
 use crate::state::AppState;
+use crate::store::Store;
 use crate::store::user_tokens::{self, Purpose};
 use crate::store::{emails, users};
 
@@ -93,26 +95,17 @@ pub(super) async fn submit_forgot_password(
             },
         );
     };
-    let now = clock::now();
-    // Counted for unknown addresses too, so the work done does not depend on existence.
-    let allowed = rate_limit::allow_reset_email(&state.store, email.as_str(), now).await?;
-    let user = users::find_by_email(state.store.pool(), email.as_str()).await?;
-    if let Some(user) = user.filter(|_| allowed) {
-        let token = secret::generate();
-        let link = state.issuer.url(&format!("/reset-password?token={token}"));
-        let mut tx = state.store.begin().await?;
-        user_tokens::insert(
-            &mut *tx,
-            &secret::hash(&token),
-            &user.id,
-            Purpose::PasswordReset,
-            now,
-            now + RESET_SECONDS,
-        )
-        .await?;
-        emails::enqueue(&mut *tx, &mailer::password_reset(&user.email, &link), now).await?;
-        tx.commit().await?;
-    }
+    // Answered before anything depends on the address: finding its user, counting the
+    // request, creating the link and queueing the mail all happen in a task of their own, so
+    // the answer and the time it takes are the same whether or not an account exists. (A
+    // task cut short by a shutdown loses one mail; the person can ask again.)
+    let store = state.store.clone();
+    let issuer = state.issuer.clone();
+    tokio::spawn(async move {
+        if let Err(error) = mail_reset_link(&store, &issuer, &email, clock::now()).await {
+            tracing::warn!(%error, "could not mail a password reset link");
+        }
+    });
     render(
         StatusCode::OK,
         &MessagePage {
@@ -122,6 +115,36 @@ pub(super) async fn submit_forgot_password(
             link: Some(("/login", "Back to sign in")),
         },
     )
+}
+
+/// Mails a reset link to `email` if it has an account and has not had too many links lately.
+async fn mail_reset_link(
+    store: &Store,
+    issuer: &Issuer,
+    email: &EmailAddress,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let allowed = rate_limit::allow_reset_email(store, email.as_str(), now).await?;
+    let Some(user) = users::find_by_email(store.pool(), email.as_str()).await? else {
+        return Ok(());
+    };
+    if !allowed {
+        return Ok(());
+    }
+    let token = secret::generate();
+    let link = issuer.url(&format!("/reset-password?token={token}"));
+    let mut tx = store.begin().await?;
+    user_tokens::insert(
+        &mut *tx,
+        &secret::hash(&token),
+        &user.id,
+        Purpose::PasswordReset,
+        now,
+        now + RESET_SECONDS,
+    )
+    .await?;
+    emails::enqueue(&mut *tx, &mailer::password_reset(&user.email, &link), now).await?;
+    tx.commit().await
 }
 
 /// The mailed links this page serves: a password reset, and the first password of a user
@@ -190,7 +213,7 @@ pub(super) async fn submit_reset_password(
             },
         );
     }
-    let password_hash = password::hash(form.password).await?;
+    let password_hash = state.hasher.hash(form.password).await?;
 
     let mut tx = state.store.begin().await?;
     // The check above was a courtesy; this conditional update is what makes the link

@@ -117,7 +117,7 @@ pub(super) async fn submit_signup(
         .map_err(|limited| PageError::TooManyRequests {
             retry_after: limited.retry_after,
         })?;
-    let password_hash = password::hash(form.password).await?;
+    let password_hash = state.hasher.hash(form.password).await?;
     let user = User::new(
         email,
         (!name.is_empty()).then(|| name.to_owned()),

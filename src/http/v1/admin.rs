@@ -92,7 +92,7 @@ impl From<AdminError> for HttpError {
             AdminError::NotFound(what) => HttpError::not_found(what),
             AdminError::Conflict(detail) => HttpError::conflict("conflict", detail),
             AdminError::Database(error) => HttpError::internal(&error),
-            AdminError::Password(error) => HttpError::internal(&error),
+            AdminError::Password(error) => error.into(),
         }
     }
 }
@@ -169,6 +169,7 @@ async fn create_user(
 ) -> Result<Response, HttpError> {
     let user = admin::create_user_by(
         &state.store,
+        &state.hasher,
         &state.issuer,
         NewUser {
             email: body.email,
@@ -240,6 +241,7 @@ async fn create_account(
     };
     let created = admin::create_account(
         &state.store,
+        &state.hasher,
         &state.issuer,
         NewAccount {
             name: body.name,

@@ -2,9 +2,7 @@
 //! `authorize` answers what the caller may do on an account (RFC 6750 challenges, 404 for
 //! no relation, 403 for a role too low).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use serde_json::Value;
@@ -14,6 +12,7 @@ use crate::api_key::{self, ApiKey};
 use crate::clock;
 use crate::http::error::HttpError;
 use crate::http::extract;
+use crate::http::page::ClientIp;
 use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::oauth::claims::AccessTokenClaims;
 use crate::oauth::scope;
@@ -156,14 +155,12 @@ impl FromRequestParts<AppState> for AnyScopeCaller {
     }
 }
 
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, HttpError> {
+async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, HttpError> {
+    let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
+    let ip = (!ip.is_unspecified()).then(|| ip.to_string());
     let token = extract::bearer_token(&parts.headers)
         .map_err(|()| HttpError::invalid_token())?
         .ok_or_else(HttpError::unauthenticated)?;
-    let ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip().to_string());
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)

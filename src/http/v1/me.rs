@@ -12,12 +12,14 @@ use crate::clock::{self, Timestamp};
 use crate::credentials;
 use crate::http::error::HttpError;
 use crate::http::openapi;
+use crate::http::page::ClientIp;
 use crate::http::v1::body::ApiJson;
 use crate::http::v1::caller::Caller;
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, InvitationId};
 use crate::invitation::InvitationStatus;
 use crate::password;
+use crate::rate_limit;
 use crate::role::Role;
 use crate::state::AppState;
 use crate::store::audit_events;
@@ -81,12 +83,15 @@ mod nullable {
     request_body(content = ProfileChange, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated profile", body = crate::user::User),
-        openapi::BodyErrors
+        openapi::BodyErrors,
+        (status = 429, description = "Too many wrong current passwords (rate_limited); see Retry-After", body = openapi::Problem, content_type = openapi::PROBLEM_JSON),
+        (status = 503, description = "Too many password checks at once (overloaded); see Retry-After", body = openapi::Problem, content_type = openapi::PROBLEM_JSON)
     )
 )]
 async fn update_profile(
     State(state): State<AppState>,
     caller: Caller,
+    ClientIp(ip): ClientIp,
     ApiJson(change): ApiJson<ProfileChange>,
 ) -> Result<Json<User>, HttpError> {
     // A token handed to an app for one account must not take over the person.
@@ -105,30 +110,25 @@ async fn update_profile(
         changed.push("name");
     }
     if let Some(new_password) = change.password {
-        let length = new_password.chars().count();
-        if !(password::MIN_LENGTH..=password::MAX_LENGTH).contains(&length) {
-            return Err(HttpError::invalid_field(
-                "password",
-                "must be 8 to 256 characters",
-            ));
-        }
+        password::check_strength(&new_password, &user.email)
+            .map_err(|reason| HttpError::invalid_field("password", reason))?;
         let current = change.current_password.ok_or_else(|| {
             HttpError::invalid_field("current_password", "is required to change the password")
         })?;
-        let verified = password::verify(current, user.password_hash.clone())
-            .await
-            .map_err(|error| HttpError::internal(&error))?;
-        if !verified {
+        // A guess at the current password is a login attempt (API.md §4): the same counters
+        // as `POST /login`, counted before checking and refunded when it is right.
+        let attempt = rate_limit::begin_login(&state.store, &user.email, ip, clock::now())
+            .await?
+            .map_err(|limited| HttpError::rate_limited(limited.retry_after))?;
+        let verified = state.hasher.verify(current, user.password_hash.clone());
+        if !verified.await? {
             return Err(HttpError::invalid_field(
                 "current_password",
                 "is not the current password",
             ));
         }
-        user.password_hash = Some(
-            password::hash(new_password)
-                .await
-                .map_err(|error| HttpError::internal(&error))?,
-        );
+        rate_limit::login_succeeded(&state.store, attempt).await?;
+        user.password_hash = Some(state.hasher.hash(new_password).await?);
         changed.push("password");
     } else if change.current_password.is_some() {
         return Err(HttpError::invalid_field(

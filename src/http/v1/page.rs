@@ -1,7 +1,8 @@
 //! Cursor pagination of `/v1` lists: `?limit=` (1..100, default 20) and `?cursor=`, answered
 //! as `{"data": [...], "next_cursor": "..." | null}`, newest first by `(created_at, id)`.
-//! Cursors are sealed with the key-encryption key and bound to their list, so a cursor this
-//! server did not issue for that list is a 400.
+//! Cursors are sealed with the cursor key (derived from the key-encryption key, never the KEK
+//! itself) and bound to their list, so a cursor this server did not issue for that list is a
+//! 400.
 
 use axum::Json;
 use axum::extract::FromRequestParts;
@@ -31,6 +32,7 @@ impl PageRequest {
         let plain = state
             .keys
             .key_encryption_key()
+            .cursor_key()
             .open(cursor, &context(list))
             .map_err(|_| invalid())?;
         let plain = String::from_utf8(plain).map_err(|_| invalid())?;
@@ -72,7 +74,7 @@ pub fn page<R, T>(
         rows.truncate(limit);
         rows.last().map(|last| {
             let at = position(last);
-            state.keys.key_encryption_key().seal(
+            state.keys.key_encryption_key().cursor_key().seal(
                 format!("{}:{}", at.created_at, at.id).as_bytes(),
                 &context(list),
             )
