@@ -14,6 +14,8 @@ pub struct HttpError {
     detail: String,
     errors: Vec<ProblemField>,
     challenge: Option<&'static str>,
+    /// Seconds for a `Retry-After` header (429).
+    retry_after: Option<i64>,
 }
 
 /// One entry of a problem's `errors` array: which field, and what is wrong with it.
@@ -31,6 +33,7 @@ impl HttpError {
             detail: detail.into(),
             errors: Vec::new(),
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -65,6 +68,14 @@ impl HttpError {
     /// 409 with a stable code such as `conflict`, `last_owner` or `has_children`.
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> HttpError {
         HttpError::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// 429 `rate_limited`, with `Retry-After`.
+    pub fn rate_limited(detail: impl Into<String>, retry_after: i64) -> HttpError {
+        HttpError {
+            retry_after: Some(retry_after.max(1)),
+            ..HttpError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
+        }
     }
 
     /// 400 `validation_failed` naming one field.
@@ -125,6 +136,7 @@ impl HttpError {
             detail,
             errors,
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -179,6 +191,11 @@ impl IntoResponse for HttpError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
             );
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
