@@ -210,7 +210,7 @@ impl Config {
             admin_email,
             admin_password,
             signup_enabled: flag(&SIGNUP, true)?,
-            webhook_block_private: flag(&WEBHOOK_BLOCK_PRIVATE, false)?,
+            webhook_block_private: flag(&WEBHOOK_BLOCK_PRIVATE, true)?,
         })
     }
 }
@@ -313,7 +313,7 @@ mod tests {
         assert_eq!(config.keys_dir.to_str(), Some("keys"));
         assert!(config.issuer.is_none());
         assert!(config.signup_enabled);
-        assert!(!config.webhook_block_private);
+        assert!(config.webhook_block_private);
     }
 
     #[test]
