@@ -68,8 +68,7 @@ pub fn belongs_to_an_ancestor(lineage: &[Link]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{
-        Link, Reach, belongs_to_an_ancestor, effective_role, may_change_role, may_grant,
-        may_remove,
+        Link, Reach, belongs_to_an_ancestor, effective_role, may_change_role, may_grant, may_remove,
     };
     use crate::ids::AccountId;
     use crate::role::Role;
@@ -151,8 +150,15 @@ mod tests {
 
     #[test]
     fn only_a_membership_above_the_account_counts_as_belonging() {
-        assert!(belongs_to_an_ancestor(&lineage(&[None, None, Some(Role::Viewer)])));
-        assert!(!belongs_to_an_ancestor(&lineage(&[Some(Role::Owner), None])));
+        assert!(belongs_to_an_ancestor(&lineage(&[
+            None,
+            None,
+            Some(Role::Viewer)
+        ])));
+        assert!(!belongs_to_an_ancestor(&lineage(&[
+            Some(Role::Owner),
+            None
+        ])));
         assert!(!belongs_to_an_ancestor(&lineage(&[None])));
         assert!(!belongs_to_an_ancestor(&[]));
     }

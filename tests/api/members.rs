@@ -186,7 +186,11 @@ async fn admins_add_users_by_id_or_email_and_only_owners_grant_owner() {
     let token = app.invitation_token("newcomer@EXAMPLE.com").await;
     assert_eq!(accept(&app, &newcomer, &token).await.status(), 200);
     let response = app
-        .api(Method::GET, &member_path(&team.account, &newcomer), &team.owner.token)
+        .api(
+            Method::GET,
+            &member_path(&team.account, &newcomer),
+            &team.owner.token,
+        )
         .send()
         .await
         .unwrap();
@@ -256,7 +260,9 @@ async fn adding_by_email_answers_the_same_whether_or_not_a_user_has_the_address(
         let mut headers: Vec<String> = response
             .headers()
             .iter()
-            .filter(|(name, _)| !["date", "content-length", "x-request-id"].contains(&name.as_str()))
+            .filter(|(name, _)| {
+                !["date", "content-length", "x-request-id"].contains(&name.as_str())
+            })
             .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
             .collect();
         headers.sort();
@@ -276,8 +282,16 @@ async fn adding_by_email_answers_the_same_whether_or_not_a_user_has_the_address(
     }
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[0].0, 201);
-    assert!(answers[0].2.contains("\"status\":\"invited\""), "{}", answers[0].2);
-    assert!(answers[0].2.contains("\"user_id\":null"), "{}", answers[0].2);
+    assert!(
+        answers[0].2.contains("\"status\":\"invited\""),
+        "{}",
+        answers[0].2
+    );
+    assert!(
+        answers[0].2.contains("\"user_id\":null"),
+        "{}",
+        answers[0].2
+    );
 }
 
 #[tokio::test]
@@ -304,7 +318,11 @@ async fn an_outsider_added_by_an_admin_is_no_member_until_they_accept() {
     )
     .await;
     let response = app
-        .api(Method::GET, &member_path(&team.account, outsider), &team.owner.token)
+        .api(
+            Method::GET,
+            &member_path(&team.account, outsider),
+            &team.owner.token,
+        )
         .send()
         .await
         .unwrap();
@@ -361,11 +379,17 @@ async fn a_member_of_an_ancestor_account_is_added_at_once() {
     let app = TestApp::spawn().await;
     let team = app.team("tree").await;
     let child = app
-        .create_account(&team.owner, json!({"name": "Child", "parent_id": team.account}))
+        .create_account(
+            &team.owner,
+            json!({"name": "Child", "parent_id": team.account}),
+        )
         .await;
     let child = child["id"].as_str().unwrap().to_owned();
     let grandchild = app
-        .create_account(&team.owner, json!({"name": "Grandchild", "parent_id": child}))
+        .create_account(
+            &team.owner,
+            json!({"name": "Grandchild", "parent_id": child}),
+        )
         .await;
     let grandchild = grandchild["id"].as_str().unwrap().to_owned();
     for account in [&child, &grandchild] {
@@ -403,13 +427,11 @@ async fn a_member_of_an_ancestor_account_is_added_at_once() {
 #[tokio::test]
 async fn a_superadmin_adds_members_at_once() {
     let app = TestApp::spawn().await;
-    let admin = tessera::store::users::find_by_email(
-        app.state.store.pool(),
-        crate::helpers::ADMIN_EMAIL,
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let admin =
+        tessera::store::users::find_by_email(app.state.store.pool(), crate::helpers::ADMIN_EMAIL)
+            .await
+            .unwrap()
+            .unwrap();
     let admin = TestUser {
         id: admin.id.to_string(),
         token: app
@@ -435,9 +457,7 @@ async fn a_superadmin_adds_members_at_once() {
     assert!(my_accounts(&app, &user).await.contains(&account));
     // An account owner who is no superadmin only invites.
     let owner = app.user("plain-owner@example.com").await;
-    let other = app
-        .create_account(&owner, json!({"name": "Plain"}))
-        .await;
+    let other = app.create_account(&owner, json!({"name": "Plain"})).await;
     let response = add(
         &app,
         &owner,
@@ -474,7 +494,10 @@ async fn the_members_list_pages_through_members_and_invitations_together() {
         assert_eq!(response.status(), 200);
         let page: Value = response.json().await.unwrap();
         for row in page["data"].as_array().unwrap() {
-            seen.push((row["status"].as_str().unwrap().to_owned(), row["email"].clone()));
+            seen.push((
+                row["status"].as_str().unwrap().to_owned(),
+                row["email"].clone(),
+            ));
         }
         match page["next_cursor"].as_str() {
             Some(cursor) => {
@@ -487,7 +510,10 @@ async fn the_members_list_pages_through_members_and_invitations_together() {
         }
     }
     assert_eq!(seen.len(), 7, "{seen:?}");
-    let invited = seen.iter().filter(|(status, _)| status == "invited").count();
+    let invited = seen
+        .iter()
+        .filter(|(status, _)| status == "invited")
+        .count();
     assert_eq!(invited, 3, "{seen:?}");
     let mut emails: Vec<String> = seen.iter().map(|(_, email)| email.to_string()).collect();
     emails.sort();

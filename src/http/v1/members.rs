@@ -247,11 +247,21 @@ async fn add_member(
         ttl_seconds: invitation::DEFAULT_TTL_SECONDS,
         invited_by: caller.user_id().cloned(),
     };
-    let sent = invite_send::send(&mut tx, &state.issuer, request, &invites::context(&caller), now)
-        .await
-        .map_err(invites::send_error)?;
+    let sent = invite_send::send(
+        &mut tx,
+        &state.issuer,
+        request,
+        &invites::context(&caller),
+        now,
+    )
+    .await
+    .map_err(invites::send_error)?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(MemberView::invited(sent.invitation))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(MemberView::invited(sent.invitation)),
+    )
+        .into_response())
 }
 
 /// Whether `user_id` joins without being asked (API.md §8): the caller is a superadmin
