@@ -87,7 +87,8 @@ struct NewInvite {
     responses(
         (status = 201, description = "The invitation with its accept_url (shown once)", body = InviteView),
         openapi::BodyErrors,
-        openapi::NotFound
+        openapi::NotFound,
+        openapi::RateLimited
     )
 )]
 async fn create_invite(

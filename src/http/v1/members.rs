@@ -102,6 +102,7 @@ enum MemberStatus {
 /// A row of the members list. An invited row shows only what the inviter gave (no user id
 /// or name), whether or not a user owns the address: the same fields either way.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Member)]
 struct MemberView {
     user_id: Option<UserId>,
     email: String,
@@ -161,7 +162,8 @@ struct NewMember {
         (status = 201, description = "The new member (`status: member`) or invited member (`status: invited`)", body = MemberView),
         openapi::BodyErrors,
         openapi::NotFound,
-        openapi::Conflict
+        openapi::Conflict,
+        openapi::RateLimited
     )
 )]
 async fn add_member(
