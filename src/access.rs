@@ -64,9 +64,18 @@ pub fn may_remove(caller: Role, is_self: bool, target: Role) -> bool {
     is_self || (caller >= Role::Admin && (target < Role::Owner || caller == Role::Owner))
 }
 
+/// Whether the user of `lineage` (the account first, then its ancestors) is a member of an
+/// ancestor, in any role: such a user already belongs to the organisation, and may be added
+/// to the account without being asked (API.md §8).
+pub fn belongs_to_an_ancestor(lineage: &[Link]) -> bool {
+    lineage.iter().skip(1).any(|link| link.role.is_some())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Link, Reach, effective_role, may_change_role, may_grant, may_remove};
+    use super::{
+        Link, Reach, belongs_to_an_ancestor, effective_role, may_change_role, may_grant, may_remove,
+    };
     use crate::ids::AccountId;
     use crate::role::Role;
 
@@ -143,5 +152,20 @@ mod tests {
         assert!(!may_remove(Role::Member, false, Role::Viewer));
         assert!(!may_remove(Role::Admin, false, Role::Owner));
         assert!(may_remove(Role::Owner, false, Role::Owner));
+    }
+
+    #[test]
+    fn only_a_membership_above_the_account_counts_as_belonging() {
+        assert!(belongs_to_an_ancestor(&lineage(&[
+            None,
+            None,
+            Some(Role::Viewer)
+        ])));
+        assert!(!belongs_to_an_ancestor(&lineage(&[
+            Some(Role::Owner),
+            None
+        ])));
+        assert!(!belongs_to_an_ancestor(&lineage(&[None])));
+        assert!(!belongs_to_an_ancestor(&[]));
     }
 }

@@ -226,7 +226,7 @@ impl Config {
             admin_email,
             admin_password,
             signup_enabled: flag(&SIGNUP, true)?,
-            webhook_block_private: flag(&WEBHOOK_BLOCK_PRIVATE, false)?,
+            webhook_block_private: flag(&WEBHOOK_BLOCK_PRIVATE, true)?,
             trusted_proxies: get(&TRUSTED_PROXIES)
                 .map(|text| {
                     TrustedProxies::parse(&text)
@@ -338,7 +338,7 @@ mod tests {
         assert_eq!(config.keys_dir.to_str(), Some("keys"));
         assert!(config.issuer.is_none());
         assert!(config.signup_enabled);
-        assert!(!config.webhook_block_private);
+        assert!(config.webhook_block_private);
         assert!(config.trusted_proxies.is_empty());
         assert!(config.password_hash_concurrency >= 2);
     }

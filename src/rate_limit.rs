@@ -4,6 +4,9 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
+use sqlx::{Any, Executor};
+
+use crate::ids::AccountId;
 use crate::secret;
 use crate::store::{Store, rate_limits};
 
@@ -15,6 +18,8 @@ pub const LOGIN_FAILURES_PER_IP: i64 = 100;
 pub const RESET_EMAILS_PER_ADDRESS: i64 = 5;
 /// Accounts created per client IP address per hour: each one costs a password hash.
 pub const SIGNUPS_PER_IP: i64 = 20;
+/// Invitations sent per account per hour: each one mails someone who did not ask for it.
+pub const INVITATIONS_PER_ACCOUNT: i64 = 50;
 pub const WINDOW_SECONDS: i64 = 15 * 60;
 
 /// A limit was reached; try again after this many seconds.
@@ -106,6 +111,25 @@ pub async fn begin_signup(
 ) -> Result<Result<(), Limited>, sqlx::Error> {
     let window = rate_limits::hit(store.pool(), &ip_key("signup-ip", ip), now, 60 * 60).await?;
     Ok(if window.count > SIGNUPS_PER_IP {
+        Err(Limited {
+            retry_after: (window.started_at + 60 * 60 - now).max(1),
+        })
+    } else {
+        Ok(())
+    })
+}
+
+/// Counts an invitation of `account_id`; `Err` when the account has sent too many this hour.
+/// Run it in the transaction that creates the invitation, so that a refused or failed
+/// invitation does not count.
+pub async fn begin_invitation<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+    now: i64,
+) -> Result<Result<(), Limited>, sqlx::Error> {
+    let key = format!("invite-account:{account_id}");
+    let window = rate_limits::hit(db, &key, now, 60 * 60).await?;
+    Ok(if window.count > INVITATIONS_PER_ACCOUNT {
         Err(Limited {
             retry_after: (window.started_at + 60 * 60 - now).max(1),
         })

@@ -38,18 +38,6 @@ impl HttpError {
         }
     }
 
-    /// 429 `rate_limited`: too many attempts; try again after `retry_after` seconds.
-    pub fn rate_limited(retry_after: i64) -> HttpError {
-        HttpError {
-            retry_after: Some(retry_after),
-            ..HttpError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many attempts; try again later",
-            )
-        }
-    }
-
     /// 503 `overloaded`: the server cannot take this request now (no password hashing slot).
     pub fn overloaded() -> HttpError {
         HttpError {
@@ -105,6 +93,14 @@ impl HttpError {
     /// 409 with a stable code such as `conflict`, `last_owner` or `has_children`.
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> HttpError {
         HttpError::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// 429 `rate_limited`, with `Retry-After`.
+    pub fn rate_limited(detail: impl Into<String>, retry_after: i64) -> HttpError {
+        HttpError {
+            retry_after: Some(retry_after.max(1)),
+            ..HttpError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
+        }
     }
 
     /// 400 `validation_failed` naming one field.

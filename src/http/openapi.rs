@@ -160,6 +160,15 @@ pub struct Conflict(pub Problem);
 #[response(status = 410, description = GONE, content_type = PROBLEM_JSON)]
 pub struct Gone(pub Problem);
 
+/// 429 `rate_limited`: too many requests of this kind; `Retry-After` says when to try again.
+#[derive(IntoResponses)]
+#[response(
+    status = 429,
+    description = "Too many requests (rate_limited); see Retry-After",
+    content_type = PROBLEM_JSON
+)]
+pub struct RateLimited(pub Problem);
+
 /// The query of every list: `?limit=` and `?cursor=`.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -191,3 +191,27 @@ pub async fn revoke<'e>(
     .await?;
     Ok(result.rows_affected() > 0)
 }
+
+/// Revokes the account's pending invitations to `email` (any case), expired ones included:
+/// the ones a new invitation replaces. Returns them as they were before.
+pub async fn revoke_pending_for_email<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+    email: &str,
+    now: i64,
+) -> Result<Vec<Invitation>, sqlx::Error> {
+    let rows: Vec<InvitationRow> = sqlx::query_as(&format!(
+        "update invitations set status = 'revoked', updated_at = $3 \
+         where account_id = $1 and lower(email) = lower($2) and status = 'pending' \
+         returning {COLUMNS}"
+    ))
+    .bind(account_id.as_str())
+    .bind(email)
+    .bind(now)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(InvitationRow::into_invitation)
+        .collect())
+}

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::{Any, Executor, FromRow};
 
 use crate::clock::Timestamp;
-use crate::ids::{AccountId, UserId};
+use crate::ids::{AccountId, InvitationId, UserId};
 use crate::role::Role;
 use crate::store::{Position, Tx};
 
@@ -94,29 +94,103 @@ pub async fn role_in_active_account<'e>(
     Ok(role.as_deref().and_then(Role::parse))
 }
 
-/// Members of an account, newest first, after `after` (whose id is a user id).
+/// A pending invitation as a row of the members list: only what the inviter gave, never
+/// anything about a user who may own the address.
+#[derive(Clone, Debug)]
+pub struct Invited {
+    pub invitation_id: InvitationId,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+}
+
+/// One row of an account's members list.
+#[derive(Clone, Debug)]
+pub enum Entry {
+    Member(Member),
+    Invited(Invited),
+}
+
+impl Entry {
+    /// The row's place in the list: its id is a user id or an invitation id.
+    pub fn position(&self) -> Position {
+        match self {
+            Entry::Member(member) => Position {
+                created_at: member.created_at.0,
+                id: member.user_id.to_string(),
+            },
+            Entry::Invited(invited) => Position {
+                created_at: invited.created_at.0,
+                id: invited.invitation_id.to_string(),
+            },
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct EntryRow {
+    kind: String,
+    id: String,
+    email: String,
+    name: Option<String>,
+    role: String,
+    expires_at: Option<i64>,
+    created_at: i64,
+}
+
+impl EntryRow {
+    fn into_entry(self) -> Option<Entry> {
+        Some(match self.kind.as_str() {
+            "member" => Entry::Member(Member {
+                user_id: UserId::parse(&self.id)?,
+                email: self.email,
+                name: self.name,
+                role: Role::parse(&self.role)?,
+                created_at: Timestamp(self.created_at),
+            }),
+            _ => Entry::Invited(Invited {
+                invitation_id: InvitationId::parse(&self.id)?,
+                email: self.email,
+                role: Role::parse(&self.role)?,
+                expires_at: Timestamp(self.expires_at?),
+                created_at: Timestamp(self.created_at),
+            }),
+        })
+    }
+}
+
+/// Members of an account and its pending, unexpired invitations, newest first, after
+/// `after`: one order over both, so a cursor pages through them together.
 pub async fn list<'e>(
     db: impl Executor<'e, Database = Any>,
     account_id: &AccountId,
     after: &Position,
     limit: i64,
-) -> Result<Vec<Member>, sqlx::Error> {
-    let rows: Vec<MemberRow> = sqlx::query_as(&format!(
-        "select {MEMBER_COLUMNS} from memberships m join users u on u.id = m.user_id \
-         where m.account_id = $1 \
-         and (m.created_at < $2 or (m.created_at = $2 and m.user_id < $3)) \
-         order by m.created_at desc, m.user_id desc limit $4"
-    ))
+    now: i64,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    let rows: Vec<EntryRow> = sqlx::query_as(
+        "select kind, id, email, name, role, expires_at, created_at from ( \
+           select 'member' as kind, m.user_id as id, u.email as email, u.name as name, \
+                  m.role as role, cast(null as bigint) as expires_at, m.created_at as created_at \
+             from memberships m join users u on u.id = m.user_id where m.account_id = $1 \
+           union all \
+           select 'invited', i.id, i.email, cast(null as text), i.role, i.expires_at, \
+                  i.created_at \
+             from invitations i \
+            where i.account_id = $1 and i.status = 'pending' and i.expires_at > $5 \
+         ) entries \
+         where created_at < $2 or (created_at = $2 and id < $3) \
+         order by created_at desc, id desc limit $4",
+    )
     .bind(account_id.as_str())
     .bind(after.created_at)
     .bind(&after.id)
     .bind(limit)
+    .bind(now)
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(MemberRow::into_member)
-        .collect())
+    Ok(rows.into_iter().filter_map(EntryRow::into_entry).collect())
 }
 
 pub async fn find<'e>(

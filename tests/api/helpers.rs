@@ -197,6 +197,16 @@ impl TestApp {
         app
     }
 
+    /// A server on a deployment of its own, with `configure` applied to its configuration.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        let deployment = Deployment::new().await;
+        let mut config = deployment.config();
+        configure(&mut config);
+        let mut app = TestApp::start(config).await;
+        app._owned = Some(deployment);
+        app
+    }
+
     pub async fn start(config: Config) -> TestApp {
         let app = App::bind(config).await.expect("server starts");
         let address = format!("http://{}", app.local_addr().expect("bound"));
@@ -514,7 +524,8 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    /// `POST /v1/accounts/{account}/members` as `by`, expecting 201.
+    /// Makes `user` a member of `account` the way a person joins: `POST .../members` as `by`
+    /// (201), then, when that only invited them, `user` accepts the mailed link.
     pub async fn add_member(&self, by: &TestUser, account: &str, user: &TestUser, role: &str) {
         let response = self
             .api(
@@ -527,6 +538,31 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(response.status(), 201, "add {role}");
+        let added: Value = response.json().await.unwrap();
+        if added["status"] == "invited" {
+            let token = self.invitation_token(&user.email).await;
+            let response = self
+                .api(
+                    reqwest::Method::POST,
+                    &format!("/v1/invites/{token}/accept"),
+                    &user.token,
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "accept as {role}");
+        }
+    }
+
+    /// The secret of the latest invitation link mailed to `recipient`.
+    pub async fn invitation_token(&self, recipient: &str) -> String {
+        let mails = self.emails_to(recipient).await;
+        let mail = mails.last().expect("an invitation was mailed");
+        let start = mail.find("/invites/").expect("an invitation link") + "/invites/".len();
+        mail[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
     }
 
     /// An account with one user in each role, and a user who is in no account.

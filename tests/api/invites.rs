@@ -81,8 +81,13 @@ async fn an_admin_invites_by_email_and_the_link_is_mailed() {
     assert!((167..=168).contains(&in_days), "{in_days}");
 
     let (recipient, text): (String, String) =
-        // Test users, created without a password, were mailed set-password links too.
-        sqlx::query_as("select recipient, text_body from emails where subject like 'You are invited%'")
+        // Test users, created without a password, were mailed set-password links too, and
+        // the team's members their invitations.
+        sqlx::query_as(
+            "select recipient, text_body from emails \
+             where subject like 'You are invited%' and text_body like '%' || $1 || '%'",
+        )
+            .bind(accept_url)
             .fetch_one(app.state.store.pool())
             .await
             .unwrap();
@@ -405,7 +410,8 @@ async fn declined_revoked_and_expired_invitations_cannot_be_accepted() {
         .iter()
         .map(|i| i["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses, ["expired", "revoked", "declined"]);
+    // Newest first; the team's own members joined through the (accepted) oldest ones.
+    assert_eq!(statuses[..3], ["expired", "revoked", "declined"]);
     let response = app
         .api(
             Method::GET,
@@ -423,6 +429,12 @@ async fn two_simultaneous_accepts_add_the_member_once() {
     let app = TestApp::spawn().await;
     let team = app.team("acme").await;
     let guest = app.user("guest@example.com").await;
+    let accepted_before = app
+        .audit_actions(&team.account)
+        .await
+        .iter()
+        .filter(|a| *a == "invite.accepted")
+        .count();
     for round in 0..5 {
         let (_, token) = invited(&app, &team.owner, &team.account, &guest.email, "member").await;
         let (a, b) = tokio::join!(
@@ -447,7 +459,7 @@ async fn two_simultaneous_accepts_add_the_member_once() {
             .iter()
             .filter(|a| *a == "invite.accepted")
             .count();
-        assert_eq!(accepted, round + 1);
+        assert_eq!(accepted, accepted_before + round + 1);
         // Leave again for the next round.
         let response = app
             .api(
@@ -467,6 +479,9 @@ async fn my_invites_lists_pending_invitations_to_an_unverified_email_without_the
     let app = TestApp::spawn().await;
     let team = app.team("acme").await;
     let other = app.team("globex").await;
+    // Invitations that are no longer pending live in an account of their own: a new one to
+    // the same address and account would replace a pending one.
+    let third = app.team("initech").await;
     let guest = app.user("guest@example.com").await;
     let me: Value = app
         .api(Method::GET, "/v1/me", &guest.token)
@@ -488,36 +503,36 @@ async fn my_invites_lists_pending_invitations_to_an_unverified_email_without_the
     .await;
     let (newer, newer_token) =
         invited(&app, &other.owner, &other.account, &guest.email, "viewer").await;
-    let (revoked, _) = invited(&app, &other.owner, &other.account, &guest.email, "admin").await;
+    let (revoked, _) = invited(&app, &third.owner, &third.account, &guest.email, "admin").await;
     let response = app
         .api(
             Method::DELETE,
             &format!(
                 "/v1/accounts/{}/invites/{}",
-                other.account,
+                third.account,
                 revoked["id"].as_str().unwrap()
             ),
-            &other.owner.token,
+            &third.owner.token,
         )
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    let (expired, _) = invited(&app, &team.owner, &team.account, &guest.email, "viewer").await;
-    sqlx::query("update invitations set expires_at = $1 where id = $2")
-        .bind(tessera::clock::now() - 1)
-        .bind(expired["id"].as_str().unwrap())
-        .execute(app.state.store.pool())
-        .await
-        .unwrap();
     let (declined, declined_token) =
-        invited(&app, &team.owner, &team.account, &guest.email, "viewer").await;
+        invited(&app, &third.owner, &third.account, &guest.email, "viewer").await;
     assert_eq!(
         answer(&app, &guest, &declined_token, "decline")
             .await
             .status(),
         200
     );
+    let (expired, _) = invited(&app, &third.owner, &third.account, &guest.email, "viewer").await;
+    sqlx::query("update invitations set expires_at = $1 where id = $2")
+        .bind(tessera::clock::now() - 1)
+        .bind(expired["id"].as_str().unwrap())
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
     invited(
         &app,
         &team.owner,
@@ -589,4 +604,74 @@ async fn my_invites_lists_pending_invitations_to_an_unverified_email_without_the
         .unwrap();
     assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed["data"][0]["id"], newer["id"]);
+}
+
+#[tokio::test]
+async fn a_second_invitation_to_the_same_address_replaces_the_pending_one() {
+    let app = TestApp::spawn().await;
+    let team = app.team("again").await;
+    let guest = app.user("again-guest@example.com").await;
+    let (first, first_token) = invited(
+        &app,
+        &team.admin,
+        &team.account,
+        "again-guest@example.com",
+        "viewer",
+    )
+    .await;
+    let (second, second_token) = invited(
+        &app,
+        &team.owner,
+        &team.account,
+        "Again-Guest@Example.com",
+        "member",
+    )
+    .await;
+
+    // The first link no longer works; the replacement is audited as a revocation.
+    expect_problem(
+        answer(&app, &guest, &first_token, "accept").await,
+        409,
+        "conflict",
+    )
+    .await;
+    let response = app
+        .api(
+            Method::GET,
+            &format!("/v1/accounts/{}/invites", team.account),
+            &team.admin.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    let page: Value = response.json().await.unwrap();
+    let status_of = |id: &Value| {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|invite| invite["id"] == *id)
+            .map(|invite| invite["status"].clone())
+            .unwrap()
+    };
+    assert_eq!(status_of(&first["id"]), "revoked");
+    assert_eq!(status_of(&second["id"]), "pending");
+    let (target, details): (String, String) = sqlx::query_as(
+        "select target_id, details from audit_events \
+         where account_id = $1 and action = 'invite.revoked'",
+    )
+    .bind(&team.account)
+    .fetch_one(app.state.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(target, first["id"].as_str().unwrap());
+    assert!(
+        details.contains(second["id"].as_str().unwrap()),
+        "{details}"
+    );
+
+    let response = answer(&app, &guest, &second_token, "accept").await;
+    assert_eq!(response.status(), 200);
+    let joined: Value = response.json().await.unwrap();
+    assert_eq!(joined["role"], "member");
 }

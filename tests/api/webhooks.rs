@@ -153,6 +153,12 @@ async fn receive(State(inbox): State<Inbox>, headers: HeaderMap, body: String) -
     }
 }
 
+/// A server whose webhooks may go to the loopback receivers of these tests: private
+/// addresses are refused by default.
+async fn spawn_allowing_loopback() -> TestApp {
+    TestApp::spawn_with(|config| config.webhook_block_private = false).await
+}
+
 fn webhook_path(account: &str) -> String {
     format!("/v1/accounts/{account}/webhook")
 }
@@ -188,7 +194,7 @@ async fn make_due(app: &TestApp) {
 
 #[tokio::test]
 async fn admins_manage_the_webhook_and_never_see_the_secret_again() {
-    let app = TestApp::spawn().await;
+    let app = spawn_allowing_loopback().await;
     let team = app.team("hooks").await;
     let path = webhook_path(&team.account);
     let body = json!({"url": "https://hooks.example.com/tessera"});
@@ -331,7 +337,7 @@ async fn admins_manage_the_webhook_and_never_see_the_secret_again() {
 
 #[tokio::test]
 async fn events_arrive_signed_and_only_those_the_filter_names() {
-    let app = TestApp::spawn().await;
+    let app = spawn_allowing_loopback().await;
     let team = app.team("signed").await;
     let receiver = Receiver::start().await;
     let secret = create_webhook(
@@ -409,7 +415,7 @@ async fn events_arrive_signed_and_only_those_the_filter_names() {
 
 #[tokio::test]
 async fn a_failed_delivery_is_retried_within_ten_seconds_with_the_same_id() {
-    let app = TestApp::spawn().await;
+    let app = spawn_allowing_loopback().await;
     let team = app.team("retry").await;
     let receiver = Receiver::failing_first(1).await;
     let started = Instant::now();
@@ -449,7 +455,9 @@ async fn a_failed_delivery_is_retried_within_ten_seconds_with_the_same_id() {
 #[tokio::test]
 async fn queued_deliveries_survive_a_restart() {
     let deployment = Deployment::new().await;
-    let app = deployment.spawn().await;
+    let mut config = deployment.config();
+    config.webhook_block_private = false;
+    let app = TestApp::start(config.clone()).await;
     let team = app.team("restart").await;
     let receiver = Receiver::failing_first(usize::MAX).await;
     let secret = create_webhook(
@@ -463,7 +471,7 @@ async fn queued_deliveries_survive_a_restart() {
     app.stop().await;
 
     receiver.inbox.failures.store(0, Ordering::SeqCst);
-    let app = deployment.spawn().await;
+    let app = TestApp::start(config).await;
     make_due(&app).await;
     let received = receiver.wait_for(2).await;
     assert_eq!(received[1].id, first.id);
@@ -473,7 +481,7 @@ async fn queued_deliveries_survive_a_restart() {
 
 #[tokio::test]
 async fn after_a_rotation_both_secrets_sign_for_a_day() {
-    let app = TestApp::spawn().await;
+    let app = spawn_allowing_loopback().await;
     let team = app.team("rotate").await;
     let receiver = Receiver::start().await;
     let old = create_webhook(
@@ -529,7 +537,7 @@ async fn after_a_rotation_both_secrets_sign_for_a_day() {
 
 #[tokio::test]
 async fn a_deleted_account_still_reports_its_deletion() {
-    let app = TestApp::spawn().await;
+    let app = spawn_allowing_loopback().await;
     let team = app.team("gone").await;
     let receiver = Receiver::start().await;
     let secret = create_webhook(
@@ -555,18 +563,25 @@ async fn a_deleted_account_still_reports_its_deletion() {
 }
 
 #[tokio::test]
-async fn blocking_private_addresses_refuses_loopback_urls() {
-    let deployment = Deployment::new().await;
-    let mut config = deployment.config();
-    config.webhook_block_private = true;
-    let app = TestApp::start(config).await;
+async fn by_default_webhooks_to_private_addresses_are_refused() {
+    let app = TestApp::spawn().await;
+    assert!(app.state.config.webhook_block_private, "the default");
     let team = app.team("private").await;
     let receiver = Receiver::start().await;
     for url in [
         receiver.url.clone(),
+        "http://127.0.0.1/".to_owned(),
         "http://localhost:9/".to_owned(),
         "http://[::1]:9/".to_owned(),
+        "http://[::ffff:127.0.0.1]/".to_owned(),
+        "http://[fd00::1]/".to_owned(),
+        "http://[fe80::1]/".to_owned(),
+        "http://0.0.0.0/".to_owned(),
         "http://10.0.0.1/".to_owned(),
+        "http://172.16.0.1/".to_owned(),
+        "http://192.168.1.1/".to_owned(),
+        "http://100.64.0.1/".to_owned(),
+        "http://169.254.169.254/".to_owned(),
         "http://169.254.169.254/latest/meta-data".to_owned(),
     ] {
         let response = put_webhook(&app, &team.owner, &team.account, json!({"url": url})).await;
@@ -589,6 +604,50 @@ async fn blocking_private_addresses_refuses_loopback_urls() {
     .await
     .unwrap();
     let newcomer = app.user("private-newcomer@example.com").await;
+    app.add_member(&team.owner, &team.account, &newcomer, "viewer")
+        .await;
+    make_due(&app).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let errors: Vec<Option<String>> =
+            sqlx::query_scalar("select last_error from webhook_deliveries")
+                .fetch_all(app.state.store.pool())
+                .await
+                .unwrap();
+        if errors.iter().any(|error| {
+            error
+                .as_deref()
+                .is_some_and(|error| error.contains("non-public"))
+        }) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{errors:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(receiver.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_host_name_that_resolves_to_loopback_at_delivery_time_is_refused() {
+    let app = TestApp::spawn().await;
+    let team = app.team("rebind").await;
+    let receiver = Receiver::start().await;
+    // DNS rebinding: the name passed the check when it was saved (simulated by writing it
+    // directly) and now resolves to a loopback address.
+    let rebound = receiver.url.replace("127.0.0.1", "localhost");
+    let account_id = AccountId::parse(&team.account).unwrap();
+    let sealed = Secret::generate().seal(app.state.keys.key_encryption_key(), &account_id);
+    webhooks::upsert(
+        app.state.store.pool(),
+        &account_id,
+        &rebound,
+        None,
+        &sealed,
+        clock::now(),
+    )
+    .await
+    .unwrap();
+    let newcomer = app.user("rebind-newcomer@example.com").await;
     app.add_member(&team.owner, &team.account, &newcomer, "viewer")
         .await;
     make_due(&app).await;

@@ -21,12 +21,10 @@ use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, InvitationId, UserId};
 use crate::invitation::{self, Invitation, InvitationStatus, Unanswerable};
 use crate::invite_answer::{self, AnswerError, Answered, Context, Decision};
-use crate::mailer;
+use crate::invite_send::{self, SendError};
 use crate::role::Role;
-use crate::secret;
 use crate::state::AppState;
 use crate::store::audit_events;
-use crate::store::emails;
 use crate::store::{Position, Tx, accounts, invitations, memberships, users};
 
 pub fn routes() -> Router<AppState> {
@@ -89,7 +87,8 @@ struct NewInvite {
     responses(
         (status = 201, description = "The invitation with its accept_url (shown once)", body = InviteView),
         openapi::BodyErrors,
-        openapi::NotFound
+        openapi::NotFound,
+        openapi::RateLimited
     )
 )]
 async fn create_invite(
@@ -99,10 +98,6 @@ async fn create_invite(
     ApiJson(new): ApiJson<NewInvite>,
 ) -> Result<Response, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let role = authorize(&state, &caller, &account_id, Role::Admin).await?;
-    if !access::may_grant(role, new.role) {
-        return Err(HttpError::forbidden("only an owner may invite an owner"));
-    }
     let email = EmailAddress::parse(&new.email)
         .ok_or_else(|| HttpError::invalid_field("email", "must be an email address"))?;
     let ttl = new.ttl_seconds.unwrap_or(invitation::DEFAULT_TTL_SECONDS);
@@ -112,25 +107,20 @@ async fn create_invite(
             "must be from 1 second to 30 days (2592000)",
         ));
     }
-    let now = clock::now();
-    let token = secret::generate();
-    let accept_url = state.issuer.url(&format!("/invites/{token}"));
-    let invitation = Invitation {
-        id: InvitationId::generate(),
-        account_id: account_id.clone(),
-        email: email.into_string(),
-        role: new.role,
-        status: InvitationStatus::Pending,
-        invited_by: caller.user_id().cloned(),
-        expires_at: Timestamp(now + ttl),
-        created_at: Timestamp(now),
-        updated_at: Timestamp(now),
-    };
     let mut tx = state.store.begin().await?;
+    // The lock orders this invitation after any other to the same address (one stays
+    // pending) and keeps the caller's permission from going stale before it is written.
+    if !accounts::lock(&state.store, &mut tx, &account_id).await? {
+        return Err(HttpError::not_found("account"));
+    }
+    let role = caller::authorize_in(&mut tx, &caller, &account_id, Role::Admin).await?;
+    if !access::may_grant(role, new.role) {
+        return Err(HttpError::forbidden("only an owner may invite an owner"));
+    }
     let account = accounts::find(&mut *tx, &account_id)
         .await?
         .ok_or_else(|| HttpError::not_found("account"))?;
-    if let Some(user) = users::find_by_email(&mut *tx, &invitation.email).await?
+    if let Some(user) = users::find_by_email(&mut *tx, email.as_str()).await?
         && memberships::role(&mut *tx, &account_id, &user.id)
             .await?
             .is_some()
@@ -140,30 +130,19 @@ async fn create_invite(
             "that user is already a member of the account",
         ));
     }
-    invitations::insert(&mut *tx, &invitation, &secret::hash(&token)).await?;
-    emails::enqueue(
-        &mut *tx,
-        &mailer::invitation(
-            &invitation.email,
-            &account.name,
-            invitation.role.as_str(),
-            &accept_url,
-            &invitation.expires_at.rfc3339(),
-        ),
-        now,
-    )
-    .await?;
-    record(
-        &mut tx,
-        &caller,
-        &invitation,
-        "invite.created",
-        json!({ "email": invitation.email, "role": invitation.role }),
-        now,
-    )
-    .await?;
+    let now = clock::now();
+    let request = invite_send::Request {
+        account: &account,
+        email,
+        role: new.role,
+        ttl_seconds: ttl,
+        invited_by: caller.user_id().cloned(),
+    };
+    let sent = invite_send::send(&mut tx, &state.issuer, request, &context(&caller), now)
+        .await
+        .map_err(send_error)?;
     tx.commit().await?;
-    let view = InviteView::new(invitation, now, Some(accept_url));
+    let view = InviteView::new(sent.invitation, now, Some(sent.accept_url));
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -312,12 +291,7 @@ async fn answer_as_caller(
     let user = users::find(state.store.pool(), caller.user()?)
         .await?
         .ok_or_else(HttpError::invalid_token)?;
-    let context = Context {
-        actor: &caller.actor,
-        ip: caller.ip.as_deref(),
-        user_agent: caller.user_agent.as_deref(),
-    };
-    invite_answer::answer(&state.store, token, &user, decision, &context)
+    invite_answer::answer(&state.store, token, &user, decision, &context(caller))
         .await
         .map_err(|error| match error {
             AnswerError::NotFound => HttpError::not_found("invitation"),
@@ -330,6 +304,25 @@ async fn answer_as_caller(
             }
             AnswerError::Database(error) => error.into(),
         })
+}
+
+/// Who sends or answers an invitation, for the audit trail.
+pub(crate) fn context(caller: &Caller) -> Context<'_> {
+    Context {
+        actor: &caller.actor,
+        ip: caller.ip.as_deref(),
+        user_agent: caller.user_agent.as_deref(),
+    }
+}
+
+pub(crate) fn send_error(error: SendError) -> HttpError {
+    match error {
+        SendError::Limited(limited) => HttpError::rate_limited(
+            "this account has sent too many invitations; try again later",
+            limited.retry_after,
+        ),
+        SendError::Database(error) => error.into(),
+    }
 }
 
 fn unanswerable(reason: Unanswerable) -> HttpError {

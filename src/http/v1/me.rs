@@ -119,7 +119,9 @@ async fn update_profile(
         // as `POST /login`, counted before checking and refunded when it is right.
         let attempt = rate_limit::begin_login(&state.store, &user.email, ip, clock::now())
             .await?
-            .map_err(|limited| HttpError::rate_limited(limited.retry_after))?;
+            .map_err(|limited| {
+                HttpError::rate_limited("too many attempts; try again later", limited.retry_after)
+            })?;
         let verified = state.hasher.verify(current, user.password_hash.clone());
         if !verified.await? {
             return Err(HttpError::invalid_field(

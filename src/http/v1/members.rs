@@ -1,5 +1,6 @@
-//! `/v1/accounts/{acc}/members`: list, add an existing user, change a role, remove. Only
-//! owners grant or touch `owner`; the last owner can be neither removed nor demoted.
+//! `/v1/accounts/{acc}/members`: list (members and pending invitations), add (an invitation,
+//! or at once for a member of an ancestor account or by a superadmin), change a role, remove.
+//! Only owners grant or touch `owner`; the last owner can be neither removed nor demoted.
 //! Changes authorize and write inside one transaction holding the account's lock.
 
 use axum::extract::{Path, State};
@@ -7,22 +8,26 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access;
-use crate::clock;
+use crate::clock::{self, Timestamp};
+use crate::email_address::EmailAddress;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
 use crate::http::v1::caller::{self, Caller, authorize};
+use crate::http::v1::invites;
 use crate::http::v1::page::{Page, PageRequest, page};
-use crate::ids::{AccountId, UserId};
+use crate::ids::{AccountId, InvitationId, UserId};
+use crate::invitation::{self, Invitation};
+use crate::invite_send;
 use crate::role::Role;
 use crate::state::AppState;
 use crate::store::audit_events;
-use crate::store::memberships::{self, Member, RoleChange};
-use crate::store::{Position, Tx, accounts, users};
+use crate::store::memberships::{self, Entry, Member, RoleChange};
+use crate::store::{Tx, accounts, users};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -42,7 +47,7 @@ pub fn routes() -> Router<AppState> {
     tag = "members",
     params(("acc" = String, Path, description = "Account id (acc_...)"), openapi::ListParams),
     responses(
-        (status = 200, description = "Members, newest first", body = Page<Member>),
+        (status = 200, description = "Members and pending invitations, newest first", body = Page<MemberView>),
         openapi::QueryErrors,
         openapi::NotFound
     )
@@ -52,7 +57,7 @@ async fn list_members(
     caller: Caller,
     Path(acc): Path<String>,
     request: PageRequest,
-) -> Result<Json<Page<Member>>, HttpError> {
+) -> Result<Json<Page<MemberView>>, HttpError> {
     let account_id = caller::account_id(&acc)?;
     authorize(&state, &caller, &account_id, Role::Viewer).await?;
     let after = request.position(&state, "members")?;
@@ -61,6 +66,7 @@ async fn list_members(
         &account_id,
         &after,
         request.fetch_limit(),
+        clock::now(),
     )
     .await?;
     Ok(page(
@@ -68,12 +74,74 @@ async fn list_members(
         "members",
         &request,
         rows,
-        |member| Position {
-            created_at: member.created_at.0,
-            id: member.user_id.to_string(),
+        Entry::position,
+        |entry| match entry {
+            Entry::Member(member) => MemberView::member(member),
+            Entry::Invited(invited) => MemberView {
+                user_id: None,
+                email: invited.email,
+                name: None,
+                role: invited.role,
+                status: MemberStatus::Invited,
+                invitation_id: Some(invited.invitation_id),
+                expires_at: Some(invited.expires_at),
+                created_at: invited.created_at,
+            },
         },
-        |member| member,
     ))
+}
+
+/// Whether a row of the members list is a member or a pending invitation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum MemberStatus {
+    Member,
+    Invited,
+}
+
+/// A row of the members list. An invited row shows only what the inviter gave (no user id
+/// or name), whether or not a user owns the address: the same fields either way.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Member)]
+struct MemberView {
+    user_id: Option<UserId>,
+    email: String,
+    name: Option<String>,
+    role: Role,
+    status: MemberStatus,
+    /// An invited row's invitation (`DELETE /v1/accounts/{acc}/invites/{id}` revokes it).
+    invitation_id: Option<InvitationId>,
+    /// When an invited row's invitation expires.
+    expires_at: Option<Timestamp>,
+    created_at: Timestamp,
+}
+
+impl MemberView {
+    fn member(member: Member) -> MemberView {
+        MemberView {
+            user_id: Some(member.user_id),
+            email: member.email,
+            name: member.name,
+            role: member.role,
+            status: MemberStatus::Member,
+            invitation_id: None,
+            expires_at: None,
+            created_at: member.created_at,
+        }
+    }
+
+    fn invited(invitation: Invitation) -> MemberView {
+        MemberView {
+            user_id: None,
+            email: invitation.email,
+            name: None,
+            role: invitation.role,
+            status: MemberStatus::Invited,
+            invitation_id: Some(invitation.id),
+            expires_at: Some(invitation.expires_at),
+            created_at: invitation.created_at,
+        }
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -91,10 +159,11 @@ struct NewMember {
     params(("acc" = String, Path, description = "Account id (acc_...)")),
     request_body(content = NewMember, content_type = "application/json"),
     responses(
-        (status = 201, description = "The new member", body = Member),
+        (status = 201, description = "The new member (`status: member`) or invited member (`status: invited`)", body = MemberView),
         openapi::BodyErrors,
         openapi::NotFound,
-        openapi::Conflict
+        openapi::Conflict,
+        openapi::RateLimited
     )
 )]
 async fn add_member(
@@ -111,43 +180,109 @@ async fn add_member(
             "only an owner may grant the owner role",
         ));
     }
-    let user = match (new.user_id.as_deref(), new.email.as_deref()) {
-        (Some(id), None) => match UserId::parse(id) {
-            Some(id) => users::find(&mut *tx, &id).await?,
-            None => None,
-        },
-        (None, Some(email)) => users::find_by_email(&mut *tx, email).await?,
+    // By email, the invitation goes to the address as typed and the answer never depends on
+    // whether a user owns it (no enumeration of users); a user id names a known user.
+    let (email, user) = match (new.user_id.as_deref(), new.email.as_deref()) {
+        (Some(id), None) => {
+            let user = match UserId::parse(id) {
+                Some(id) => users::find(&mut *tx, &id).await?,
+                None => None,
+            }
+            .ok_or_else(|| HttpError::not_found("user"))?;
+            let email =
+                EmailAddress::parse(&user.email).ok_or_else(|| HttpError::not_found("user"))?;
+            (email, Some(user))
+        }
+        (None, Some(email)) => {
+            let email = EmailAddress::parse(email)
+                .ok_or_else(|| HttpError::invalid_field("email", "must be an email address"))?;
+            let user = users::find_by_email(&mut *tx, email.as_str()).await?;
+            (email, user)
+        }
         _ => {
             return Err(HttpError::invalid_field(
                 "user_id",
                 "give exactly one of user_id and email",
             ));
         }
-    }
-    .ok_or_else(|| HttpError::not_found("user"))?;
+    };
     let now = clock::now();
-    if !memberships::insert_if_absent(&mut *tx, &account_id, &user.id, new.role, now).await? {
-        return Err(HttpError::conflict(
-            "conflict",
-            "the user is already a member of the account",
-        ));
+    if let Some(user) = &user {
+        if memberships::role(&mut *tx, &account_id, &user.id)
+            .await?
+            .is_some()
+        {
+            return Err(HttpError::conflict(
+                "conflict",
+                "the user is already a member of the account",
+            ));
+        }
+        if joins_at_once(&mut tx, &caller, &account_id, &user.id).await? {
+            memberships::insert(&mut *tx, &account_id, &user.id, new.role, now).await?;
+            record(
+                &mut tx,
+                &caller,
+                &account_id,
+                "member.added",
+                &user.id,
+                json!({ "role": new.role }),
+                now,
+            )
+            .await?;
+            let member = memberships::find(&mut *tx, &account_id, &user.id)
+                .await?
+                .ok_or_else(|| HttpError::not_found("member"))?;
+            tx.commit().await?;
+            state.store.access_changed();
+            return Ok((StatusCode::CREATED, Json(MemberView::member(member))).into_response());
+        }
     }
-    record(
+    // Anyone else is only asked: membership lets the account's clients skip the consent page,
+    // so it must never be imposed on a user.
+    let account = accounts::find(&mut *tx, &account_id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("account"))?;
+    let request = invite_send::Request {
+        account: &account,
+        email,
+        role: new.role,
+        ttl_seconds: invitation::DEFAULT_TTL_SECONDS,
+        invited_by: caller.user_id().cloned(),
+    };
+    let sent = invite_send::send(
         &mut tx,
-        &caller,
-        &account_id,
-        "member.added",
-        &user.id,
-        json!({ "role": new.role }),
+        &state.issuer,
+        request,
+        &invites::context(&caller),
         now,
     )
-    .await?;
-    let member = memberships::find(&mut *tx, &account_id, &user.id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("member"))?;
+    .await
+    .map_err(invites::send_error)?;
     tx.commit().await?;
-    state.store.access_changed();
-    Ok((StatusCode::CREATED, Json(member)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(MemberView::invited(sent.invitation)),
+    )
+        .into_response())
+}
+
+/// Whether `user_id` joins without being asked (API.md §8): the caller is a superadmin
+/// acting with a user-level token (not one handed to an app for one account), or the user
+/// already is a member of an ancestor account.
+async fn joins_at_once(
+    tx: &mut Tx,
+    caller: &Caller,
+    account_id: &AccountId,
+    user_id: &UserId,
+) -> Result<bool, sqlx::Error> {
+    if let Some(caller_id) = caller.user_id()
+        && !caller.is_account_scoped()
+        && users::is_superadmin(&mut **tx, caller_id).await?
+    {
+        return Ok(true);
+    }
+    let lineage = accounts::lineage(&mut **tx, account_id, user_id).await?;
+    Ok(access::belongs_to_an_ancestor(&lineage))
 }
 
 #[utoipa::path(
@@ -156,7 +291,7 @@ async fn add_member(
     tag = "members",
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("usr" = String, Path, description = "User id (usr_...)")),
     responses(
-        (status = 200, description = "The member", body = Member),
+        (status = 200, description = "The member", body = MemberView),
         openapi::AuthErrors,
         openapi::NotFound
     )
@@ -165,14 +300,14 @@ async fn show_member(
     State(state): State<AppState>,
     caller: Caller,
     Path((acc, usr)): Path<(String, String)>,
-) -> Result<Json<Member>, HttpError> {
+) -> Result<Json<MemberView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
     authorize(&state, &caller, &account_id, Role::Viewer).await?;
     let user_id = member_id(&usr)?;
     let member = memberships::find(state.store.pool(), &account_id, &user_id)
         .await?
         .ok_or_else(|| HttpError::not_found("member"))?;
-    Ok(Json(member))
+    Ok(Json(MemberView::member(member)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -188,7 +323,7 @@ struct RoleUpdate {
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("usr" = String, Path, description = "User id (usr_...)")),
     request_body(content = RoleUpdate, content_type = "application/json"),
     responses(
-        (status = 200, description = "The member with the new role", body = Member),
+        (status = 200, description = "The member with the new role", body = MemberView),
         openapi::BodyErrors,
         openapi::NotFound,
         openapi::Conflict
@@ -199,7 +334,7 @@ async fn change_role(
     caller: Caller,
     Path((acc, usr)): Path<(String, String)>,
     ApiJson(update): ApiJson<RoleUpdate>,
-) -> Result<Json<Member>, HttpError> {
+) -> Result<Json<MemberView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
     let mut tx = locked(&state, &account_id).await?;
     let role = caller::authorize_in(&mut tx, &caller, &account_id, Role::Admin).await?;
@@ -213,7 +348,7 @@ async fn change_role(
         ));
     }
     if current.role == update.role {
-        return Ok(Json(current));
+        return Ok(Json(MemberView::member(current)));
     }
     let now = clock::now();
     match memberships::set_role(&mut tx, &account_id, &user_id, update.role, now).await? {
@@ -233,10 +368,10 @@ async fn change_role(
     .await?;
     tx.commit().await?;
     state.store.access_changed();
-    Ok(Json(Member {
+    Ok(Json(MemberView::member(Member {
         role: update.role,
         ..current
-    }))
+    })))
 }
 
 #[utoipa::path(
