@@ -5,6 +5,7 @@
 use sqlx::{Any, Executor};
 
 use crate::account::AccountStatus;
+use crate::clock;
 use crate::ids::{AccountId, GrantId, UserId};
 use crate::oauth::claims::{AccessTokenClaims, Subject};
 use crate::oauth::client::Client;
@@ -16,6 +17,7 @@ use crate::role::Role;
 use crate::secret;
 use crate::state::AppState;
 use crate::store::grants::{self, Grant};
+use crate::store::refresh_tokens::Children;
 use crate::store::{
     Store, Tx, accounts, authorization_codes, liveness, memberships, refresh_tokens, users,
 };
@@ -76,7 +78,7 @@ pub async fn redeem_code(
     // An unverified address may be someone else's: no long-lived credential until it is
     // proven (API.md §4).
     let refresh = if user.email_verified {
-        issue_refresh_token(&mut tx, client, &family.id, now).await?
+        issue_refresh_token(&mut tx, client, &family.id, None, now).await?
     } else {
         None
     };
@@ -132,14 +134,29 @@ pub async fn refresh(
     };
 
     let mut tx = state.store.begin().await?;
+    let mut replaced = false;
     if !refresh_tokens::mark_used(&mut *tx, &token_hash, now).await? {
         let used_at = refresh_tokens::find(&mut *tx, &token_hash)
             .await?
             .and_then(|r| r.used_at)
             .unwrap_or(0);
-        match token::classify_spent(used_at, client.settings.refresh_reuse_grace_seconds, now) {
-            SpentRefreshToken::RetryWithinGrace => {}
-            SpentRefreshToken::Reuse => {
+        let retry =
+            token::classify_spent(used_at, client.settings.refresh_reuse_grace_seconds, now)
+                == SpentRefreshToken::RetryWithinGrace;
+        // A retry counts only for the family's latest spent token, and it takes the place of
+        // the pair that token produced (API.md §5): never two live chains.
+        let children = if retry {
+            refresh_tokens::replace_child(&mut tx, &token_hash, now).await?
+        } else {
+            Children::Used
+        };
+        match children {
+            Children::Replaced => {
+                grants::revoke_access_tokens_before(&mut *tx, &grant.id, clock::now_ms()).await?;
+                replaced = true;
+            }
+            Children::Gone => return Err(invalid().into()),
+            Children::Used => {
                 grants::revoke(&mut *tx, &grant.id, now).await?;
                 tx.commit().await?;
                 state.store.access_changed();
@@ -154,7 +171,7 @@ pub async fn refresh(
     let scope = token::narrowed_scope(&granted, requested_scope)?;
     let user = user.ok_or_else(invalid)?;
     let role = role?;
-    let refresh = issue_refresh_token(&mut tx, client, &grant.id, now).await?;
+    let refresh = issue_refresh_token(&mut tx, client, &grant.id, Some(&token_hash), now).await?;
     grants::extend(
         &mut *tx,
         &grant.id,
@@ -162,6 +179,9 @@ pub async fn refresh(
     )
     .await?;
     tx.commit().await?;
+    if replaced {
+        state.store.access_changed();
+    }
 
     // OIDC Core §12.2: same sub and auth_time, no nonce.
     let id_token = granted.contains(scope::OPENID).then(|| IdTokenFor {
@@ -365,6 +385,7 @@ async fn issue_refresh_token(
     tx: &mut Tx,
     client: &Client,
     grant_id: &GrantId,
+    parent_hash: Option<&str>,
     now: i64,
 ) -> Result<Option<String>, sqlx::Error> {
     if !client.allows_grant(crate::oauth::client::GrantType::RefreshToken) {
@@ -372,7 +393,15 @@ async fn issue_refresh_token(
     }
     let token = secret::generate();
     let expires_at = now + client.settings.refresh_token_ttl_seconds;
-    refresh_tokens::insert(&mut **tx, &secret::hash(&token), grant_id, now, expires_at).await?;
+    refresh_tokens::insert(
+        &mut **tx,
+        &secret::hash(&token),
+        grant_id,
+        parent_hash,
+        now,
+        expires_at,
+    )
+    .await?;
     Ok(Some(token))
 }
 

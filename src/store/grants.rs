@@ -102,6 +102,21 @@ pub async fn revoke<'e>(
         .map(|_| ())
 }
 
+/// Access tokens of the family issued before `now_ms` stop standing (liveness reads it): a
+/// refresh retry revokes the access token of the pair it replaces this way.
+pub async fn revoke_access_tokens_before<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &GrantId,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update grants set access_valid_after_ms = $1 where id = $2")
+        .bind(now_ms)
+        .bind(id.as_str())
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
 /// Revokes every refresh family of a user (their tokens die with them).
 pub async fn revoke_for_user<'e>(
     db: impl Executor<'e, Database = Any>,

@@ -40,7 +40,8 @@ pub struct Liveness {
 const QUERY: &str = "select cast(case \
          when exists (select 1 from revoked_tokens where jti = $1) then 0 \
          when $2 <> '' and not exists (select 1 from grants \
-             where id = $2 and revoked_at is null and expires_at > $3) then 0 \
+             where id = $2 and revoked_at is null and expires_at > $3 \
+             and access_valid_after_ms <= $8) then 0 \
          when $5 <> '' and exists (select 1 from users \
              where id = $5 and tokens_valid_after_ms > $8) then 0 \
          when $4 <> '' and $5 <> '' and not exists (select 1 from memberships \

@@ -524,3 +524,120 @@ async fn logout_without_the_clients_id_token_redirects_nowhere() {
     let mixed = app.get(&format!("{path}&id_token_hint={hint}")).await;
     assert_eq!(mixed.status(), 400, "client_id and the hint's aud disagree");
 }
+
+async fn set_grace(app: &TestApp, rp: &Rp, seconds: i64) {
+    sqlx::query("update clients set refresh_reuse_grace_seconds = $1 where id = $2")
+        .bind(seconds)
+        .bind(&rp.registered.client_id)
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    app.state.store.access_changed();
+}
+
+async fn userinfo_status(app: &TestApp, access_token: &str) -> u16 {
+    app.http
+        .get(app.url("/oauth2/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_refresh_retry_replaces_the_pair_it_produced_instead_of_forking_the_family() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let rp = Rp::register(&deployment, &app, &[]).await;
+    set_grace(&app, &rp, 30).await;
+    let tokens = log_in_through_code_flow(&app, &rp, &["openid"], &[]).await;
+    let t0 = tokens.refresh_token().unwrap().secret().clone();
+    let first = rp.refresh(&t0).await.unwrap();
+    assert_eq!(
+        userinfo_status(&app, first.access_token().secret()).await,
+        200
+    );
+
+    let retry = rp
+        .refresh(&t0)
+        .await
+        .expect("a retry within the grace period");
+    assert_eq!(
+        userinfo_status(&app, first.access_token().secret()).await,
+        401,
+        "the pair the retried token produced is revoked"
+    );
+    assert_eq!(
+        userinfo_status(&app, retry.access_token().secret()).await,
+        200
+    );
+    let next = rp
+        .refresh(retry.refresh_token().unwrap().secret())
+        .await
+        .expect("the one live chain goes on");
+    assert!(
+        rp.refresh(first.refresh_token().unwrap().secret())
+            .await
+            .is_err(),
+        "the replaced refresh token is dead"
+    );
+    // Presenting a replaced token is reuse: the family is gone.
+    assert!(
+        rp.refresh(next.refresh_token().unwrap().secret())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn an_older_spent_refresh_token_within_the_grace_period_is_reuse() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let rp = Rp::register(&deployment, &app, &[]).await;
+    set_grace(&app, &rp, 30).await;
+    let tokens = log_in_through_code_flow(&app, &rp, &["openid"], &[]).await;
+    let t0 = tokens.refresh_token().unwrap().secret().clone();
+    let first = rp.refresh(&t0).await.unwrap();
+    let second = rp
+        .refresh(first.refresh_token().unwrap().secret())
+        .await
+        .unwrap();
+    // t0 is no longer the latest spent token: a thief replaying it gets nothing, and the
+    // family dies with it.
+    assert!(rp.refresh(&t0).await.is_err());
+    assert!(
+        rp.refresh(second.refresh_token().unwrap().secret())
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        userinfo_status(&app, second.access_token().secret()).await,
+        401
+    );
+}
+
+#[tokio::test]
+async fn twenty_parallel_refreshes_of_one_token_give_one_pair_and_revoke_the_family() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let rp = Rp::register(&deployment, &app, &[]).await;
+    let tokens = log_in_through_code_flow(&app, &rp, &["openid"], &[]).await;
+    let t0 = tokens.refresh_token().unwrap().secret().clone();
+    let attempts = (0..20).map(|_| rp.refresh(&t0));
+    let results = futures::future::join_all(attempts).await;
+    let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    // The other 19 were reuse: the family, the winner's pair included, is revoked.
+    let winner = winners[0];
+    assert!(
+        rp.refresh(winner.refresh_token().unwrap().secret())
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        userinfo_status(&app, winner.access_token().secret()).await,
+        401
+    );
+}
