@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
+use crate::clock;
 use crate::ids::UserId;
 use crate::secret;
 
@@ -19,6 +20,9 @@ const CSRF_KEY: &str = "csrf";
 pub struct SignedIn {
     pub user_id: UserId,
     pub auth_time: i64,
+    /// The same moment to the millisecond, to tell a login from a request in its second.
+    #[serde(default)]
+    pub signed_in_at_ms: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,9 +41,22 @@ impl<S: Send + Sync> FromRequestParts<S> for LoginSession {
     }
 }
 
+/// A session ends this long after its sign-in, however busy (API.md §10); idleness ends it
+/// sooner (the session layer's expiry).
+pub const ABSOLUTE_LIFETIME_SECONDS: i64 = 14 * 86_400;
+
 impl LoginSession {
+    /// Who is signed in, unless the sign-in is older than the absolute lifetime (then the
+    /// session is ended here).
     pub async fn signed_in(&self) -> Result<Option<SignedIn>, SessionError> {
-        Ok(self.0.get(USER_KEY).await?)
+        let signed_in: Option<SignedIn> = self.0.get(USER_KEY).await?;
+        match signed_in {
+            Some(signed_in) if clock::now() - signed_in.auth_time > ABSOLUTE_LIFETIME_SECONDS => {
+                self.sign_out().await?;
+                Ok(None)
+            }
+            other => Ok(other),
+        }
     }
 
     /// Records a successful login. The session id changes (no fixation) and so does the CSRF
@@ -52,6 +69,7 @@ impl LoginSession {
                 SignedIn {
                     user_id: user_id.clone(),
                     auth_time: now,
+                    signed_in_at_ms: clock::now_ms(),
                 },
             )
             .await?;

@@ -82,7 +82,7 @@ async fn submit_consent(
         })?;
         let request = authorize::validate(&params, &client)?;
         let Some(signed_in) = session.signed_in().await? else {
-            return Ok(send_to_login(&state, &form.authorize_query));
+            return Ok(send_to_login(&state, &form.authorize_query, None));
         };
         if form.decision != "allow" {
             return Err(Failure::Redirect {
@@ -215,17 +215,18 @@ async fn decide(
                 "the user is not signed in",
             ));
         }
-        return Ok(send_to_login(state, query));
+        return Ok(send_to_login(state, query, None));
     };
-    if must_authenticate_again(&request, &signed_in, now) {
+    if must_authenticate_again(&request, &params, &signed_in, now) {
         if request.prompt == Prompt::None {
             return Err(to_client(
                 ErrorCode::LoginRequired,
                 "the user must sign in again",
             ));
         }
-        session.sign_out().await?;
-        return Ok(send_to_login(state, query));
+        // The session stays until a new login replaces it: a user who gives up is still
+        // signed in, and the way back demands a login newer than now.
+        return Ok(send_to_login(state, query, Some(clock::now_ms())));
     }
     if let Some(account_id) = &request.account_id
         && memberships::role_in_active_account(state.store.pool(), account_id, &user.id)
@@ -300,23 +301,46 @@ async fn decide(
     Ok(Redirect::to(&authorize::redirect_with(&request.redirect_uri, &response)).into_response())
 }
 
-/// `prompt=login`, or a session older than `max_age`.
-fn must_authenticate_again(request: &AuthorizationRequest, signed_in: &SignedIn, now: i64) -> bool {
+/// Marks the way back from a forced login: the login must be later than this (unix ms).
+const LOGIN_AFTER: &str = "tessera_login_after";
+
+/// `prompt=login`, a session older than `max_age`, or one older than the forced login the
+/// request came back from.
+fn must_authenticate_again(
+    request: &AuthorizationRequest,
+    params: &Params,
+    signed_in: &SignedIn,
+    now: i64,
+) -> bool {
+    let login_after = params
+        .get(LOGIN_AFTER)
+        .ok()
+        .flatten()
+        .and_then(|text| text.parse::<i64>().ok());
     request.prompt == Prompt::Login
         || request
             .max_age
             .is_some_and(|max_age| now - signed_in.auth_time > max_age)
+        || login_after.is_some_and(|after| signed_in.signed_in_at_ms <= after)
 }
 
 /// 303 to the login page, which comes back to this request once the user is signed in.
 /// `prompt=login` and `max_age` are dropped from the way back, or the return would ask
-/// again forever; the fresh `auth_time` in the ID token shows the client it was honored.
-fn send_to_login(state: &AppState, query: &str) -> Response {
-    let back = without_param(
-        &without_param(query, "prompt", Some("login")),
-        "max_age",
+/// again forever; with `login_after` the way back instead demands a login later than that,
+/// so returning without signing in again gets nothing.
+fn send_to_login(state: &AppState, query: &str, login_after: Option<i64>) -> Response {
+    let mut back = without_param(
+        &without_param(
+            &without_param(query, "prompt", Some("login")),
+            "max_age",
+            None,
+        ),
+        LOGIN_AFTER,
         None,
     );
+    if let Some(after) = login_after {
+        back.push_str(&format!("&{LOGIN_AFTER}={after}"));
+    }
     let return_to = format!("{}/oauth2/authorize?{back}", state.issuer.path());
     Redirect::to(&login_url(state.issuer.path(), &return_to)).into_response()
 }

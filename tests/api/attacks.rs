@@ -641,3 +641,62 @@ async fn twenty_parallel_refreshes_of_one_token_give_one_pair_and_revoke_the_fam
         401
     );
 }
+
+#[tokio::test]
+async fn prompt_login_keeps_the_session_until_a_new_login_and_demands_one() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let rp = Rp::register(&deployment, &app, &[]).await;
+    app.log_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (url, _, _) = rp.authorize_url(&["openid"], &[("prompt", "login")]);
+    let sent = app.http.get(&url).send().await.unwrap();
+    assert_eq!(sent.status(), 303);
+    let login = location(&sent);
+    assert!(login.starts_with("/login?return_to="), "{login}");
+    // A page that merely sends the user here no longer signs them out.
+    assert!(signed_in_as(&app).await.is_some());
+
+    // Going back without signing in again gets no code.
+    let return_to = url::Url::parse(&app.url(&login))
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "return_to")
+        .map(|(_, value)| value.into_owned())
+        .unwrap();
+    let skipped = app.get(&return_to).await;
+    assert_eq!(skipped.status(), 303);
+    assert!(
+        location(&skipped).starts_with("/login?"),
+        "{}",
+        location(&skipped)
+    );
+
+    assert_eq!(app.log_in(ADMIN_EMAIL, ADMIN_PASSWORD).await.status(), 303);
+    let back = app.get(&return_to).await;
+    assert!(query(&location(&back)).contains_key("code"));
+}
+
+#[tokio::test]
+async fn a_session_ends_fourteen_days_after_its_sign_in_however_busy() {
+    let app = TestApp::spawn().await;
+    app.log_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert!(signed_in_as(&app).await.is_some());
+    // Every session row's sign-in moved 15 days back, as if used daily since then.
+    let rows: Vec<(String, String)> = sqlx::query_as("select id, data from sessions")
+        .fetch_all(app.state.store.pool())
+        .await
+        .unwrap();
+    for (id, data) in rows {
+        let mut data: Value = serde_json::from_str(&data).unwrap();
+        if let Some(auth_time) = data["user"]["auth_time"].as_i64() {
+            data["user"]["auth_time"] = json!(auth_time - 15 * 86_400);
+        }
+        sqlx::query("update sessions set data = $1 where id = $2")
+            .bind(data.to_string())
+            .bind(id)
+            .execute(app.state.store.pool())
+            .await
+            .unwrap();
+    }
+    assert_eq!(signed_in_as(&app).await, None);
+}
