@@ -216,7 +216,7 @@ async fn a_merge_patch_sets_removes_and_refuses_read_only_fields() {
             .unwrap();
         expect_problem(response, 400, "validation_failed").await;
     }
-    // RFC 7396 has its own media type; plain JSON is refused.
+    // Plain JSON means the same merge patch (API.md §2); another media type is refused.
     let response = app
         .api(
             Method::PATCH,
@@ -227,12 +227,24 @@ async fn a_merge_patch_sets_removes_and_refuses_read_only_fields() {
         .send()
         .await
         .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = app
+        .api(
+            Method::PATCH,
+            &format!("/v1/accounts/{account}"),
+            &team.owner.token,
+        )
+        .header("content-type", "text/plain")
+        .body(r#"{"name": "Text"}"#)
+        .send()
+        .await
+        .unwrap();
     expect_problem(response, 415, "unsupported_media_type").await;
 
     let actions = app.audit_actions(account).await;
     assert_eq!(
         actions.iter().filter(|a| *a == "account.updated").count(),
-        2
+        3
     );
 }
 

@@ -497,3 +497,32 @@ async fn below_an_issuer_with_a_path_v1_errors_are_problems_there_only() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_patch_takes_merge_patch_and_plain_json() {
+    let app = TestApp::spawn().await;
+    let team = app.team("patch").await;
+    let paths = [
+        ("/v1/me".to_owned(), json!({"name": "Renamed"})),
+        (
+            format!("/v1/accounts/{}/members/{}", team.account, team.viewer.id),
+            json!({"role": "member"}),
+        ),
+        (
+            format!("/v1/accounts/{}", team.account),
+            json!({"name": "Acme 2"}),
+        ),
+    ];
+    for (path, body) in paths {
+        for content_type in ["application/merge-patch+json", "application/json"] {
+            let response = app
+                .api(Method::PATCH, &path, &team.owner.token)
+                .header("content-type", content_type)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path} as {content_type}");
+        }
+    }
+}

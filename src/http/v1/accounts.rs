@@ -192,7 +192,13 @@ async fn show_account(
     path = "/v1/accounts/{acc}",
     tag = "accounts",
     params(("acc" = String, Path, description = "Account id (acc_...)")),
-    request_body(content = serde_json::Value, content_type = "application/merge-patch+json", description = "JSON Merge Patch (RFC 7396) of the mutable fields"),
+    request_body(
+        description = "JSON Merge Patch (RFC 7396) of the mutable fields, as either media type",
+        content(
+            (serde_json::Value = "application/merge-patch+json"),
+            (serde_json::Value = "application/json")
+        )
+    ),
     responses(
         (status = 200, description = "The updated account", body = Account),
         openapi::BodyErrors,

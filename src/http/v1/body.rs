@@ -12,13 +12,15 @@ use crate::http::error::HttpError;
 /// A JSON body (`application/json`) parsed into `T`; give `T` `#[serde(deny_unknown_fields)]`.
 pub struct ApiJson<T>(pub T);
 
-/// A JSON Merge Patch document (RFC 7396, `application/merge-patch+json`).
+/// Every `PATCH` takes both media types with the same RFC 7396 meaning (API.md §2).
+const PATCH_MEDIA_TYPES: [&str; 2] = ["application/merge-patch+json", "application/json"];
+
+/// A JSON Merge Patch document (RFC 7396), to merge into the resource's current JSON.
 pub struct MergePatch(pub serde_json::Value);
 
-/// A JSON Merge Patch document (RFC 7396) sent as `application/merge-patch+json` or as plain
-/// `application/json`: API.md names the merge-patch type for accounts only, and a client
-/// following "JSON in and out" sends a client's PATCH as plain JSON.
-pub struct MergePatchOrJson(pub serde_json::Value);
+/// A merge patch of a flat resource parsed straight into `T`, whose optional fields stand
+/// for absent members (and `Option<Option<_>>` tells `null`, which removes, from absent).
+pub struct PatchJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = HttpError;
@@ -33,22 +35,17 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
     type Rejection = HttpError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, HttpError> {
-        let body = read(request, state, &["application/merge-patch+json"]).await?;
+        let body = read(request, state, &PATCH_MEDIA_TYPES).await?;
         parse(&body).map(MergePatch)
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for MergePatchOrJson {
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for PatchJson<T> {
     type Rejection = HttpError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, HttpError> {
-        let body = read(
-            request,
-            state,
-            &["application/merge-patch+json", "application/json"],
-        )
-        .await?;
-        parse(&body).map(MergePatchOrJson)
+        let body = read(request, state, &PATCH_MEDIA_TYPES).await?;
+        parse(&body).map(PatchJson)
     }
 }
 

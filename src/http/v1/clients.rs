@@ -14,7 +14,7 @@ use crate::admin;
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
 use crate::http::openapi;
-use crate::http::v1::body::{ApiJson, MergePatchOrJson};
+use crate::http::v1::body::{ApiJson, MergePatch};
 use crate::http::v1::caller::{self, Caller, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, ClientId};
@@ -267,7 +267,7 @@ async fn update_client(
     State(state): State<AppState>,
     caller: Caller,
     Path((acc, cid)): Path<(String, String)>,
-    MergePatchOrJson(patch): MergePatchOrJson,
+    MergePatch(patch): MergePatch,
 ) -> Result<Json<ClientView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
     authorize(&state, &caller, &account_id, Role::Admin).await?;

@@ -13,7 +13,7 @@ use crate::credentials;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::page::ClientIp;
-use crate::http::v1::body::ApiJson;
+use crate::http::v1::body::PatchJson;
 use crate::http::v1::caller::Caller;
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, InvitationId};
@@ -80,7 +80,10 @@ mod nullable {
     patch,
     path = "/v1/me",
     tag = "me",
-    request_body(content = ProfileChange, content_type = "application/json"),
+    request_body(content(
+        (ProfileChange = "application/merge-patch+json"),
+        (ProfileChange = "application/json")
+    )),
     responses(
         (status = 200, description = "The updated profile", body = crate::user::User),
         openapi::BodyErrors,
@@ -92,7 +95,7 @@ async fn update_profile(
     State(state): State<AppState>,
     caller: Caller,
     ClientIp(ip): ClientIp,
-    ApiJson(change): ApiJson<ProfileChange>,
+    PatchJson(change): PatchJson<ProfileChange>,
 ) -> Result<Json<User>, HttpError> {
     // A token handed to an app for one account must not take over the person.
     caller.require_user_level()?;

@@ -16,7 +16,7 @@ use crate::clock::{self, Timestamp};
 use crate::email_address::EmailAddress;
 use crate::http::error::HttpError;
 use crate::http::openapi;
-use crate::http::v1::body::ApiJson;
+use crate::http::v1::body::{ApiJson, PatchJson};
 use crate::http::v1::caller::{self, Caller, authorize};
 use crate::http::v1::invites;
 use crate::http::v1::page::{Page, PageRequest, page};
@@ -321,7 +321,10 @@ struct RoleUpdate {
     path = "/v1/accounts/{acc}/members/{usr}",
     tag = "members",
     params(("acc" = String, Path, description = "Account id (acc_...)"), ("usr" = String, Path, description = "User id (usr_...)")),
-    request_body(content = RoleUpdate, content_type = "application/json"),
+    request_body(content(
+        (RoleUpdate = "application/merge-patch+json"),
+        (RoleUpdate = "application/json")
+    )),
     responses(
         (status = 200, description = "The member with the new role", body = MemberView),
         openapi::BodyErrors,
@@ -333,7 +336,7 @@ async fn change_role(
     State(state): State<AppState>,
     caller: Caller,
     Path((acc, usr)): Path<(String, String)>,
-    ApiJson(update): ApiJson<RoleUpdate>,
+    PatchJson(update): PatchJson<RoleUpdate>,
 ) -> Result<Json<MemberView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
     let mut tx = locked(&state, &account_id).await?;
