@@ -100,6 +100,8 @@ impl Account {
                 "name",
                 "must be 1 to 200 characters without surrounding spaces",
             );
+        } else if !crate::text::is_one_line(name) {
+            fail("name", "must be one line without control characters");
         }
         if let Some(url) = &self.avatar_url {
             let absolute = url::Url::parse(url)

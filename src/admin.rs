@@ -419,6 +419,10 @@ fn check_name(name: Option<String>, field: &'static str) -> Result<Option<String
         Some(name) if name.chars().count() > 200 => {
             Err(invalid(field, "must be at most 200 characters"))
         }
+        Some(name) if !crate::text::is_one_line(&name) => Err(invalid(
+            field,
+            "must be one line without control characters",
+        )),
         Some(name) if name.is_empty() => Ok(None),
         name => Ok(name),
     }
@@ -428,6 +432,12 @@ fn check_account_name(name: &str) -> Result<String, AdminError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(invalid("name", "must be 1 to 200 characters"));
+    }
+    if !crate::text::is_one_line(name) {
+        return Err(invalid(
+            "name",
+            "must be one line without control characters",
+        ));
     }
     Ok(name.to_owned())
 }

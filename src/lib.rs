@@ -33,6 +33,7 @@ pub mod secret;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod text;
 pub mod tokens;
 pub mod user;
 pub mod webhooks;

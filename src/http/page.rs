@@ -189,9 +189,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for HtmlForm<T> {
     type Rejection = PageError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, PageError> {
-        axum::Form::<T>::from_request(request, state)
+        let axum::Form(pairs) = axum::Form::<Vec<(String, String)>>::from_request(request, state)
             .await
-            .map(|axum::Form(value)| HtmlForm(value))
             .map_err(|rejection: FormRejection| PageError::BadRequest {
                 status: if rejection.status().is_client_error() {
                     rejection.status()
@@ -199,6 +198,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for HtmlForm<T> {
                     StatusCode::BAD_REQUEST
                 },
                 message: "The form could not be read. Go back and try again.".into(),
+            })?;
+        // Refused here, the same on both databases (PostgreSQL fails on a NUL at insert).
+        if pairs
+            .iter()
+            .any(|(_, value)| crate::text::has_control_characters(value))
+        {
+            return Err(PageError::bad_request(
+                "The form contains characters that cannot be stored. Go back and try again.",
+            ));
+        }
+        let encoded = serde_urlencoded::to_string(&pairs).map_err(|_| {
+            PageError::bad_request("The form could not be read. Go back and try again.")
+        })?;
+        serde_urlencoded::from_str(&encoded)
+            .map(HtmlForm)
+            .map_err(|_| {
+                PageError::bad_request("The form could not be read. Go back and try again.")
             })
     }
 }

@@ -149,6 +149,8 @@ impl ClientSettings {
 
         if self.name.trim().is_empty() || self.name.chars().count() > 200 {
             fail("name", "must be 1 to 200 characters".into());
+        } else if !crate::text::is_one_line(&self.name) {
+            fail("name", "must be one line without control characters".into());
         }
         for uri in &self.redirect_uris {
             if let Err(message) = check_redirect_uri(uri) {

@@ -526,3 +526,63 @@ async fn every_patch_takes_merge_patch_and_plain_json() {
         }
     }
 }
+
+#[tokio::test]
+async fn control_characters_are_refused_on_both_databases() {
+    let app = TestApp::spawn().await;
+    let team = app.team("ctl").await;
+    for (method, path, body, field) in [
+        (
+            Method::POST,
+            "/v1/accounts".to_owned(),
+            json!({"name": "Acme\u{0}"}),
+            "name",
+        ),
+        (
+            Method::POST,
+            "/v1/accounts".to_owned(),
+            json!({"name": "Acme", "labels": {"team": "a\u{0}b"}}),
+            "labels.team",
+        ),
+        (
+            Method::POST,
+            "/v1/accounts".to_owned(),
+            json!({"name": "Acme\nInc"}),
+            "name",
+        ),
+        (
+            Method::PATCH,
+            "/v1/me".to_owned(),
+            json!({"name": "Ada\u{7}"}),
+            "name",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{}/api-keys", team.account),
+            json!({"name": "key\u{1b}[31m", "role": "viewer"}),
+            "name",
+        ),
+    ] {
+        let response = app
+            .api(method, &path, &team.owner.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(response, 400, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{path} {body}");
+    }
+    // The hosted forms too: a NUL in a sign-up name is a 400 page, not a database error.
+    let response = app
+        .submit_form(
+            "/signup",
+            "/signup",
+            &[
+                ("email", "nul@example.com"),
+                ("password", "a-long-enough-passphrase"),
+                ("name", "Nul\u{0}"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+}

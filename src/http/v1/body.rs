@@ -83,6 +83,20 @@ async fn read<S: Send + Sync>(
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, HttpError> {
+    // NUL and other control characters are refused before anything reads the body, the
+    // same on both databases (PostgreSQL would fail on a NUL at insert time).
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(field) = crate::text::first_control_character(&value)
+    {
+        return Err(HttpError::invalid_field(
+            if field.is_empty() {
+                "body".to_owned()
+            } else {
+                field
+            },
+            "must not contain control characters",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();

@@ -109,6 +109,15 @@ async fn update_profile(
                 "must be at most 200 characters",
             ));
         }
+        if name
+            .as_ref()
+            .is_some_and(|name| !crate::text::is_one_line(name))
+        {
+            return Err(HttpError::invalid_field(
+                "name",
+                "must be one line without control characters",
+            ));
+        }
         user.name = name.filter(|name| !name.is_empty());
         changed.push("name");
     }
