@@ -348,6 +348,15 @@ pub async fn insert_account_with_owner(
         ..account_event
     };
     audit_events::insert(&mut **tx, &member_event, now).await?;
+    // The parent's log (and its webhook) hears of a new child too (API.md §8).
+    if let Some(parent_id) = &account.parent_id {
+        let parent_event = NewEvent {
+            account_id: Some(parent_id),
+            details: json!({"name": account.name, "parent_id": parent_id}),
+            ..account_event
+        };
+        audit_events::insert(&mut **tx, &parent_event, now).await?;
+    }
     Ok(())
 }
 

@@ -120,3 +120,42 @@ async fn only_admins_read_the_trail() {
         .unwrap();
     expect_problem(response, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn a_childs_creation_and_deletion_are_in_the_parents_log_too() {
+    let app = TestApp::spawn().await;
+    let team = app.team("parent").await;
+    let child = app
+        .create_account(
+            &team.owner,
+            json!({"name": "Child", "parent_id": team.account}),
+        )
+        .await;
+    let child = child["id"].as_str().unwrap();
+    let deleted = app
+        .api(
+            Method::DELETE,
+            &format!("/v1/accounts/{child}"),
+            &team.owner.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let events: Vec<(String, String)> = sqlx::query_as(
+        "select action, target_id from audit_events where account_id = $1 \
+         and action like 'account.%' order by id",
+    )
+    .bind(&team.account)
+    .fetch_all(app.state.store.pool())
+    .await
+    .unwrap();
+    assert!(
+        events.contains(&("account.created".to_owned(), child.to_owned())),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&("account.deleted".to_owned(), child.to_owned())),
+        "{events:?}"
+    );
+}

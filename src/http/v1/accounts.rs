@@ -299,6 +299,24 @@ async fn delete_account(
         )
         .await?;
     }
+    // The surviving parent's log (and its webhook) hears of it too (API.md §8).
+    if let Some(parent_id) = accounts::find(&mut *tx, &account_id)
+        .await?
+        .and_then(|account| account.parent_id)
+    {
+        audit_events::insert(
+            &mut *tx,
+            &caller.event(
+                Some(&parent_id),
+                "account.deleted",
+                "account",
+                account_id.as_str(),
+                json!({ "cascade_from": null }),
+            ),
+            now,
+        )
+        .await?;
+    }
     accounts::delete(&mut *tx, &account_id).await?;
     tx.commit().await?;
     state.store.access_changed();
