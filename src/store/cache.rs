@@ -7,11 +7,12 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::sync::watch;
 
 use crate::ids::{AccountId, ClientId, UserId};
@@ -150,12 +151,21 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
 pub async fn follow_changes(
     cache: &Cache,
     database_url: &str,
+    application_name: &str,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
         cache.serve(false);
         let listening = async {
-            let mut listener = PgListener::connect(database_url).await?;
+            let options = PgConnectOptions::from_str(database_url)?.application_name(application_name);
+            // A pool of one, as `PgListener::connect` makes, with the connection named.
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .max_lifetime(None)
+                .idle_timeout(None)
+                .connect_with(options)
+                .await?;
+            let mut listener = PgListener::connect_with(&pool).await?;
             listener.listen(CHANNEL).await?;
             Ok::<_, sqlx::Error>(listener)
         };
