@@ -146,8 +146,10 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
 }
 
 /// Follows the PostgreSQL triggers' notifications until `shutdown`: the cache serves only
-/// while a listener is connected, and starts empty after every (re)connection, because
-/// notifications sent meanwhile are lost.
+/// while a listener is connected (from the moment its connection is known lost until it is
+/// subscribed again, every answer comes from the database), and starts empty after every
+/// (re)connection, because notifications sent meanwhile are lost. `application_name` names
+/// the connection in `pg_stat_activity`.
 pub async fn follow_changes(
     cache: &Cache,
     database_url: &str,
@@ -171,13 +173,19 @@ pub async fn follow_changes(
         };
         let retry = match listening.await {
             Ok(mut listener) => {
+                // Told of a lost connection at once, not after sqlx has reconnected (which can
+                // take as long as the database takes to answer).
+                listener.eager_reconnect(false);
                 cache.serve(true);
-                loop {
+                let retry = loop {
                     tokio::select! {
                         notification = listener.try_recv() => match notification {
                             Ok(Some(_)) => cache.clear(),
                             // The connection dropped (`None`) or failed: start over.
-                            Ok(None) => break Duration::ZERO,
+                            Ok(None) => {
+                                tracing::warn!("access change listener lost its connection");
+                                break Duration::ZERO;
+                            }
                             Err(error) => {
                                 tracing::warn!(%error, "access change listener failed");
                                 break Duration::from_secs(1);
@@ -185,7 +193,11 @@ pub async fn follow_changes(
                         },
                         _ = shutdown.changed() => return,
                     }
-                }
+                };
+                // Changes go unheard from now until the next subscription: stop serving now,
+                // not after the wait.
+                cache.serve(false);
+                retry
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for access changes; reading from the database");

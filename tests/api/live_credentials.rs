@@ -291,6 +291,22 @@ async fn listeners(app: &TestApp, of: &TestApp) -> i64 {
     .unwrap()
 }
 
+/// Whether new connections to the test database are let in (existing ones carry on); set
+/// from the server's maintenance database, as PostgreSQL wants.
+async fn allow_connections(app: &TestApp, allow: bool) {
+    let name: String = sqlx::query_scalar("select cast(current_database() as text)")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    let server = std::env::var("TEST_DATABASE_URL").unwrap();
+    let admin = tessera::store::Store::connect(&server).await.unwrap();
+    sqlx::query(&format!("alter database {name} allow_connections {allow}"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    admin.close().await;
+}
+
 #[tokio::test]
 async fn another_instance_refuses_changed_credentials_even_after_its_listener_was_killed() {
     let deployment = Deployment::new().await;
@@ -341,6 +357,9 @@ async fn another_instance_refuses_changed_credentials_even_after_its_listener_wa
     );
     assert_eq!(client_credentials(&second, client_id, old_secret).await, 200);
 
+    // Killed while no connection may be opened: the listener stays down through the changes,
+    // whose notifications it therefore never gets.
+    allow_connections(&first, false).await;
     let killed: Vec<i64> = sqlx::query_scalar(
         "select cast(case when pg_terminate_backend(pid) then 1 else 0 end as bigint) \
          from pg_stat_activity where datname = current_database() and application_name = $1",
@@ -373,6 +392,8 @@ async fn another_instance_refuses_changed_credentials_even_after_its_listener_wa
         status(&first, Method::POST, &rotate, &team.admin.token).await,
         200
     );
+    assert_eq!(listeners(&first, &second).await, 0, "still down");
+    allow_connections(&first, true).await;
 
     refuses_within("a revoked token", changed, || async {
         status(&second, Method::GET, "/v1/me", &revocable).await == 401
