@@ -178,20 +178,23 @@ async fn a_suspended_parent_stops_the_credentials_of_its_descendants() {
     let own = Introspector::of(&app, &team.owner, grandchild).await;
     assert_eq!(read_account(&app, grandchild, &token).await, 200);
     assert_eq!(read_account(&app, grandchild, &key).await, 200);
+    assert_eq!(client_credentials(&app, &own.id, &own.secret).await, 200);
 
     set_status(&app, &team.owner, parent, "suspended").await;
     expect_invalid_token(&app, grandchild, &token).await;
     expect_invalid_token(&app, grandchild, &key).await;
     assert_eq!(login.introspect(&app, &token).await["active"], false);
     assert_eq!(own.introspect(&app, &key).await["active"], false);
-    // Nor does the suspended subtree mint new account tokens.
+    // Nor does the suspended subtree mint new account tokens, for members or its clients.
     let refused = account_token(&app, &team.owner, json!({"account_id": grandchild})).await;
     assert_ne!(refused.status(), 200);
+    assert_ne!(client_credentials(&app, &own.id, &own.secret).await, 200);
 
     set_status(&app, &team.owner, parent, "active").await;
     assert_eq!(read_account(&app, grandchild, &token).await, 200);
     assert_eq!(read_account(&app, grandchild, &key).await, 200);
     assert_eq!(own.introspect(&app, &key).await["active"], true);
+    assert_eq!(client_credentials(&app, &own.id, &own.secret).await, 200);
 }
 
 #[tokio::test]
@@ -477,7 +480,8 @@ async fn twenty_racing_redemptions_of_one_code_yield_one_token_set_which_is_then
         .filter(|(status, _)| *status == 200)
         .map(|(_, body)| body)
         .collect();
-    assert_eq!(won.len(), 1, "{answers:?}");
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    assert_eq!(won.len(), 1, "exactly one redemption wins: {statuses:?}");
     for (status, body) in answers.iter().filter(|(status, _)| *status != 200) {
         assert_eq!(*status, 400, "{body}");
         assert_eq!(body["error"], "invalid_grant", "{body}");
