@@ -78,7 +78,9 @@ async fn access_token_view(
         .store
         .liveness(
             tokens::liveness_of(&claims),
-            member.as_ref().map(|(account_id, user_id)| (account_id, user_id)),
+            member
+                .as_ref()
+                .map(|(account_id, user_id)| (account_id, user_id)),
             now,
         )
         .await?;
@@ -109,11 +111,7 @@ async fn access_token_view(
         "nbf": claims.nbf,
         "jti": claims.jti,
     });
-    for (name, value) in [
-        ("uid", claims.uid),
-        ("acc", claims.acc),
-        ("role", role),
-    ] {
+    for (name, value) in [("uid", claims.uid), ("acc", claims.acc), ("role", role)] {
         if let Some(value) = value {
             view[name] = value.into();
         }

@@ -159,7 +159,8 @@ pub async fn follow_changes(
     loop {
         cache.serve(false);
         let listening = async {
-            let options = PgConnectOptions::from_str(database_url)?.application_name(application_name);
+            let options =
+                PgConnectOptions::from_str(database_url)?.application_name(application_name);
             // A pool of one, as `PgListener::connect` makes, with the connection named.
             let pool = PgPoolOptions::new()
                 .max_connections(1)

@@ -92,10 +92,10 @@ pub async fn role_in_active_account<'e>(
         )
     });
     let role: Option<String> = sqlx::query_scalar(&QUERY)
-    .bind(account_id.as_str())
-    .bind(user_id.as_str())
-    .fetch_optional(db)
-    .await?;
+        .bind(account_id.as_str())
+        .bind(user_id.as_str())
+        .fetch_optional(db)
+        .await?;
     Ok(role.as_deref().and_then(Role::parse))
 }
 

@@ -15,9 +15,7 @@ use crate::account_tokens::account_token;
 use crate::api_keys::create_key;
 use crate::authorization_code::{Rp, browse_to_callback, query};
 use crate::clients::{client_credentials, confidential, create_client};
-use crate::helpers::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, TestApp, TestUser, expect_problem,
-};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, TestApp, TestUser, expect_problem};
 
 /// The redirect URI `Rp::register` registers.
 const REDIRECT_URI: &str = "https://app.example.com/callback";
@@ -98,7 +96,11 @@ async fn expect_invalid_token(app: &TestApp, account: &str, token: &str) {
 
 async fn set_status(app: &TestApp, owner: &TestUser, account: &str, status: &str) {
     let response = app
-        .api(Method::PATCH, &format!("/v1/accounts/{account}"), &owner.token)
+        .api(
+            Method::PATCH,
+            &format!("/v1/accounts/{account}"),
+            &owner.token,
+        )
         .header("content-type", "application/merge-patch+json")
         .body(json!({ "status": status }).to_string())
         .send()
@@ -166,7 +168,10 @@ async fn a_suspended_parent_stops_the_credentials_of_its_descendants() {
         .await;
     let child = child["id"].as_str().unwrap();
     let grandchild = app
-        .create_account(&team.owner, json!({"name": "Grandchild", "parent_id": child}))
+        .create_account(
+            &team.owner,
+            json!({"name": "Grandchild", "parent_id": child}),
+        )
         .await;
     let grandchild = grandchild["id"].as_str().unwrap();
     let token = scoped_token(&app, &team.owner, grandchild).await;
@@ -348,7 +353,10 @@ async fn another_instance_refuses_changed_credentials_even_after_its_listener_wa
         client["client_secret"].as_str().unwrap(),
     );
     // Warm the second instance's cache with every answer about to go stale.
-    assert_eq!(status(&second, Method::GET, "/v1/me", &revocable).await, 200);
+    assert_eq!(
+        status(&second, Method::GET, "/v1/me", &revocable).await,
+        200
+    );
     assert_eq!(read_account(&second, account, &removed).await, 200);
     assert_eq!(
         read_account(&second, &other.account, &suspended_token).await,
@@ -358,7 +366,10 @@ async fn another_instance_refuses_changed_credentials_even_after_its_listener_wa
         read_account(&second, &other.account, &suspended_key).await,
         200
     );
-    assert_eq!(client_credentials(&second, client_id, old_secret).await, 200);
+    assert_eq!(
+        client_credentials(&second, client_id, old_secret).await,
+        200
+    );
 
     // Killed while no connection may be opened: the listener stays down through the changes,
     // whose notifications it therefore never gets.
@@ -423,7 +434,10 @@ async fn another_instance_refuses_changed_credentials_even_after_its_listener_wa
     // the second instance just read (and may hold) the suspended answer.
     let back = Instant::now();
     while listeners(&first, &second).await != 1 {
-        assert!(back.elapsed() < PROPAGATION, "the listener did not come back");
+        assert!(
+            back.elapsed() < PROPAGATION,
+            "the listener did not come back"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     set_status(&first, &other.owner, &other.account, "active").await;
@@ -442,10 +456,7 @@ async fn redeem(app: &TestApp, rp: &Rp, code: &str, verifier: &str) -> (u16, Val
     let response = app
         .http
         .post(app.url("/oauth2/token"))
-        .basic_auth(
-            &rp.registered.client_id,
-            rp.registered.secret.as_deref(),
-        )
+        .basic_auth(&rp.registered.client_id, rp.registered.secret.as_deref())
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", code),
