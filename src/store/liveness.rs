@@ -46,19 +46,19 @@ pub struct Liveness {
 static QUERY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "select cast(case \
-           when exists (select 1 from revoked_tokens where jti = $1) then 0 \
-           when $2 <> '' and not exists (select 1 from grants \
-               where id = $2 and revoked_at is null and expires_at > $3) then 0 \
-           when $5 <> '' and exists (select 1 from users \
-               where id = $5 and tokens_valid_after_ms > $8) then 0 \
-           when $4 <> '' and $5 <> '' and not exists (select 1 from memberships \
-               where account_id = $4 and user_id = $5) then 0 \
-           when $4 <> '' and $5 = '' and not exists (select 1 from accounts where id = $4) then 0 \
-           when $4 <> '' and {token_account_suspended} then 0 \
-           else 1 end as bigint), \
-         (select expires_at from grants where id = $2), \
-         (select role from memberships where account_id = $6 and user_id = $7 \
-          and not {role_account_suspended})",
+         when exists (select 1 from revoked_tokens where jti = $1) then 0 \
+         when $2 <> '' and not exists (select 1 from grants \
+             where id = $2 and revoked_at is null and expires_at > $3) then 0 \
+         when $5 <> '' and exists (select 1 from users \
+             where id = $5 and tokens_valid_after_ms > $8) then 0 \
+         when $4 <> '' and $5 <> '' and not exists (select 1 from memberships \
+             where account_id = $4 and user_id = $5) then 0 \
+         when $4 <> '' and $5 = '' and not exists (select 1 from accounts where id = $4) then 0 \
+         when $4 <> '' and {token_account_suspended} then 0 \
+         else 1 end as bigint), \
+     (select expires_at from grants where id = $2), \
+     (select role from memberships where account_id = $6 and user_id = $7 \
+      and not {role_account_suspended})",
         token_account_suspended = accounts::suspended_along("$4"),
         role_account_suspended = accounts::suspended_along("$6"),
     )
