@@ -220,7 +220,8 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, Htt
 }
 
 /// The active API key `token` names (`None`: unknown, expired, revoked, or its account or an
-/// ancestor suspended): one query. Its last use is written down at most once a minute, off the request's path.
+/// ancestor suspended): one query. Its last use is written down at most once a minute, off
+/// the request's path.
 pub async fn authenticate_api_key(
     state: &AppState,
     token: &str,
