@@ -337,7 +337,7 @@ pub async fn is_live(
     Ok(store.liveness(liveness_of(claims), None, now).await?.live)
 }
 
-fn liveness_of(claims: &AccessTokenClaims) -> liveness::Token<'_> {
+pub(crate) fn liveness_of(claims: &AccessTokenClaims) -> liveness::Token<'_> {
     liveness::Token {
         jti: &claims.jti,
         grant_id: claims.gid.as_deref(),

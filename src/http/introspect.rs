@@ -1,6 +1,7 @@
 //! `POST /oauth2/introspect` (RFC 7662) and `POST /oauth2/revoke` (RFC 7009). A client sees
 //! and revokes only what belongs to its own account (introspection) or to itself (revocation);
-//! anything else is simply inactive.
+//! anything else is simply inactive. Account credentials answer as things stand now: inactive
+//! once the membership, the account or an ancestor's activity is gone, with the role held now.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -14,9 +15,10 @@ use crate::api_key;
 use crate::clock;
 use crate::http::error::OAuthJsonError;
 use crate::http::extract;
-use crate::ids::ClientId;
+use crate::ids::{AccountId, ClientId, UserId};
 use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
+use crate::role::Role;
 use crate::secret;
 use crate::state::AppState;
 use crate::store::{api_keys, grants, memberships, refresh_tokens, revoked_tokens};
@@ -63,11 +65,39 @@ async fn access_token_view(
     let Ok(claims) = state.keys.verify_access_token(token) else {
         return Ok(None);
     };
-    if !same_account(state, caller, &claims.client_id).await?
-        || !tokens::is_live(&state.store, &claims, now).await?
-    {
+    if !same_account(state, caller, &claims.client_id).await? {
         return Ok(Some(json!({"active": false})));
     }
+    // A user's account token: its liveness and the member's role now, in one round trip.
+    let member = claims
+        .acc
+        .as_deref()
+        .and_then(AccountId::parse)
+        .zip(claims.uid.as_deref().and_then(UserId::parse));
+    let liveness = state
+        .store
+        .liveness(
+            tokens::liveness_of(&claims),
+            member
+                .as_ref()
+                .map(|(account_id, user_id)| (account_id, user_id)),
+            now,
+        )
+        .await?;
+    if !liveness.live {
+        return Ok(Some(json!({"active": false})));
+    }
+    // The role held now, never more than the token was issued with: a demotion shows at once,
+    // a promotion does not widen a token already out.
+    let role = match (&member, liveness.role) {
+        (None, _) => claims.role.clone(),
+        (Some(_), Some(now_role)) => claims
+            .role
+            .as_deref()
+            .and_then(Role::parse)
+            .map(|issued| issued.min(now_role).as_str().to_owned()),
+        (Some(_), None) => return Ok(Some(json!({"active": false}))),
+    };
     let mut view = json!({
         "active": true,
         "token_type": "Bearer",
@@ -81,11 +111,7 @@ async fn access_token_view(
         "nbf": claims.nbf,
         "jti": claims.jti,
     });
-    for (name, value) in [
-        ("uid", claims.uid),
-        ("acc", claims.acc),
-        ("role", claims.role),
-    ] {
+    for (name, value) in [("uid", claims.uid), ("acc", claims.acc), ("role", role)] {
         if let Some(value) = value {
             view[name] = value.into();
         }
@@ -101,7 +127,9 @@ async fn api_key_view(
     token: &str,
     now: i64,
 ) -> Result<Value, sqlx::Error> {
-    let key = api_keys::find_by_token_hash(state.store.pool(), &secret::hash(token)).await?;
+    let key =
+        api_keys::find_by_token_hash_in_active_account(state.store.pool(), &secret::hash(token))
+            .await?;
     let Some(key) = key.filter(|key| key.is_active(now) && key.account_id == caller.account_id)
     else {
         return Ok(json!({"active": false}));
@@ -150,7 +178,9 @@ async fn refresh_token_view(
         view["sub"] = user_id.to_string().into();
         view["uid"] = user_id.to_string().into();
         if let Some(account_id) = &grant.account_id {
-            match memberships::role(state.store.pool(), account_id, user_id).await? {
+            match memberships::role_in_active_account(state.store.pool(), account_id, user_id)
+                .await?
+            {
                 Some(role) => {
                     view["acc"] = account_id.to_string().into();
                     view["role"] = role.as_str().into();

@@ -128,6 +128,20 @@ pub async fn lineage<'e>(
         .collect())
 }
 
+/// SQL that holds when the account whose id `param` names, or one of its ancestors, is not
+/// active: a suspension covers the subtree. An expression, so token checks stay one statement;
+/// an unknown account holds nothing here (other conditions catch it).
+pub(crate) fn suspended_along(param: &str) -> String {
+    format!(
+        "exists (with recursive up (id, parent_id, status, depth) as ( \
+           select id, parent_id, status, cast(0 as bigint) from accounts where id = {param} \
+           union all \
+           select a.id, a.parent_id, a.status, up.depth + 1 from accounts a \
+           join up on a.id = up.parent_id where up.depth < 64) \
+         select 1 from up where status <> 'active')"
+    )
+}
+
 /// The account and its ancestors, nearest first, with no membership roles: the lineage an
 /// API key's role is laid on.
 pub async fn ancestry<'e>(

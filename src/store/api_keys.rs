@@ -1,12 +1,14 @@
 //! The `api_keys` table. Authentication looks a key up by `token_hash` (unique index).
 
+use std::sync::LazyLock;
+
 use sqlx::{Any, Executor, FromRow};
 
 use crate::api_key::ApiKey;
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, ApiKeyId};
 use crate::role::Role;
-use crate::store::Position;
+use crate::store::{Position, accounts};
 
 #[derive(FromRow)]
 struct ApiKeyRow {
@@ -67,17 +69,23 @@ pub async fn insert<'e>(
     .map(|_| ())
 }
 
-/// The key whose secret hashes to `token_hash`, in any status.
-pub async fn find_by_token_hash<'e>(
+/// The key whose secret hashes to `token_hash`, in any status of its own, provided its
+/// account and every ancestor are active: a suspended account's keys authenticate nothing.
+pub async fn find_by_token_hash_in_active_account<'e>(
     db: impl Executor<'e, Database = Any>,
     token_hash: &str,
 ) -> Result<Option<ApiKey>, sqlx::Error> {
-    let row: Option<ApiKeyRow> = sqlx::query_as(&format!(
-        "select {COLUMNS} from api_keys where token_hash = $1"
-    ))
-    .bind(token_hash)
-    .fetch_optional(db)
-    .await?;
+    static QUERY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "select {COLUMNS} from api_keys where token_hash = $1 and not {}",
+            // Uncorrelated: the lineage is walked once, from the key's own account.
+            accounts::suspended_along("(select account_id from api_keys where token_hash = $1)")
+        )
+    });
+    let row: Option<ApiKeyRow> = sqlx::query_as(&QUERY)
+        .bind(token_hash)
+        .fetch_optional(db)
+        .await?;
     Ok(row.and_then(ApiKeyRow::into_key))
 }
 

@@ -7,11 +7,12 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::sync::watch;
 
 use crate::ids::{AccountId, ClientId, UserId};
@@ -145,29 +146,47 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
 }
 
 /// Follows the PostgreSQL triggers' notifications until `shutdown`: the cache serves only
-/// while a listener is connected, and starts empty after every (re)connection, because
-/// notifications sent meanwhile are lost.
+/// while a listener is connected (from the moment its connection is known lost until it is
+/// subscribed again, every answer comes from the database), and starts empty after every
+/// (re)connection, because notifications sent meanwhile are lost. `application_name` names
+/// the connection in `pg_stat_activity`.
 pub async fn follow_changes(
     cache: &Cache,
     database_url: &str,
+    application_name: &str,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
         cache.serve(false);
         let listening = async {
-            let mut listener = PgListener::connect(database_url).await?;
+            let options =
+                PgConnectOptions::from_str(database_url)?.application_name(application_name);
+            // A pool of one, as `PgListener::connect` makes, with the connection named.
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .max_lifetime(None)
+                .idle_timeout(None)
+                .connect_with(options)
+                .await?;
+            let mut listener = PgListener::connect_with(&pool).await?;
             listener.listen(CHANNEL).await?;
             Ok::<_, sqlx::Error>(listener)
         };
         let retry = match listening.await {
             Ok(mut listener) => {
+                // Told of a lost connection at once, not after sqlx has reconnected (which can
+                // take as long as the database takes to answer).
+                listener.eager_reconnect(false);
                 cache.serve(true);
-                loop {
+                let retry = loop {
                     tokio::select! {
                         notification = listener.try_recv() => match notification {
                             Ok(Some(_)) => cache.clear(),
                             // The connection dropped (`None`) or failed: start over.
-                            Ok(None) => break Duration::ZERO,
+                            Ok(None) => {
+                                tracing::warn!("access change listener lost its connection");
+                                break Duration::ZERO;
+                            }
                             Err(error) => {
                                 tracing::warn!(%error, "access change listener failed");
                                 break Duration::from_secs(1);
@@ -175,7 +194,11 @@ pub async fn follow_changes(
                         },
                         _ = shutdown.changed() => return,
                     }
-                }
+                };
+                // Changes go unheard from now until the next subscription: stop serving now,
+                // not after the wait.
+                cache.serve(false);
+                retry
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for access changes; reading from the database");

@@ -8,7 +8,7 @@ use crate::account::AccountStatus;
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, ClientId};
 use crate::oauth::client::{AuthMethod, Client, ClientSettings, GrantType};
-use crate::store::{Position, json_or_default, to_json};
+use crate::store::{Position, accounts, json_or_default, to_json};
 
 #[derive(FromRow)]
 struct ClientRow {
@@ -80,12 +80,14 @@ static QUALIFIED: LazyLock<String> = LazyLock::new(|| {
     columns.join(", ")
 });
 
-/// A client by id with its account's status: built once, it runs on every token request.
+/// A client by id with its account's status, `suspended` too when an ancestor is (a
+/// suspension covers the subtree): built once, it runs on every token request.
 static FIND: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "select {}, a.status as account_status from clients c join accounts a on a.id = c.account_id \
-         where c.id = $1",
-        *QUALIFIED
+        "select {}, case when {} then 'suspended' else a.status end as account_status \
+         from clients c join accounts a on a.id = c.account_id where c.id = $1",
+        *QUALIFIED,
+        accounts::suspended_along("c.account_id")
     )
 });
 

@@ -1,11 +1,15 @@
 //! Whether an issued access token still stands, in one statement across `revoked_tokens`,
-//! `grants`, `users`, `memberships` and `accounts`: it runs on bearer requests, so one round trip,
+//! `grants`, `users`, `memberships` and `accounts` (an account token stands only while its
+//! account and every ancestor are active): it runs on bearer requests, so one round trip,
 //! not one per table. `Store::liveness` answers from memory when nothing changed since.
+
+use std::sync::LazyLock;
 
 use sqlx::{Any, Executor};
 
 use crate::ids::{AccountId, UserId};
 use crate::role::Role;
+use crate::store::accounts;
 
 /// What a verified access token says about itself that the database may contradict.
 #[derive(Clone, Copy, Debug)]
@@ -26,9 +30,11 @@ pub struct Token<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Liveness {
     /// Not revoked by `jti`; its grant neither revoked nor expired; for a user's account token
-    /// the membership still there, for a client's its account.
+    /// the membership still there, for a client's its account; for both, no account of the
+    /// lineage suspended.
     pub live: bool,
-    /// The user's role in the active account asked about, if a member.
+    /// The user's role now in the account asked about, if a member and no account of its
+    /// lineage is suspended.
     pub role: Option<Role>,
     /// Unix time until which `live` holds without a change: when the grant expires (a refresh
     /// may extend it, so then ask again).
@@ -37,7 +43,9 @@ pub struct Liveness {
 
 /// Absent optional values are bound as `''`, which no id equals (a bare NULL parameter has
 /// no type PostgreSQL can infer).
-const QUERY: &str = "select cast(case \
+static QUERY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "select cast(case \
          when exists (select 1 from revoked_tokens where jti = $1) then 0 \
          when $2 <> '' and not exists (select 1 from grants \
              where id = $2 and revoked_at is null and expires_at > $3 \
@@ -47,10 +55,15 @@ const QUERY: &str = "select cast(case \
          when $4 <> '' and $5 <> '' and not exists (select 1 from memberships \
              where account_id = $4 and user_id = $5) then 0 \
          when $4 <> '' and $5 = '' and not exists (select 1 from accounts where id = $4) then 0 \
+         when $4 <> '' and {token_account_suspended} then 0 \
          else 1 end as bigint), \
      (select expires_at from grants where id = $2), \
-     (select m.role from memberships m join accounts a on a.id = m.account_id \
-      where m.account_id = $6 and m.user_id = $7 and a.status = 'active')";
+     (select role from memberships where account_id = $6 and user_id = $7 \
+      and not {role_account_suspended})",
+        token_account_suspended = accounts::suspended_along("$4"),
+        role_account_suspended = accounts::suspended_along("$6"),
+    )
+});
 
 /// Whether `token` stands at `now` and, when `role_in` names an account and a user, the
 /// user's role in that account if it is active.
@@ -60,7 +73,7 @@ pub async fn check<'e>(
     role_in: Option<(&AccountId, &UserId)>,
     now: i64,
 ) -> Result<Liveness, sqlx::Error> {
-    let (live, grant_expires_at, role): (i64, Option<i64>, Option<String>) = sqlx::query_as(QUERY)
+    let (live, grant_expires_at, role): (i64, Option<i64>, Option<String>) = sqlx::query_as(&QUERY)
         .bind(token.jti)
         .bind(token.grant_id.unwrap_or(""))
         .bind(now)

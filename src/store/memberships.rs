@@ -1,12 +1,14 @@
 //! The `memberships` table: (account, user, role).
 
+use std::sync::LazyLock;
+
 use serde::Serialize;
 use sqlx::{Any, Executor, FromRow};
 
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, InvitationId, UserId};
 use crate::role::Role;
-use crate::store::{Position, Tx};
+use crate::store::{Position, Tx, accounts};
 
 /// A member of an account as the REST API shows it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -76,21 +78,24 @@ pub async fn role<'e>(
     Ok(role.as_deref().and_then(Role::parse))
 }
 
-/// The user's role in the account if the account is active: what an account-scoped token
-/// may be issued with, in one indexed query.
+/// The user's role in the account if the account and its ancestors are active (a suspension
+/// covers the subtree): what an account-scoped token may be issued with, in one query.
 pub async fn role_in_active_account<'e>(
     db: impl Executor<'e, Database = Any>,
     account_id: &AccountId,
     user_id: &UserId,
 ) -> Result<Option<Role>, sqlx::Error> {
-    let role: Option<String> = sqlx::query_scalar(
-        "select m.role from memberships m join accounts a on a.id = m.account_id \
-         where m.account_id = $1 and m.user_id = $2 and a.status = 'active'",
-    )
-    .bind(account_id.as_str())
-    .bind(user_id.as_str())
-    .fetch_optional(db)
-    .await?;
+    static QUERY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "select role from memberships where account_id = $1 and user_id = $2 and not {}",
+            accounts::suspended_along("$1")
+        )
+    });
+    let role: Option<String> = sqlx::query_scalar(&QUERY)
+        .bind(account_id.as_str())
+        .bind(user_id.as_str())
+        .fetch_optional(db)
+        .await?;
     Ok(role.as_deref().and_then(Role::parse))
 }
 

@@ -57,6 +57,8 @@ pub struct Store {
     backend: Backend,
     url: Arc<str>,
     cache: Arc<Cache>,
+    /// Names this instance's listener connection in `pg_stat_activity`.
+    instance: Arc<str>,
 }
 
 /// A transaction on either backend; pass `&mut *tx` to store functions.
@@ -97,6 +99,7 @@ impl Store {
             // On PostgreSQL other instances change things too: the cache serves only once
             // `follow_access_changes` hears of their changes.
             cache: Arc::new(Cache::new(backend == Backend::Sqlite)),
+            instance: ulid::Ulid::new().to_string().into(),
         })
     }
 
@@ -173,8 +176,14 @@ impl Store {
     /// are none to hear, it returns at once.
     pub async fn follow_access_changes(&self, shutdown: tokio::sync::watch::Receiver<bool>) {
         if self.backend == Backend::Postgres {
-            cache::follow_changes(&self.cache, &self.url, shutdown).await;
+            cache::follow_changes(&self.cache, &self.url, &self.listener_name(), shutdown).await;
         }
+    }
+
+    /// The `application_name` of this instance's PostgreSQL listener connection: how an
+    /// operator (or a test) tells it apart in `pg_stat_activity`.
+    pub fn listener_name(&self) -> String {
+        format!("tessera-listener-{}", self.instance)
     }
 
     /// Whether the database answers: the readiness probe.

@@ -29,6 +29,7 @@ mod helpers;
 mod invite_page;
 mod invites;
 mod keys;
+mod live_credentials;
 mod login;
 mod me;
 mod members;

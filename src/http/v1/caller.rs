@@ -219,14 +219,17 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, Htt
     })
 }
 
-/// The active API key `token` names (`None`: unknown, expired or revoked): one indexed
-/// lookup. Its last use is written down at most once a minute, off the request's path.
+/// The active API key `token` names (`None`: unknown, expired, revoked, or its account or an
+/// ancestor suspended): one query. Its last use is written down at most once a minute, off
+/// the request's path.
 pub async fn authenticate_api_key(
     state: &AppState,
     token: &str,
 ) -> Result<Option<ApiKey>, sqlx::Error> {
     let now = clock::now();
-    let found = api_keys::find_by_token_hash(state.store.pool(), &secret::hash(token)).await?;
+    let found =
+        api_keys::find_by_token_hash_in_active_account(state.store.pool(), &secret::hash(token))
+            .await?;
     let Some(key) = found.filter(|key| key.is_active(now)) else {
         return Ok(None);
     };
