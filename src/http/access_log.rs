@@ -54,7 +54,7 @@ pub async fn log_request(request: Request, next: Next) -> Response {
         method = %method,
         route,
         status = response.status().as_u16(),
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        duration_ms = started.elapsed().as_micros() as f64 / 1000.0,
         request_id = %request_id,
         "request"
     );

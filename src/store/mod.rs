@@ -243,10 +243,14 @@ pub fn describe_connect_error(url: &str, error: &sqlx::Error) -> String {
         let cannot_open = text.contains("unable to open database file")
             || matches!(error, sqlx::Error::Io(_))
             || text.contains("(code: 14)");
-        cannot_open.then_some(
-            "check that the file's directory exists and is writable, and add ?mode=rwc to \
-             DATABASE_URL to create the file (e.g. sqlite://tessera.db?mode=rwc)",
-        )
+        match (cannot_open, url.contains("mode=rwc")) {
+            (false, _) => None,
+            (true, false) => Some(
+                "the file may not exist yet: add ?mode=rwc to DATABASE_URL to create it \
+                 (e.g. sqlite://tessera.db?mode=rwc), in a directory that exists",
+            ),
+            (true, true) => Some("check that the file's directory exists and is writable"),
+        }
     } else if text.contains("does not exist") && text.contains("database") {
         Some("create the database first (e.g. createdb, or CREATE DATABASE)")
     } else if text.contains("Connection refused") || text.contains("connection refused") {

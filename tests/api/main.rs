@@ -32,6 +32,7 @@ mod keys;
 mod login;
 mod me;
 mod members;
+mod operator;
 mod operations;
 mod outbox;
 mod registration;
