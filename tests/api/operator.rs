@@ -245,6 +245,14 @@ async fn access_log_lines_are_at_info_by_default_in_text() {
     assert!(line.contains("route=\"/invites/{token}\""), "{line}");
     assert!(line.contains("request_id="), "{line}");
     assert!(!served.lines().iter().any(|line| line.contains(&invitation)));
+
+    // Mail to the log: the whole message on one line, its newlines escaped.
+    deployment
+        .cli(&["users", "create", "--email", "ada@example.com"])
+        .json();
+    let mail = served.wait_for(|line| line.contains("ada@example.com"));
+    assert!(mail.contains("token="), "{mail}");
+    assert!(mail.contains("ignore this message"), "{mail}");
 }
 
 #[tokio::test]
