@@ -443,6 +443,7 @@ fn sample_claims() -> AccessTokenClaims {
         nbf: now,
         jti: "01JD5Q80A7B3C5D9E2F4G6H8J0".into(),
         client_id: "cli_01JD5Q7ZK2M4N6P8Q0R3S5T7VW".into(),
+        azp: Some("cli_01JD5Q7ZK2M4N6P8Q0R3S5T7VW".into()),
         scope: "openid profile email accounts:read members:write".into(),
         uid: Some("usr_01JD5Q7Z3M4K8X2N6P9R1T0VWY".into()),
         acc: Some("acc_01JD5Q7ZB1C3D5E7F9G2H4J6KM".into()),

@@ -265,7 +265,10 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
     if let Command::Backup { path } = &command
         && path.exists()
     {
-        return Err(CliError::Usage(format!("{} already exists", path.display())));
+        return Err(CliError::Usage(format!(
+            "{} already exists",
+            path.display()
+        )));
     }
     let store = Store::connect(&config.database_url)
         .await
@@ -331,7 +334,7 @@ async fn run_operator_command(
             let all = users::search(store.pool(), None, &Position::start(), i64::MAX)
                 .await
                 .map_err(failure)?;
-            print_list(all.into_iter().map(AdminUser::from).collect())
+            print_list(&all.into_iter().map(AdminUser::from).collect::<Vec<_>>())
         }
         Command::Users(UsersCommand::Show { user }) => {
             print_json(&AdminUser::from(admin::find_user(store, &user).await?))
@@ -348,9 +351,8 @@ async fn run_operator_command(
         }
         Command::Users(UsersCommand::SetPassword { user, password }) => {
             let user = admin::find_user(store, &user).await?;
-            let user =
-                admin::set_user_password(store, &Hasher::default(), &user, password, system)
-                    .await?;
+            let user = admin::set_user_password(store, &Hasher::default(), &user, password, system)
+                .await?;
             print_json(&AdminUser::from(user))
         }
         Command::Accounts(AccountsCommand::Create {
@@ -376,7 +378,7 @@ async fn run_operator_command(
             .await?;
             print_json(&created.account)
         }
-        Command::Accounts(AccountsCommand::List) => print_list(all_accounts(store).await?),
+        Command::Accounts(AccountsCommand::List) => print_list(&all_accounts(store).await?),
         Command::Accounts(AccountsCommand::Show { account }) => {
             let account = accounts::find(store.pool(), &account)
                 .await
@@ -402,9 +404,13 @@ async fn run_operator_command(
                 let found = clients::list(store.pool(), account_id, &Position::start(), i64::MAX)
                     .await
                     .map_err(failure)?;
-                views.extend(found.into_iter().map(|client| ClientView::new(client, None)));
+                views.extend(
+                    found
+                        .into_iter()
+                        .map(|client| ClientView::new(client, None)),
+                );
             }
-            print_list(views)
+            print_list(&views)
         }
         Command::Clients(ClientsCommand::Show { client }) => {
             let client = clients::find(store.pool(), &client)
@@ -426,10 +432,10 @@ async fn run_operator_command(
                     .map_err(failure)?;
             let now = clock::now();
             print_list(
-                found
+                &found
                     .into_iter()
                     .map(|invitation| InviteView::new(invitation, now, None))
-                    .collect(),
+                    .collect::<Vec<_>>(),
             )
         }
     }
@@ -560,7 +566,7 @@ async fn create_client(store: &Store, args: CreateClient) -> Result<(), CliError
 }
 
 /// A whole list, in the REST list shape (`next_cursor` is always null: nothing is left).
-fn print_list<T: Serialize>(data: Vec<T>) -> Result<(), CliError> {
+fn print_list<T: Serialize>(data: &[T]) -> Result<(), CliError> {
     print_json(&serde_json::json!({"data": data, "next_cursor": null}))
 }
 

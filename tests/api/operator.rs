@@ -76,11 +76,7 @@ impl Served {
             if let Some(line) = self.lines().into_iter().find(|line| wanted(line)) {
                 return line;
             }
-            assert!(
-                Instant::now() < deadline,
-                "not logged: {:#?}",
-                self.lines()
-            );
+            assert!(Instant::now() < deadline, "not logged: {:#?}", self.lines());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -124,15 +120,14 @@ async fn the_access_log_names_routes_and_never_the_secrets_in_urls() {
         &deployment,
         &[
             ("TESSERA_LOG_FORMAT", "json"),
+            ("TESSERA_KEY_ENCRYPTION_KEY", &{
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode(deployment.key_encryption_key)
+            }),
             (
-                "TESSERA_KEY_ENCRYPTION_KEY",
-                &{
-                    use base64::Engine;
-                    base64::engine::general_purpose::STANDARD
-                        .encode(deployment.key_encryption_key)
-                },
+                "RUST_LOG",
+                "debug,sqlx=warn,hyper=info,hyper_util=info,h2=info",
             ),
-            ("RUST_LOG", "debug,sqlx=warn,hyper=info,hyper_util=info,h2=info"),
         ],
     );
     let http = reqwest::Client::builder()
@@ -190,7 +185,10 @@ async fn the_access_log_names_routes_and_never_the_secrets_in_urls() {
     for line in &lines {
         let record: Value =
             serde_json::from_str(line).unwrap_or_else(|_| panic!("not one JSON object: {line}"));
-        assert!(!line.contains(&invitation), "invitation token logged: {line}");
+        assert!(
+            !line.contains(&invitation),
+            "invitation token logged: {line}"
+        );
         assert!(!line.contains(&code), "code logged: {line}");
         if line.contains(&token) {
             assert_eq!(
@@ -228,13 +226,10 @@ async fn access_log_lines_are_at_info_by_default_in_text() {
     let deployment = Deployment::new().await;
     let served = Served::start(
         &deployment,
-        &[(
-            "TESSERA_KEY_ENCRYPTION_KEY",
-            &{
-                use base64::Engine;
-                base64::engine::general_purpose::STANDARD.encode(deployment.key_encryption_key)
-            },
-        )],
+        &[("TESSERA_KEY_ENCRYPTION_KEY", &{
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(deployment.key_encryption_key)
+        })],
     );
     let invitation = url_token();
     reqwest::get(format!("{}/invites/{invitation}", served.base))
@@ -333,7 +328,11 @@ async fn users_are_listed_shown_disabled_and_enabled() {
     // Two tokens from before: one used now, one kept for after (each answer is cached).
     let before = app.login_token(&id, LOGIN_SCOPE).await;
     let kept = app.login_token(&id, LOGIN_SCOPE).await;
-    let me = app.api(Method::GET, "/v1/me", &before).send().await.unwrap();
+    let me = app
+        .api(Method::GET, "/v1/me", &before)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), 200);
     assert_eq!(app.log_in("ada@example.com", password).await.status(), 303);
 
@@ -347,17 +346,25 @@ async fn users_are_listed_shown_disabled_and_enabled() {
     assert_eq!(login.status(), 401);
     assert!(login.text().await.unwrap().contains("disabled"));
 
-    let enabled = deployment.cli(&["users", "enable", "ada@example.com"]).json();
+    let enabled = deployment
+        .cli(&["users", "enable", "ada@example.com"])
+        .json();
     assert_eq!(enabled["disabled_at"], Value::Null);
     assert_eq!(
-        fresh_login(&app, "ada@example.com", password).await.status(),
+        fresh_login(&app, "ada@example.com", password)
+            .await
+            .status(),
         303
     );
     let after = app.login_token(&id, LOGIN_SCOPE).await;
     let me = app.api(Method::GET, "/v1/me", &after).send().await.unwrap();
     assert_eq!(me.status(), 200, "enabled again");
     let response = app.api(Method::GET, "/v1/me", &kept).send().await.unwrap();
-    assert_eq!(response.status(), 401, "what disabling revoked stays revoked");
+    assert_eq!(
+        response.status(),
+        401,
+        "what disabling revoked stays revoked"
+    );
 
     let events: Vec<(String, String)> = sqlx::query_as(
         "select action, actor_type from audit_events where target_id = $1 order by id",
@@ -407,7 +414,11 @@ async fn fresh_login(
     let mut form = crate::helpers::hidden_inputs(&page);
     form.push(("email".into(), email.into()));
     form.push(("password".into(), password.into()));
-    http.post(app.url("/login")).form(&form).send().await.unwrap()
+    http.post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
 }
 
 // Two threads: the server's own tasks go on while the test waits for a command.
@@ -453,7 +464,11 @@ async fn operator_passwords_follow_the_web_policy() {
         303
     );
     let response = app.api(Method::GET, "/v1/me", &token).send().await.unwrap();
-    assert_eq!(response.status(), 401, "a new password revokes earlier tokens");
+    assert_eq!(
+        response.status(),
+        401,
+        "a new password revokes earlier tokens"
+    );
 }
 
 // Two threads: the server's own tasks go on while the test waits for a command.
@@ -502,7 +517,10 @@ async fn accounts_clients_and_invites_are_listed_shown_and_changed() {
         let request = app.api(Method::GET, &path, &ada.token);
         async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
     };
-    assert_eq!(deployment.cli(&["clients", "show", &client_id]).json(), created);
+    assert_eq!(
+        deployment.cli(&["clients", "show", &client_id]).json(),
+        created
+    );
     let listed = deployment
         .cli(&["clients", "list", "--account", &account_id])
         .json();
@@ -531,7 +549,10 @@ async fn accounts_clients_and_invites_are_listed_shown_and_changed() {
         .json();
     assert_eq!(updated["name"], "Backend v2");
     assert_eq!(updated["first_party"], false);
-    assert_eq!(updated["redirect_uris"], json!(["https://app.example.com/cb"]));
+    assert_eq!(
+        updated["redirect_uris"],
+        json!(["https://app.example.com/cb"])
+    );
     assert!(updated.get("client_secret").is_none());
     assert_eq!(updated, rest(rest_path.clone()).await);
     let refused = deployment.cli(&[
@@ -542,7 +563,11 @@ async fn accounts_clients_and_invites_are_listed_shown_and_changed() {
         "https://*.example.com/cb",
     ]);
     assert_eq!(refused.code(), Some(2), "{}", refused.stderr());
-    assert!(refused.stderr().contains("redirect_uris"), "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("redirect_uris"),
+        "{}",
+        refused.stderr()
+    );
 
     let mut rotated = deployment
         .cli(&["clients", "rotate-secret", &client_id])
@@ -623,12 +648,16 @@ async fn backup_copies_a_serving_sqlite_database_and_points_postgres_to_pg_dump(
     assert_eq!(emails, ["ada@example.com", ADMIN_EMAIL]);
     copy.close().await;
     let again = deployment.cli(&["backup", path_text]);
-    assert_eq!(again.code(), Some(2), "never overwrites: {}", again.stderr());
+    assert_eq!(
+        again.code(),
+        Some(2),
+        "never overwrites: {}",
+        again.stderr()
+    );
 }
 
 #[tokio::test]
 async fn migrate_prints_the_migrations_it_applied() {
-
     let dir = tempfile::tempdir().unwrap();
     let url = format!(
         "sqlite://{}?mode=rwc",
@@ -672,12 +701,19 @@ async fn database_errors_are_said_once_with_the_likely_fix() {
     for (url, fix) in [
         ("sqlite://absent.db", "?mode=rwc"),
         (missing_dir.as_str(), "directory"),
-        ("postgres://postgres@127.0.0.1:1/tessera", "PostgreSQL running"),
+        (
+            "postgres://postgres@127.0.0.1:1/tessera",
+            "PostgreSQL running",
+        ),
     ] {
         let (output, took) = run(url);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{url}: {stderr}");
-        assert_eq!(stderr.trim().lines().count(), 1, "{url}: said once: {stderr}");
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "{url}: said once: {stderr}"
+        );
         assert!(stderr.contains(fix), "{url}: {stderr}");
         assert!(took < Duration::from_secs(5), "{url}: took {took:?}");
     }

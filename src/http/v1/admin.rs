@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::Account;
 use crate::admin::{self, AdminError, NewAccount, NewOwner, NewUser, Origin, RotatedKey};
+use crate::clock::Timestamp;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
@@ -21,7 +22,6 @@ use crate::ids::AccountId;
 use crate::search::{self, Schema};
 use crate::state::AppState;
 use crate::store::{Position, accounts, users};
-use crate::clock::Timestamp;
 use crate::user::User;
 
 pub fn routes() -> Router<AppState> {

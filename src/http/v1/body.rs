@@ -229,10 +229,19 @@ mod tests {
                 "invalid type: integer `5`, expected a string at line 1 column 10",
                 "must be a string",
             ),
-            ("invalid type: string \"x\", expected u32", "must be a whole number"),
-            ("invalid type: string \"x\", expected a sequence", "must be an array"),
+            (
+                "invalid type: string \"x\", expected u32",
+                "must be a whole number",
+            ),
+            (
+                "invalid type: string \"x\", expected a sequence",
+                "must be an array",
+            ),
             ("missing field `email`", "is required"),
-            ("unknown field `x`, expected `a` or `b`", "is not a known field"),
+            (
+                "unknown field `x`, expected `a` or `b`",
+                "is not a known field",
+            ),
         ] {
             assert_eq!(in_our_words(serde), ours, "{serde}");
         }

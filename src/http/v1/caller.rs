@@ -281,7 +281,7 @@ pub async fn authorize_in(
     account_id: &AccountId,
     needed: Role,
 ) -> Result<Role, HttpError> {
-    require(effective_role(&mut **tx, caller, account_id).await?, needed)
+    require(effective_role(tx, caller, account_id).await?, needed)
 }
 
 fn require(role: Option<Role>, needed: Role) -> Result<Role, HttpError> {
