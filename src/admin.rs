@@ -7,8 +7,9 @@ use serde_json::json;
 use crate::account::Account;
 use crate::clock::{self, Timestamp};
 use crate::config::Issuer;
+use crate::credentials;
 use crate::email_address::EmailAddress;
-use crate::ids::{AccountId, ClientId};
+use crate::ids::{AccountId, ClientId, UserId};
 use crate::keys::PublicJwk;
 use crate::mailer;
 use crate::oauth::client::{Client, ClientSettings, FieldError};
@@ -179,7 +180,7 @@ pub async fn create_user_by(
     let email = EmailAddress::parse(&new.email)
         .ok_or_else(|| invalid("email", "must be an email address"))?;
     let name = check_name(new.name, "name")?;
-    let password_hash = hash_password(hasher, new.password, "password").await?;
+    let password_hash = hash_password(hasher, new.password, email.as_str(), "password").await?;
     let now = clock::now();
     let mut user = User::new(email, name, password_hash, now);
     user.superadmin = new.superadmin;
@@ -251,7 +252,13 @@ pub async fn create_account(
         return Err(existing_owner());
     }
     // Hashed before the transaction: argon2 takes a while and the write lock must not wait.
-    let password_hash = hash_password(hasher, new.owner.password, "owner.password").await?;
+    let password_hash = hash_password(
+        hasher,
+        new.owner.password,
+        owner_email.as_str(),
+        "owner.password",
+    )
+    .await?;
     let now = clock::now();
     let mut tx = store.begin().await?;
     if let Some(parent_id) = &new.parent_id {
@@ -308,11 +315,12 @@ fn existing_owner() -> AdminError {
 async fn hash_password(
     hasher: &Hasher,
     password: Option<String>,
+    email: &str,
     field: &'static str,
 ) -> Result<Option<String>, AdminError> {
     match password {
         Some(password) => {
-            check_password(&password, field)?;
+            check_password(&password, email, field)?;
             Ok(Some(hasher.hash(password).await?))
         }
         None => Ok(None),
@@ -451,10 +459,206 @@ fn check_account_name(name: &str) -> Result<String, AdminError> {
     Ok(name.to_owned())
 }
 
-fn check_password(password: &str, field: &'static str) -> Result<(), AdminError> {
-    let length = password.chars().count();
-    if !(password::MIN_LENGTH..=password::MAX_LENGTH).contains(&length) {
-        return Err(invalid(field, "must be 8 to 256 characters"));
+/// The web's password policy (`password::check_strength`), for operators too.
+fn check_password(password: &str, email: &str, field: &'static str) -> Result<(), AdminError> {
+    password::check_strength(password, email).map_err(|reason| invalid(field, reason))
+}
+
+/// A user named by id (`usr_…`) or by email (any case).
+pub async fn find_user(store: &Store, id_or_email: &str) -> Result<User, AdminError> {
+    let user = match UserId::parse(id_or_email) {
+        Some(id) => users::find(store.pool(), &id).await?,
+        None => users::find_by_email(store.pool(), id_or_email.trim()).await?,
+    };
+    user.ok_or(AdminError::NotFound("user"))
+}
+
+/// Disables a user (`user.disabled`): they can no longer log in, their sessions end and
+/// every token of theirs stops standing, as after a new password. Enabling
+/// (`user.enabled`) lets them log in again; what disabling revoked stays revoked.
+pub async fn set_user_disabled(
+    store: &Store,
+    user: &User,
+    disabled: bool,
+    origin: Origin<'_>,
+) -> Result<User, AdminError> {
+    let now = clock::now();
+    let disabled_at = match (disabled, user.disabled_at) {
+        (true, Some(since)) => Some(since.0),
+        (true, None) => Some(now),
+        (false, _) => None,
+    };
+    let mut tx = store.begin().await?;
+    if !users::set_disabled(&mut *tx, &user.id, disabled_at, now).await? {
+        return Err(AdminError::NotFound("user"));
     }
-    Ok(())
+    let action = if disabled {
+        "user.disabled"
+    } else {
+        "user.enabled"
+    };
+    audit_events::insert(
+        &mut *tx,
+        &origin.event(None, action, "user", user.id.as_str(), json!({})),
+        now,
+    )
+    .await?;
+    if disabled {
+        credentials::revoke_all(&mut tx, &user.id, now).await?;
+    }
+    tx.commit().await?;
+    store.access_changed();
+    let mut user = user.clone();
+    user.disabled_at = disabled_at.map(Timestamp);
+    user.updated_at = Timestamp(now);
+    Ok(user)
+}
+
+/// Sets a user's password under the web's policy (`user.updated`, fields `password`); like
+/// any new password it ends their sessions and revokes their tokens (`credentials`).
+pub async fn set_user_password(
+    store: &Store,
+    hasher: &Hasher,
+    user: &User,
+    password: String,
+    origin: Origin<'_>,
+) -> Result<User, AdminError> {
+    check_password(&password, &user.email, "password")?;
+    let hash = hasher.hash(password).await?;
+    let now = clock::now();
+    let mut tx = store.begin().await?;
+    users::set_password_hash(&mut *tx, &user.id, &hash, now).await?;
+    audit_events::insert(
+        &mut *tx,
+        &origin.event(
+            None,
+            "user.updated",
+            "user",
+            user.id.as_str(),
+            json!({"fields": ["password"]}),
+        ),
+        now,
+    )
+    .await?;
+    credentials::revoke_all(&mut tx, &user.id, now).await?;
+    tx.commit().await?;
+    store.access_changed();
+    let mut user = user.clone();
+    user.password_hash = Some(hash);
+    user.updated_at = Timestamp(now);
+    Ok(user)
+}
+
+/// Changes a registered client the way `PATCH /v1/.../clients/{cid}` does: `change` edits its
+/// settings and first-party flag, the result is validated as a whole, and `client.updated`
+/// names the fields that changed. A client turned confidential gets its first secret
+/// (returned once); one turned public loses it.
+pub async fn update_client(
+    store: &Store,
+    client_id: &ClientId,
+    change: impl FnOnce(&mut ClientSettings, &mut bool),
+    origin: Origin<'_>,
+) -> Result<(Client, Option<String>), AdminError> {
+    let mut tx = store.begin().await?;
+    let current = clients::find(&mut *tx, client_id)
+        .await?
+        .ok_or(AdminError::NotFound("client"))?;
+    let mut settings = current.settings.clone();
+    let mut first_party = current.first_party;
+    change(&mut settings, &mut first_party);
+    let errors = settings.validate();
+    if !errors.is_empty() {
+        return Err(AdminError::Invalid(errors));
+    }
+    let mut changed = changed_fields(&current.settings, &settings);
+    if first_party != current.first_party {
+        changed.push("first_party".to_owned());
+    }
+    if changed.is_empty() {
+        return Ok((current, None));
+    }
+    let now = clock::now();
+    let mut updated = current;
+    updated.settings = settings;
+    updated.first_party = first_party;
+    updated.updated_at = Timestamp(now);
+    let mut new_secret = None;
+    if updated.is_public() {
+        updated.secret_hash = None;
+    } else if updated.secret_hash.is_none() {
+        let secret = secret::generate();
+        updated.secret_hash = Some(secret::hash(&secret));
+        new_secret = Some(secret);
+    }
+    clients::update(&mut *tx, &updated).await?;
+    audit_events::insert(
+        &mut *tx,
+        &origin.event(
+            Some(&updated.account_id),
+            "client.updated",
+            "client",
+            updated.client_id.as_str(),
+            json!({"fields": changed}),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    store.access_changed();
+    Ok((updated, new_secret))
+}
+
+/// The top-level fields whose JSON differs between two settings.
+fn changed_fields(before: &ClientSettings, after: &ClientSettings) -> Vec<String> {
+    let (before, after) = (
+        serde_json::to_value(before).unwrap_or_default(),
+        serde_json::to_value(after).unwrap_or_default(),
+    );
+    match (before, after) {
+        (serde_json::Value::Object(before), serde_json::Value::Object(after)) => after
+            .into_iter()
+            .filter(|(key, value)| before.get(key) != Some(value))
+            .map(|(key, _)| key)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Gives a confidential client a new secret (`client.secret_rotated`), returned here once;
+/// the previous one stops working at once.
+pub async fn rotate_client_secret(
+    store: &Store,
+    client_id: &ClientId,
+    origin: Origin<'_>,
+) -> Result<(Client, String), AdminError> {
+    let mut tx = store.begin().await?;
+    let mut client = clients::find(&mut *tx, client_id)
+        .await?
+        .ok_or(AdminError::NotFound("client"))?;
+    if client.is_public() {
+        return Err(AdminError::Conflict(
+            "a public client (token_endpoint_auth_method none) has no secret".to_owned(),
+        ));
+    }
+    let now = clock::now();
+    let secret = secret::generate();
+    let hash = secret::hash(&secret);
+    clients::set_secret_hash(&mut *tx, &client.client_id, &hash, now).await?;
+    audit_events::insert(
+        &mut *tx,
+        &origin.event(
+            Some(&client.account_id),
+            "client.secret_rotated",
+            "client",
+            client.client_id.as_str(),
+            json!({}),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    store.access_changed();
+    client.secret_hash = Some(hash);
+    client.updated_at = Timestamp(now);
+    Ok((client, secret))
 }

@@ -18,7 +18,7 @@ use crate::maintenance;
 use crate::metrics::Metrics;
 use crate::password::Hasher;
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::webhooks::delivery::{self, Sender};
 
 pub struct App {
@@ -31,7 +31,9 @@ impl App {
     pub async fn bind(config: Config) -> anyhow::Result<App> {
         let store = Store::connect(&config.database_url)
             .await
-            .context("cannot connect to DATABASE_URL")?;
+            .map_err(|error| {
+                anyhow::anyhow!(store::describe_connect_error(&config.database_url, &error))
+            })?;
         store
             .migrate()
             .await
@@ -43,7 +45,12 @@ impl App {
             Some(issuer) => issuer.clone(),
             None => Issuer::for_listener(listener.local_addr()?),
         };
-        let kek = KeyEncryptionKey::load(config.key_encryption_key.as_ref(), &config.keys_dir)?;
+        let kek = KeyEncryptionKey::load_for(
+            &store,
+            config.key_encryption_key.as_ref(),
+            &config.keys_dir,
+        )
+        .await?;
         let keys = KeyRing::load(&store, kek, issuer.as_str())
             .await
             .context("cannot load signing keys")?;

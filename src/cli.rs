@@ -1,5 +1,6 @@
 //! The operator command line. Every command works directly on `DATABASE_URL` and prints
-//! JSON on stdout; errors go to stderr with exit status 2 (usage) or 1 (failure).
+//! JSON on stdout in the shape the REST API shows; errors go to stderr with exit status 2
+//! (usage) or 1 (failure). Every write records its audit event, with the actor `system`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -8,15 +9,18 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::App;
-use crate::admin::{self, AdminError, NewUser};
+use crate::admin::{self, AdminError, NewUser, Origin};
+use crate::clock;
 use crate::config::{Config, Issuer};
+use crate::http::v1::admin::AdminUser;
 use crate::http::v1::clients::ClientView;
-use crate::ids::AccountId;
+use crate::http::v1::invites::InviteView;
+use crate::ids::{AccountId, ClientId};
 use crate::keys::{self, KeyEncryptionKey};
 use crate::oauth::client::{AuthMethod, ClientSettings, GrantType};
 use crate::password::Hasher;
-use crate::store::Store;
 use crate::store::audit_events::Actor;
+use crate::store::{self, Backend, Position, Store, accounts, clients, invitations, users};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -33,8 +37,13 @@ pub struct Cli {
 enum Command {
     /// Serve HTTP (the default).
     Serve,
-    /// Apply pending database migrations.
+    /// Apply pending database migrations and print the ones applied.
     Migrate,
+    /// Copy a SQLite database, consistently, while it serves (PostgreSQL: use pg_dump).
+    Backup {
+        /// Where the copy goes; must not exist yet.
+        path: std::path::PathBuf,
+    },
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -47,6 +56,9 @@ enum Command {
     /// OAuth clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Invitations.
+    #[command(subcommand)]
+    Invites(InvitesCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -68,6 +80,20 @@ enum UsersCommand {
         #[arg(long)]
         superadmin: bool,
     },
+    /// Every user, newest first.
+    List,
+    /// One user, by id or email.
+    Show { user: String },
+    /// Stop a user from logging in; end their sessions and revoke their tokens.
+    Disable { user: String },
+    /// Let a disabled user log in again.
+    Enable { user: String },
+    /// Set a user's password (the web's policy); ends their sessions and revokes their tokens.
+    SetPassword {
+        user: String,
+        #[arg(long)]
+        password: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -81,12 +107,73 @@ enum AccountsCommand {
         #[arg(long, value_name = "ACCOUNT_ID", value_parser = parse_account_id)]
         parent: Option<AccountId>,
     },
+    /// Every account, newest first.
+    List,
+    /// One account.
+    Show {
+        #[arg(value_parser = parse_account_id)]
+        account: AccountId,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 enum ClientsCommand {
     /// Register an OAuth client under an account.
     Create(CreateClient),
+    /// The clients of one account (--account), or of every account.
+    List {
+        #[arg(long, value_name = "ACCOUNT_ID", value_parser = parse_account_id)]
+        account: Option<AccountId>,
+    },
+    /// One client.
+    Show {
+        #[arg(value_parser = parse_client_id)]
+        client: ClientId,
+    },
+    /// Change a client: each option given replaces that setting; repeated ones give the
+    /// whole new list.
+    Update(UpdateClient),
+    /// Give a confidential client a new secret, printed once; the old one stops working.
+    RotateSecret {
+        #[arg(value_parser = parse_client_id)]
+        client: ClientId,
+    },
+}
+
+#[derive(Args, Debug)]
+struct UpdateClient {
+    #[arg(value_parser = parse_client_id)]
+    client: ClientId,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Make the client public (no secret, PKCE required); same as --auth-method none.
+    #[arg(long)]
+    public: bool,
+    #[arg(long, value_name = "METHOD", value_parser = parse_auth_method)]
+    auth_method: Option<AuthMethod>,
+    #[arg(long = "grant", value_name = "GRANT", value_parser = parse_grant)]
+    grants: Vec<GrantType>,
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
+    /// No consent page for the client's users.
+    #[arg(long, conflicts_with = "third_party")]
+    first_party: bool,
+    /// Show the consent page to users outside the client's account.
+    #[arg(long)]
+    third_party: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum InvitesCommand {
+    /// An account's invitations in every status, newest first.
+    List {
+        #[arg(long, value_name = "ACCOUNT_ID", value_parser = parse_account_id)]
+        account: AccountId,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -118,6 +205,10 @@ struct CreateClient {
 
 fn parse_account_id(text: &str) -> Result<AccountId, String> {
     AccountId::parse(text).ok_or_else(|| "expected an account id (acc_…)".to_owned())
+}
+
+fn parse_client_id(text: &str) -> Result<ClientId, String> {
+    ClientId::parse(text).ok_or_else(|| "expected a client id (cli_…)".to_owned())
 }
 
 fn parse_auth_method(text: &str) -> Result<AuthMethod, String> {
@@ -163,8 +254,7 @@ fn failure(error: impl std::fmt::Display) -> CliError {
     CliError::Failure(format!("{error:#}"))
 }
 
-pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let config = Config::load().map_err(|error| CliError::Usage(error.to_string()))?;
+pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Serve = command {
         let app = App::bind(config)
@@ -172,26 +262,49 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             .map_err(|error| failure(format!("{error:#}")))?;
         return app.run().await.map_err(failure);
     }
+    if let Command::Backup { path } = &command
+        && path.exists()
+    {
+        return Err(CliError::Usage(format!(
+            "{} already exists",
+            path.display()
+        )));
+    }
     let store = Store::connect(&config.database_url)
         .await
-        .map_err(failure)?;
-    store.migrate().await.map_err(failure)?;
-    let result = run_operator_command(command, &config, &store).await;
+        .map_err(|error| {
+            CliError::Failure(store::describe_connect_error(&config.database_url, &error))
+        })?;
+    let result = match command {
+        // A backup copies the database as it is, and never changes it.
+        Command::Backup { path } => backup(&store, &path).await,
+        command => match store.migrate().await {
+            Ok(applied) => run_operator_command(command, applied, &config, &store).await,
+            Err(error) => Err(failure(format!("cannot migrate the database: {error}"))),
+        },
+    };
     store.close().await;
     result
 }
 
 async fn run_operator_command(
     command: Command,
+    applied: Vec<String>,
     config: &Config,
     store: &Store,
 ) -> Result<(), CliError> {
+    let system = Origin::system();
     match command {
-        Command::Serve => Ok(()),
-        Command::Migrate => print_json(&serde_json::json!({"migrated": true})),
+        Command::Serve | Command::Backup { .. } => Ok(()),
+        Command::Migrate => print_json(&serde_json::json!({"applied": applied})),
         Command::Keys(KeysCommand::Rotate) => {
-            let kek = KeyEncryptionKey::load(config.key_encryption_key.as_ref(), &config.keys_dir)
-                .map_err(failure)?;
+            let kek = KeyEncryptionKey::load_for(
+                store,
+                config.key_encryption_key.as_ref(),
+                &config.keys_dir,
+            )
+            .await
+            .map_err(failure)?;
             let public = keys::rotate(store, &kek).await.map_err(failure)?;
             let rotated = admin::record_key_rotation(store, public, admin::Origin::system())
                 .await
@@ -215,7 +328,32 @@ async fn run_operator_command(
                 },
             )
             .await?;
-            print_json(&user)
+            print_json(&AdminUser::from(user))
+        }
+        Command::Users(UsersCommand::List) => {
+            let all = users::search(store.pool(), None, &Position::start(), i64::MAX)
+                .await
+                .map_err(failure)?;
+            print_list(&all.into_iter().map(AdminUser::from).collect::<Vec<_>>())
+        }
+        Command::Users(UsersCommand::Show { user }) => {
+            print_json(&AdminUser::from(admin::find_user(store, &user).await?))
+        }
+        Command::Users(UsersCommand::Disable { user }) => {
+            let user = admin::find_user(store, &user).await?;
+            let user = admin::set_user_disabled(store, &user, true, system).await?;
+            print_json(&AdminUser::from(user))
+        }
+        Command::Users(UsersCommand::Enable { user }) => {
+            let user = admin::find_user(store, &user).await?;
+            let user = admin::set_user_disabled(store, &user, false, system).await?;
+            print_json(&AdminUser::from(user))
+        }
+        Command::Users(UsersCommand::SetPassword { user, password }) => {
+            let user = admin::find_user(store, &user).await?;
+            let user = admin::set_user_password(store, &Hasher::default(), &user, password, system)
+                .await?;
+            print_json(&AdminUser::from(user))
         }
         Command::Accounts(AccountsCommand::Create {
             name,
@@ -240,8 +378,151 @@ async fn run_operator_command(
             .await?;
             print_json(&created.account)
         }
+        Command::Accounts(AccountsCommand::List) => print_list(&all_accounts(store).await?),
+        Command::Accounts(AccountsCommand::Show { account }) => {
+            let account = accounts::find(store.pool(), &account)
+                .await
+                .map_err(failure)?
+                .ok_or_else(|| CliError::Failure("account not found".to_owned()))?;
+            print_json(&account)
+        }
         Command::Clients(ClientsCommand::Create(args)) => create_client(store, args).await,
+        Command::Clients(ClientsCommand::List { account }) => {
+            let account_ids = match account {
+                Some(account_id) => {
+                    find_account(store, &account_id).await?;
+                    vec![account_id]
+                }
+                None => all_accounts(store)
+                    .await?
+                    .into_iter()
+                    .map(|account| account.id)
+                    .collect(),
+            };
+            let mut views = Vec::new();
+            for account_id in &account_ids {
+                let found = clients::list(store.pool(), account_id, &Position::start(), i64::MAX)
+                    .await
+                    .map_err(failure)?;
+                views.extend(
+                    found
+                        .into_iter()
+                        .map(|client| ClientView::new(client, None)),
+                );
+            }
+            print_list(&views)
+        }
+        Command::Clients(ClientsCommand::Show { client }) => {
+            let client = clients::find(store.pool(), &client)
+                .await
+                .map_err(failure)?
+                .ok_or_else(|| CliError::Failure("client not found".to_owned()))?;
+            print_json(&ClientView::new(client, None))
+        }
+        Command::Clients(ClientsCommand::Update(args)) => update_client(store, args).await,
+        Command::Clients(ClientsCommand::RotateSecret { client }) => {
+            let (client, secret) = admin::rotate_client_secret(store, &client, system).await?;
+            print_json(&ClientView::new(client, Some(secret)))
+        }
+        Command::Invites(InvitesCommand::List { account }) => {
+            find_account(store, &account).await?;
+            let found =
+                invitations::list_for_account(store.pool(), &account, &Position::start(), i64::MAX)
+                    .await
+                    .map_err(failure)?;
+            let now = clock::now();
+            print_list(
+                &found
+                    .into_iter()
+                    .map(|invitation| InviteView::new(invitation, now, None))
+                    .collect::<Vec<_>>(),
+            )
+        }
     }
+}
+
+async fn all_accounts(store: &Store) -> Result<Vec<crate::account::Account>, CliError> {
+    accounts::search(store.pool(), None, &Position::start(), i64::MAX)
+        .await
+        .map_err(failure)
+}
+
+async fn find_account(store: &Store, id: &AccountId) -> Result<(), CliError> {
+    match accounts::find(store.pool(), id).await.map_err(failure)? {
+        Some(_) => Ok(()),
+        None => Err(CliError::Failure("account not found".to_owned())),
+    }
+}
+
+async fn update_client(store: &Store, args: UpdateClient) -> Result<(), CliError> {
+    let method = match (args.public, args.auth_method) {
+        (true, Some(method)) if !method.is_public() => {
+            return Err(CliError::Usage(
+                "--public conflicts with --auth-method ".to_owned() + method.as_str(),
+            ));
+        }
+        (_, Some(method)) => Some(method),
+        (true, None) => Some(AuthMethod::None),
+        (false, None) => None,
+    };
+    let first_party = match (args.first_party, args.third_party) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    let (client, secret) = admin::update_client(
+        store,
+        &args.client,
+        |settings, client_first_party| {
+            if let Some(name) = args.name {
+                settings.name = name;
+            }
+            if let Some(method) = method {
+                settings.token_endpoint_auth_method = method;
+            }
+            if !args.redirect_uris.is_empty() {
+                settings.redirect_uris = args.redirect_uris;
+            }
+            if !args.post_logout_redirect_uris.is_empty() {
+                settings.post_logout_redirect_uris = args.post_logout_redirect_uris;
+            }
+            if !args.grants.is_empty() {
+                settings.grant_types = args.grants;
+            }
+            if !args.scopes.is_empty() {
+                settings.scopes = args.scopes;
+            }
+            if let Some(first_party) = first_party {
+                *client_first_party = first_party;
+            }
+        },
+        Origin::system(),
+    )
+    .await?;
+    print_json(&ClientView::new(client, secret))
+}
+
+/// `VACUUM INTO`: a consistent copy taken inside one read transaction, so a server may keep
+/// writing meanwhile (WAL). PostgreSQL has its own tools.
+async fn backup(store: &Store, path: &std::path::Path) -> Result<(), CliError> {
+    if store.backend() == Backend::Postgres {
+        return Err(CliError::Failure(
+            "backup copies SQLite databases only: on PostgreSQL use pg_dump \
+             (e.g. pg_dump --format=custom --file=tessera.dump \"$DATABASE_URL\"); \
+             back up the keys directory's kek file with it"
+                .to_owned(),
+        ));
+    }
+    let target = path
+        .to_str()
+        .ok_or_else(|| CliError::Usage("the backup path must be valid UTF-8".to_owned()))?;
+    sqlx::query("vacuum into $1")
+        .bind(target)
+        .execute(store.pool())
+        .await
+        .map_err(|error| failure(format!("cannot write {target}: {error}")))?;
+    let bytes = std::fs::metadata(path).map_err(failure)?.len();
+    print_json(&serde_json::json!({"path": target, "bytes": bytes}))
 }
 
 /// The issuer links in mail point to: as configured, else the one `serve` would derive.
@@ -282,6 +563,11 @@ async fn create_client(store: &Store, args: CreateClient) -> Result<(), CliError
     )
     .await?;
     print_json(&ClientView::new(client, secret))
+}
+
+/// A whole list, in the REST list shape (`next_cursor` is always null: nothing is left).
+fn print_list<T: Serialize>(data: &[T]) -> Result<(), CliError> {
+    print_json(&serde_json::json!({"data": data, "next_cursor": null}))
 }
 
 fn print_json(value: &impl Serialize) -> Result<(), CliError> {

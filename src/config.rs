@@ -65,7 +65,12 @@ const TRUSTED_PROXIES: Setting = Setting {
     file_key: "trusted_proxies",
 };
 
-const ALL: [&Setting; 11] = [
+const LOG_FORMAT: Setting = Setting {
+    env: "TESSERA_LOG_FORMAT",
+    file_key: "log_format",
+};
+
+const ALL: [&Setting; 12] = [
     &LISTEN,
     &ISSUER,
     &DATABASE_URL,
@@ -77,6 +82,7 @@ const ALL: [&Setting; 11] = [
     &SIGNUP,
     &WEBHOOK_BLOCK_PRIVATE,
     &TRUSTED_PROXIES,
+    &LOG_FORMAT,
 ];
 
 /// Where the optional configuration file is looked for, unless `TESSERA_CONFIG` names one.
@@ -98,6 +104,7 @@ pub struct Config {
     pub webhook_block_private: bool,
     /// Peers whose `X-Forwarded-For` names the client (`client_ip::resolve`).
     pub trusted_proxies: TrustedProxies,
+    pub log_format: LogFormat,
     /// How many argon2 computations may run at once; not a setting, so that tests can
     /// change it (default: twice the cores).
     pub password_hash_concurrency: usize,
@@ -234,10 +241,25 @@ impl Config {
                 })
                 .transpose()?
                 .unwrap_or_default(),
+            log_format: match get(&LOG_FORMAT).as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(_) => return Err(invalid(&LOG_FORMAT, "expected text or json")),
+            },
             password_hash_concurrency: crate::password::default_concurrency(),
             password_hash_wait: crate::password::DEFAULT_WAIT,
         })
     }
+}
+
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// Parses `tessera.toml` into setting values; unknown keys are an error, not ignored.
@@ -340,6 +362,7 @@ mod tests {
         assert!(config.signup_enabled);
         assert!(config.webhook_block_private);
         assert!(config.trusted_proxies.is_empty());
+        assert_eq!(config.log_format, super::LogFormat::Text);
         assert!(config.password_hash_concurrency >= 2);
     }
 
@@ -384,6 +407,8 @@ mod tests {
         );
         let error = config(&[("TESSERA_SIGNUP", "maybe")], "").unwrap_err();
         assert!(error.to_string().contains("TESSERA_SIGNUP"), "{error}");
+        let error = config(&[("TESSERA_LOG_FORMAT", "xml")], "").unwrap_err();
+        assert!(error.to_string().contains("TESSERA_LOG_FORMAT"), "{error}");
         let error = config(&[("DATABASE_URL", "mysql://x")], "").unwrap_err();
         assert!(error.to_string().contains("DATABASE_URL"), "{error}");
     }

@@ -90,10 +90,12 @@ impl Transport {
     pub async fn send(&self, email: &Email) -> Result<(), MailError> {
         match self {
             Transport::Log => {
+                // The whole message on one log line: the body quoted, its newlines escaped.
                 tracing::info!(
+                    target: "tessera::mail",
                     to = %email.recipient,
-                    subject = %email.subject,
-                    body = %email.text_body,
+                    subject = ?email.subject,
+                    body = ?email.text_body,
                     "email (no SMTP configured, logged instead of sent)"
                 );
                 Ok(())

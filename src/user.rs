@@ -20,6 +20,9 @@ pub struct User {
     pub password_hash: Option<String>,
     #[serde(skip)]
     pub updated_at: Timestamp,
+    /// Set by an operator: the user cannot log in and none of their tokens stand.
+    #[serde(skip)]
+    pub disabled_at: Option<Timestamp>,
 }
 
 impl User {
@@ -38,6 +41,7 @@ impl User {
             superadmin: false,
             password_hash,
             updated_at: Timestamp(now),
+            disabled_at: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! HTTP adapters: one module per endpoint family, each exposing `routes()`; this module
 //! merges them, nests them under the issuer's path and adds the cross-cutting layers.
 
+mod access_log;
 mod assets;
 mod authorize;
 mod cors;
@@ -27,7 +28,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -65,7 +65,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(access_log::remember_route));
     let app = if issuer_path.is_empty() {
         routes
     } else {
@@ -107,7 +108,7 @@ pub fn router(state: AppState) -> Router {
     .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
     .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
     .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
-    .layer(TraceLayer::new_for_http())
+    .layer(axum::middleware::from_fn(access_log::log_request))
     .with_state(state)
 }
 

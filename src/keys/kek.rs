@@ -1,7 +1,8 @@
 //! The key-encryption key (KEK): AES-256-GCM over private signing keys and webhook secrets.
 //! It comes from `TESSERA_KEY_ENCRYPTION_KEY`, else from the `kek` file in the keys
-//! directory, which is created (mode 0600) on first start. Every instance of a deployment
-//! must share it. List cursors are sealed under a key derived from it (HKDF-SHA256), never
+//! directory, which is created (mode 0600) on first start, and only then: never beside a
+//! database that already holds values sealed under another key. Every instance of a
+//! deployment must share it. List cursors are sealed under a key derived from it (HKDF-SHA256), never
 //! under the KEK itself.
 
 use std::io::Write;
@@ -13,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 use crate::secret::random_bytes;
+use crate::store::Store;
 
 /// Sealed values are `v1.` followed by base64url(nonce ‖ ciphertext ‖ tag).
 const VERSION_PREFIX: &str = "v1.";
@@ -43,6 +45,14 @@ pub enum KekError {
     Malformed(String),
     #[error("a sealed value could not be decrypted: wrong key-encryption key or corrupt data")]
     Open,
+    #[error(
+        "refusing to create a new key-encryption key: {0} is missing but the database holds \
+         keys sealed under an existing one; restore that file from the backup made with this \
+         database (or set TESSERA_KEY_ENCRYPTION_KEY)"
+    )]
+    Missing(String),
+    #[error("cannot check the database for sealed keys: {0}")]
+    Database(#[from] sqlx::Error),
 }
 
 impl KeyEncryptionKey {
@@ -65,6 +75,25 @@ impl KeyEncryptionKey {
 
     pub fn open(&self, sealed: &str, context: &str) -> Result<Vec<u8>, KekError> {
         self.key.open(sealed, context)
+    }
+
+    /// [`KeyEncryptionKey::load`] for the deployment whose database is `store`: a missing
+    /// `kek` file is created only while the database holds nothing sealed. After a restore
+    /// without the file, a new key could open none of the stored keys, and the file it left
+    /// behind would stand in the way of the right one.
+    pub async fn load_for(
+        store: &Store,
+        configured: Option<&[u8; 32]>,
+        keys_dir: &Path,
+    ) -> Result<KeyEncryptionKey, KekError> {
+        let path = keys_dir.join("kek");
+        let missing = configured.is_none()
+            && matches!(std::fs::metadata(&path),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound);
+        if missing && store.holds_sealed_data().await? {
+            return Err(KekError::Missing(path.display().to_string()));
+        }
+        KeyEncryptionKey::load(configured, keys_dir)
     }
 
     /// The configured key, else the `kek` file in `keys_dir`, created on first use.

@@ -251,6 +251,11 @@ pub struct FieldError {
 /// Redirect URIs are compared as exact strings, so they must be registered absolute, without
 /// a fragment, in the form a URL parser prints them, and over https unless on loopback.
 fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    // RFC 9700 §4.1.3: exact matching only. A `*` would be compared literally, yet reads as a
+    // wildcard to whoever registers it; refused so that nobody believes a pattern works.
+    if uri.contains('*') || uri.contains("%2A") || uri.contains("%2a") {
+        return Err("must not contain `*`: redirect URIs match exactly, without wildcards".into());
+    }
     let url = Url::parse(uri).map_err(|_| "must be an absolute URL".to_owned())?;
     if url.fragment().is_some() {
         return Err("must not have a fragment".into());
@@ -430,6 +435,9 @@ mod tests {
             ("https://app.example.com", false),
             ("https://app.example.com/", true),
             ("HTTPS://APP.example.com/cb", false),
+            ("https://*.example.com/cb", false),
+            ("https://app.example.com/*", false),
+            ("https://app.example.com/cb?next=*", false),
         ] {
             let mut s = settings();
             s.redirect_uris = vec![uri.into()];

@@ -29,9 +29,9 @@ pub struct Token<'a> {
 /// The answer, and how long it holds if nothing changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Liveness {
-    /// Not revoked by `jti`; its grant neither revoked nor expired; for a user's account token
-    /// the membership still there, for a client's its account; for both, no account of the
-    /// lineage suspended.
+    /// Not revoked by `jti`; its grant neither revoked nor expired; its user not disabled; for
+    /// a user's account token the membership still there, for a client's its account; for
+    /// both, no account of the lineage suspended.
     pub live: bool,
     /// The user's role now in the account asked about, if a member and no account of its
     /// lineage is suspended.
@@ -51,7 +51,7 @@ static QUERY: LazyLock<String> = LazyLock::new(|| {
              where id = $2 and revoked_at is null and expires_at > $3 \
              and access_valid_after_ms <= $8) then 0 \
          when $5 <> '' and exists (select 1 from users \
-             where id = $5 and tokens_valid_after_ms > $8) then 0 \
+             where id = $5 and (tokens_valid_after_ms > $8 or disabled_at is not null)) then 0 \
          when $4 <> '' and $5 <> '' and not exists (select 1 from memberships \
              where account_id = $4 and user_id = $5) then 0 \
          when $4 <> '' and $5 = '' and not exists (select 1 from accounts where id = $4) then 0 \

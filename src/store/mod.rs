@@ -24,13 +24,14 @@ pub mod user_tokens;
 pub mod users;
 pub mod webhooks;
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::migrate::{Migrate, MigrateError, Migrator};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 
 use crate::ids::{AccountId, ClientId, UserId};
 use crate::oauth::client::Client;
@@ -73,6 +74,11 @@ impl Store {
             Backend::Postgres
         };
         let options = AnyConnectOptions::from_str(url)?;
+        if backend == Backend::Postgres {
+            // One plain connection first: a refused or misnamed server fails here at once,
+            // where the pool would retry until its acquire timeout ran out.
+            AnyConnection::connect_with(&options).await?.close().await?;
+        }
         let pool = pool_options(backend)
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
@@ -103,11 +109,37 @@ impl Store {
         })
     }
 
-    pub async fn migrate(&self) -> Result<(), MigrateError> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await,
-        }
+    /// Applies the migrations the database lacks; says which, by file name
+    /// (`0045_user_disabled_at`), oldest first.
+    pub async fn migrate(&self) -> Result<Vec<String>, MigrateError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let before: HashSet<i64> = {
+            let mut connection = self.pool.acquire().await?;
+            connection.ensure_migrations_table().await?;
+            connection
+                .list_applied_migrations()
+                .await?
+                .into_iter()
+                .map(|applied| applied.version)
+                .collect()
+        };
+        migrator.run(&self.pool).await?;
+        Ok(migrator
+            .iter()
+            .filter(|migration| {
+                migration.migration_type.is_up_migration() && !before.contains(&migration.version)
+            })
+            .map(|migration| {
+                format!(
+                    "{:04}_{}",
+                    migration.version,
+                    migration.description.replace(' ', "_")
+                )
+            })
+            .collect())
     }
 
     pub fn backend(&self) -> Backend {
@@ -186,6 +218,19 @@ impl Store {
         format!("tessera-listener-{}", self.instance)
     }
 
+    /// Whether anything is stored sealed under the key-encryption key: signing keys, webhook
+    /// secrets, or the secrets queued deliveries keep.
+    pub async fn holds_sealed_data(&self) -> Result<bool, sqlx::Error> {
+        let count: i64 = sqlx::query_scalar(
+            "select count(*) from (select id from signing_keys \
+             union all select account_id from webhooks \
+             union all select id from webhook_deliveries where secret_encrypted is not null) sealed",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count > 0)
+    }
+
     /// Whether the database answers: the readiness probe.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("select 1")
@@ -197,6 +242,37 @@ impl Store {
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
+    }
+}
+
+/// A failure to connect to `url`, said once on one line with its likely fix.
+pub fn describe_connect_error(url: &str, error: &sqlx::Error) -> String {
+    let text = error.to_string();
+    let hint = if url.starts_with("sqlite:") {
+        let cannot_open = text.contains("unable to open database file")
+            || matches!(error, sqlx::Error::Io(_))
+            || text.contains("(code: 14)");
+        match (cannot_open, url.contains("mode=rwc")) {
+            (false, _) => None,
+            (true, false) => Some(
+                "the file may not exist yet: add ?mode=rwc to DATABASE_URL to create it \
+                 (e.g. sqlite://tessera.db?mode=rwc), in a directory that exists",
+            ),
+            (true, true) => Some("check that the file's directory exists and is writable"),
+        }
+    } else if text.contains("does not exist") && text.contains("database") {
+        Some("create the database first (e.g. createdb, or CREATE DATABASE)")
+    } else if text.contains("Connection refused") || text.contains("connection refused") {
+        Some("is PostgreSQL running and listening at the host and port in DATABASE_URL?")
+    } else if text.contains("password authentication failed") {
+        Some("check the user and password in DATABASE_URL")
+    } else {
+        None
+    };
+    let text = text.replace('\n', " ");
+    match hint {
+        Some(hint) => format!("cannot connect to DATABASE_URL: {text}; {hint}"),
+        None => format!("cannot connect to DATABASE_URL: {text}"),
     }
 }
 

@@ -16,6 +16,7 @@ struct UserRow {
     superadmin: i64,
     created_at: i64,
     updated_at: i64,
+    disabled_at: Option<i64>,
 }
 
 impl UserRow {
@@ -29,12 +30,13 @@ impl UserRow {
             superadmin: self.superadmin != 0,
             password_hash: self.password_hash,
             updated_at: Timestamp(self.updated_at),
+            disabled_at: self.disabled_at.map(Timestamp),
         })
     }
 }
 
-const COLUMNS: &str =
-    "id, email, name, password_hash, email_verified, superadmin, created_at, updated_at";
+const COLUMNS: &str = "id, email, name, password_hash, email_verified, superadmin, created_at, \
+     updated_at, disabled_at";
 
 /// Inserts a user; a duplicate email (any case) is a unique violation.
 pub async fn insert<'e>(
@@ -106,7 +108,6 @@ pub async fn set_password_hash<'e>(
         .map(|_| ())
 }
 
-/// Records that the user proved they receive mail at their address.
 /// Access tokens of the user issued before `now_ms` stop standing (liveness reads it).
 pub async fn revoke_tokens_before<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -121,6 +122,7 @@ pub async fn revoke_tokens_before<'e>(
         .map(|_| ())
 }
 
+/// Records that the user proved they receive mail at their address.
 pub async fn mark_email_verified<'e>(
     db: impl Executor<'e, Database = Any>,
     id: &UserId,
@@ -187,4 +189,20 @@ pub async fn is_superadmin<'e>(
         .fetch_optional(db)
         .await?;
     Ok(flag == Some(1))
+}
+
+/// Disables the user at `now` (`Some`) or enables them (`None`); whether the user exists.
+pub async fn set_disabled<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &UserId,
+    disabled_at: Option<i64>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query("update users set disabled_at = $2, updated_at = $3 where id = $1")
+        .bind(id.as_str())
+        .bind(disabled_at)
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() == 1)
 }

@@ -18,7 +18,13 @@ async fn count(deployment: &Deployment, table: &str) -> i64 {
 #[tokio::test]
 async fn operator_commands_print_resources_as_json() {
     let deployment = Deployment::new().await;
-    assert_eq!(deployment.cli(&["migrate"]).json()["migrated"], true);
+    let migrated = deployment.cli(&["migrate"]).json();
+    assert!(migrated["applied"].is_array(), "{migrated}");
+    assert_eq!(
+        deployment.cli(&["migrate"]).json(),
+        serde_json::json!({"applied": []}),
+        "nothing left to apply"
+    );
 
     let user = deployment
         .cli(&[
@@ -360,7 +366,12 @@ async fn command_output_has_the_shape_the_rest_api_shows() {
     let token = app
         .login_token(user["id"].as_str().unwrap(), LOGIN_SCOPE)
         .await;
-    assert_eq!(user, get("/v1/me".into(), token).await);
+    // The CLI shows a user as the superadmin API does: the profile plus operator flags.
+    let profile = get("/v1/me".into(), token).await;
+    for (field, value) in profile.as_object().unwrap() {
+        assert_eq!(&user[field], value, "{field}");
+    }
+    assert_eq!(user["superadmin"], false);
 
     for extra in [&[][..], &["--public"][..]] {
         let mut args = vec![
@@ -395,6 +406,12 @@ async fn command_output_has_the_shape_the_rest_api_shows() {
         .unwrap()
         .unwrap();
     let admin_token = app.login_token(admin.id.as_str(), LOGIN_SCOPE).await;
+    let found = get(
+        format!("/v1/admin/users?q=id:{}", user["id"].as_str().unwrap()),
+        admin_token.clone(),
+    )
+    .await;
+    assert_eq!(found["data"], serde_json::json!([user]));
     let response = app
         .api(Method::POST, "/v1/admin/keys/rotate", &admin_token)
         .send()

@@ -34,6 +34,7 @@ mod login;
 mod me;
 mod members;
 mod operations;
+mod operator;
 mod outbox;
 mod registration;
 mod store;

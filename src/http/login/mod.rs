@@ -107,6 +107,9 @@ pub(crate) struct MessagePage<'a> {
 /// A failed login says only this, whether the email is unknown or the password wrong.
 const WRONG_CREDENTIALS: &str = "The email address or password is not correct.";
 
+/// Said only to whoever knows the password: an operator disabled the user.
+const USER_DISABLED: &str = "This user is disabled. Ask the operator of this server.";
+
 pub(crate) async fn require_csrf(session: &LoginSession, submitted: &str) -> Result<(), PageError> {
     if session.csrf_matches(submitted).await? {
         Ok(())
@@ -170,13 +173,14 @@ async fn submit_login(
         .and_then(|value| value.to_str().ok());
     let ip = ip.to_string();
     match user {
-        Some(user) if valid => {
+        Some(user) if valid && user.disabled_at.is_none() => {
             rate_limit::login_succeeded(&state.store, attempt).await?;
             session.sign_in(&user.id, now).await?;
             record(&state.store, "user.login", &user.id, &ip, user_agent, now).await?;
             Ok(Redirect::to(&return_to).into_response())
         }
         user => {
+            let disabled = valid && user.as_ref().is_some_and(|user| user.disabled_at.is_some());
             state.metrics.login_failed("credentials");
             if let Some(user) = user {
                 // Not awaited: a failure for a known email must take as long as one for an
@@ -204,7 +208,11 @@ async fn submit_login(
                     csrf_token: session.csrf_token().await?,
                     return_to,
                     email: form.email.trim(),
-                    error: Some(WRONG_CREDENTIALS),
+                    error: Some(if disabled {
+                        USER_DISABLED
+                    } else {
+                        WRONG_CREDENTIALS
+                    }),
                     signup_enabled: state.config.signup_enabled,
                 },
             )

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::Account;
 use crate::admin::{self, AdminError, NewAccount, NewOwner, NewUser, Origin, RotatedKey};
+use crate::clock::Timestamp;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
@@ -120,13 +121,16 @@ async fn rotate_keys(
     Ok(Json(rotated))
 }
 
-/// A user as the superadmin sees it: the profile plus the flags only operators see.
+/// A user as the superadmin (and the CLI) sees it: the profile plus the flags only
+/// operators see.
 #[derive(Serialize, utoipa::ToSchema)]
-struct AdminUser {
+pub struct AdminUser {
     #[serde(flatten)]
     user: User,
     superadmin: bool,
     has_password: bool,
+    /// When an operator disabled the user (`tessera users disable`); `null` while enabled.
+    disabled_at: Option<Timestamp>,
 }
 
 impl From<User> for AdminUser {
@@ -134,6 +138,7 @@ impl From<User> for AdminUser {
         AdminUser {
             superadmin: user.superadmin,
             has_password: user.password_hash.is_some(),
+            disabled_at: user.disabled_at,
             user,
         }
     }

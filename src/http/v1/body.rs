@@ -1,6 +1,7 @@
 //! Request bodies of `/v1`: JSON of the declared media type, parsed strictly. A wrong
 //! `Content-Type` is 415; malformed JSON, wrong types and unknown fields are 400
-//! `validation_failed` naming the field (never 422).
+//! `validation_failed` naming the field (never 422), in our words: serde's messages (`unknown
+//! variant 'god', expected one of … at line 1 column 44`) never reach a client.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -100,18 +101,84 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, HttpError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
-        let message = error.inner().to_string();
+        let inner = error.inner();
+        if !inner.is_data() {
+            return not_json(inner);
+        }
+        let message = inner.to_string();
         let field = if path == "." {
             named_field(&message).unwrap_or_else(|| "body".to_owned())
         } else {
             path
         };
-        HttpError::invalid_field(field, message)
+        HttpError::invalid_field(field, in_our_words(&message))
     })?;
-    deserializer
-        .end()
-        .map_err(|error| HttpError::invalid_field("body", error.to_string()))?;
+    deserializer.end().map_err(|error| not_json(&error))?;
     Ok(value)
+}
+
+fn not_json(error: &serde_json::Error) -> HttpError {
+    HttpError::invalid_field(
+        "body",
+        format!(
+            "is not valid JSON (line {}, column {})",
+            error.line(),
+            error.column()
+        ),
+    )
+}
+
+/// What serde's message about one field says, as we would say it to a client.
+pub fn in_our_words(message: &str) -> String {
+    // serde_json appends the position; the field's name already says where.
+    let message = message
+        .rfind(" at line ")
+        .map_or(message, |at| &message[..at]);
+    let expected = message.split_once(", expected ").map(|(_, rest)| rest);
+    if message.starts_with("unknown variant") {
+        return match expected {
+            Some(names) => format!("must be one of {}", names_of(names)),
+            None => "is not one of the allowed values".to_owned(),
+        };
+    }
+    if message.starts_with("unknown field") {
+        return "is not a known field".to_owned();
+    }
+    if message.starts_with("missing field") {
+        return "is required".to_owned();
+    }
+    if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        return match expected.map(kind_of) {
+            Some(kind) => format!("must be {kind}"),
+            None => "has the wrong type".to_owned(),
+        };
+    }
+    if message.starts_with("invalid length") || message.starts_with("duplicate field") {
+        return "is not valid here".to_owned();
+    }
+    // Our own messages (ids, timestamps, …), raised by the types themselves.
+    message.to_owned()
+}
+
+/// "`owner`, `admin`, `member`, `viewer`" (or "`a` or `b`") → "owner, admin, member, viewer".
+fn names_of(list: &str) -> String {
+    let list = list.strip_prefix("one of ").unwrap_or(list);
+    list.replace(" or ", ", ").replace('`', "")
+}
+
+/// serde's name for what it expected → a JSON word.
+fn kind_of(expected: &str) -> &str {
+    match expected {
+        "a string" | "a borrowed string" | "a character" => "a string",
+        "a boolean" => "true or false",
+        "a sequence" | "a tuple" => "an array",
+        "a map" => "an object",
+        kind if kind.starts_with("struct ") || kind.starts_with("a struct") => "an object",
+        kind if kind.starts_with('u') || kind.starts_with('i') => "a whole number",
+        kind if kind.starts_with('f') => "a number",
+        kind if kind.starts_with("enum") => "one of the allowed values",
+        _ => "of another type",
+    }
 }
 
 /// The field serde's "unknown field `x`" and "missing field `x`" messages name.
@@ -124,6 +191,7 @@ fn named_field(message: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::in_our_words;
     use axum::body::{Body, to_bytes};
     use axum::extract::{FromRequest, Request};
     use axum::http::{StatusCode, header};
@@ -155,5 +223,38 @@ mod tests {
             serde_json::from_slice(&to_bytes(response.into_body(), 4096).await.unwrap()).unwrap();
         assert_eq!(problem["code"], "payload_too_large");
         assert_eq!(problem["status"], 413);
+    }
+
+    #[test]
+    fn serde_messages_are_said_in_our_words() {
+        for (serde, ours) in [
+            (
+                "unknown variant `god`, expected one of `owner`, `admin`, `member`, `viewer` at line 1 column 44",
+                "must be one of owner, admin, member, viewer",
+            ),
+            (
+                "unknown variant `x`, expected `active` or `suspended`",
+                "must be one of active, suspended",
+            ),
+            (
+                "invalid type: integer `5`, expected a string at line 1 column 10",
+                "must be a string",
+            ),
+            (
+                "invalid type: string \"x\", expected u32",
+                "must be a whole number",
+            ),
+            (
+                "invalid type: string \"x\", expected a sequence",
+                "must be an array",
+            ),
+            ("missing field `email`", "is required"),
+            (
+                "unknown field `x`, expected `a` or `b`",
+                "is not a known field",
+            ),
+        ] {
+            assert_eq!(in_our_words(serde), ours, "{serde}");
+        }
     }
 }

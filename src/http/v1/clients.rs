@@ -297,7 +297,10 @@ async fn update_client(
     }
     json_patch::merge(&mut merged, &settings_patch);
     let input: ClientInput = serde_path_to_error::deserialize(merged).map_err(|error| {
-        HttpError::invalid_field(error.path().to_string(), error.inner().to_string())
+        HttpError::invalid_field(
+            error.path().to_string(),
+            crate::http::v1::body::in_our_words(&error.inner().to_string()),
+        )
     })?;
     let settings = input.into_settings();
     let errors = settings.validate();

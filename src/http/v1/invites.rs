@@ -41,7 +41,7 @@ pub fn routes() -> Router<AppState> {
 /// An invitation as its account's admins see it; `accept_url` only in the creation answer,
 /// the one time the link exists in clear.
 #[derive(Serialize, utoipa::ToSchema)]
-struct InviteView {
+pub struct InviteView {
     id: InvitationId,
     account_id: AccountId,
     email: String,
@@ -55,7 +55,7 @@ struct InviteView {
 }
 
 impl InviteView {
-    fn new(invitation: Invitation, now: i64, accept_url: Option<String>) -> InviteView {
+    pub fn new(invitation: Invitation, now: i64, accept_url: Option<String>) -> InviteView {
         InviteView {
             status: invitation.status_at(now),
             id: invitation.id,

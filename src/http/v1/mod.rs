@@ -3,14 +3,14 @@
 //! module per resource family.
 
 mod accounts;
-mod admin;
+pub mod admin;
 mod api_keys;
 mod audit_logs;
 mod auth;
 pub mod body;
 pub mod caller;
 pub mod clients;
-mod invites;
+pub mod invites;
 mod me;
 mod members;
 pub mod page;
