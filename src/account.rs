@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::clock::Timestamp;
 use crate::email_address::EmailAddress;
 use crate::ids::AccountId;
-use crate::oauth::client::FieldError;
+use crate::validation::FieldError;
 
 const MAX_LABELS: usize = 64;
 const MAX_LABEL_KEY: usize = 64;

@@ -12,7 +12,7 @@ use crate::email_address::EmailAddress;
 use crate::ids::{AccountId, ClientId, UserId};
 use crate::keys::PublicJwk;
 use crate::mailer;
-use crate::oauth::client::{Client, ClientSettings, FieldError};
+use crate::oauth::client::{Client, ClientSettings};
 use crate::password::{self, Hasher, PasswordError};
 use crate::role::Role;
 use crate::secret;
@@ -20,6 +20,7 @@ use crate::store::audit_events::{self, Actor, NewEvent};
 use crate::store::user_tokens::{self, Purpose};
 use crate::store::{self, Store, Tx, accounts, clients, emails, memberships, users};
 use crate::user::User;
+use crate::validation::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -426,7 +427,7 @@ pub fn new_client(
         secret_hash: secret.as_deref().map(secret::hash),
         self_registered,
         first_party: false,
-        account_status: crate::account::AccountStatus::Active,
+        account_active: true,
     };
     (client, secret)
 }

@@ -11,13 +11,12 @@ use tokio::net::TcpListener;
 use crate::bootstrap;
 use crate::config::{Config, Issuer};
 use crate::http;
-use crate::http::discovery::Documents;
 use crate::keys::{KeyEncryptionKey, KeyRing};
 use crate::mailer::{self, Transport};
 use crate::maintenance;
 use crate::metrics::Metrics;
 use crate::password::Hasher;
-use crate::state::AppState;
+use crate::state::{AppState, Documents};
 use crate::store::{self, Store};
 use crate::webhooks::delivery::{self, Sender};
 

@@ -8,6 +8,7 @@ pub mod account;
 pub mod admin;
 pub mod api_key;
 mod app;
+pub mod audit;
 pub mod bootstrap;
 pub mod cli;
 pub mod client_ip;
@@ -36,6 +37,7 @@ pub mod store;
 pub mod text;
 pub mod tokens;
 pub mod user;
+pub mod validation;
 pub mod webhooks;
 
 pub use app::App;

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use bytes::Bytes;
 
 use crate::config::{Config, Issuer};
-use crate::http::discovery::Documents;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::password::Hasher;
@@ -33,5 +33,22 @@ impl FromRef<AppState> for Store {
 impl FromRef<AppState> for Arc<KeyRing> {
     fn from_ref(state: &AppState) -> Arc<KeyRing> {
         state.keys.clone()
+    }
+}
+
+/// The metadata document, rendered once at start-up with its `ETag`.
+pub struct Documents {
+    pub metadata: Bytes,
+    pub metadata_etag: String,
+}
+
+impl Documents {
+    pub fn new(issuer: &str) -> Documents {
+        let metadata = Bytes::from(crate::oauth::discovery::metadata(issuer).to_string());
+        let metadata_etag = format!("\"{}\"", &crate::secret::sha256_hex(&metadata)[..32]);
+        Documents {
+            metadata,
+            metadata_etag,
+        }
     }
 }

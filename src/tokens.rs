@@ -4,7 +4,6 @@
 
 use sqlx::{Any, Executor};
 
-use crate::account::AccountStatus;
 use crate::clock;
 use crate::ids::{AccountId, GrantId, UserId};
 use crate::oauth::claims::{AccessTokenClaims, Subject};
@@ -229,7 +228,7 @@ pub async fn client_credentials(
         }
         None => Scope::from_tokens(&allowed),
     };
-    if client.account_status != AccountStatus::Active {
+    if !client.account_active {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             "the client's account is suspended",

@@ -11,30 +11,11 @@ use serde::Deserialize;
 
 use crate::http::error::HttpError;
 use crate::ids::ClientId;
-use crate::oauth;
-use crate::secret;
 use crate::state::AppState;
 
 const METADATA_CACHE: &str = "public, max-age=3600";
 /// Short, so verifiers that cache the JWKS see a rotation's new key soon.
 const JWKS_CACHE: &str = "public, max-age=60";
-
-/// The metadata document, rendered once at start-up.
-pub struct Documents {
-    metadata: Bytes,
-    metadata_etag: String,
-}
-
-impl Documents {
-    pub fn new(issuer: &str) -> Documents {
-        let metadata = Bytes::from(oauth::discovery::metadata(issuer).to_string());
-        let metadata_etag = format!("\"{}\"", &secret::sha256_hex(&metadata)[..32]);
-        Documents {
-            metadata,
-            metadata_etag,
-        }
-    }
-}
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -4,9 +4,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::oauth::client::FieldError;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::password::{self, PasswordError};
+use crate::validation::FieldError;
 
 #[derive(Debug)]
 pub struct HttpError {

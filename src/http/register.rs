@@ -21,7 +21,7 @@ use crate::http::v1::caller;
 use crate::ids::{AccountId, ClientId};
 use crate::oauth::client::{
     AuthMethod, Client, ClientSettings, DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
-    DEFAULT_REFRESH_TOKEN_TTL_SECONDS, FieldError, GrantType,
+    DEFAULT_REFRESH_TOKEN_TTL_SECONDS, GrantType,
 };
 use crate::oauth::scope;
 use crate::role::Role;
@@ -29,6 +29,7 @@ use crate::secret;
 use crate::state::AppState;
 use crate::store::audit_events::{self, Actor, NewEvent};
 use crate::store::clients;
+use crate::validation::FieldError;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

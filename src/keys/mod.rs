@@ -6,5 +6,5 @@ mod ring;
 mod signing_key;
 
 pub use kek::{KekError, KeyEncryptionKey, SealingKey};
-pub use ring::{IdTokenHint, KeyRing, KeysError, MAX_TOKEN_LIFETIME_SECONDS, VerifyError, rotate};
+pub use ring::{IdTokenHint, KeyRing, KeysError, VerifyError, rotate};
 pub use signing_key::{PublicJwk, SigningKey};

@@ -7,20 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::body::Bytes;
+use bytes::Bytes;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::kek::{KekError, KeyEncryptionKey};
 use super::signing_key::{PublicJwk, SigningKey, SigningKeyError};
 use crate::clock;
-use crate::oauth::claims::{ACCESS_TOKEN_TYP, AccessTokenClaims};
+use crate::oauth::claims::{ACCESS_TOKEN_TYP, AccessTokenClaims, MAX_TOKEN_LIFETIME_SECONDS};
 use crate::oauth::id_token::ID_TOKEN_TYP;
 use crate::secret;
 use crate::store::Store;
 use crate::store::signing_keys::{self, SigningKeyRecord};
 
-/// No token lives longer than this; a retired key stays published this long (plus skew).
-pub const MAX_TOKEN_LIFETIME_SECONDS: i64 = 86_400;
 /// Verification tolerates this much disagreement between clocks.
 const CLOCK_SKEW_SECONDS: i64 = 60;
 /// How often instances look for a rotation made elsewhere; the contract allows 10 s.

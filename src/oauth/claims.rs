@@ -9,6 +9,10 @@ use crate::role::Role;
 /// The JOSE `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
+/// No token lives longer than this; a retired signing key stays published this long (plus
+/// clock skew).
+pub const MAX_TOKEN_LIFETIME_SECONDS: i64 = 86_400;
+
 /// The `role` of a token a client obtained for itself (client credentials).
 pub const CLIENT_ROLE: &str = "client";
 

@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::account::AccountStatus;
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, ClientId};
 use crate::oauth::scope;
+use crate::validation::FieldError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum GrantType {
@@ -190,7 +190,8 @@ impl ClientSettings {
                 fail("scopes", format!("{scope:?} is not a valid scope token"));
             }
         }
-        if !(60..=crate::keys::MAX_TOKEN_LIFETIME_SECONDS).contains(&self.access_token_ttl_seconds)
+        if !(60..=crate::oauth::claims::MAX_TOKEN_LIFETIME_SECONDS)
+            .contains(&self.access_token_ttl_seconds)
         {
             fail(
                 "access_token_ttl_seconds",
@@ -239,13 +240,6 @@ impl ClientSettings {
         }
         errors
     }
-}
-
-/// One broken rule of a request, reported as `{field, message}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: &'static str,
-    pub message: String,
 }
 
 /// Redirect URIs are compared as exact strings, so they must be registered absolute, without
@@ -314,10 +308,10 @@ pub struct Client {
     /// Trusted by the operator: its users see no consent page. Set by the CLI (its default)
     /// or a superadmin, never by a tenant.
     pub first_party: bool,
-    /// The owning account's status, loaded with the client: a suspended account's client
-    /// gets no account tokens for itself.
+    /// Whether the owning account (and every ancestor) is active, loaded with the client: a
+    /// suspended account's client gets no tokens for itself.
     #[serde(skip)]
-    pub account_status: AccountStatus,
+    pub account_active: bool,
 }
 
 impl Client {
@@ -370,7 +364,7 @@ pub(crate) fn sample(public: bool) -> Client {
         secret_hash: None,
         self_registered: false,
         first_party: true,
-        account_status: AccountStatus::Active,
+        account_active: true,
     }
 }
 

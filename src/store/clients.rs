@@ -60,7 +60,7 @@ impl ClientRow {
             secret_hash: self.secret_hash,
             self_registered: self.self_registered != 0,
             first_party: self.first_party != 0,
-            account_status: AccountStatus::parse(&self.account_status)?,
+            account_active: AccountStatus::parse(&self.account_status)? == AccountStatus::Active,
         })
     }
 }

@@ -149,7 +149,7 @@ pub async fn enqueue_if_wanted(
     let Some(webhook) = find(&mut *db, delivery.account_id).await? else {
         return Ok(None);
     };
-    if !crate::webhooks::wants(webhook.events.as_deref(), delivery.event_type) {
+    if !crate::audit::wants(webhook.events.as_deref(), delivery.event_type) {
         return Ok(None);
     }
     let id = format!("msg_{}", ulid::Ulid::new());

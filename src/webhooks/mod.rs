@@ -98,24 +98,9 @@ pub fn signature_header(secrets: &[Secret], id: &str, timestamp: i64, body: &str
         .join(" ")
 }
 
-/// Whether an event passes a webhook's filter; `None` lets every event through.
-pub fn wants(events: Option<&[String]>, action: &str) -> bool {
-    events.is_none_or(|events| events.iter().any(|event| event == action))
-}
-
-/// Whether `text` looks like an audit action, `<resource>.<verb>` in lowercase snake case.
-pub fn is_action_name(text: &str) -> bool {
-    let word = |part: &str| {
-        !part.is_empty()
-            && part.len() <= 40
-            && part.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-    };
-    matches!(text.split_once('.'), Some((resource, verb)) if word(resource) && word(verb))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Secret, is_action_name, signature_header, wants};
+    use super::{Secret, signature_header};
     use crate::ids::AccountId;
     use crate::keys::KeyEncryptionKey;
 
@@ -158,18 +143,5 @@ mod tests {
         let sealed = secret.seal(&kek, &account);
         assert_eq!(Secret::open(&kek, &sealed, &account).unwrap(), secret);
         assert!(Secret::open(&kek, &sealed, &AccountId::generate()).is_err());
-    }
-
-    #[test]
-    fn filters_and_action_names() {
-        assert!(wants(None, "member.added"));
-        let events = vec!["member.added".to_owned()];
-        assert!(wants(Some(&events), "member.added"));
-        assert!(!wants(Some(&events), "member.removed"));
-        assert!(is_action_name("api_key.created"));
-        assert!(!is_action_name("member"));
-        assert!(!is_action_name("Member.added"));
-        assert!(!is_action_name("member.added.x"));
-        assert!(!is_action_name(".added"));
     }
 }

@@ -38,6 +38,7 @@ mod operator;
 mod outbox;
 mod registration;
 mod store;
+mod structure;
 mod tenant_isolation;
 mod v1_conventions;
 mod webhooks;

@@ -136,7 +136,7 @@ async fn accounts_memberships_and_clients_round_trip() {
         secret_hash: Some("abc".into()),
         self_registered: false,
         first_party: true,
-        account_status: tessera::account::AccountStatus::Active,
+        account_active: true,
     };
     clients::insert(store.pool(), &client).await.unwrap();
     let found = clients::find(store.pool(), &client.client_id)

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::audit::is_action_name;
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
 use crate::http::openapi;
@@ -20,7 +21,7 @@ use crate::role::Role;
 use crate::state::AppState;
 use crate::store::webhooks::{self, Webhook};
 use crate::store::{Tx, accounts, audit_events};
-use crate::webhooks::{PREVIOUS_SECRET_SECONDS, Secret, address, is_action_name};
+use crate::webhooks::{PREVIOUS_SECRET_SECONDS, Secret, address};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

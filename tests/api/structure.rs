@@ -1,0 +1,164 @@
+//! The architecture, checked (ARCHITECTURE.md): which layer may use what, no import cycles
+//! between top-level modules, and two migration folders that say the same thing. Reads the
+//! source as text, so a new arrow fails here before it hardens.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Every `.rs` file under `dir`, with its text up to its unit tests (tests may use anything).
+fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code = text
+                    .split("#[cfg(test)]")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                found.push((path, code));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn src() -> PathBuf {
+    Path::new(ROOT).join("src")
+}
+
+/// The top-level module a source file belongs to (`src/store/users.rs` → `store`).
+fn top_module(path: &Path) -> String {
+    let relative = path.strip_prefix(src()).unwrap();
+    let first = relative.components().next().unwrap().as_os_str();
+    first.to_string_lossy().trim_end_matches(".rs").to_owned()
+}
+
+/// The top-level modules `code` names as `crate::<module>`.
+fn uses(code: &str) -> BTreeSet<String> {
+    code.match_indices("crate::")
+        .filter_map(|(at, _)| {
+            let rest = &code[at + "crate::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                .collect();
+            (!name.is_empty()).then_some(name)
+        })
+        .collect()
+}
+
+fn offenders(dir: &str, forbidden: &[&str]) -> Vec<String> {
+    sources(&src().join(dir))
+        .into_iter()
+        .flat_map(|(path, code)| {
+            forbidden
+                .iter()
+                .filter(|needle| code.contains(*needle))
+                .map(|needle| format!("{} uses {needle}", path.display()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn the_protocol_core_knows_no_http_and_no_sql() {
+    let found = offenders("oauth", &["axum", "sqlx", "crate::http", "crate::store"]);
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn storage_and_keys_know_no_http() {
+    let mut found = offenders("store", &["crate::http", "axum"]);
+    found.extend(offenders("keys", &["crate::http", "axum"]));
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn top_level_modules_have_no_import_cycles() {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (path, code) in sources(&src()) {
+        let module = top_module(&path);
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let edges = graph.entry(module.clone()).or_default();
+        edges.extend(uses(&code).into_iter().filter(|used| *used != module));
+    }
+    // A cycle is an edge a → b where b reaches a again.
+    let reaches = |from: &str, to: &str| {
+        let mut seen = BTreeSet::new();
+        let mut pending = vec![from.to_owned()];
+        while let Some(module) = pending.pop() {
+            if module == to {
+                return true;
+            }
+            if seen.insert(module.clone()) {
+                pending.extend(graph.get(&module).into_iter().flatten().cloned());
+            }
+        }
+        false
+    };
+    let cycles: Vec<String> = graph
+        .iter()
+        .flat_map(|(a, edges)| edges.iter().map(move |b| (a.clone(), b.clone())))
+        .filter(|(a, b)| reaches(b, a))
+        .map(|(a, b)| format!("{a} -> {b} -> … -> {a}"))
+        .collect();
+    assert!(cycles.is_empty(), "{cycles:#?}");
+}
+
+/// Files whose PostgreSQL and SQLite versions may differ, and why.
+const DIALECT_FILES: &[&str] = &[
+    // Notification triggers exist on PostgreSQL only (SQLite has one process).
+    "0021_access_change_notifications.sql",
+    "0023_user_tokens_valid_after.sql",
+    "0024_refresh_grace_chain.sql",
+    "0045_user_disabled_at.sql",
+    // Types and functions spelled differently by the two dialects.
+    "0001_users_accounts.sql",
+    "0002_signing_keys.sql",
+    "0005_invitations_api_keys.sql",
+    "0006_audit_webhooks_email.sql",
+    "0007_sessions_rate_limits.sql",
+    "0030_one_pending_invitation_per_address.sql",
+];
+
+#[test]
+fn both_migration_folders_hold_the_same_migrations() {
+    let names = |dialect: &str| -> BTreeMap<String, String> {
+        std::fs::read_dir(Path::new(ROOT).join("migrations").join(dialect))
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&path).unwrap())
+            })
+            .collect()
+    };
+    let sqlite = names("sqlite");
+    let postgres = names("postgres");
+    assert_eq!(
+        sqlite.keys().collect::<Vec<_>>(),
+        postgres.keys().collect::<Vec<_>>(),
+        "the same numbers and names in both folders"
+    );
+    let differing: Vec<&String> = sqlite
+        .iter()
+        .filter(|(name, text)| postgres[*name] != **text)
+        .map(|(name, _)| name)
+        .filter(|name| !DIALECT_FILES.contains(&name.as_str()))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "these differ between dialects without being listed: {differing:?}"
+    );
+}
