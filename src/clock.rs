@@ -77,7 +77,10 @@ mod tests {
     #[test]
     fn timestamps_render_as_rfc3339_utc() {
         assert_eq!(Timestamp(0).rfc3339(), "1970-01-01T00:00:00Z");
-        assert_eq!(Timestamp(1_795_441_421).for_people(), "2026-11-23 13:43 UTC");
+        assert_eq!(
+            Timestamp(1_795_441_421).for_people(),
+            "2026-11-23 13:43 UTC"
+        );
         assert_eq!(
             Timestamp::parse("2026-11-23T13:43:41Z"),
             Some(Timestamp(1_795_441_421))

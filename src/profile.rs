@@ -271,7 +271,12 @@ pub async fn confirm_email_change(state: &AppState, token: &str) -> Result<User,
         ip: None,
         user_agent: None,
     };
-    let event = audit.event(None, "user.updated", &user_id, json!({ "fields": ["email"] }));
+    let event = audit.event(
+        None,
+        "user.updated",
+        &user_id,
+        json!({ "fields": ["email"] }),
+    );
     audit_events::insert(&mut *tx, &event, now).await?;
     let user = users::find(&mut *tx, &user_id)
         .await?

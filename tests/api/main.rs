@@ -35,6 +35,7 @@ mod members;
 mod operations;
 mod outbox;
 mod registration;
+mod self_service;
 mod store;
 mod tenant_isolation;
 mod v1_conventions;

@@ -94,7 +94,10 @@ pub(super) async fn show_signup(
             name: "",
             email,
             error: None,
-            invite: invitation.is_some().then_some(query.invite.as_deref()).flatten(),
+            invite: invitation
+                .is_some()
+                .then_some(query.invite.as_deref())
+                .flatten(),
         },
     )
 }
@@ -123,7 +126,10 @@ pub(super) async fn submit_signup(
             .into(),
         });
     }
-    let invite = invitation.is_some().then_some(form.invite.as_deref()).flatten();
+    let invite = invitation
+        .is_some()
+        .then_some(form.invite.as_deref())
+        .flatten();
     let base = state.issuer.path();
     let return_to = safe_return_to(base, form.return_to.as_deref());
     let name = form.name.trim();
