@@ -153,6 +153,8 @@ async fn a_person_signs_in_with_a_real_browser_and_lands_on_the_redirect_uri() {
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .unwrap();
+    // Tall enough that a screenshot shows a whole page.
+    browser.set_window_size(800, 1700).await.unwrap();
 
     let verifier = tessera::secret::generate();
     let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
