@@ -26,6 +26,22 @@ impl Timestamp {
             .unwrap_or_default()
     }
 
+    /// The time as the hosted pages show it: `2026-01-02 03:04 UTC`.
+    pub fn for_people(self) -> String {
+        OffsetDateTime::from_unix_timestamp(self.0)
+            .map(|t| {
+                format!(
+                    "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+                    t.year(),
+                    u8::from(t.month()),
+                    t.day(),
+                    t.hour(),
+                    t.minute()
+                )
+            })
+            .unwrap_or_default()
+    }
+
     /// Parses an RFC 3339 string such as `2026-01-02T03:04:05Z`.
     pub fn parse(text: &str) -> Option<Timestamp> {
         OffsetDateTime::parse(text, &Rfc3339)
@@ -61,6 +77,10 @@ mod tests {
     #[test]
     fn timestamps_render_as_rfc3339_utc() {
         assert_eq!(Timestamp(0).rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Timestamp(1_795_441_421).for_people(),
+            "2026-11-23 13:43 UTC"
+        );
         assert_eq!(
             Timestamp::parse("2026-11-23T13:43:41Z"),
             Some(Timestamp(1_795_441_421))

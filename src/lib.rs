@@ -27,6 +27,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod oauth;
 pub mod password;
+pub mod profile;
 pub mod rate_limit;
 pub mod role;
 pub mod search;

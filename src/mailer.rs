@@ -207,6 +207,18 @@ struct EmailVerificationHtml<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "email/email_change.txt")]
+struct EmailChangeText<'a> {
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/email_change.html")]
+struct EmailChangeHtml<'a> {
+    link: &'a str,
+}
+
+#[derive(Template)]
 #[template(path = "email/password_reset.txt")]
 struct PasswordResetText<'a> {
     link: &'a str,
@@ -273,6 +285,16 @@ pub fn email_verification(recipient: &str, link: &str) -> NewEmail {
         "Confirm your email address".to_owned(),
         &EmailVerificationText { link },
         &EmailVerificationHtml { link },
+    )
+}
+
+/// The link that moves a user to a new address; it goes to the new address.
+pub fn email_change(recipient: &str, link: &str) -> NewEmail {
+    compose(
+        recipient,
+        "Confirm your new email address".to_owned(),
+        &EmailChangeText { link },
+        &EmailChangeHtml { link },
     )
 }
 

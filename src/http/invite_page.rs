@@ -33,13 +33,16 @@ struct InvitePage<'a> {
     account_name: &'a str,
     role: &'a str,
     invitee: &'a str,
+    /// Who sent it: a name and address, or "An administrator" when the inviter is gone.
+    inviter: String,
+    expires: String,
     /// Present when the signed-in invitee may answer.
     csrf_token: Option<String>,
     /// Why the signed-in user cannot answer.
     problem: Option<String>,
     login_href: String,
+    /// Sign-up through the invitation, open even with `TESSERA_SIGNUP=false`.
     signup_href: String,
-    signup_enabled: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -66,6 +69,19 @@ async fn show_invite(
     let account = accounts::find(state.store.pool(), &invitation.account_id)
         .await?
         .ok_or(PageError::NotFound)?;
+    let inviter = match &invitation.invited_by {
+        Some(user_id) => users::find(state.store.pool(), user_id).await?,
+        None => None,
+    };
+    let inviter = match inviter {
+        Some(User {
+            name: Some(name),
+            email,
+            ..
+        }) => format!("{name} ({email})"),
+        Some(User { email, .. }) => email,
+        None => "An administrator".to_owned(),
+    };
     let user = signed_in_user(&state, &session).await?;
     let here = format!("{base}/invites/{token}");
     let hint: String = url::form_urlencoded::byte_serialize(invitation.email.as_bytes()).collect();
@@ -90,14 +106,15 @@ async fn show_invite(
             account_name: &account.name,
             role: invitation.role.as_str(),
             invitee: &invitation.email,
+            inviter,
+            expires: invitation.expires_at.for_people(),
             csrf_token,
             problem,
             login_href: format!("{}&login_hint={hint}", login_url(base, &here)),
             signup_href: format!(
-                "{base}/signup?return_to={}&login_hint={hint}",
+                "{base}/signup?return_to={}&login_hint={hint}&invite={token}",
                 url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()
             ),
-            signup_enabled: state.config.signup_enabled,
         },
     )
 }
@@ -152,20 +169,27 @@ async fn answer_invite(
         .await?
         .map(|account| account.name)
         .unwrap_or_default();
-    let message = match decision {
-        Decision::Accept => format!(
-            "You are now a member of {account_name} as {}.",
-            answered.role.unwrap_or(answered.invitation.role).as_str()
+    let (heading, message) = match decision {
+        Decision::Accept => (
+            "Invitation accepted",
+            format!(
+                "You are now a member of {account_name} as {}.",
+                answered.role.unwrap_or(answered.invitation.role).as_str()
+            ),
         ),
-        Decision::Decline => format!("You declined the invitation to {account_name}."),
+        Decision::Decline => (
+            "Invitation declined",
+            format!("You declined the invitation to {account_name}."),
+        ),
     };
+    // A way on: the signed-in page lists the user's accounts and what is still pending.
     render(
         StatusCode::OK,
         &MessagePage {
             base,
-            heading: "Invitation answered",
+            heading,
             message: &message,
-            link: None,
+            link: Some(("/account", "Go to your account")),
         },
     )
 }

@@ -2,6 +2,7 @@
 //! merges them, nests them under the issuer's path and adds the cross-cutting layers.
 
 mod access_log;
+mod account_page;
 mod assets;
 mod authorize;
 mod cors;
@@ -23,7 +24,7 @@ pub mod v1;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes())
         .merge(v1::routes())
         .merge(invite_page::routes())
+        .merge(account_page::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -116,13 +118,14 @@ fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLa
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
-/// A path no route takes: a problem+json 404 under `/v1`, axum's empty 404 elsewhere.
+/// A path no route takes: a problem+json 404 under `/v1`, the HTML "Page not found" page
+/// elsewhere (a browser that follows a stale link sees a page, not a blank screen).
 async fn not_found(uri: Uri) -> Response {
     // Below an issuer with a path this router is nested, and `uri` is relative to it.
     if v1::owns(uri.path()) {
         v1::no_such_endpoint().into_response()
     } else {
-        StatusCode::NOT_FOUND.into_response()
+        page::PageError::NotFound.into_response()
     }
 }
 

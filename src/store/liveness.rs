@@ -50,8 +50,8 @@ static QUERY: LazyLock<String> = LazyLock::new(|| {
          when $2 <> '' and not exists (select 1 from grants \
              where id = $2 and revoked_at is null and expires_at > $3 \
              and access_valid_after_ms <= $8) then 0 \
-         when $5 <> '' and exists (select 1 from users \
-             where id = $5 and (tokens_valid_after_ms > $8 or disabled_at is not null)) then 0 \
+         when $5 <> '' and not exists (select 1 from users \
+             where id = $5 and tokens_valid_after_ms <= $8 and disabled_at is null) then 0 \
          when $4 <> '' and $5 <> '' and not exists (select 1 from memberships \
              where account_id = $4 and user_id = $5) then 0 \
          when $4 <> '' and $5 = '' and not exists (select 1 from accounts where id = $4) then 0 \

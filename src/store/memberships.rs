@@ -315,3 +315,36 @@ pub async fn account_ids_of_user<'e>(
             .await?;
     Ok(ids.iter().filter_map(|id| AccountId::parse(id)).collect())
 }
+
+/// The accounts where the user holds the owner role.
+pub async fn owned_by<'e>(
+    db: impl Executor<'e, Database = Any>,
+    user_id: &UserId,
+) -> Result<Vec<AccountId>, sqlx::Error> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "select account_id from memberships where user_id = $1 and role = 'owner' \
+         order by account_id",
+    )
+    .bind(user_id.as_str())
+    .fetch_all(db)
+    .await?;
+    Ok(ids.iter().filter_map(|id| AccountId::parse(id)).collect())
+}
+
+/// The accounts whose only owner the user is. Run it under `accounts::lock` of each account
+/// from [`owned_by`], so no other owner leaves meanwhile.
+pub async fn solely_owned_by<'e>(
+    db: impl Executor<'e, Database = Any>,
+    user_id: &UserId,
+) -> Result<Vec<AccountId>, sqlx::Error> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "select m.account_id from memberships m where m.user_id = $1 and m.role = 'owner' \
+         and (select count(*) from memberships o \
+              where o.account_id = m.account_id and o.role = 'owner') = 1 \
+         order by m.account_id",
+    )
+    .bind(user_id.as_str())
+    .fetch_all(db)
+    .await?;
+    Ok(ids.iter().filter_map(|id| AccountId::parse(id)).collect())
+}

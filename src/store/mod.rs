@@ -9,6 +9,7 @@ pub mod authorization_codes;
 pub mod cache;
 pub mod clients;
 pub mod consents;
+pub mod email_changes;
 pub mod emails;
 pub mod grants;
 pub mod invitations;

@@ -206,3 +206,33 @@ pub async fn set_disabled<'e>(
         .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// Moves a user to a new address that was just proven by a link mailed to it. Another user
+/// holding the address (any case) makes this a unique violation.
+pub async fn set_email<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &UserId,
+    email: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update users set email = $2, email_verified = 1, updated_at = $3 where id = $1")
+        .bind(id.as_str())
+        .bind(email)
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Deletes a user; what is theirs alone (memberships, grants and their refresh tokens,
+/// codes, consents, mailed links) goes with it by `on delete cascade`.
+pub async fn delete<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &UserId,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query("delete from users where id = $1")
+        .bind(id.as_str())
+        .execute(db)
+        .await
+        .map(|done| done.rows_affected() > 0)
+}

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, hidden_input};
+use crate::helpers::{TestApp, attribute, hidden_input, tags};
 
 async fn invite(app: &TestApp, email: &str) -> (String, String) {
     let team = app.team("acme").await;
@@ -42,6 +42,15 @@ async fn a_logged_out_invitee_signs_up_from_the_page_and_accepts() {
         html.contains("acme Inc") && html.contains("member"),
         "{html}"
     );
+    // Who invited, and until when.
+    assert!(
+        html.contains("acme-admin (acme-admin@example.com) invited you"),
+        "{html}"
+    );
+    assert!(
+        html.contains("expires on 20") && html.contains(" UTC"),
+        "{html}"
+    );
     assert!(
         html.contains("login_hint=newbie%40example.com"),
         "email pre-filled via login_hint"
@@ -73,6 +82,10 @@ async fn a_logged_out_invitee_signs_up_from_the_page_and_accepts() {
 
     let page = app.get(&path).await.text().await.unwrap();
     assert!(page.contains(">Accept invitation</button>"), "{page}");
+    assert!(
+        page.contains("value=\"decline\" class=\"secondary\""),
+        "{page}"
+    );
     assert!(hidden_input(&page, "csrf_token").is_some());
     assert_eq!(
         app.post_form(&path, &[("decision", "accept")])
@@ -85,12 +98,14 @@ async fn a_logged_out_invitee_signs_up_from_the_page_and_accepts() {
         .submit_form(&path, &path, &[("decision", "accept")])
         .await;
     assert_eq!(accepted.status(), 200);
+    let answered = accepted.text().await.unwrap();
+    assert!(answered.contains("member of acme Inc"));
+    // A way on: the signed-in page, which now lists the account.
+    assert!(answered.contains("href=\"/account\""), "{answered}");
+    let account_page = app.get("/account").await.text().await.unwrap();
     assert!(
-        accepted
-            .text()
-            .await
-            .unwrap()
-            .contains("member of acme Inc")
+        account_page.contains("<strong>acme Inc</strong>: member"),
+        "{account_page}"
     );
     assert!(
         app.audit_actions(&account)
@@ -116,6 +131,101 @@ async fn someone_else_signed_in_cannot_answer_and_unknown_links_are_404() {
     );
     assert!(!html.contains(">Accept invitation</button>"));
     assert_eq!(app.get("/invites/not-a-real-token").await.status(), 404);
+}
+
+#[tokio::test]
+async fn with_signup_off_an_invitation_lets_its_own_address_sign_up_while_pending() {
+    let app = TestApp::spawn_with(|config| config.signup_enabled = false).await;
+    assert_eq!(app.get("/signup").await.status(), 404);
+    let (account, path) = invite(&app, "newbie@example.com").await;
+    let token = path.strip_prefix("/invites/").unwrap().to_owned();
+
+    let page = app.get(&path).await.text().await.unwrap();
+    let signup_path = tags(&page, "a")
+        .into_iter()
+        .filter_map(|tag| attribute(tag, "href"))
+        .find(|href| href.starts_with("/signup?"))
+        .expect("a sign-up link on the invitation page");
+    assert!(
+        signup_path.contains(&format!("invite={token}")),
+        "{signup_path}"
+    );
+    let form = app.get(&signup_path).await;
+    assert_eq!(form.status(), 200);
+    let form = form.text().await.unwrap();
+    let email_input = tags(&form, "input")
+        .into_iter()
+        .find(|tag| attribute(tag, "name").as_deref() == Some("email"))
+        .unwrap();
+    assert_eq!(
+        attribute(email_input, "value").as_deref(),
+        Some("newbie@example.com")
+    );
+    assert!(email_input.contains(" readonly"), "locked: {email_input}");
+
+    // Only its own address: another one is refused and creates nobody.
+    let other = app
+        .submit_form(
+            &signup_path,
+            "/signup",
+            &[
+                ("email", "intruder@example.com"),
+                ("password", "a sturdy passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(other.status(), 403);
+    // Without the invitation, or with a made-up one, sign-up stays off.
+    for invite in ["", "made-up-token"] {
+        let response = app
+            .submit_form(
+                &signup_path,
+                "/signup",
+                &[
+                    ("email", "newbie@example.com"),
+                    ("password", "a sturdy passphrase"),
+                    ("invite", invite),
+                ],
+            )
+            .await;
+        assert!(
+            matches!(response.status().as_u16(), 404 | 410),
+            "{invite:?}"
+        );
+    }
+    let users: i64 = sqlx::query_scalar("select count(*) from users where email in ($1, $2)")
+        .bind("intruder@example.com")
+        .bind("newbie@example.com")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+
+    let signed_up = app
+        .submit_form(
+            &signup_path,
+            "/signup",
+            &[
+                ("email", "newbie@example.com"),
+                ("password", "a sturdy passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(signed_up.status(), 303);
+    assert_eq!(location(&signed_up), path);
+    let accepted = app
+        .submit_form(&path, &path, &[("decision", "accept")])
+        .await;
+    assert_eq!(accepted.status(), 200);
+    assert!(
+        app.audit_actions(&account)
+            .await
+            .contains(&"invite.accepted".to_owned())
+    );
+
+    // Answered, the invitation opens nothing any more.
+    app.post_form("/logout", &[]).await;
+    assert_eq!(app.get(&signup_path).await.status(), 410);
 }
 
 fn urlencode(text: &str) -> String {

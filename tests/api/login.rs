@@ -678,7 +678,7 @@ async fn a_session_survives_a_restart() {
 }
 
 /// Checks what every hosted page must have and returns its HTML.
-fn assert_accessible(path: &str, html: &str) {
+pub fn assert_accessible(path: &str, html: &str) {
     assert!(html.contains("<html lang=\"en\">"), "{path}: html lang");
     assert!(
         html.contains("<title>") && html.contains("</title>"),
@@ -754,4 +754,88 @@ async fn every_page_is_labelled_and_works_without_javascript() {
             .unwrap()
             .contains("max-age=")
     );
+}
+
+#[tokio::test]
+async fn unknown_paths_outside_v1_answer_an_html_404_page() {
+    let app = TestApp::spawn().await;
+    for path in ["/no-such-page", "/oauth2/nope", "/assets/nope.css", "/v1x"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            response.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        let html = response.text().await.unwrap();
+        assert_accessible(path, &html);
+        assert!(html.contains("<h1>Page not found</h1>"), "{path}: {html}");
+    }
+    let api = app.get("/v1/no-such-endpoint").await;
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    assert_eq!(api.headers()[CONTENT_TYPE], "application/problem+json");
+}
+
+#[tokio::test]
+async fn page_titles_never_repeat_the_product_name() {
+    let app = TestApp::spawn().await;
+    let mut pages = Vec::new();
+    for path in ["/login", "/signup", "/forgot-password", "/logout", "/nope"] {
+        pages.push((path, app.get(path).await.text().await.unwrap()));
+    }
+    app.log_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    for path in ["/", "/account", "/logout"] {
+        pages.push((path, app.get(path).await.text().await.unwrap()));
+    }
+    for (path, html) in pages {
+        let start = html.find("<title>").unwrap() + "<title>".len();
+        let title = &html[start..start + html[start..].find("</title>").unwrap()];
+        assert_eq!(title.matches("Tessera").count(), 1, "{path}: {title}");
+        assert!(!title.starts_with(" ·"), "{path}: {title}");
+    }
+}
+
+#[tokio::test]
+async fn the_sign_out_page_says_when_nobody_is_signed_in() {
+    let app = TestApp::spawn().await;
+    let html = app.get("/logout").await.text().await.unwrap();
+    let said = html.find("You are not signed in.").expect("says so");
+    let button = html
+        .find(">Sign out</button>")
+        .expect("the harmless button");
+    assert!(said < button, "the sentence comes first");
+    assert!(html.contains("href=\"/login\""), "a way to sign in");
+
+    app.log_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let html = app.get("/logout").await.text().await.unwrap();
+    assert!(!html.contains("not signed in") && html.contains(ADMIN_EMAIL));
+}
+
+#[tokio::test]
+async fn secondary_actions_do_not_look_like_the_main_one() {
+    let app = TestApp::spawn().await;
+    let css = app.get("/assets/tessera.css").await.text().await.unwrap();
+    let rule = css
+        .lines()
+        .find(|line| line.starts_with("button.secondary {"))
+        .expect("a rule for secondary buttons");
+    assert!(
+        rule.contains("background: transparent") && rule.contains("border"),
+        "{rule}"
+    );
+    for template in [
+        include_str!("../../templates/consent.html"),
+        include_str!("../../templates/invite.html"),
+    ] {
+        for (value, class) in [("deny", "secondary"), ("decline", "secondary")] {
+            if template.contains(&format!("value=\"{value}\"")) {
+                assert!(
+                    template.contains(&format!("value=\"{value}\" class=\"{class}\"")),
+                    "{value}"
+                );
+            }
+        }
+    }
 }

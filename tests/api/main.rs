@@ -37,6 +37,7 @@ mod operations;
 mod operator;
 mod outbox;
 mod registration;
+mod self_service;
 mod store;
 mod structure;
 mod tenant_isolation;

@@ -50,6 +50,9 @@ struct ReturnTo {
     return_to: Option<String>,
     /// Pre-fills the email field (OIDC's name for it), e.g. from an invitation page.
     login_hint: Option<String>,
+    /// The secret of an invitation being answered: sign-up for its address only, open even
+    /// with `TESSERA_SIGNUP=false`.
+    invite: Option<String>,
 }
 
 /// `?token=` of the emailed links.
@@ -298,9 +301,9 @@ async fn show_home(
         StatusCode::OK,
         &MessagePage {
             base,
-            heading: "Tessera",
+            heading: "Welcome",
             message: &message,
-            link: Some(("/logout", "Sign out")),
+            link: Some(("/account", "Manage your account")),
         },
     )
 }

@@ -11,6 +11,8 @@ use super::{MessagePage, ReturnTo, TokenQuery, require_csrf};
 use crate::clock;
 use crate::email_address::EmailAddress;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_return_to};
+use crate::invitation::{Invitation, InvitationStatus};
+use crate::invite_answer;
 use crate::mailer;
 use crate::password;
 use crate::rate_limit;
@@ -33,6 +35,7 @@ pub(super) struct SignupForm {
     name: String,
     csrf_token: String,
     return_to: Option<String>,
+    invite: Option<String>,
 }
 
 #[derive(Template)]
@@ -44,6 +47,27 @@ struct SignupPage<'a> {
     name: &'a str,
     email: &'a str,
     error: Option<&'a str>,
+    /// The invitation this sign-up answers: the email field is locked to its address.
+    invite: Option<&'a str>,
+}
+
+/// The pending invitation behind `token`, when sign-up goes through one; an invitation that
+/// is unknown, answered or expired opens nothing.
+async fn invitation(
+    state: &AppState,
+    token: Option<&str>,
+) -> Result<Option<Invitation>, PageError> {
+    let Some(token) = token.filter(|token| !token.is_empty()) else {
+        return Ok(None);
+    };
+    let invitation = invite_answer::find(&state.store, token)
+        .await?
+        .filter(|invitation| invitation.status_at(clock::now()) == InvitationStatus::Pending)
+        .ok_or(PageError::BadRequest {
+            status: StatusCode::GONE,
+            message: "This invitation is no longer valid. Ask for a new one.".into(),
+        })?;
+    Ok(Some(invitation))
 }
 
 pub(super) async fn show_signup(
@@ -51,10 +75,16 @@ pub(super) async fn show_signup(
     session: LoginSession,
     HtmlQuery(query): HtmlQuery<ReturnTo>,
 ) -> Result<Response, PageError> {
-    if !state.config.signup_enabled {
+    // With sign-up off, an invitation still lets its own address sign up (API.md §4).
+    let invitation = invitation(&state, query.invite.as_deref()).await?;
+    if !state.config.signup_enabled && invitation.is_none() {
         return Err(PageError::NotFound);
     }
     let base = state.issuer.path();
+    let email = match &invitation {
+        Some(invitation) => invitation.email.as_str(),
+        None => query.login_hint.as_deref().unwrap_or_default(),
+    };
     render(
         StatusCode::OK,
         &SignupPage {
@@ -62,8 +92,12 @@ pub(super) async fn show_signup(
             csrf_token: session.csrf_token().await?,
             return_to: safe_return_to(base, query.return_to.as_deref()),
             name: "",
-            email: query.login_hint.as_deref().unwrap_or_default(),
+            email,
             error: None,
+            invite: invitation
+                .is_some()
+                .then_some(query.invite.as_deref())
+                .flatten(),
         },
     )
 }
@@ -74,10 +108,28 @@ pub(super) async fn submit_signup(
     ClientIp(ip): ClientIp,
     HtmlForm(form): HtmlForm<SignupForm>,
 ) -> Result<Response, PageError> {
-    if !state.config.signup_enabled {
+    require_csrf(&session, &form.csrf_token).await?;
+    let invitation = invitation(&state, form.invite.as_deref()).await?;
+    if !state.config.signup_enabled && invitation.is_none() {
         return Err(PageError::NotFound);
     }
-    require_csrf(&session, &form.csrf_token).await?;
+    // The invitation opens sign-up for its own address only.
+    if let Some(invitation) = &invitation
+        && !invitation.is_addressed_to(&form.email)
+    {
+        return Err(PageError::BadRequest {
+            status: StatusCode::FORBIDDEN,
+            message: format!(
+                "This invitation is for {}: sign up with that address.",
+                invitation.email
+            )
+            .into(),
+        });
+    }
+    let invite = invitation
+        .is_some()
+        .then_some(form.invite.as_deref())
+        .flatten();
     let base = state.issuer.path();
     let return_to = safe_return_to(base, form.return_to.as_deref());
     let name = form.name.trim();
@@ -91,6 +143,7 @@ pub(super) async fn submit_signup(
                 name,
                 email: form.email.trim(),
                 error: Some(error),
+                invite,
             },
         )
     };

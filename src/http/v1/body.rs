@@ -13,6 +13,10 @@ use crate::http::error::HttpError;
 /// A JSON body (`application/json`) parsed into `T`; give `T` `#[serde(deny_unknown_fields)]`.
 pub struct ApiJson<T>(pub T);
 
+/// An optional JSON body, for a `DELETE` that may carry one: no body at all (no
+/// `Content-Type`, nothing sent) is `None`; anything else is read as [`ApiJson`] is.
+pub struct OptionalApiJson<T>(pub Option<T>);
+
 /// Every `PATCH` takes both media types with the same RFC 7396 meaning (API.md §2).
 const PATCH_MEDIA_TYPES: [&str; 2] = ["application/merge-patch+json", "application/json"];
 
@@ -29,6 +33,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, HttpError> {
         let body = read(request, state, &["application/json"]).await?;
         parse(&body).map(ApiJson)
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalApiJson<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, HttpError> {
+        let declared_empty = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|length| length.as_bytes() == b"0");
+        if declared_empty && !request.headers().contains_key(header::CONTENT_TYPE) {
+            return Ok(OptionalApiJson(None));
+        }
+        let body = read(request, state, &["application/json"]).await?;
+        parse(&body).map(|value| OptionalApiJson(Some(value)))
     }
 }
 

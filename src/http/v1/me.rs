@@ -2,33 +2,34 @@
 //! for its email address.
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::account::Account;
 use crate::clock::{self, Timestamp};
-use crate::credentials;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::page::ClientIp;
-use crate::http::v1::body::PatchJson;
+use crate::http::v1::body::{ApiJson, OptionalApiJson, PatchJson};
 use crate::http::v1::caller::Caller;
 use crate::http::v1::page::{Page, PageRequest, page};
-use crate::ids::{AccountId, InvitationId};
+use crate::ids::{AccountId, GrantId, InvitationId};
 use crate::invitation::InvitationStatus;
-use crate::password;
-use crate::rate_limit;
+use crate::profile;
 use crate::role::Role;
 use crate::state::AppState;
-use crate::store::audit_events;
-use crate::store::{Position, accounts, invitations, users};
+use crate::store::{Position, accounts, grants, invitations, users};
 use crate::user::User;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/me", get(show_profile).patch(update_profile))
+        .route(
+            "/v1/me",
+            get(show_profile).patch(update_profile).delete(delete_me),
+        )
+        .route("/v1/me/email", post(request_email_change))
         .route("/v1/me/accounts", get(list_my_accounts))
         .route("/v1/me/invites", get(list_my_invites))
 }
@@ -99,85 +100,174 @@ async fn update_profile(
 ) -> Result<Json<User>, HttpError> {
     // A token handed to an app for one account must not take over the person.
     caller.require_user_level()?;
-    let mut user = load_user(&state, &caller).await?;
-    let mut changed = Vec::new();
-    if let Some(name) = change.name {
-        let name = name.map(|name| name.trim().to_owned());
-        if name.as_ref().is_some_and(|name| name.chars().count() > 200) {
-            return Err(HttpError::invalid_field(
-                "name",
-                "must be at most 200 characters",
-            ));
-        }
-        if name
-            .as_ref()
-            .is_some_and(|name| !crate::text::is_one_line(name))
-        {
-            return Err(HttpError::invalid_field(
-                "name",
-                "must be one line without control characters",
-            ));
-        }
-        user.name = name.filter(|name| !name.is_empty());
-        changed.push("name");
-    }
-    if let Some(new_password) = change.password {
-        password::check_strength(&new_password, &user.email)
-            .map_err(|reason| HttpError::invalid_field("password", reason))?;
-        let current = change.current_password.ok_or_else(|| {
-            HttpError::invalid_field("current_password", "is required to change the password")
-        })?;
-        // A guess at the current password is a login attempt (API.md §4): the same counters
-        // as `POST /login`, counted before checking and refunded when it is right.
-        let attempt = rate_limit::begin_login(&state.store, &user.email, ip, clock::now())
-            .await?
-            .map_err(|limited| {
-                HttpError::rate_limited("too many attempts; try again later", limited.retry_after)
-            })?;
-        let verified = state.hasher.verify(current, user.password_hash.clone());
-        if !verified.await? {
-            return Err(HttpError::invalid_field(
-                "current_password",
-                "is not the current password",
-            ));
-        }
-        rate_limit::login_succeeded(&state.store, attempt).await?;
-        user.password_hash = Some(state.hasher.hash(new_password).await?);
-        changed.push("password");
-    } else if change.current_password.is_some() {
-        return Err(HttpError::invalid_field(
-            "current_password",
-            "is only used with password",
-        ));
-    }
-    if changed.is_empty() {
-        return Ok(Json(user));
-    }
-    let now = clock::now();
-    user.updated_at = Timestamp(now);
-    let mut tx = state.store.begin().await?;
-    users::update_profile(&mut *tx, &user).await?;
-    audit_events::insert(
-        &mut *tx,
-        &caller.event(
-            None,
-            "user.updated",
-            "user",
-            user.id.as_str(),
-            json!({ "fields": changed }),
-        ),
-        now,
-    )
-    .await?;
-    let new_password = changed.contains(&"password");
-    if new_password {
-        credentials::revoke_all(&mut tx, &user.id, now).await?;
-    }
-    tx.commit().await?;
-    if new_password {
-        state.store.access_changed();
-    }
+    let user = load_user(&state, &caller).await?;
+    let change = profile::Change {
+        name: change.name,
+        password: change.password,
+        current_password: change.current_password,
+    };
+    let user = profile::update(&state, user, change, ip, &audit(&caller))
+        .await
+        .map_err(problem)?;
     Ok(Json(user))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct EmailChange {
+    email: String,
+    current_password: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct EmailChangeStarted {
+    /// Always `pending`: the address changes when the mailed link is followed.
+    status: &'static str,
+    /// The new address, where the confirmation link went.
+    email: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/me/email",
+    tag = "me",
+    request_body(content = EmailChange, content_type = "application/json"),
+    responses(
+        (status = 202, description = "A confirmation link went to the new address; the email changes when it is followed", body = EmailChangeStarted),
+        openapi::BodyErrors,
+        (status = 409, description = "Another user has this address (email_taken)", body = openapi::Problem, content_type = openapi::PROBLEM_JSON),
+        (status = 429, description = "Too many wrong current passwords (rate_limited); see Retry-After", body = openapi::Problem, content_type = openapi::PROBLEM_JSON)
+    )
+)]
+async fn request_email_change(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    ApiJson(change): ApiJson<EmailChange>,
+) -> Result<(StatusCode, Json<EmailChangeStarted>), HttpError> {
+    caller.require_user_level()?;
+    let user = load_user(&state, &caller).await?;
+    let email = profile::request_email_change(
+        &state,
+        &user,
+        &change.email,
+        change.current_password,
+        ip,
+        &audit(&caller),
+    )
+    .await
+    .map_err(problem)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(EmailChangeStarted {
+            status: "pending",
+            email,
+        }),
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DeleteMe {
+    /// Needed unless the token comes from a login within the last 10 minutes.
+    current_password: Option<String>,
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/me",
+    tag = "me",
+    request_body(content = Option<DeleteMe>, content_type = "application/json", description = "Optional; `current_password` is needed when the token's login is older than 10 minutes"),
+    responses(
+        (status = 204, description = "The user, its sessions, tokens and memberships are gone"),
+        openapi::BodyErrors,
+        (status = 403, description = "No login within 10 minutes and no current_password (recent_login_required), or an account-scoped token", body = openapi::Problem, content_type = openapi::PROBLEM_JSON),
+        (status = 409, description = "The user is the last owner of an account (last_owner)", body = openapi::Problem, content_type = openapi::PROBLEM_JSON)
+    )
+)]
+async fn delete_me(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    OptionalApiJson(body): OptionalApiJson<DeleteMe>,
+) -> Result<StatusCode, HttpError> {
+    caller.require_user_level()?;
+    let user = load_user(&state, &caller).await?;
+    // "A login within 10 minutes" (API.md §8): the token's login when it shows one (its
+    // grant's auth_time), else the current password, checked as a login attempt.
+    match body.and_then(|body| body.current_password) {
+        Some(current) => profile::check_current_password(&state, &user, current, ip)
+            .await
+            .map_err(problem)?,
+        None if recent_login(&state, &caller).await? => {}
+        None => return Err(problem(profile::ProfileError::RecentLoginRequired)),
+    }
+    profile::delete(&state, &user, &audit(&caller))
+        .await
+        .map_err(problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether the caller's token descends from a login within `RECENT_LOGIN_SECONDS`: its
+/// grant (`gid`) records the login's `auth_time`. Tokens without a grant show no login.
+async fn recent_login(state: &AppState, caller: &Caller) -> Result<bool, HttpError> {
+    let Some(grant_id) = caller
+        .access_token()?
+        .gid
+        .as_deref()
+        .and_then(GrantId::parse)
+    else {
+        return Ok(false);
+    };
+    let grant = grants::find(state.store.pool(), &grant_id).await?;
+    Ok(grant
+        .and_then(|grant| grant.auth_time)
+        .is_some_and(|auth_time| clock::now() - auth_time <= profile::RECENT_LOGIN_SECONDS))
+}
+
+fn audit(caller: &Caller) -> profile::Audit<'_> {
+    profile::Audit {
+        actor: &caller.actor,
+        ip: caller.ip.as_deref(),
+        user_agent: caller.user_agent.as_deref(),
+    }
+}
+
+/// The problem+json answer to a refused self-service change.
+fn problem(error: profile::ProfileError) -> HttpError {
+    use profile::ProfileError;
+    match error {
+        ProfileError::Invalid { field, message } => HttpError::invalid_field(field, message),
+        ProfileError::RateLimited { retry_after } => {
+            HttpError::rate_limited("too many attempts; try again later", retry_after)
+        }
+        ProfileError::EmailTaken => {
+            HttpError::conflict("email_taken", "another user has this email address")
+        }
+        ProfileError::LastOwner(accounts) => HttpError::conflict(
+            "last_owner",
+            format!(
+                "the user is the last owner of {}; make someone else owner or delete the account first",
+                accounts
+                    .iter()
+                    .map(AccountId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        ProfileError::RecentLoginRequired => HttpError::new(
+            StatusCode::FORBIDDEN,
+            "recent_login_required",
+            "deleting the user needs a login within the last 10 minutes, or current_password",
+        ),
+        ProfileError::InvalidLink => HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_link",
+            "the link is not valid",
+        ),
+        ProfileError::Password(error) => error.into(),
+        ProfileError::Database(error) => error.into(),
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -292,5 +382,12 @@ async fn list_my_invites(
 
 /// The OpenAPI paths of this module.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(show_profile, update_profile, list_my_accounts, list_my_invites))]
+#[openapi(paths(
+    show_profile,
+    update_profile,
+    request_email_change,
+    delete_me,
+    list_my_accounts,
+    list_my_invites
+))]
 pub struct Api;
