@@ -162,3 +162,31 @@ fn both_migration_folders_hold_the_same_migrations() {
         "these differ between dialects without being listed: {differing:?}"
     );
 }
+
+#[test]
+fn the_readme_names_every_top_level_module() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let section = readme
+        .split("## Where things are")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap_or_default();
+    let missing: Vec<String> = std::fs::read_dir(src())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".rs") || !name.contains('.'))
+        .filter(|name| name != "common_passwords.txt")
+        .map(|name| {
+            if name.ends_with(".rs") {
+                format!("src/{name}")
+            } else {
+                format!("src/{name}/")
+            }
+        })
+        .filter(|path| !section.contains(path.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README's 'Where things are' misses {missing:?}"
+    );
+}
