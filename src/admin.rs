@@ -369,8 +369,89 @@ pub async fn insert_account_with_owner(
     Ok(())
 }
 
-/// Registers a client under `account_id` for the operator (`first_party`: no consent page);
-/// confidential clients get a secret, returned here once and stored only as a hash.
+/// A client to register, and who vouches for it.
+pub struct NewClient {
+    pub settings: ClientSettings,
+    /// No consent page for its users: only the operator or a superadmin may ask for it.
+    pub first_party: bool,
+    /// Registered itself (RFC 7591): checked as dynamic registration and given a
+    /// `registration_access_token` (RFC 7592).
+    pub self_registered: bool,
+}
+
+/// A client just registered, with the secrets shown this once: its `client_secret` when it is
+/// confidential, and its registration access token when it registered itself.
+pub struct RegisteredClient {
+    pub client: Client,
+    pub secret: Option<String>,
+    pub registration_access_token: Option<String>,
+}
+
+/// Registers a client under `account_id`: the one path of the CLI, the REST API and dynamic
+/// registration. Validates it, stores the secrets' hashes only, and records `client.created`
+/// in the same transaction.
+pub async fn register_client(
+    store: &Store,
+    account_id: &AccountId,
+    new: NewClient,
+    origin: Origin<'_>,
+) -> Result<RegisteredClient, AdminError> {
+    let errors = if new.self_registered {
+        new.settings.validate_dynamic_registration()
+    } else {
+        new.settings.validate()
+    };
+    if !errors.is_empty() {
+        return Err(AdminError::Invalid(errors));
+    }
+    let now = clock::now();
+    let secret = (!new.settings.token_endpoint_auth_method.is_public()).then(secret::generate);
+    let client = Client {
+        client_id: ClientId::generate(),
+        account_id: account_id.clone(),
+        settings: new.settings,
+        created_at: Timestamp(now),
+        updated_at: Timestamp(now),
+        secret_hash: secret.as_deref().map(secret::hash),
+        self_registered: new.self_registered,
+        first_party: new.first_party,
+        account_active: true,
+    };
+    let registration_access_token = new.self_registered.then(secret::generate);
+    let mut tx = store.begin().await?;
+    accounts::find(&mut *tx, account_id)
+        .await?
+        .ok_or(AdminError::NotFound("account"))?;
+    clients::insert(&mut *tx, &client).await?;
+    if let Some(token) = &registration_access_token {
+        clients::set_registration_token_hash(&mut *tx, &client.client_id, &secret::hash(token))
+            .await?;
+    }
+    let mut details = json!({"name": client.settings.name});
+    if client.self_registered {
+        details["self_registered"] = true.into();
+    }
+    audit_events::insert(
+        &mut *tx,
+        &origin.event(
+            Some(account_id),
+            "client.created",
+            "client",
+            client.client_id.as_str(),
+            details,
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(RegisteredClient {
+        client,
+        secret,
+        registration_access_token,
+    })
+}
+
+/// [`register_client`] for the operator: `(client, client_secret)`.
 pub async fn create_client(
     store: &Store,
     account_id: &AccountId,
@@ -378,58 +459,18 @@ pub async fn create_client(
     first_party: bool,
     actor: &Actor,
 ) -> Result<(Client, Option<String>), AdminError> {
-    let errors = settings.validate();
-    if !errors.is_empty() {
-        return Err(AdminError::Invalid(errors));
-    }
-    let now = clock::now();
-    let (mut client, secret) = new_client(account_id, settings, false, now);
-    client.first_party = first_party;
-    let mut tx = store.begin().await?;
-    accounts::find(&mut *tx, account_id)
-        .await?
-        .ok_or(AdminError::NotFound("account"))?;
-    clients::insert(&mut *tx, &client).await?;
-    audit_events::insert(
-        &mut *tx,
-        &NewEvent {
-            account_id: Some(account_id),
-            action: "client.created",
-            actor,
-            target_type: "client",
-            target_id: client.client_id.as_str(),
-            ip: None,
-            user_agent: None,
-            details: json!({"name": client.settings.name}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((client, secret))
-}
-
-/// A client about to be registered, and its secret in clear when it is confidential (the
-/// only time the secret exists outside the hash).
-pub fn new_client(
-    account_id: &AccountId,
-    settings: ClientSettings,
-    self_registered: bool,
-    now: i64,
-) -> (Client, Option<String>) {
-    let secret = (!settings.token_endpoint_auth_method.is_public()).then(secret::generate);
-    let client = Client {
-        client_id: ClientId::generate(),
-        account_id: account_id.clone(),
+    let new = NewClient {
         settings,
-        created_at: Timestamp(now),
-        updated_at: Timestamp(now),
-        secret_hash: secret.as_deref().map(secret::hash),
-        self_registered,
-        first_party: false,
-        account_active: true,
+        first_party,
+        self_registered: false,
     };
-    (client, secret)
+    let origin = Origin {
+        actor,
+        ip: None,
+        user_agent: None,
+    };
+    let registered = register_client(store, account_id, new, origin).await?;
+    Ok((registered.client, registered.secret))
 }
 
 fn check_name(name: Option<String>, field: &'static str) -> Result<Option<String>, AdminError> {

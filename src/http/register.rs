@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::admin;
+use crate::admin::{self, AdminError, Origin};
 use crate::clock::{self, Timestamp};
 use crate::http::extract;
 use crate::http::page::ClientIp;
@@ -188,16 +188,22 @@ impl Metadata {
         let errors = settings.validate_dynamic_registration();
         match errors.first() {
             None => Ok(settings),
-            Some(first) => Err(RegisterError::Metadata(
-                error_code(first),
-                errors
-                    .iter()
-                    .map(|error| format!("{}: {}", error.field, error.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )),
+            Some(_) => Err(metadata_error(&errors)),
         }
     }
+}
+
+/// RFC 7591 §3.2.2: the first broken rule's error code, every rule in the description.
+fn metadata_error(errors: &[FieldError]) -> RegisterError {
+    let code = errors.first().map_or("invalid_client_metadata", error_code);
+    RegisterError::Metadata(
+        code,
+        errors
+            .iter()
+            .map(|error| format!("{}: {}", error.field, error.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
 }
 
 /// RFC 7591 §3.2.2: a bad redirect URI has an error code of its own.
@@ -262,31 +268,30 @@ async fn register_client(
         return Err(RegisterError::InsufficientRole);
     }
     let settings = Metadata::parse(&body)?.into_settings()?;
-    let now = clock::now();
-    let (client, secret) = admin::new_client(&key.account_id, settings, true, now);
-    let registration_token = secret::generate();
     let (ip, user_agent) = request_origin(&headers, client_ip);
-    let mut tx = state.store.begin().await?;
-    clients::insert(&mut *tx, &client).await?;
-    clients::set_registration_token_hash(
-        &mut *tx,
-        &client.client_id,
-        &secret::hash(&registration_token),
-    )
-    .await?;
     let actor = Actor::ApiKey(key.id.to_string());
-    record(
-        &mut tx,
-        &key.account_id,
-        "client.created",
-        &actor,
-        &client.client_id,
-        (ip.as_deref(), user_agent.as_deref()),
-        json!({"name": client.settings.name, "self_registered": true}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let origin = Origin {
+        actor: &actor,
+        ip: ip.as_deref(),
+        user_agent: user_agent.as_deref(),
+    };
+    let new = admin::NewClient {
+        settings,
+        first_party: false,
+        self_registered: true,
+    };
+    let registered = admin::register_client(&state.store, &key.account_id, new, origin)
+        .await
+        .map_err(|error| match error {
+            AdminError::Invalid(errors) => metadata_error(&errors),
+            other => {
+                tracing::error!(error = %other, "registering a client failed");
+                RegisterError::Internal
+            }
+        })?;
+    let client = registered.client;
+    let secret = registered.secret;
+    let registration_token = registered.registration_access_token.unwrap_or_default();
     let mut answer = view(&state, &client);
     answer["registration_access_token"] = registration_token.into();
     if let Some(secret) = secret {

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::account::Account;
-use crate::admin::{self, AdminError, NewAccount, NewOwner, NewUser, Origin, RotatedKey};
+use crate::admin::{self, AdminError, NewAccount, NewOwner, NewUser, RotatedKey};
 use crate::clock::Timestamp;
 use crate::http::error::HttpError;
 use crate::http::openapi;
@@ -78,14 +78,6 @@ impl FromRequestParts<AppState> for Superadmin {
     }
 }
 
-fn origin(caller: &Caller) -> Origin<'_> {
-    Origin {
-        actor: &caller.actor,
-        ip: caller.ip.as_deref(),
-        user_agent: caller.user_agent.as_deref(),
-    }
-}
-
 impl From<AdminError> for HttpError {
     fn from(error: AdminError) -> HttpError {
         match error {
@@ -117,7 +109,7 @@ async fn rotate_keys(
         tracing::error!(%error, "key rotation failed");
         HttpError::internal(&error)
     })?;
-    let rotated = admin::record_key_rotation(&state.store, public, origin(&caller)).await?;
+    let rotated = admin::record_key_rotation(&state.store, public, caller.origin()).await?;
     Ok(Json(rotated))
 }
 
@@ -182,7 +174,7 @@ async fn create_user(
             password: body.password,
             superadmin: body.superadmin,
         },
-        origin(&caller),
+        caller.origin(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(AdminUser::from(user))).into_response())
@@ -257,7 +249,7 @@ async fn create_account(
             },
             parent_id,
         },
-        origin(&caller),
+        caller.origin(),
     )
     .await?;
     let body = CreatedAccount {

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use serde_json::Value;
 
 use crate::access::{self, Link, Reach};
+use crate::admin::Origin;
 use crate::api_key::{self, ApiKey};
 use crate::clock;
 use crate::http::error::HttpError;
@@ -104,6 +105,15 @@ impl Caller {
             ip: self.ip.as_deref(),
             user_agent: self.user_agent.as_deref(),
             details,
+        }
+    }
+
+    /// Who acts and from where, for the operator actions shared with the CLI (`admin`).
+    pub fn origin(&self) -> Origin<'_> {
+        Origin {
+            actor: &self.actor,
+            ip: self.ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
         }
     }
 

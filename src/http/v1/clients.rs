@@ -186,30 +186,15 @@ async fn create_client(
     if first_party {
         require_superadmin(&state, &caller).await?;
     }
-    let settings = input.into_settings();
-    let errors = settings.validate();
-    if !errors.is_empty() {
-        return Err(HttpError::validation(errors));
-    }
-    let now = clock::now();
-    let (mut client, secret) = admin::new_client(&account_id, settings, false, now);
-    client.first_party = first_party;
-    let mut tx = state.store.begin().await?;
-    clients::insert(&mut *tx, &client).await?;
-    audit_events::insert(
-        &mut *tx,
-        &caller.event(
-            Some(&account_id),
-            "client.created",
-            "client",
-            client.client_id.as_str(),
-            json!({"name": client.settings.name}),
-        ),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(ClientView::new(client, secret))).into_response())
+    let new = admin::NewClient {
+        settings: input.into_settings(),
+        first_party,
+        self_registered: false,
+    };
+    let registered =
+        admin::register_client(&state.store, &account_id, new, caller.origin()).await?;
+    let view = ClientView::new(registered.client, registered.secret);
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 #[utoipa::path(
