@@ -26,6 +26,9 @@ use crate::validation::FieldError;
 pub enum AdminError {
     #[error("{}", describe(.0))]
     Invalid(Vec<FieldError>),
+    /// One broken rule at a path only known at run time (a merge patch's `labels.x`).
+    #[error("{field}: {message}")]
+    InvalidAt { field: String, message: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -595,19 +598,22 @@ pub async fn set_user_password(
 /// settings and first-party flag, the result is validated as a whole, and `client.updated`
 /// names the fields that changed. A client turned confidential gets its first secret
 /// (returned once); one turned public loses it.
+/// With `in_account`, a client of another account is not found (the tenant's view).
 pub async fn update_client(
     store: &Store,
+    in_account: Option<&AccountId>,
     client_id: &ClientId,
-    change: impl FnOnce(&mut ClientSettings, &mut bool),
+    change: impl FnOnce(&mut ClientSettings, &mut bool) -> Result<(), AdminError>,
     origin: Origin<'_>,
 ) -> Result<(Client, Option<String>), AdminError> {
     let mut tx = store.begin().await?;
     let current = clients::find(&mut *tx, client_id)
         .await?
+        .filter(|client| in_account.is_none_or(|account_id| &client.account_id == account_id))
         .ok_or(AdminError::NotFound("client"))?;
     let mut settings = current.settings.clone();
     let mut first_party = current.first_party;
-    change(&mut settings, &mut first_party);
+    change(&mut settings, &mut first_party)?;
     let errors = settings.validate();
     if !errors.is_empty() {
         return Err(AdminError::Invalid(errors));

@@ -472,6 +472,7 @@ async fn update_client(store: &Store, args: UpdateClient) -> Result<(), CliError
     };
     let (client, secret) = admin::update_client(
         store,
+        None,
         &args.client,
         |settings, client_first_party| {
             if let Some(name) = args.name {
@@ -495,6 +496,7 @@ async fn update_client(store: &Store, args: UpdateClient) -> Result<(), CliError
             if let Some(first_party) = first_party {
                 *client_first_party = first_party;
             }
+            Ok(())
         },
         Origin::system(),
     )

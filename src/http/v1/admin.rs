@@ -82,6 +82,7 @@ impl From<AdminError> for HttpError {
     fn from(error: AdminError) -> HttpError {
         match error {
             AdminError::Invalid(errors) => HttpError::validation(errors),
+            AdminError::InvalidAt { field, message } => HttpError::invalid_field(field, message),
             AdminError::NotFound(what) => HttpError::not_found(what),
             AdminError::Conflict(detail) => HttpError::conflict("conflict", detail),
             AdminError::Database(error) => HttpError::internal(&error),

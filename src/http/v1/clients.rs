@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::admin;
+use crate::admin::{self, AdminError};
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
 use crate::http::openapi;
@@ -267,68 +267,39 @@ async fn update_client(
         Some(Value::Bool(value)) => Some(*value),
         Some(_) => return Err(HttpError::invalid_field("first_party", "must be a boolean")),
     };
-    let mut tx = state.store.begin().await?;
-    let current = find(&mut *tx, &account_id, &cid).await?;
-    let first_party = first_party.unwrap_or(current.first_party);
-    if first_party != current.first_party {
+    let current = find(state.store.pool(), &account_id, &cid).await?;
+    if first_party.is_some_and(|wanted| wanted != current.first_party) {
         require_superadmin(&state, &caller).await?;
     }
-    let before =
-        serde_json::to_value(&current.settings).map_err(|error| HttpError::internal(&error))?;
-    let mut merged = before.clone();
     let mut settings_patch = patch.clone();
     if let Value::Object(fields) = &mut settings_patch {
         fields.remove("first_party");
     }
-    json_patch::merge(&mut merged, &settings_patch);
-    let input: ClientInput = serde_path_to_error::deserialize(merged).map_err(|error| {
-        HttpError::invalid_field(
-            error.path().to_string(),
-            crate::http::v1::body::in_our_words(&error.inner().to_string()),
-        )
-    })?;
-    let settings = input.into_settings();
-    let errors = settings.validate();
-    if !errors.is_empty() {
-        return Err(HttpError::validation(errors));
-    }
-    let after = serde_json::to_value(&settings).map_err(|error| HttpError::internal(&error))?;
-    let mut changed = changed_fields(&before, &after);
-    if first_party != current.first_party {
-        changed.push("first_party".to_owned());
-    }
-    if changed.is_empty() {
-        return Ok(Json(ClientView::new(current, None)));
-    }
-    let now = clock::now();
-    let mut updated = current;
-    updated.settings = settings;
-    updated.first_party = first_party;
-    updated.updated_at = Timestamp(now);
-    // A client turned confidential gets its first secret; one turned public loses it.
-    let mut new_secret = None;
-    if updated.is_public() {
-        updated.secret_hash = None;
-    } else if updated.secret_hash.is_none() {
-        let secret = secret::generate();
-        updated.secret_hash = Some(secret::hash(&secret));
-        new_secret = Some(secret);
-    }
-    clients::update(&mut *tx, &updated).await?;
-    audit_events::insert(
-        &mut *tx,
-        &caller.event(
-            Some(&account_id),
-            "client.updated",
-            "client",
-            updated.client_id.as_str(),
-            json!({"fields": changed}),
-        ),
-        now,
+    // The patch is merged into the client as the transaction reads it, not as read above.
+    let merge = |settings: &mut ClientSettings, client_first_party: &mut bool| {
+        let mut merged = serde_json::to_value(&*settings).map_err(|error| {
+            AdminError::Conflict(format!("the client's settings cannot be read: {error}"))
+        })?;
+        json_patch::merge(&mut merged, &settings_patch);
+        let input: ClientInput =
+            serde_path_to_error::deserialize(merged).map_err(|error| AdminError::InvalidAt {
+                field: error.path().to_string(),
+                message: crate::http::v1::body::in_our_words(&error.inner().to_string()),
+            })?;
+        *settings = input.into_settings();
+        if let Some(first_party) = first_party {
+            *client_first_party = first_party;
+        }
+        Ok(())
+    };
+    let (updated, new_secret) = admin::update_client(
+        &state.store,
+        Some(&account_id),
+        &current.client_id,
+        merge,
+        caller.origin(),
     )
     .await?;
-    tx.commit().await?;
-    state.store.access_changed();
     Ok(Json(ClientView::new(updated, new_secret)))
 }
 
@@ -341,17 +312,6 @@ async fn require_superadmin(state: &AppState, caller: &Caller) -> Result<(), Htt
     Err(HttpError::forbidden(
         "only a superadmin may set first_party",
     ))
-}
-
-fn changed_fields(before: &Value, after: &Value) -> Vec<String> {
-    match (before, after) {
-        (Value::Object(before), Value::Object(after)) => after
-            .iter()
-            .filter(|(key, value)| before.get(*key) != Some(value))
-            .map(|(key, _)| key.clone())
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 #[utoipa::path(
