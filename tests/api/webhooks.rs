@@ -598,6 +598,7 @@ async fn by_default_webhooks_to_private_addresses_are_refused() {
         &account_id,
         &receiver.url,
         None,
+        false,
         &sealed,
         clock::now(),
     )
@@ -642,6 +643,7 @@ async fn a_host_name_that_resolves_to_loopback_at_delivery_time_is_refused() {
         &account_id,
         &rebound,
         None,
+        false,
         &sealed,
         clock::now(),
     )
@@ -669,4 +671,191 @@ async fn a_host_name_that_resolves_to_loopback_at_delivery_time_is_refused() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(receiver.received().is_empty());
+}
+
+/// Renames `account` as `by`, which records `account.updated` in that account's log.
+async fn rename(app: &TestApp, by: &TestUser, account: &str, name: &str) {
+    let response = app
+        .api(Method::PATCH, &format!("/v1/accounts/{account}"), &by.token)
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "rename {account}");
+}
+
+/// Waits until no delivery is pending any more (each was delivered or given up on).
+async fn wait_until_settled(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending: i64 = sqlx::query_scalar(
+            "select count(*) from webhook_deliveries \
+             where delivered_at is null and failed_at is null",
+        )
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+        if pending == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{pending} deliveries pending");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `(type, data.account_id)` of each request, sorted.
+fn events_of(received: &[Received]) -> Vec<(String, String)> {
+    let mut events: Vec<(String, String)> = received
+        .iter()
+        .map(|request| {
+            let payload = request.json();
+            (
+                payload["type"].as_str().unwrap().to_owned(),
+                payload["data"]["account_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    events.sort();
+    events
+}
+
+#[tokio::test]
+async fn a_webhook_including_descendants_hears_children_and_grandchildren() {
+    let app = spawn_allowing_loopback().await;
+    let team = app.team("family").await;
+    let parent = team.account.clone();
+    let child = app
+        .create_account(&team.owner, json!({"name": "Child", "parent_id": parent}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let grandchild = app
+        .create_account(
+            &team.owner,
+            json!({"name": "Grandchild", "parent_id": child}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Only known audit actions make a filter, and the flag is a boolean.
+    for (invalid, field) in [
+        (
+            json!({"url": receiver_placeholder(), "events": ["member.promoted"]}),
+            "events[0]",
+        ),
+        (
+            json!({"url": receiver_placeholder(), "events": ["account.updated", "nope.nope"]}),
+            "events[1]",
+        ),
+    ] {
+        let response = put_webhook(&app, &team.admin, &parent, invalid.clone()).await;
+        let problem = expect_problem(response, 400, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{invalid}");
+    }
+    let response = put_webhook(
+        &app,
+        &team.admin,
+        &parent,
+        json!({"url": receiver_placeholder(), "include_descendants": "yes"}),
+    )
+    .await;
+    expect_problem(response, 400, "validation_failed").await;
+
+    // The parent's webhook takes its descendants' events, filtered; the child's does not.
+    let heard_by_parent = Receiver::start().await;
+    let heard_by_child = Receiver::start().await;
+    let parent_secret = create_webhook(
+        &app,
+        &team.admin,
+        &parent,
+        json!({
+            "url": heard_by_parent.url,
+            "events": ["account.updated"],
+            "include_descendants": true,
+        }),
+    )
+    .await;
+    let child_secret = create_webhook(
+        &app,
+        &team.owner,
+        &child,
+        json!({"url": heard_by_child.url, "events": ["account.updated", "member.added"]}),
+    )
+    .await;
+    let shown: Value = app
+        .api(Method::GET, &webhook_path(&parent), &team.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["include_descendants"], true);
+    let shown: Value = app
+        .api(Method::GET, &webhook_path(&child), &team.owner.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["include_descendants"], false, "the default");
+
+    rename(&app, &team.owner, &parent, "Parent renamed").await;
+    rename(&app, &team.owner, &child, "Child renamed").await;
+    rename(&app, &team.owner, &grandchild, "Grandchild renamed").await;
+    // member.added in the grandchild: the parent's filter leaves it out.
+    let newcomer = app.user("family-newcomer@example.com").await;
+    app.add_member(&team.owner, &grandchild, &newcomer, "viewer")
+        .await;
+
+    heard_by_parent.wait_for(3).await;
+    heard_by_child.wait_for(1).await;
+    wait_until_settled(&app).await;
+    let updated = |account: &str| ("account.updated".to_owned(), account.to_owned());
+    let by_parent = heard_by_parent.received();
+    assert_eq!(
+        events_of(&by_parent),
+        {
+            let mut expected = vec![updated(&parent), updated(&child), updated(&grandchild)];
+            expected.sort();
+            expected
+        },
+        "its own, its child's and its grandchild's; not member.added (filtered)"
+    );
+    // Each delivery is signed with the receiving webhook's secret.
+    assert!(by_parent.iter().all(|request| request.signed_by(&parent_secret)));
+    let by_child = heard_by_child.received();
+    assert_eq!(
+        events_of(&by_child),
+        [updated(&child)],
+        "no grandchild events without include_descendants, nor the parent's"
+    );
+    assert!(by_child.iter().all(|request| request.signed_by(&child_secret)));
+
+    // Turned off again, the parent hears its own events only.
+    let response = put_webhook(
+        &app,
+        &team.admin,
+        &parent,
+        json!({"url": heard_by_parent.url, "events": ["account.updated"]}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    rename(&app, &team.owner, &child, "Child again").await;
+    rename(&app, &team.owner, &parent, "Parent again").await;
+    heard_by_parent.wait_for(4).await;
+    heard_by_child.wait_for(2).await;
+    wait_until_settled(&app).await;
+    let by_parent = heard_by_parent.received();
+    assert_eq!(by_parent.len(), 4, "{:?}", events_of(&by_parent));
+    assert_eq!(by_parent[3].json()["data"]["account_id"], parent.as_str());
+}
+
+/// A URL for webhooks that are refused before anything is sent.
+fn receiver_placeholder() -> &'static str {
+    "https://hooks.example.com/tessera"
 }

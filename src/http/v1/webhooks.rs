@@ -20,7 +20,7 @@ use crate::role::Role;
 use crate::state::AppState;
 use crate::store::webhooks::{self, Webhook};
 use crate::store::{Tx, accounts, audit_events};
-use crate::webhooks::{PREVIOUS_SECRET_SECONDS, Secret, address, is_action_name};
+use crate::webhooks::{PREVIOUS_SECRET_SECONDS, Secret, address, is_known_action};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -39,6 +39,8 @@ pub fn routes() -> Router<AppState> {
 struct WebhookView {
     url: String,
     events: Option<Vec<String>>,
+    /// Whether the events of every descendant account are delivered too.
+    include_descendants: bool,
     created_at: Timestamp,
     updated_at: Timestamp,
     /// Only in the answer to the PUT that created the webhook.
@@ -51,6 +53,7 @@ impl WebhookView {
         WebhookView {
             url: webhook.url,
             events: webhook.events,
+            include_descendants: webhook.include_descendants,
             created_at: webhook.created_at,
             updated_at: webhook.updated_at,
             secret: None,
@@ -89,6 +92,9 @@ struct WebhookSettings {
     /// Audit actions to deliver; absent or `null` means all.
     #[serde(default)]
     events: Option<Vec<String>>,
+    /// Also deliver the events of every descendant account (`data.account_id` says whose).
+    #[serde(default)]
+    include_descendants: bool,
 }
 
 const MAX_EVENTS: usize = 100;
@@ -129,6 +135,7 @@ async fn put_webhook(
         &account_id,
         url.as_str(),
         events.as_deref(),
+        settings.include_descendants,
         &sealed,
         now,
     )
@@ -142,7 +149,12 @@ async fn put_webhook(
             "webhook.updated",
             "webhook",
             account_id.as_str(),
-            json!({ "url": webhook.url, "events": webhook.events, "created": created }),
+            json!({
+                "url": webhook.url,
+                "events": webhook.events,
+                "include_descendants": webhook.include_descendants,
+                "created": created,
+            }),
         ),
         now,
     )
@@ -169,7 +181,7 @@ fn check_events(events: Option<Vec<String>>) -> Result<Option<Vec<String>>, Http
     }
     let mut checked: Vec<String> = Vec::with_capacity(events.len());
     for (index, event) in events.into_iter().enumerate() {
-        if !is_action_name(&event) {
+        if !is_known_action(&event) {
             return Err(HttpError::invalid_field(
                 format!("events[{index}]"),
                 "must be an audit action such as member.added",
