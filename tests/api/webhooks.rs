@@ -1,6 +1,7 @@
 //! `/v1/accounts/{acc}/webhook` and delivery: a receiver on 127.0.0.1 checks the Standard
 //! Webhooks signature; failures are retried with the same `webhook-id`; the outbox
-//! survives a restart; rotation signs with both secrets; private addresses can be refused.
+//! survives a restart, and a crash in the middle of a delivery; rotation signs with both
+//! secrets; private addresses can be refused; ancestors may hear their descendants.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,10 @@ use tessera::store::webhooks;
 use tessera::webhooks::Secret;
 
 use crate::helpers::{Deployment, TestApp, TestUser, expect_problem};
+use tessera::account::Account;
+use tessera::keys::KeyEncryptionKey;
+use tessera::store::accounts;
+use tessera::store::audit_events::{self, Actor, NewEvent};
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -858,4 +863,168 @@ async fn a_webhook_including_descendants_hears_children_and_grandchildren() {
 /// A URL for webhooks that are refused before anything is sent.
 fn receiver_placeholder() -> &'static str {
     "https://hooks.example.com/tessera"
+}
+
+/// A receiver that reads each request's head and leaves the first `hold` connections open
+/// without an answer, as a stuck receiver would; later requests get 204.
+struct Hanging {
+    url: String,
+    /// The `webhook-id` of each request, in arrival order.
+    ids: Arc<Mutex<Vec<String>>>,
+}
+
+impl Hanging {
+    async fn start(hold: usize) -> Hanging {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let ids = Arc::new(Mutex::new(Vec::new()));
+        let seen = ids.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buffer = [0; 4096];
+                    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+                        match socket.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(read) => head.extend_from_slice(&buffer[..read]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let id = head
+                        .lines()
+                        .find_map(|line| {
+                            let (name, value) = line.split_once(':')?;
+                            name.eq_ignore_ascii_case("webhook-id").then_some(value)
+                        })
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
+                    let index = {
+                        let mut seen = seen.lock().unwrap();
+                        seen.push(id);
+                        seen.len()
+                    };
+                    if index <= hold {
+                        // Keeps the connection open, unanswered, until the sender goes away.
+                        let _ = socket.read_to_end(&mut Vec::new()).await;
+                    } else {
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                            .await;
+                    }
+                });
+            }
+        });
+        Hanging { url, ids }
+    }
+
+    /// Waits (at most `within`) until `count` requests have arrived; their `webhook-id`s.
+    async fn wait_for(&self, count: usize, within: Duration) -> Vec<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let ids = self.ids.lock().unwrap().clone();
+            if ids.len() >= count {
+                return ids;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {count} requests within {within:?}, got {ids:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The real `tessera` binary serving `deployment`, its log in the keys directory.
+fn start_tessera(deployment: &Deployment, log: &str) -> std::process::Child {
+    let log = std::fs::File::create(deployment.keys_dir.path().join(log)).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .current_dir(deployment.keys_dir.path())
+        .env_clear()
+        .env("DATABASE_URL", &deployment.database.url)
+        .env("TESSERA_KEYS_DIR", deployment.keys_dir.path())
+        .env(
+            "TESSERA_KEY_ENCRYPTION_KEY",
+            STANDARD.encode(deployment.key_encryption_key),
+        )
+        .env("TESSERA_LISTEN", "127.0.0.1:0")
+        .env("TESSERA_WEBHOOK_BLOCK_PRIVATE", "false")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start tessera")
+}
+
+#[tokio::test]
+async fn a_delivery_in_flight_when_its_instance_dies_is_tried_again_after_the_restart() {
+    let deployment = Deployment::new().await;
+    let store = deployment.database.store().await;
+    let mut server = start_tessera(&deployment, "first.log");
+
+    // An account whose webhook points at a receiver that never answers the first request.
+    let receiver = Hanging::start(1).await;
+    let now = clock::now();
+    let account = Account::new("Crash Inc".into(), None, now);
+    accounts::insert(store.pool(), &account).await.unwrap();
+    let kek = KeyEncryptionKey::from_bytes(&deployment.key_encryption_key);
+    let sealed = Secret::generate().seal(&kek, &account.id);
+    webhooks::upsert(
+        store.pool(),
+        &account.id,
+        &receiver.url,
+        None,
+        false,
+        &sealed,
+        now,
+    )
+    .await
+    .unwrap();
+    let event = NewEvent {
+        account_id: Some(&account.id),
+        action: "account.updated",
+        actor: &Actor::System,
+        target_type: "account",
+        target_id: account.id.as_str(),
+        ip: None,
+        user_agent: None,
+        details: json!({}),
+    };
+    let mut connection = store.pool().acquire().await.unwrap();
+    audit_events::insert(&mut *connection, &event, now)
+        .await
+        .unwrap();
+    drop(connection);
+
+    // The instance dies (SIGKILL) while the receiver holds the request.
+    let first = receiver.wait_for(1, Duration::from_secs(30)).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let mut server = start_tessera(&deployment, "second.log");
+    let restarted = Instant::now();
+    let ids = receiver.wait_for(2, Duration::from_secs(60)).await;
+    assert!(restarted.elapsed() <= Duration::from_secs(60));
+    assert_eq!(ids[1], first[0], "the same delivery, the same webhook-id");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let delivered: Option<i64> =
+            sqlx::query_scalar("select delivered_at from webhook_deliveries where id = $1")
+                .bind(&ids[1])
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        if delivered.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never marked delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    store.close().await;
 }
