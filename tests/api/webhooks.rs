@@ -24,6 +24,7 @@ use tessera::account::Account;
 use tessera::keys::KeyEncryptionKey;
 use tessera::store::accounts;
 use tessera::store::audit_events::{self, Actor, NewEvent};
+use tessera::store::emails::{self, NewEmail};
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -939,8 +940,41 @@ impl Hanging {
     }
 }
 
-/// The real `tessera` binary serving `deployment`, its log in the keys directory.
-fn start_tessera(deployment: &Deployment, log: &str) -> std::process::Child {
+/// An SMTP relay that accepts connections and never greets: every one hangs. Counts them.
+async fn silent_smtp_relay() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let _ = socket.read_to_end(&mut Vec::new()).await;
+            });
+        }
+    });
+    (url, connections)
+}
+
+/// Waits (at most `within`) until `counter` reaches `count`.
+async fn wait_for_count(counter: &AtomicUsize, count: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    while counter.load(Ordering::SeqCst) < count {
+        assert!(
+            Instant::now() < deadline,
+            "expected {count} connections within {within:?}, got {}",
+            counter.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The real `tessera` binary serving `deployment` and sending mail through `smtp_url`, its
+/// log in the keys directory.
+fn start_tessera(deployment: &Deployment, smtp_url: &str, log: &str) -> std::process::Child {
     let log = std::fs::File::create(deployment.keys_dir.path().join(log)).unwrap();
     std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
         .current_dir(deployment.keys_dir.path())
@@ -953,6 +987,7 @@ fn start_tessera(deployment: &Deployment, log: &str) -> std::process::Child {
         )
         .env("TESSERA_LISTEN", "127.0.0.1:0")
         .env("TESSERA_WEBHOOK_BLOCK_PRIVATE", "false")
+        .env("TESSERA_SMTP_URL", smtp_url)
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::null())
         .stderr(log)
@@ -961,10 +996,11 @@ fn start_tessera(deployment: &Deployment, log: &str) -> std::process::Child {
 }
 
 #[tokio::test]
-async fn a_delivery_in_flight_when_its_instance_dies_is_tried_again_after_the_restart() {
+async fn deliveries_in_flight_when_their_instance_dies_are_tried_again_after_the_restart() {
     let deployment = Deployment::new().await;
     let store = deployment.database.store().await;
-    let mut server = start_tessera(&deployment, "first.log");
+    let (smtp_url, smtp_connections) = silent_smtp_relay().await;
+    let mut server = start_tessera(&deployment, &smtp_url, "first.log");
 
     // An account whose webhook points at a receiver that never answers the first request.
     let receiver = Hanging::start(1).await;
@@ -999,17 +1035,32 @@ async fn a_delivery_in_flight_when_its_instance_dies_is_tried_again_after_the_re
         .await
         .unwrap();
     drop(connection);
+    // And an email, to a relay that never answers either.
+    let email = NewEmail {
+        recipient: "crash@example.com".into(),
+        subject: "Hello".into(),
+        text_body: "Hi".into(),
+        html_body: None,
+    };
+    emails::enqueue(store.pool(), &email, now).await.unwrap();
 
-    // The instance dies (SIGKILL) while the receiver holds the request.
+    // The instance dies (SIGKILL) while the receiver and the relay hold its requests.
     let first = receiver.wait_for(1, Duration::from_secs(30)).await;
+    wait_for_count(&smtp_connections, 1, Duration::from_secs(30)).await;
     server.kill().unwrap();
     server.wait().unwrap();
 
-    let mut server = start_tessera(&deployment, "second.log");
+    let mut server = start_tessera(&deployment, &smtp_url, "second.log");
     let restarted = Instant::now();
     let ids = receiver.wait_for(2, Duration::from_secs(60)).await;
-    assert!(restarted.elapsed() <= Duration::from_secs(60));
     assert_eq!(ids[1], first[0], "the same delivery, the same webhook-id");
+    wait_for_count(
+        &smtp_connections,
+        2,
+        Duration::from_secs(60).saturating_sub(restarted.elapsed()),
+    )
+    .await;
+    assert!(restarted.elapsed() <= Duration::from_secs(60));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let delivered: Option<i64> =
