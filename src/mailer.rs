@@ -14,8 +14,8 @@ use url::Url;
 use crate::clock;
 use crate::config::Config;
 use crate::store::Store;
-use crate::store::outbox::LEASE_SECONDS;
 use crate::store::emails::{self, Email, NewEmail};
+use crate::store::outbox::LEASE_SECONDS;
 
 /// How often the worker looks for due messages.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);

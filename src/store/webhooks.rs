@@ -176,7 +176,10 @@ pub async fn receivers<'e>(
     .bind(account_id.as_str())
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().filter_map(WebhookRow::into_webhook).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(WebhookRow::into_webhook)
+        .collect())
 }
 
 /// Queues one delivery of `delivery` per webhook that receives it (see [`receivers`]) and

@@ -198,6 +198,9 @@ mod tests {
         assert!(!is_known_action("Member.added"));
         assert!(!is_known_action("member.added.x"));
         assert!(!is_known_action(".added"));
-        assert!(!is_known_action("member.promoted"), "well-formed but unknown");
+        assert!(
+            !is_known_action("member.promoted"),
+            "well-formed but unknown"
+        );
     }
 }

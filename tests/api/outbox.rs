@@ -114,7 +114,9 @@ async fn a_lease_is_renewed_only_by_the_claim_that_holds_it() {
     };
     let id = emails::enqueue(store.pool(), &email, now).await.unwrap();
     let lease = now + outbox::LEASE_SECONDS;
-    let claimed = emails::claim_due(store.pool(), now, lease, 1).await.unwrap();
+    let claimed = emails::claim_due(store.pool(), now, lease, 1)
+        .await
+        .unwrap();
     let attempt = claimed[0].attempts;
     let renew = |attempt, until| emails::OUTBOX.renew_lease(store.pool(), &id, attempt, until);
     assert!(renew(attempt, lease + 10).await.unwrap());

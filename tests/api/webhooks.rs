@@ -833,14 +833,22 @@ async fn a_webhook_including_descendants_hears_children_and_grandchildren() {
         "its own, its child's and its grandchild's; not member.added (filtered)"
     );
     // Each delivery is signed with the receiving webhook's secret.
-    assert!(by_parent.iter().all(|request| request.signed_by(&parent_secret)));
+    assert!(
+        by_parent
+            .iter()
+            .all(|request| request.signed_by(&parent_secret))
+    );
     let by_child = heard_by_child.received();
     assert_eq!(
         events_of(&by_child),
         [updated(&child)],
         "no grandchild events without include_descendants, nor the parent's"
     );
-    assert!(by_child.iter().all(|request| request.signed_by(&child_secret)));
+    assert!(
+        by_child
+            .iter()
+            .all(|request| request.signed_by(&child_secret))
+    );
 
     // Turned off again, the parent hears its own events only.
     let response = put_webhook(
