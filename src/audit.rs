@@ -6,19 +6,49 @@ pub fn wants(events: Option<&[String]>, action: &str) -> bool {
     events.is_none_or(|events| events.iter().any(|event| event == action))
 }
 
-/// Whether `text` looks like an audit action, `<resource>.<verb>` in lowercase snake case.
-pub fn is_action_name(text: &str) -> bool {
-    let word = |part: &str| {
-        !part.is_empty()
-            && part.len() <= 40
-            && part.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-    };
-    matches!(text.split_once('.'), Some((resource, verb)) if word(resource) && word(verb))
+/// Every audit action Tessera records (API.md §8, plus the operator's and the account
+/// page's): the names a webhook filter may use.
+pub const ACTIONS: &[&str] = &[
+    "account.created",
+    "account.updated",
+    "account.deleted",
+    "member.added",
+    "member.role_changed",
+    "member.removed",
+    "invite.created",
+    "invite.accepted",
+    "invite.declined",
+    "invite.revoked",
+    "client.created",
+    "client.updated",
+    "client.deleted",
+    "client.secret_rotated",
+    "api_key.created",
+    "api_key.rolled",
+    "api_key.revoked",
+    "webhook.updated",
+    "webhook.deleted",
+    "webhook.secret_rotated",
+    "user.created",
+    "user.updated",
+    "user.deleted",
+    "user.email_change_requested",
+    "user.disabled",
+    "user.enabled",
+    "user.login",
+    "user.login_failed",
+    "signing_key.rotated",
+];
+
+/// Whether `text` names an audit action Tessera records: a filter naming anything else
+/// would silently never match, so it is refused instead.
+pub fn is_known_action(text: &str) -> bool {
+    ACTIONS.contains(&text)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{is_action_name, wants};
+    use super::{is_known_action, wants};
 
     #[test]
     fn filters_and_action_names() {
@@ -26,10 +56,12 @@ mod tests {
         let events = vec!["member.added".to_owned()];
         assert!(wants(Some(&events), "member.added"));
         assert!(!wants(Some(&events), "member.removed"));
-        assert!(is_action_name("api_key.created"));
-        assert!(!is_action_name("member"));
-        assert!(!is_action_name("Member.added"));
-        assert!(!is_action_name("member.added.x"));
-        assert!(!is_action_name(".added"));
+        assert!(is_known_action("api_key.created"));
+        assert!(!is_known_action("member"));
+        assert!(!is_known_action("Member.added"));
+        assert!(
+            !is_known_action("member.promoted"),
+            "well-formed but unknown"
+        );
     }
 }

@@ -15,14 +15,12 @@ use crate::clock;
 use crate::config::Config;
 use crate::store::Store;
 use crate::store::emails::{self, Email, NewEmail};
+use crate::store::outbox::LEASE_SECONDS;
 
 /// How often the worker looks for due messages.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
-/// Messages claimed per round.
-const BATCH: i64 = 20;
-/// A claimed message that was neither sent nor rescheduled (the instance died) is retried
-/// after this long.
-const LEASE_SECONDS: i64 = 5 * 60;
+/// Messages sent per round at most.
+const BATCH: usize = 20;
 /// Attempts before a message is given up on (about 12 hours of backoff).
 const MAX_ATTEMPTS: i64 = 12;
 /// An SMTP relay has this long for each command.
@@ -157,13 +155,28 @@ pub async fn run(store: Store, transport: Transport, mut shutdown: watch::Receiv
     }
 }
 
-/// One round: claims due messages and tries each once. Returns how many were sent.
+/// One round: claims due messages one at a time (so none waits behind a slow relay while
+/// its short lease runs out) and tries each once, renewing its lease meanwhile. Returns how
+/// many were sent.
 pub async fn deliver_due(store: &Store, transport: &Transport) -> Result<usize, sqlx::Error> {
-    let now = clock::now();
-    let claimed = emails::claim_due(store.pool(), now, now + LEASE_SECONDS, BATCH).await?;
     let mut sent = 0;
-    for email in claimed {
-        match transport.send(&email).await {
+    for _ in 0..BATCH {
+        let now = clock::now();
+        let Some(email) = emails::claim_due(store.pool(), now, now + LEASE_SECONDS, 1)
+            .await?
+            .pop()
+        else {
+            break;
+        };
+        let outcome = emails::OUTBOX
+            .while_held(
+                store.pool(),
+                &email.id,
+                email.attempts,
+                transport.send(&email),
+            )
+            .await;
+        match outcome {
             Ok(()) => {
                 emails::OUTBOX
                     .mark_done(store.pool(), &email.id, clock::now())

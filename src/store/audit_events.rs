@@ -1,5 +1,6 @@
 //! The `audit_events` table: written in the same transaction as the change it records,
-//! together with the webhook delivery of the event when its account has a webhook that wants it.
+//! together with the webhook deliveries of the event: to its account's webhook, and to those
+//! of its ancestors that include descendants, when their filters want it.
 
 use std::ops::DerefMut;
 
@@ -51,7 +52,7 @@ pub struct NewEvent<'a> {
     pub details: Value,
 }
 
-/// Records `event` and, for an account with a webhook that wants it, queues its delivery.
+/// Records `event` and queues its delivery to every webhook that receives and wants it.
 /// Pass the transaction of the change (`&mut *tx`): both rows then commit with it.
 pub async fn insert(
     mut db: impl DerefMut<Target = AnyConnection> + Send,

@@ -1,5 +1,6 @@
-//! The delivery worker: claims due rows of the `webhook_deliveries` outbox (with a lease, so
-//! several instances share the work), POSTs each one signed per Standard Webhooks, and
+//! The delivery worker: claims due rows of the `webhook_deliveries` outbox (with a short
+//! lease renewed while the request runs, so several instances share the work and a crashed
+//! one's deliveries are tried again within `outbox::LEASE_SECONDS`), POSTs each one signed per Standard Webhooks, and
 //! retries failures with exponential backoff for at least 24 hours. At least once: the
 //! `webhook-id` stays the same on every attempt so receivers can drop duplicates.
 
@@ -12,6 +13,7 @@ use tokio::task::JoinSet;
 use crate::clock;
 use crate::ids::AccountId;
 use crate::keys::KeyRing;
+use crate::store::outbox::LEASE_SECONDS;
 use crate::store::webhooks::{self, Delivery};
 use crate::store::{Store, accounts};
 use crate::webhooks::address::{self, PublicOnly};
@@ -23,9 +25,6 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 const BATCH: i64 = 20;
 /// A receiver has this long to answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// A claimed delivery that was neither delivered nor rescheduled (the instance died) is
-/// retried after this long.
-const LEASE_SECONDS: i64 = 5 * 60;
 /// Failed deliveries are retried until they are this old, then given up.
 const RETRY_WINDOW_SECONDS: i64 = 24 * 60 * 60;
 /// Wait after the n-th failed attempt; past the table's end, its last entry.
@@ -214,7 +213,16 @@ pub async fn deliver_due(store: &Store, sender: &Sender) -> Result<usize, sqlx::
 
 /// Tries one delivery and records the outcome; returns whether it was delivered.
 async fn settle(store: &Store, sender: &Sender, delivery: &Delivery) -> Result<bool, sqlx::Error> {
-    let outcome = sender.attempt(store, delivery).await;
+    // The lease is renewed while the receiver takes its time; should this instance die,
+    // the renewals stop and another (or this one restarted) tries again.
+    let outcome = webhooks::OUTBOX
+        .while_held(
+            store.pool(),
+            &delivery.id,
+            delivery.attempts,
+            sender.attempt(store, delivery),
+        )
+        .await;
     let now = clock::now();
     match outcome {
         Ok(()) => {

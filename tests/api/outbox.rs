@@ -3,7 +3,7 @@
 use tessera::clock;
 use tessera::mailer::{self, Transport};
 use tessera::store::emails::{self, NewEmail};
-use tessera::store::rate_limits;
+use tessera::store::{outbox, rate_limits};
 
 use crate::helpers::TestDatabase;
 
@@ -99,4 +99,44 @@ async fn queued_email_is_delivered_once() {
     assert_eq!(attempts, 2);
     assert!(sent_at.is_some());
     assert_eq!(last_error, None);
+}
+
+#[tokio::test]
+async fn a_lease_is_renewed_only_by_the_claim_that_holds_it() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let now = clock::now();
+    let email = NewEmail {
+        recipient: "lease@example.com".into(),
+        subject: "Hello".into(),
+        text_body: "Hi".into(),
+        html_body: None,
+    };
+    let id = emails::enqueue(store.pool(), &email, now).await.unwrap();
+    let lease = now + outbox::LEASE_SECONDS;
+    let claimed = emails::claim_due(store.pool(), now, lease, 1)
+        .await
+        .unwrap();
+    let attempt = claimed[0].attempts;
+    let renew = |attempt, until| emails::OUTBOX.renew_lease(store.pool(), &id, attempt, until);
+    assert!(renew(attempt, lease + 10).await.unwrap());
+    // Renewed, the row is not due when the first lease would have run out.
+    assert!(
+        emails::claim_due(store.pool(), lease, lease, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Once the lease ran out, another instance claims it; the first can renew no more.
+    let again = emails::claim_due(store.pool(), lease + 10, lease + 40, 1)
+        .await
+        .unwrap();
+    assert_eq!(again[0].attempts, attempt + 1);
+    assert!(!renew(attempt, lease + 100).await.unwrap());
+    // A settled row is not held by anyone.
+    emails::OUTBOX
+        .mark_done(store.pool(), &id, lease + 11)
+        .await
+        .unwrap();
+    assert!(!renew(attempt + 1, lease + 100).await.unwrap());
 }

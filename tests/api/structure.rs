@@ -190,3 +190,32 @@ fn the_readme_names_every_top_level_module() {
         "README's 'Where things are' misses {missing:?}"
     );
 }
+
+#[test]
+fn every_audit_action_the_code_writes_is_a_known_one() {
+    let resources = [
+        "account", "member", "invite", "client", "api_key", "webhook", "user",
+    ];
+    let mut unknown = Vec::new();
+    for (path, code) in sources(&src()) {
+        for (at, _) in code.match_indices('"') {
+            let rest = &code[at + 1..];
+            let Some(end) = rest.find('"') else { continue };
+            let literal = &rest[..end];
+            let Some((resource, verb)) = literal.split_once('.') else {
+                continue;
+            };
+            let is_action = resources.contains(&resource)
+                && !verb.is_empty()
+                && verb != "html"
+                && verb.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+            if is_action && !tessera::audit::ACTIONS.contains(&literal) {
+                unknown.push(format!("{}: {literal}", path.display()));
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "add these to audit::ACTIONS: {unknown:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! `/v1/accounts/{acc}/webhook` and delivery: a receiver on 127.0.0.1 checks the Standard
 //! Webhooks signature; failures are retried with the same `webhook-id`; the outbox
-//! survives a restart; rotation signs with both secrets; private addresses can be refused.
+//! survives a restart, and a crash in the middle of a delivery; rotation signs with both
+//! secrets; private addresses can be refused; ancestors may hear their descendants.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,11 @@ use tessera::store::webhooks;
 use tessera::webhooks::Secret;
 
 use crate::helpers::{Deployment, TestApp, TestUser, expect_problem};
+use tessera::account::Account;
+use tessera::keys::KeyEncryptionKey;
+use tessera::store::accounts;
+use tessera::store::audit_events::{self, Actor, NewEvent};
+use tessera::store::emails::{self, NewEmail};
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -598,6 +604,7 @@ async fn by_default_webhooks_to_private_addresses_are_refused() {
         &account_id,
         &receiver.url,
         None,
+        false,
         &sealed,
         clock::now(),
     )
@@ -642,6 +649,7 @@ async fn a_host_name_that_resolves_to_loopback_at_delivery_time_is_refused() {
         &account_id,
         &rebound,
         None,
+        false,
         &sealed,
         clock::now(),
     )
@@ -669,4 +677,413 @@ async fn a_host_name_that_resolves_to_loopback_at_delivery_time_is_refused() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(receiver.received().is_empty());
+}
+
+/// Renames `account` as `by`, which records `account.updated` in that account's log.
+async fn rename(app: &TestApp, by: &TestUser, account: &str, name: &str) {
+    let response = app
+        .api(Method::PATCH, &format!("/v1/accounts/{account}"), &by.token)
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "rename {account}");
+}
+
+/// Waits until no delivery is pending any more (each was delivered or given up on).
+async fn wait_until_settled(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending: i64 = sqlx::query_scalar(
+            "select count(*) from webhook_deliveries \
+             where delivered_at is null and failed_at is null",
+        )
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+        if pending == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{pending} deliveries pending");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `(type, data.account_id)` of each request, sorted.
+fn events_of(received: &[Received]) -> Vec<(String, String)> {
+    let mut events: Vec<(String, String)> = received
+        .iter()
+        .map(|request| {
+            let payload = request.json();
+            (
+                payload["type"].as_str().unwrap().to_owned(),
+                payload["data"]["account_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    events.sort();
+    events
+}
+
+#[tokio::test]
+async fn a_webhook_including_descendants_hears_children_and_grandchildren() {
+    let app = spawn_allowing_loopback().await;
+    let team = app.team("family").await;
+    let parent = team.account.clone();
+    let child = app
+        .create_account(&team.owner, json!({"name": "Child", "parent_id": parent}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let grandchild = app
+        .create_account(
+            &team.owner,
+            json!({"name": "Grandchild", "parent_id": child}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Only known audit actions make a filter, and the flag is a boolean.
+    for (invalid, field) in [
+        (
+            json!({"url": receiver_placeholder(), "events": ["member.promoted"]}),
+            "events[0]",
+        ),
+        (
+            json!({"url": receiver_placeholder(), "events": ["account.updated", "nope.nope"]}),
+            "events[1]",
+        ),
+    ] {
+        let response = put_webhook(&app, &team.admin, &parent, invalid.clone()).await;
+        let problem = expect_problem(response, 400, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{invalid}");
+    }
+    let response = put_webhook(
+        &app,
+        &team.admin,
+        &parent,
+        json!({"url": receiver_placeholder(), "include_descendants": "yes"}),
+    )
+    .await;
+    expect_problem(response, 400, "validation_failed").await;
+
+    // The parent's webhook takes its descendants' events, filtered; the child's does not.
+    let heard_by_parent = Receiver::start().await;
+    let heard_by_child = Receiver::start().await;
+    let parent_secret = create_webhook(
+        &app,
+        &team.admin,
+        &parent,
+        json!({
+            "url": heard_by_parent.url,
+            "events": ["account.updated"],
+            "include_descendants": true,
+        }),
+    )
+    .await;
+    let child_secret = create_webhook(
+        &app,
+        &team.owner,
+        &child,
+        json!({"url": heard_by_child.url, "events": ["account.updated", "member.added"]}),
+    )
+    .await;
+    let shown: Value = app
+        .api(Method::GET, &webhook_path(&parent), &team.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["include_descendants"], true);
+    let shown: Value = app
+        .api(Method::GET, &webhook_path(&child), &team.owner.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["include_descendants"], false, "the default");
+
+    rename(&app, &team.owner, &parent, "Parent renamed").await;
+    rename(&app, &team.owner, &child, "Child renamed").await;
+    rename(&app, &team.owner, &grandchild, "Grandchild renamed").await;
+    // member.added in the grandchild: the parent's filter leaves it out.
+    let newcomer = app.user("family-newcomer@example.com").await;
+    app.add_member(&team.owner, &grandchild, &newcomer, "viewer")
+        .await;
+
+    heard_by_parent.wait_for(3).await;
+    heard_by_child.wait_for(1).await;
+    wait_until_settled(&app).await;
+    let updated = |account: &str| ("account.updated".to_owned(), account.to_owned());
+    let by_parent = heard_by_parent.received();
+    assert_eq!(
+        events_of(&by_parent),
+        {
+            let mut expected = vec![updated(&parent), updated(&child), updated(&grandchild)];
+            expected.sort();
+            expected
+        },
+        "its own, its child's and its grandchild's; not member.added (filtered)"
+    );
+    // Each delivery is signed with the receiving webhook's secret.
+    assert!(
+        by_parent
+            .iter()
+            .all(|request| request.signed_by(&parent_secret))
+    );
+    let by_child = heard_by_child.received();
+    assert_eq!(
+        events_of(&by_child),
+        [updated(&child)],
+        "no grandchild events without include_descendants, nor the parent's"
+    );
+    assert!(
+        by_child
+            .iter()
+            .all(|request| request.signed_by(&child_secret))
+    );
+
+    // Turned off again, the parent hears its own events only.
+    let response = put_webhook(
+        &app,
+        &team.admin,
+        &parent,
+        json!({"url": heard_by_parent.url, "events": ["account.updated"]}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    rename(&app, &team.owner, &child, "Child again").await;
+    rename(&app, &team.owner, &parent, "Parent again").await;
+    heard_by_parent.wait_for(4).await;
+    heard_by_child.wait_for(2).await;
+    wait_until_settled(&app).await;
+    let by_parent = heard_by_parent.received();
+    assert_eq!(by_parent.len(), 4, "{:?}", events_of(&by_parent));
+    assert_eq!(by_parent[3].json()["data"]["account_id"], parent.as_str());
+}
+
+/// A URL for webhooks that are refused before anything is sent.
+fn receiver_placeholder() -> &'static str {
+    "https://hooks.example.com/tessera"
+}
+
+/// A receiver that reads each request's head and leaves the first `hold` connections open
+/// without an answer, as a stuck receiver would; later requests get 204.
+struct Hanging {
+    url: String,
+    /// The `webhook-id` of each request, in arrival order.
+    ids: Arc<Mutex<Vec<String>>>,
+}
+
+impl Hanging {
+    async fn start(hold: usize) -> Hanging {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let ids = Arc::new(Mutex::new(Vec::new()));
+        let seen = ids.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buffer = [0; 4096];
+                    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+                        match socket.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(read) => head.extend_from_slice(&buffer[..read]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let id = head
+                        .lines()
+                        .find_map(|line| {
+                            let (name, value) = line.split_once(':')?;
+                            name.eq_ignore_ascii_case("webhook-id").then_some(value)
+                        })
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
+                    let index = {
+                        let mut seen = seen.lock().unwrap();
+                        seen.push(id);
+                        seen.len()
+                    };
+                    if index <= hold {
+                        // Keeps the connection open, unanswered, until the sender goes away.
+                        let _ = socket.read_to_end(&mut Vec::new()).await;
+                    } else {
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                            .await;
+                    }
+                });
+            }
+        });
+        Hanging { url, ids }
+    }
+
+    /// Waits (at most `within`) until `count` requests have arrived; their `webhook-id`s.
+    async fn wait_for(&self, count: usize, within: Duration) -> Vec<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let ids = self.ids.lock().unwrap().clone();
+            if ids.len() >= count {
+                return ids;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {count} requests within {within:?}, got {ids:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// An SMTP relay that accepts connections and never greets: every one hangs. Counts them.
+async fn silent_smtp_relay() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let _ = socket.read_to_end(&mut Vec::new()).await;
+            });
+        }
+    });
+    (url, connections)
+}
+
+/// Waits (at most `within`) until `counter` reaches `count`.
+async fn wait_for_count(counter: &AtomicUsize, count: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    while counter.load(Ordering::SeqCst) < count {
+        assert!(
+            Instant::now() < deadline,
+            "expected {count} connections within {within:?}, got {}",
+            counter.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The real `tessera` binary serving `deployment` and sending mail through `smtp_url`, its
+/// log in the keys directory.
+fn start_tessera(deployment: &Deployment, smtp_url: &str, log: &str) -> std::process::Child {
+    let log = std::fs::File::create(deployment.keys_dir.path().join(log)).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .current_dir(deployment.keys_dir.path())
+        .env_clear()
+        .env("DATABASE_URL", &deployment.database.url)
+        .env("TESSERA_KEYS_DIR", deployment.keys_dir.path())
+        .env(
+            "TESSERA_KEY_ENCRYPTION_KEY",
+            STANDARD.encode(deployment.key_encryption_key),
+        )
+        .env("TESSERA_LISTEN", "127.0.0.1:0")
+        .env("TESSERA_WEBHOOK_BLOCK_PRIVATE", "false")
+        .env("TESSERA_SMTP_URL", smtp_url)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start tessera")
+}
+
+#[tokio::test]
+async fn deliveries_in_flight_when_their_instance_dies_are_tried_again_after_the_restart() {
+    let deployment = Deployment::new().await;
+    let store = deployment.database.store().await;
+    let (smtp_url, smtp_connections) = silent_smtp_relay().await;
+    let mut server = start_tessera(&deployment, &smtp_url, "first.log");
+
+    // An account whose webhook points at a receiver that never answers the first request.
+    let receiver = Hanging::start(1).await;
+    let now = clock::now();
+    let account = Account::new("Crash Inc".into(), None, now);
+    accounts::insert(store.pool(), &account).await.unwrap();
+    let kek = KeyEncryptionKey::from_bytes(&deployment.key_encryption_key);
+    let sealed = Secret::generate().seal(&kek, &account.id);
+    webhooks::upsert(
+        store.pool(),
+        &account.id,
+        &receiver.url,
+        None,
+        false,
+        &sealed,
+        now,
+    )
+    .await
+    .unwrap();
+    let event = NewEvent {
+        account_id: Some(&account.id),
+        action: "account.updated",
+        actor: &Actor::System,
+        target_type: "account",
+        target_id: account.id.as_str(),
+        ip: None,
+        user_agent: None,
+        details: json!({}),
+    };
+    let mut connection = store.pool().acquire().await.unwrap();
+    audit_events::insert(&mut *connection, &event, now)
+        .await
+        .unwrap();
+    drop(connection);
+    // And an email, to a relay that never answers either.
+    let email = NewEmail {
+        recipient: "crash@example.com".into(),
+        subject: "Hello".into(),
+        text_body: "Hi".into(),
+        html_body: None,
+    };
+    emails::enqueue(store.pool(), &email, now).await.unwrap();
+
+    // The instance dies (SIGKILL) while the receiver and the relay hold its requests.
+    let first = receiver.wait_for(1, Duration::from_secs(30)).await;
+    wait_for_count(&smtp_connections, 1, Duration::from_secs(30)).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let mut server = start_tessera(&deployment, &smtp_url, "second.log");
+    let restarted = Instant::now();
+    let ids = receiver.wait_for(2, Duration::from_secs(60)).await;
+    assert_eq!(ids[1], first[0], "the same delivery, the same webhook-id");
+    wait_for_count(
+        &smtp_connections,
+        2,
+        Duration::from_secs(60).saturating_sub(restarted.elapsed()),
+    )
+    .await;
+    assert!(restarted.elapsed() <= Duration::from_secs(60));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let delivered: Option<i64> =
+            sqlx::query_scalar("select delivered_at from webhook_deliveries where id = $1")
+                .bind(&ids[1])
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        if delivered.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never marked delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    store.close().await;
 }

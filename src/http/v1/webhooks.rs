@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::audit::is_action_name;
+use crate::audit::is_known_action;
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
 use crate::http::openapi;
@@ -40,6 +40,8 @@ pub fn routes() -> Router<AppState> {
 struct WebhookView {
     url: String,
     events: Option<Vec<String>>,
+    /// Whether the events of every descendant account are delivered too.
+    include_descendants: bool,
     created_at: Timestamp,
     updated_at: Timestamp,
     /// Only in the answer to the PUT that created the webhook.
@@ -52,6 +54,7 @@ impl WebhookView {
         WebhookView {
             url: webhook.url,
             events: webhook.events,
+            include_descendants: webhook.include_descendants,
             created_at: webhook.created_at,
             updated_at: webhook.updated_at,
             secret: None,
@@ -90,6 +93,9 @@ struct WebhookSettings {
     /// Audit actions to deliver; absent or `null` means all.
     #[serde(default)]
     events: Option<Vec<String>>,
+    /// Also deliver the events of every descendant account (`data.account_id` says whose).
+    #[serde(default)]
+    include_descendants: bool,
 }
 
 const MAX_EVENTS: usize = 100;
@@ -130,6 +136,7 @@ async fn put_webhook(
         &account_id,
         url.as_str(),
         events.as_deref(),
+        settings.include_descendants,
         &sealed,
         now,
     )
@@ -143,7 +150,12 @@ async fn put_webhook(
             "webhook.updated",
             "webhook",
             account_id.as_str(),
-            json!({ "url": webhook.url, "events": webhook.events, "created": created }),
+            json!({
+                "url": webhook.url,
+                "events": webhook.events,
+                "include_descendants": webhook.include_descendants,
+                "created": created,
+            }),
         ),
         now,
     )
@@ -170,7 +182,7 @@ fn check_events(events: Option<Vec<String>>) -> Result<Option<Vec<String>>, Http
     }
     let mut checked: Vec<String> = Vec::with_capacity(events.len());
     for (index, event) in events.into_iter().enumerate() {
-        if !is_action_name(&event) {
+        if !is_known_action(&event) {
             return Err(HttpError::invalid_field(
                 format!("events[{index}]"),
                 "must be an audit action such as member.added",
