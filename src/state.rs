@@ -24,6 +24,17 @@ pub struct AppState {
     pub hasher: Hasher,
 }
 
+impl AppState {
+    /// The narrow view the grant flows (`tokens`) take.
+    pub fn issuance(&self) -> crate::tokens::Issuance<'_> {
+        crate::tokens::Issuance {
+            store: &self.store,
+            keys: &self.keys,
+            issuer: self.issuer.as_str(),
+        }
+    }
+}
+
 impl FromRef<AppState> for Store {
     fn from_ref(state: &AppState) -> Store {
         state.store.clone()

@@ -6,6 +6,7 @@ use sqlx::{Any, Executor};
 
 use crate::clock;
 use crate::ids::{AccountId, GrantId, UserId};
+use crate::keys::KeyRing;
 use crate::oauth::claims::{AccessTokenClaims, Subject};
 use crate::oauth::client::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -14,7 +15,6 @@ use crate::oauth::scope::{self, Scope};
 use crate::oauth::token::{self, CodeGrant, SpentRefreshToken, TokenResponse};
 use crate::role::Role;
 use crate::secret;
-use crate::state::AppState;
 use crate::store::grants::{self, Grant};
 use crate::store::refresh_tokens::Children;
 use crate::store::{
@@ -33,6 +33,15 @@ pub enum TokenError {
     Encoding(#[from] serde_json::Error),
 }
 
+/// What issuing tokens needs, and no more: storage, the signing keys and the issuer. The
+/// HTTP layer hands over `AppState::issuance()`; tests below HTTP build their own.
+#[derive(Clone, Copy)]
+pub struct Issuance<'a> {
+    pub store: &'a Store,
+    pub keys: &'a KeyRing,
+    pub issuer: &'a str,
+}
+
 /// The user an ID token is issued for, and the values only the flow knows.
 struct IdTokenFor<'a> {
     user: &'a User,
@@ -42,7 +51,7 @@ struct IdTokenFor<'a> {
 
 /// `authorization_code` (RFC 6749 §4.1.3): redeem once; a replayed code revokes what it issued.
 pub async fn redeem_code(
-    state: &AppState,
+    ctx: Issuance<'_>,
     client: &Client,
     code: &str,
     redirect_uri: Option<&str>,
@@ -50,12 +59,12 @@ pub async fn redeem_code(
     now: i64,
 ) -> Result<TokenResponse, TokenError> {
     let code_hash = secret::hash(code);
-    let mut tx = state.store.begin().await?;
+    let mut tx = ctx.store.begin().await?;
     let Some(grant) = authorization_codes::consume(&mut *tx, &code_hash, now).await? else {
         if let Some(Some(grant_id)) = authorization_codes::replayed(&mut *tx, &code_hash).await? {
             grants::revoke(&mut *tx, &grant_id, now).await?;
             tx.commit().await?;
-            state.store.access_changed();
+            ctx.store.access_changed();
             tracing::warn!(grant = %grant_id, "authorization code replayed: its tokens are revoked");
         }
         return Err(
@@ -89,7 +98,7 @@ pub async fn redeem_code(
         nonce: grant.nonce.clone(),
     });
     sign_user_tokens(
-        state,
+        ctx,
         client,
         &user.id,
         grant.account_id.as_ref().zip(role),
@@ -104,7 +113,7 @@ pub async fn redeem_code(
 /// `refresh_token` (RFC 6749 §6): rotate on every use; presenting a spent token again is
 /// reuse and revokes the family, except as a retry within the client's grace period.
 pub async fn refresh(
-    state: &AppState,
+    ctx: Issuance<'_>,
     client: &Client,
     refresh_token: &str,
     requested_scope: Option<&Scope>,
@@ -114,7 +123,7 @@ pub async fn refresh(
     let token_hash = secret::hash(refresh_token);
     // Read before the write transaction: on SQLite writers take turns, and each statement
     // inside one is a round trip the others wait for. `mark_used` is the atomic gate.
-    let pool = state.store.pool();
+    let pool = ctx.store.pool();
     let record = refresh_tokens::find(pool, &token_hash)
         .await?
         .ok_or_else(invalid)?;
@@ -132,7 +141,7 @@ pub async fn refresh(
         None => (None, Ok(None)),
     };
 
-    let mut tx = state.store.begin().await?;
+    let mut tx = ctx.store.begin().await?;
     let mut replaced = false;
     if !refresh_tokens::mark_used(&mut *tx, &token_hash, now).await? {
         let used_at = refresh_tokens::find(&mut *tx, &token_hash)
@@ -158,7 +167,7 @@ pub async fn refresh(
             Children::Used => {
                 grants::revoke(&mut *tx, &grant.id, now).await?;
                 tx.commit().await?;
-                state.store.access_changed();
+                ctx.store.access_changed();
                 tracing::warn!(grant = %grant.id, client = %client.client_id, "refresh token reused: family revoked");
                 return Err(invalid().into());
             }
@@ -179,7 +188,7 @@ pub async fn refresh(
     .await?;
     tx.commit().await?;
     if replaced {
-        state.store.access_changed();
+        ctx.store.access_changed();
     }
 
     // OIDC Core §12.2: same sub and auth_time, no nonce.
@@ -189,7 +198,7 @@ pub async fn refresh(
         nonce: None,
     });
     sign_user_tokens(
-        state,
+        ctx,
         client,
         &user.id,
         grant.account_id.as_ref().zip(role),
@@ -203,7 +212,7 @@ pub async fn refresh(
 
 /// `client_credentials` (RFC 6749 §4.4): the client acts for itself within its account.
 pub async fn client_credentials(
-    state: &AppState,
+    ctx: Issuance<'_>,
     client: &Client,
     requested_scope: Option<&Scope>,
     now: i64,
@@ -238,8 +247,8 @@ pub async fn client_credentials(
     let subject = Subject::Client {
         account_id: &client.account_id,
     };
-    let claims = access_token_claims(state, client, &subject, &scope, None, now);
-    let access_token = state.keys.sign_access_token(&claims)?;
+    let claims = access_token_claims(ctx, client, &subject, &scope, None, now);
+    let access_token = ctx.keys.sign_access_token(&claims)?;
     Ok(TokenResponse::bearer(
         access_token,
         client.settings.access_token_ttl_seconds,
@@ -256,7 +265,7 @@ pub const AUDIENCE_REFUSED: &str = "the client may not address that audience";
 /// An account-scoped subject reaches only its account and descendants, with at most its role;
 /// the audience is the client itself or one it registered (API.md §5).
 pub async fn exchange(
-    state: &AppState,
+    ctx: Issuance<'_>,
     client: &Client,
     subject: &AccessTokenClaims,
     account_id: &AccountId,
@@ -286,7 +295,7 @@ pub async fn exchange(
         )
     };
     // The subject's liveness and the membership, in one round trip: this is the hot path.
-    let liveness = state
+    let liveness = ctx
         .store
         .liveness(liveness_of(subject), Some((account_id, &user_id)), now)
         .await?;
@@ -299,7 +308,7 @@ pub async fn exchange(
     if let Some(subject_account) = &subject.acc {
         let subject_role = subject.role.as_deref().and_then(Role::parse);
         let within = &account_id.to_string() == subject_account
-            || accounts::ancestry(state.store.pool(), account_id)
+            || accounts::ancestry(ctx.store.pool(), account_id)
                 .await?
                 .iter()
                 .any(|ancestor| ancestor.as_str() == subject_account);
@@ -314,8 +323,8 @@ pub async fn exchange(
         account: Some((account_id, role)),
         grant_id: grant_id.as_ref(),
     };
-    let claims = access_token_claims(state, client, &subject, &scope, audience, now);
-    let access_token = state.keys.sign_access_token(&claims)?;
+    let claims = access_token_claims(ctx, client, &subject, &scope, audience, now);
+    let access_token = ctx.keys.sign_access_token(&claims)?;
     let mut response = TokenResponse::bearer(
         access_token,
         client.settings.access_token_ttl_seconds,
@@ -405,7 +414,7 @@ async fn issue_refresh_token(
 }
 
 fn access_token_claims(
-    state: &AppState,
+    ctx: Issuance<'_>,
     client: &Client,
     subject: &Subject<'_>,
     scope: &Scope,
@@ -413,7 +422,7 @@ fn access_token_claims(
     now: i64,
 ) -> AccessTokenClaims {
     AccessTokenClaims::new(
-        state.issuer.as_str(),
+        ctx.issuer,
         &client.client_id,
         subject,
         scope,
@@ -428,7 +437,7 @@ fn access_token_claims(
     reason = "one call site per grant; a struct would only rename them"
 )]
 fn sign_user_tokens(
-    state: &AppState,
+    ctx: Issuance<'_>,
     client: &Client,
     user_id: &UserId,
     account: Option<(&AccountId, Role)>,
@@ -443,12 +452,12 @@ fn sign_user_tokens(
         account,
         grant_id: Some(grant_id),
     };
-    let claims = access_token_claims(state, client, &subject, scope, None, now);
-    let access_token = state.keys.sign_access_token(&claims)?;
+    let claims = access_token_claims(ctx, client, &subject, scope, None, now);
+    let access_token = ctx.keys.sign_access_token(&claims)?;
     let id_token = match id_token {
         Some(for_user) => {
             let claims = IdTokenClaims {
-                iss: state.issuer.as_str().to_owned(),
+                iss: ctx.issuer.to_owned(),
                 sub: user_id.to_string(),
                 aud: client.client_id.to_string(),
                 exp: now + client.settings.access_token_ttl_seconds,
@@ -468,7 +477,7 @@ fn sign_user_tokens(
                     None
                 },
             };
-            Some(state.keys.signing_key().sign(ID_TOKEN_TYP, &claims)?)
+            Some(ctx.keys.signing_key().sign(ID_TOKEN_TYP, &claims)?)
         }
         None => None,
     };

@@ -44,7 +44,7 @@ async fn exchange_token(
             code_verifier,
         } => {
             tokens::redeem_code(
-                &state,
+                state.issuance(),
                 &client,
                 &code,
                 redirect_uri.as_deref(),
@@ -56,9 +56,18 @@ async fn exchange_token(
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => tokens::refresh(&state, &client, &refresh_token, scope.as_ref(), now).await?,
+        } => {
+            tokens::refresh(
+                state.issuance(),
+                &client,
+                &refresh_token,
+                scope.as_ref(),
+                now,
+            )
+            .await?
+        }
         TokenRequest::ClientCredentials { scope } => {
-            tokens::client_credentials(&state, &client, scope.as_ref(), now).await?
+            tokens::client_credentials(state.issuance(), &client, scope.as_ref(), now).await?
         }
         TokenRequest::TokenExchange {
             subject_token,
@@ -73,7 +82,7 @@ async fn exchange_token(
                     OAuthError::invalid_grant("the subject token is invalid or expired")
                 })?;
             tokens::exchange(
-                &state,
+                state.issuance(),
                 &client,
                 &subject,
                 &account_id,

@@ -24,6 +24,7 @@ mod consent_and_logout;
 mod cors;
 mod discovery;
 mod email;
+mod grants;
 mod hardening;
 mod helpers;
 mod invite_page;

@@ -81,7 +81,7 @@ async fn issue_account_token(
         ));
     }
     let (response, role) = tokens::exchange(
-        &state,
+        state.issuance(),
         &client,
         subject,
         &account_id,

@@ -1,0 +1,268 @@
+//! The grant flows below HTTP (`tessera::tokens`) on a real store, both databases: each
+//! rule a row of a table, so a failure names the rule rather than a status code.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tessera::clock;
+use tessera::ids::UserId;
+use tessera::oauth::client::Client;
+use tessera::oauth::error::ErrorCode;
+use tessera::oauth::scope::Scope;
+use tessera::oauth::token::CodeGrant;
+use tessera::secret;
+use tessera::store::authorization_codes;
+use tessera::tokens::{self, TokenError};
+
+use crate::helpers::{ADMIN_EMAIL, LOGIN_SCOPE, TestApp};
+
+const REDIRECT_URI: &str = "http://127.0.0.1/callback";
+const VERIFIER: &str = "a-pkce-verifier-of-at-least-forty-three-characters-long";
+
+fn challenge(verifier: &str) -> String {
+    use aws_lc_rs::digest;
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()))
+}
+
+struct Fixture {
+    app: TestApp,
+    client: Client,
+    user_id: UserId,
+}
+
+async fn fixture(grace_seconds: i64) -> Fixture {
+    let app = TestApp::spawn().await;
+    let login = app.login_client().await;
+    sqlx::query("update clients set refresh_reuse_grace_seconds = $1 where id = $2")
+        .bind(grace_seconds)
+        .bind(login.client_id.as_str())
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    app.state.store.access_changed();
+    let client = app
+        .state
+        .store
+        .client(&login.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let user = tessera::store::users::find_by_email(app.state.store.pool(), ADMIN_EMAIL)
+        .await
+        .unwrap()
+        .unwrap();
+    Fixture {
+        app,
+        client,
+        user_id: user.id,
+    }
+}
+
+impl Fixture {
+    /// A fresh code for the admin, as `/oauth2/authorize` stores one.
+    async fn code(&self, expires_in: i64) -> String {
+        let code = secret::generate();
+        let now = clock::now();
+        let grant = CodeGrant {
+            client_id: self.client.client_id.clone(),
+            user_id: self.user_id.clone(),
+            account_id: None,
+            redirect_uri: REDIRECT_URI.into(),
+            scope: Scope::parse("openid offline_access").unwrap(),
+            nonce: None,
+            code_challenge: Some(challenge(VERIFIER)),
+            auth_time: now,
+            expires_at: now + expires_in,
+        };
+        authorization_codes::insert(
+            self.app.state.store.pool(),
+            &secret::hash(&code),
+            &grant,
+            now,
+        )
+        .await
+        .unwrap();
+        code
+    }
+
+    async fn redeem(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+    ) -> Result<String, ErrorCode> {
+        tokens::redeem_code(
+            self.app.state.issuance(),
+            &self.client,
+            code,
+            Some(redirect_uri),
+            Some(verifier),
+            clock::now(),
+        )
+        .await
+        .map(|response| response.refresh_token.unwrap_or_default())
+        .map_err(code_of)
+    }
+
+    async fn refresh(&self, token: &str) -> Result<String, ErrorCode> {
+        tokens::refresh(
+            self.app.state.issuance(),
+            &self.client,
+            token,
+            None,
+            clock::now(),
+        )
+        .await
+        .map(|response| response.refresh_token.unwrap_or_default())
+        .map_err(code_of)
+    }
+}
+
+/// What a rule expects: a success, or the protocol error it answers.
+type Outcome = Result<(), ErrorCode>;
+
+/// An exchange case: the rule, the account asked for, `audience`, `scope`, the outcome.
+type ExchangeCase<'a> = (&'a str, String, Option<&'a str>, Option<&'a str>, Outcome);
+
+fn code_of(error: TokenError) -> ErrorCode {
+    match error {
+        TokenError::OAuth(error) => error.code,
+        other => panic!("not a protocol error: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn code_redemption_rules() {
+    let f = fixture(0).await;
+    let cases: [(&str, i64, &str, &str, Outcome); 4] = [
+        (
+            "a valid code with its verifier",
+            60,
+            REDIRECT_URI,
+            VERIFIER,
+            Ok(()),
+        ),
+        (
+            "another redirect_uri",
+            60,
+            "http://127.0.0.1/other",
+            VERIFIER,
+            Err(ErrorCode::InvalidGrant),
+        ),
+        (
+            "another verifier",
+            60,
+            REDIRECT_URI,
+            "x-wrong-verifier-that-is-long-enough-to-be-valid-1",
+            Err(ErrorCode::InvalidGrant),
+        ),
+        (
+            "an expired code",
+            -1,
+            REDIRECT_URI,
+            VERIFIER,
+            Err(ErrorCode::InvalidGrant),
+        ),
+    ];
+    for (rule, expires_in, redirect_uri, verifier, expected) in cases {
+        let code = f.code(expires_in).await;
+        let got = f.redeem(&code, redirect_uri, verifier).await.map(|_| ());
+        assert_eq!(got, expected, "{rule}");
+        // Whatever happened, the code is spent: the right request fails now.
+        assert_eq!(
+            f.redeem(&code, REDIRECT_URI, VERIFIER).await.map(|_| ()),
+            Err(ErrorCode::InvalidGrant),
+            "{rule}: single use"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_code_revokes_what_it_issued() {
+    let f = fixture(0).await;
+    let code = f.code(60).await;
+    let refresh = f.redeem(&code, REDIRECT_URI, VERIFIER).await.unwrap();
+    assert!(f.redeem(&code, REDIRECT_URI, VERIFIER).await.is_err());
+    assert_eq!(f.refresh(&refresh).await, Err(ErrorCode::InvalidGrant));
+}
+
+#[tokio::test]
+async fn refresh_rotation_and_reuse_rules() {
+    // (grace seconds, what is presented after one rotation, whether it works, whether the
+    // rotated (newest) token still works afterwards)
+    let cases = [
+        ("reuse without grace revokes the family", 0, false, false),
+        (
+            "a retry within the grace replaces the pair its token produced",
+            30,
+            true,
+            false,
+        ),
+    ];
+    for (rule, grace, retry_works, newest_survives) in cases {
+        let f = fixture(grace).await;
+        let code = f.code(60).await;
+        let first = f.redeem(&code, REDIRECT_URI, VERIFIER).await.unwrap();
+        let second = f.refresh(&first).await.expect("rotation");
+        assert_ne!(first, second, "{rule}: rotated");
+        let retried = f.refresh(&first).await;
+        assert_eq!(retried.is_ok(), retry_works, "{rule}");
+        // The pair the retried token produced is replaced, or the family is gone.
+        assert_eq!(f.refresh(&second).await.is_ok(), newest_survives, "{rule}");
+    }
+}
+
+#[tokio::test]
+async fn exchange_rules() {
+    let f = fixture(0).await;
+    let team = f.app.team("grants").await;
+    let subject = f.app.login_token(&team.member.id, LOGIN_SCOPE).await;
+    let claims = f.app.state.keys.verify_access_token(&subject).unwrap();
+    let other = f.app.team("elsewhere").await;
+    let account = |id: &str| tessera::ids::AccountId::parse(id).unwrap();
+    let cases: [ExchangeCase<'_>; 4] = [
+        (
+            "a member gets an account token",
+            team.account.clone(),
+            None,
+            None,
+            Ok(()),
+        ),
+        (
+            "not a member",
+            other.account.clone(),
+            None,
+            None,
+            Err(ErrorCode::InvalidTarget),
+        ),
+        (
+            "another audience",
+            team.account.clone(),
+            Some("https://elsewhere.example"),
+            None,
+            Err(ErrorCode::InvalidTarget),
+        ),
+        (
+            "a wider scope",
+            team.account.clone(),
+            None,
+            Some("openid admin:everything"),
+            Err(ErrorCode::InvalidScope),
+        ),
+    ];
+    for (rule, account_id, audience, scope, expected) in cases {
+        let scope = scope.map(|text| Scope::parse(text).unwrap());
+        let got = tokens::exchange(
+            f.app.state.issuance(),
+            &f.client,
+            &claims,
+            &account(&account_id),
+            audience,
+            scope.as_ref(),
+            clock::now(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(code_of);
+        assert_eq!(got, expected, "{rule}");
+    }
+}
