@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::routing::get;
 use serde::Serialize;
+use utoipa::openapi::HttpMethod;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
 
@@ -30,14 +31,52 @@ pub fn document() -> utoipa::openapi::OpenApi {
     for part in v1::openapi() {
         document.merge(part);
     }
+    add_missing_summaries(&mut document);
     document
+}
+
+/// Summaries of operations whose handler has no doc comment to take one from (utoipa uses
+/// the first paragraph of a handler's `///` as its summary). A doc comment, once written,
+/// wins: these only fill gaps, so every operation in the document has a summary.
+const SUMMARIES: &[(&str, HttpMethod, &str)] = &[
+    ("/v1/accounts/{acc}/clients", HttpMethod::Get, "List an account's OAuth clients"),
+    ("/v1/accounts/{acc}/clients", HttpMethod::Post, "Create an OAuth client"),
+    ("/v1/accounts/{acc}/clients/{cid}", HttpMethod::Get, "Show an OAuth client"),
+    ("/v1/accounts/{acc}/clients/{cid}", HttpMethod::Patch, "Update an OAuth client"),
+    ("/v1/accounts/{acc}/clients/{cid}", HttpMethod::Delete, "Delete an OAuth client"),
+    ("/v1/accounts/{acc}/clients/{cid}/secret", HttpMethod::Post, "Rotate a client's secret"),
+];
+
+fn add_missing_summaries(document: &mut utoipa::openapi::OpenApi) {
+    for (path, method, summary) in SUMMARIES {
+        let Some(item) = document.paths.paths.get_mut(*path) else {
+            continue;
+        };
+        let operation = match method {
+            HttpMethod::Get => &mut item.get,
+            HttpMethod::Post => &mut item.post,
+            HttpMethod::Patch => &mut item.patch,
+            HttpMethod::Delete => &mut item.delete,
+            _ => continue,
+        };
+        if let Some(operation) = operation
+            && operation.summary.as_deref().is_none_or(str::is_empty)
+        {
+            operation.summary = Some((*summary).to_owned());
+        }
+    }
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Tessera",
-        description = "OAuth 2 / OpenID Connect server issuing account-scoped tokens: the /v1 REST API."
+        description = "OAuth 2 / OpenID Connect server issuing account-scoped tokens: the /v1 REST API. \
+            The OAuth 2 and OpenID Connect endpoints (/oauth2/authorize, /oauth2/token with the \
+            RFC 8693 token exchange, /oauth2/userinfo, /oauth2/introspect, /oauth2/revoke, \
+            /oauth2/register, /oauth2/logout, /.well-known/openid-configuration, \
+            /.well-known/jwks.json) are listed in the discovery document and described, with \
+            examples, in docs/http.md of the Tessera repository."
     ),
     components(schemas(Problem, ProblemField)),
     modifiers(&BearerScheme),

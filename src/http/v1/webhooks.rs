@@ -59,6 +59,7 @@ impl WebhookView {
     }
 }
 
+/// Show the account's webhook.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{acc}/webhook",
@@ -94,6 +95,7 @@ struct WebhookSettings {
 
 const MAX_EVENTS: usize = 100;
 
+/// Create or replace the account's webhook.
 #[utoipa::path(
     put,
     path = "/v1/accounts/{acc}/webhook",
@@ -183,6 +185,7 @@ fn check_events(events: Option<Vec<String>>) -> Result<Option<Vec<String>>, Http
     Ok(Some(checked))
 }
 
+/// Delete the account's webhook.
 #[utoipa::path(
     delete,
     path = "/v1/accounts/{acc}/webhook",
@@ -228,6 +231,7 @@ struct RotatedSecret {
     previous_secret_expires_at: Timestamp,
 }
 
+/// Rotate the webhook's signing secret.
 #[utoipa::path(
     post,
     path = "/v1/accounts/{acc}/webhook/rotate-secret",
