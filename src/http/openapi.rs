@@ -39,12 +39,36 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// the first paragraph of a handler's `///` as its summary). A doc comment, once written,
 /// wins: these only fill gaps, so every operation in the document has a summary.
 const SUMMARIES: &[(&str, HttpMethod, &str)] = &[
-    ("/v1/accounts/{acc}/clients", HttpMethod::Get, "List an account's OAuth clients."),
-    ("/v1/accounts/{acc}/clients", HttpMethod::Post, "Create an OAuth client."),
-    ("/v1/accounts/{acc}/clients/{cid}", HttpMethod::Get, "Show an OAuth client."),
-    ("/v1/accounts/{acc}/clients/{cid}", HttpMethod::Patch, "Update an OAuth client."),
-    ("/v1/accounts/{acc}/clients/{cid}", HttpMethod::Delete, "Delete an OAuth client."),
-    ("/v1/accounts/{acc}/clients/{cid}/secret", HttpMethod::Post, "Rotate a client's secret."),
+    (
+        "/v1/accounts/{acc}/clients",
+        HttpMethod::Get,
+        "List an account's OAuth clients.",
+    ),
+    (
+        "/v1/accounts/{acc}/clients",
+        HttpMethod::Post,
+        "Create an OAuth client.",
+    ),
+    (
+        "/v1/accounts/{acc}/clients/{cid}",
+        HttpMethod::Get,
+        "Show an OAuth client.",
+    ),
+    (
+        "/v1/accounts/{acc}/clients/{cid}",
+        HttpMethod::Patch,
+        "Update an OAuth client.",
+    ),
+    (
+        "/v1/accounts/{acc}/clients/{cid}",
+        HttpMethod::Delete,
+        "Delete an OAuth client.",
+    ),
+    (
+        "/v1/accounts/{acc}/clients/{cid}/secret",
+        HttpMethod::Post,
+        "Rotate a client's secret.",
+    ),
 ];
 
 fn add_missing_summaries(document: &mut utoipa::openapi::OpenApi) {
