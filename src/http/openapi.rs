@@ -37,7 +37,12 @@ pub fn document() -> utoipa::openapi::OpenApi {
 #[openapi(
     info(
         title = "Tessera",
-        description = "OAuth 2 / OpenID Connect server issuing account-scoped tokens: the /v1 REST API."
+        description = "OAuth 2 / OpenID Connect server issuing account-scoped tokens: the /v1 REST API. \
+            The OAuth 2 and OpenID Connect endpoints (/oauth2/authorize, /oauth2/token with the \
+            RFC 8693 token exchange, /oauth2/userinfo, /oauth2/introspect, /oauth2/revoke, \
+            /oauth2/register, /oauth2/logout, /.well-known/openid-configuration, \
+            /.well-known/jwks.json) are listed in the discovery document and described, with \
+            examples, in docs/http.md of the Tessera repository."
     ),
     components(schemas(Problem, ProblemField)),
     modifiers(&BearerScheme),

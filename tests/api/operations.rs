@@ -210,6 +210,40 @@ async fn openapi_describes_every_v1_path_with_problem_errors_and_bearer_auth() {
         Some("201")
     );
     assert!(paths["/v1/accounts/{acc}"]["delete"]["responses"]["204"].is_object());
+    // Every operation says in one line what it does (issue 11): doc viewers list them by it.
+    for (path, item) in paths {
+        assert!(path.starts_with("/v1/"), "{path}");
+        for (method, operation) in item.as_object().unwrap() {
+            let summary = operation["summary"].as_str().unwrap_or_default();
+            assert!(
+                !summary.trim().is_empty() && !summary.contains('\n'),
+                "{method} {path} has a one-line summary: {summary:?}"
+            );
+        }
+    }
+    // docs/http.md, the reference users read, lists every operation of the document.
+    let reference = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/http.md"),
+    )
+    .unwrap();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let row = format!("`{} {path}`", method.to_uppercase());
+            assert!(reference.contains(&row), "docs/http.md lacks {row}");
+        }
+    }
+    // The OAuth and OpenID endpoints are not in the document: it says where they are.
+    let description = document["info"]["description"].as_str().unwrap();
+    for needle in [
+        "docs/http.md",
+        "/oauth2/token",
+        "/.well-known/openid-configuration",
+    ] {
+        assert!(
+            description.contains(needle),
+            "info.description names {needle}"
+        );
+    }
     for (path, method, status) in [
         ("/v1/accounts/{acc}/clients", "post", "201"),
         ("/v1/accounts/{acc}/clients/{cid}", "delete", "204"),

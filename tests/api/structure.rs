@@ -219,3 +219,61 @@ fn every_audit_action_the_code_writes_is_a_known_one() {
         "add these to audit::ACTIONS: {unknown:?}"
     );
 }
+
+/// docs/configuration.md names every setting config.rs reads, and docs/cli.md every command.
+#[test]
+fn the_reference_docs_name_every_setting_and_command() {
+    let config = std::fs::read_to_string(src().join("config.rs")).unwrap();
+    let settings = std::fs::read_to_string(Path::new(ROOT).join("docs/configuration.md")).unwrap();
+    let names: Vec<&str> = config
+        .split("env: \"")
+        .skip(1)
+        .chain(config.split("file_key: \"").skip(1))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(names.len() >= 20, "{names:?}");
+    for name in names {
+        assert!(
+            settings.contains(&format!("`{name}`")),
+            "docs/configuration.md lacks `{name}`"
+        );
+    }
+    let cli = std::fs::read_to_string(src().join("cli.rs")).unwrap();
+    let reference = std::fs::read_to_string(Path::new(ROOT).join("docs/cli.md")).unwrap();
+    for flag in cli
+        .split("#[arg(long = \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+    {
+        assert!(
+            reference.contains(&format!("--{flag}")),
+            "docs/cli.md lacks --{flag}"
+        );
+    }
+    for command in [
+        "serve",
+        "migrate",
+        "backup",
+        "keys rotate",
+        "users create",
+        "users list",
+        "users show",
+        "users disable",
+        "users enable",
+        "users set-password",
+        "accounts create",
+        "accounts list",
+        "accounts show",
+        "clients create",
+        "clients list",
+        "clients show",
+        "clients update",
+        "clients rotate-secret",
+        "invites list",
+    ] {
+        assert!(
+            reference.contains(&format!("tessera {command}")),
+            "docs/cli.md lacks tessera {command}"
+        );
+    }
+}

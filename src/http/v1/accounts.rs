@@ -64,6 +64,7 @@ struct NewChild {
     billing_email: Option<String>,
 }
 
+/// Create an account owned by the caller.
 #[utoipa::path(
     post,
     path = "/v1/accounts",
@@ -97,6 +98,7 @@ async fn create_account(
     insert(&state, &caller, child, parent_id).await
 }
 
+/// Create a child account.
 #[utoipa::path(
     post,
     path = "/v1/accounts/{acc}/children",
@@ -163,6 +165,7 @@ async fn insert(
     Ok((StatusCode::CREATED, Json(account)).into_response())
 }
 
+/// Show an account.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{acc}",
@@ -187,6 +190,7 @@ async fn show_account(
     Ok(Json(account))
 }
 
+/// Update an account (JSON merge patch).
 #[utoipa::path(
     patch,
     path = "/v1/accounts/{acc}",
@@ -256,6 +260,7 @@ async fn update_account(
     Ok(Json(updated))
 }
 
+/// Delete an account.
 #[utoipa::path(
     delete,
     path = "/v1/accounts/{acc}",
@@ -338,6 +343,7 @@ fn cascade_param(uri: &Uri) -> Result<bool, HttpError> {
     Ok(cascade)
 }
 
+/// List an account's children.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{acc}/children",

@@ -91,6 +91,8 @@ impl From<AdminError> for HttpError {
     }
 }
 
+/// Rotate the signing key.
+///
 /// `POST /v1/admin/keys/rotate`: a new signing key is active at once on this instance
 /// (others pick it up within seconds); the previous one stays published.
 #[utoipa::path(
@@ -147,6 +149,8 @@ struct NewUserBody {
     superadmin: bool,
 }
 
+/// Create a user.
+///
 /// `POST /v1/admin/users` → 201. Without a password the user cannot log in until they set
 /// one with the single-use link mailed to them (queued in the same transaction).
 #[utoipa::path(
@@ -212,6 +216,8 @@ struct OwnerSummary {
     created: bool,
 }
 
+/// Create an account for an owner.
+///
 /// `POST /v1/admin/accounts` → 201, creating the owner when the email is new.
 #[utoipa::path(
     post,
@@ -276,6 +282,8 @@ fn search_condition(uri: &Uri, schema: &Schema) -> Result<Option<search::Conditi
     Ok(expr.map(|expr| search::to_sql(&expr, schema, 4)))
 }
 
+/// Search all accounts.
+///
 /// `GET /v1/admin/accounts?q=`: every account, newest first.
 #[utoipa::path(
     get,
@@ -315,6 +323,8 @@ async fn search_accounts(
     ))
 }
 
+/// Search all users.
+///
 /// `GET /v1/admin/users?q=`: every user, newest first.
 #[utoipa::path(
     get,

@@ -62,6 +62,7 @@ struct NewKey {
     expires_at: Option<String>,
 }
 
+/// List an account's API keys.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{acc}/api-keys",
@@ -103,6 +104,7 @@ async fn list_keys(
     ))
 }
 
+/// Create an API key.
 #[utoipa::path(
     post,
     path = "/v1/accounts/{acc}/api-keys",
@@ -193,6 +195,7 @@ async fn find<'e>(
         .ok_or_else(|| HttpError::not_found("API key"))
 }
 
+/// Revoke an API key.
 #[utoipa::path(
     delete,
     path = "/v1/accounts/{acc}/api-keys/{key}",
@@ -232,6 +235,7 @@ async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Roll an API key (new secret, same id).
 #[utoipa::path(
     post,
     path = "/v1/accounts/{acc}/api-keys/{key}/roll",
@@ -281,6 +285,8 @@ async fn roll_key(
     Ok(Json(KeyView::new(key, now, Some(token))))
 }
 
+/// Verify the presenting API key.
+///
 #[utoipa::path(
     get,
     path = "/v1/api-keys/verify",

@@ -62,6 +62,7 @@ impl From<Event> for EventView {
     }
 }
 
+/// List an account's audit events.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{acc}/audit-logs",

@@ -44,6 +44,7 @@ struct AccountTokenResponse {
     scope: String,
 }
 
+/// Trade a user token for an account-scoped token.
 #[utoipa::path(
     post,
     path = "/v1/auth/account-token",

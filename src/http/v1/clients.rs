@@ -122,6 +122,7 @@ const READ_ONLY: [&str; 6] = [
     "self_registered",
 ];
 
+/// List an account's OAuth clients.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{acc}/clients",
@@ -162,6 +163,7 @@ async fn list_clients(
     ))
 }
 
+/// Create an OAuth client.
 #[utoipa::path(
     post,
     path = "/v1/accounts/{acc}/clients",
@@ -197,6 +199,7 @@ async fn create_client(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
+/// Show an OAuth client.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{acc}/clients/{cid}",
@@ -230,6 +233,7 @@ async fn find<'e>(
         .ok_or_else(|| HttpError::not_found("client"))
 }
 
+/// Update an OAuth client.
 #[utoipa::path(
     patch,
     path = "/v1/accounts/{acc}/clients/{cid}",
@@ -314,6 +318,7 @@ async fn require_superadmin(state: &AppState, caller: &Caller) -> Result<(), Htt
     ))
 }
 
+/// Delete an OAuth client.
 #[utoipa::path(
     delete,
     path = "/v1/accounts/{acc}/clients/{cid}",
@@ -352,6 +357,7 @@ async fn delete_client(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Rotate a client's secret.
 #[utoipa::path(
     post,
     path = "/v1/accounts/{acc}/clients/{cid}/secret",

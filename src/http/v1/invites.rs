@@ -78,6 +78,7 @@ struct NewInvite {
     ttl_seconds: Option<i64>,
 }
 
+/// Invite someone to an account.
 #[utoipa::path(
     post,
     path = "/v1/accounts/{acc}/invites",
@@ -146,6 +147,7 @@ async fn create_invite(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
+/// List an account's invitations.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{acc}/invites",
@@ -187,6 +189,7 @@ async fn list_invites(
     ))
 }
 
+/// Revoke an invitation.
 #[utoipa::path(
     delete,
     path = "/v1/accounts/{acc}/invites/{inv}",
@@ -232,6 +235,7 @@ async fn revoke_invite(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Accept an invitation.
 #[utoipa::path(
     post,
     path = "/v1/invites/{token}/accept",
@@ -258,6 +262,7 @@ async fn accept_invite(
     })))
 }
 
+/// Decline an invitation.
 #[utoipa::path(
     post,
     path = "/v1/invites/{token}/decline",

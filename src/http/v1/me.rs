@@ -41,6 +41,7 @@ async fn load_user(state: &AppState, caller: &Caller) -> Result<User, HttpError>
         .ok_or_else(HttpError::invalid_token)
 }
 
+/// Show the caller's profile.
 #[utoipa::path(
     get,
     path = "/v1/me",
@@ -77,6 +78,7 @@ mod nullable {
     }
 }
 
+/// Update the caller's profile.
 #[utoipa::path(
     patch,
     path = "/v1/me",
@@ -127,6 +129,7 @@ struct EmailChangeStarted {
     email: String,
 }
 
+/// Change the caller's email address.
 #[utoipa::path(
     post,
     path = "/v1/me/email",
@@ -173,6 +176,7 @@ struct DeleteMe {
     current_password: Option<String>,
 }
 
+/// Delete the caller's user.
 #[utoipa::path(
     delete,
     path = "/v1/me",
@@ -276,6 +280,7 @@ struct MyAccount {
     role: Role,
 }
 
+/// List the caller's accounts.
 #[utoipa::path(
     get,
     path = "/v1/me/accounts",
@@ -326,6 +331,7 @@ struct MyInvite {
     created_at: Timestamp,
 }
 
+/// List invitations to the caller's address.
 #[utoipa::path(
     get,
     path = "/v1/me/invites",

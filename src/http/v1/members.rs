@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+/// List an account's members.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{acc}/members",
@@ -152,6 +153,7 @@ struct NewMember {
     role: Role,
 }
 
+/// Add a member.
 #[utoipa::path(
     post,
     path = "/v1/accounts/{acc}/members",
@@ -285,6 +287,7 @@ async fn joins_at_once(
     Ok(access::belongs_to_an_ancestor(&lineage))
 }
 
+/// Show a member.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{acc}/members/{usr}",
@@ -316,6 +319,7 @@ struct RoleUpdate {
     role: Role,
 }
 
+/// Change a member's role.
 #[utoipa::path(
     patch,
     path = "/v1/accounts/{acc}/members/{usr}",
@@ -377,6 +381,7 @@ async fn change_role(
     })))
 }
 
+/// Remove a member.
 #[utoipa::path(
     delete,
     path = "/v1/accounts/{acc}/members/{usr}",

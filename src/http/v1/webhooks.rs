@@ -62,6 +62,7 @@ impl WebhookView {
     }
 }
 
+/// Show the account's webhook.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{acc}/webhook",
@@ -100,6 +101,7 @@ struct WebhookSettings {
 
 const MAX_EVENTS: usize = 100;
 
+/// Create or replace the account's webhook.
 #[utoipa::path(
     put,
     path = "/v1/accounts/{acc}/webhook",
@@ -195,6 +197,7 @@ fn check_events(events: Option<Vec<String>>) -> Result<Option<Vec<String>>, Http
     Ok(Some(checked))
 }
 
+/// Delete the account's webhook.
 #[utoipa::path(
     delete,
     path = "/v1/accounts/{acc}/webhook",
@@ -240,6 +243,7 @@ struct RotatedSecret {
     previous_secret_expires_at: Timestamp,
 }
 
+/// Rotate the webhook's signing secret.
 #[utoipa::path(
     post,
     path = "/v1/accounts/{acc}/webhook/rotate-secret",
