@@ -29,6 +29,7 @@ pub mod oauth;
 pub mod password;
 pub mod profile;
 pub mod rate_limit;
+pub mod revocation;
 pub mod role;
 pub mod search;
 pub mod secret;

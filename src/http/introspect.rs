@@ -18,10 +18,11 @@ use crate::http::extract;
 use crate::ids::{AccountId, ClientId, UserId};
 use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
+use crate::revocation;
 use crate::role::Role;
 use crate::secret;
 use crate::state::AppState;
-use crate::store::{api_keys, grants, memberships, refresh_tokens, revoked_tokens};
+use crate::store::{api_keys, grants, memberships, refresh_tokens};
 use crate::tokens;
 
 pub fn routes() -> Router<AppState> {
@@ -220,20 +221,6 @@ async fn revoke(
     let params = extract::form_params(&headers, &body)?;
     let client = extract::authenticate_client(&state.store, &headers, &params).await?;
     let token = params.require("token")?;
-    let now = clock::now();
-    if let Ok(claims) = state.keys.verify_access_token(token) {
-        if claims.client_id == client.client_id.as_str() {
-            revoked_tokens::insert(state.store.pool(), &claims.jti, claims.exp).await?;
-            state.store.access_changed();
-        }
-    } else if let Some(record) =
-        refresh_tokens::find(state.store.pool(), &secret::hash(token)).await?
-        && let Some(grant) = grants::find(state.store.pool(), &record.grant_id).await?
-        && grant.client_id == client.client_id
-    {
-        // RFC 7009 §2.1: revoking a refresh token ends its family, access tokens too.
-        grants::revoke(state.store.pool(), &grant.id, now).await?;
-        state.store.access_changed();
-    }
+    revocation::revoke(&state.store, &state.keys, &client, token, clock::now()).await?;
     Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
 }
