@@ -307,7 +307,7 @@ pub async fn exchange(
     // higher role than it carried (a member's token must not mint an owner's).
     if let Some(subject_account) = &subject.acc {
         let subject_role = subject.role.as_deref().and_then(Role::parse);
-        let within = &account_id.to_string() == subject_account
+        let within = account_id.as_str() == subject_account
             || accounts::ancestry(ctx.store.pool(), account_id)
                 .await?
                 .iter()

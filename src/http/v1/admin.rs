@@ -16,7 +16,7 @@ use crate::clock::Timestamp;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
-use crate::http::v1::caller::Caller;
+use crate::http::v1::caller::{self, Caller};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::AccountId;
 use crate::search::{self, Schema};
@@ -70,8 +70,9 @@ impl FromRequestParts<AppState> for Superadmin {
                 "an account-scoped token cannot use the superadmin API",
             ));
         }
+        caller.user()?;
         // Read on every request, so revoking the flag takes effect at once.
-        if !users::is_superadmin(state.store.pool(), caller.user()?).await? {
+        if !caller::is_superadmin(state, &caller).await? {
             return Err(HttpError::forbidden("this needs a superadmin"));
         }
         Ok(Superadmin(caller))
