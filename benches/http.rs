@@ -34,6 +34,7 @@ use hyper_util::rt::TokioIo;
 use tessera::App;
 use tessera::admin;
 use tessera::api_key::ApiKey;
+use tessera::audit::Actor;
 use tessera::config::Config;
 use tessera::ids::{AccountId, GrantId};
 use tessera::keys::{KeyRing, SigningKey};
@@ -42,7 +43,6 @@ use tessera::oauth::client::{ClientSettings, GrantType};
 use tessera::oauth::scope::Scope as OAuthScope;
 use tessera::role::Role;
 use tessera::store::api_keys;
-use tessera::store::audit_events::Actor;
 use tessera::store::grants::{self, Grant};
 use tessera::store::{Store, refresh_tokens, users};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -236,7 +236,7 @@ impl Seed {
 
         let now = tessera::clock::now();
         let mut refresh_tokens = Vec::with_capacity(refresh_pool);
-        let mut tx = store.begin().await.unwrap();
+        let mut change = store.change().await.unwrap();
         for _ in 0..refresh_pool {
             let grant = Grant {
                 id: GrantId::generate(),
@@ -249,10 +249,10 @@ impl Seed {
                 expires_at: now + 86_400,
                 revoked_at: None,
             };
-            grants::insert(&mut *tx, &grant).await.unwrap();
+            grants::insert(&mut *change, &grant).await.unwrap();
             let token = tessera::secret::generate();
             refresh_tokens::insert(
-                &mut *tx,
+                &mut *change,
                 &tessera::secret::hash(&token),
                 &grant.id,
                 None,
@@ -263,7 +263,10 @@ impl Seed {
             .unwrap();
             refresh_tokens.push(token);
         }
-        tx.commit().await.unwrap();
+        change
+            .commit_unaudited(tessera::store::Unaudited::Issuance)
+            .await
+            .unwrap();
         let subject = Subject::User {
             user_id: &admin.id,
             account: None,

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::account::Account;
+use crate::audit::{Action, Actor, Origin};
 use crate::clock::{self, Timestamp};
 use crate::config::Issuer;
 use crate::credentials;
@@ -12,43 +13,18 @@ use crate::email_address::EmailAddress;
 use crate::ids::{AccountId, ClientId, UserId};
 use crate::keys::PublicJwk;
 use crate::mailer;
+use crate::manage::Error;
 use crate::oauth::client::{Client, ClientSettings};
-use crate::password::{self, Hasher, PasswordError};
+use crate::password::{self, Hasher};
 use crate::role::Role;
 use crate::secret;
-use crate::store::audit_events::{self, Actor, NewEvent};
 use crate::store::user_tokens::{self, Purpose};
-use crate::store::{self, Store, Tx, accounts, clients, emails, memberships, users};
+use crate::store::{self, Change, Recorded, Store, accounts, clients, memberships, users};
 use crate::user::User;
 use crate::validation::FieldError;
 
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    #[error("{}", describe(.0))]
-    Invalid(Vec<FieldError>),
-    /// One broken rule at a path only known at run time (a merge patch's `labels.x`).
-    #[error("{field}: {message}")]
-    InvalidAt { field: String, message: String },
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error(transparent)]
-    Password(#[from] PasswordError),
-}
-
-fn describe(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(|error| format!("{}: {}", error.field, error.message))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn invalid(field: &'static str, message: &str) -> AdminError {
-    AdminError::Invalid(vec![FieldError {
+fn invalid(field: &'static str, message: &str) -> Error {
+    Error::Invalid(vec![FieldError {
         field,
         message: message.to_owned(),
     }])
@@ -63,27 +39,6 @@ pub struct NewUser {
 
 /// How long the link in a set-password email works.
 pub const SET_PASSWORD_SECONDS: i64 = 72 * 60 * 60;
-
-/// Who asks for an operator action, for the audit trail.
-#[derive(Clone, Copy, Debug)]
-pub struct Origin<'a> {
-    pub actor: &'a Actor,
-    pub ip: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
-}
-
-static SYSTEM: Actor = Actor::System;
-
-impl Origin<'static> {
-    /// The operator CLI and start-up.
-    pub fn system() -> Origin<'static> {
-        Origin {
-            actor: &SYSTEM,
-            ip: None,
-            user_agent: None,
-        }
-    }
-}
 
 /// A signing key just made active, as both `tessera keys rotate` and
 /// `POST /v1/admin/keys/rotate` show it: the public JWK and `active: true`.
@@ -101,32 +56,30 @@ pub async fn record_key_rotation(
     key: PublicJwk,
     origin: Origin<'_>,
 ) -> Result<RotatedKey, sqlx::Error> {
-    audit_events::insert(
-        store.pool().acquire().await?,
-        &origin.event(
-            None,
-            "signing_key.rotated",
-            "signing_key",
-            &key.kid,
-            json!({"alg": key.alg}),
-        ),
-        clock::now(),
-    )
-    .await?;
+    let details = json!({"alg": key.alg});
+    let event = origin.event(
+        None,
+        Action::SigningKeyRotated,
+        "signing_key",
+        &key.kid,
+        details,
+    );
+    let change = store.change().await?;
+    change.record(&event, clock::now()).await?.commit().await?;
     Ok(RotatedKey { key, active: true })
 }
 
 /// Queues the email with a single-use link (served by the reset-password page) with which
 /// a user created without a password chooses one.
-pub async fn mail_set_password_link(
-    tx: &mut Tx,
+async fn mail_set_password_link(
+    change: &mut Change<'_>,
     issuer: &Issuer,
     user: &User,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let token = secret::generate();
     user_tokens::insert(
-        &mut **tx,
+        &mut **change,
         &secret::hash(&token),
         &user.id,
         Purpose::SetPassword,
@@ -135,41 +88,15 @@ pub async fn mail_set_password_link(
     )
     .await?;
     let link = issuer.url(&format!("/reset-password?token={token}"));
-    emails::enqueue(
-        &mut **tx,
-        &mailer::set_password(&user.email, &link, "3 days"),
-        now,
-    )
-    .await?;
-    Ok(())
-}
-
-impl<'a> Origin<'a> {
-    fn event(
-        self,
-        account_id: Option<&'a AccountId>,
-        action: &'a str,
-        target_type: &'a str,
-        target_id: &'a str,
-        details: serde_json::Value,
-    ) -> NewEvent<'a> {
-        NewEvent {
-            account_id,
-            action,
-            actor: self.actor,
-            target_type,
-            target_id,
-            ip: self.ip,
-            user_agent: self.user_agent,
-            details,
-        }
-    }
+    change
+        .queue_email(&mailer::set_password(&user.email, &link, "3 days"), now)
+        .await
 }
 
 /// Creates a user; without a password the user cannot log in until they set one, and is
 /// mailed a single-use link on `issuer` to do so (in the same transaction). The operator's
 /// path (CLI): outside a server, hashing is bounded by a [`Hasher`] of its own.
-pub async fn create_user(store: &Store, issuer: &Issuer, new: NewUser) -> Result<User, AdminError> {
+pub async fn create_user(store: &Store, issuer: &Issuer, new: NewUser) -> Result<User, Error> {
     create_user_by(store, &Hasher::default(), issuer, new, Origin::system()).await
 }
 
@@ -180,7 +107,7 @@ pub async fn create_user_by(
     issuer: &Issuer,
     new: NewUser,
     origin: Origin<'_>,
-) -> Result<User, AdminError> {
+) -> Result<User, Error> {
     let email = EmailAddress::parse(&new.email)
         .ok_or_else(|| invalid("email", "must be an email address"))?;
     let name = check_name(new.name, "name")?;
@@ -188,29 +115,24 @@ pub async fn create_user_by(
     let now = clock::now();
     let mut user = User::new(email, name, password_hash, now);
     user.superadmin = new.superadmin;
-    let mut tx = store.begin().await?;
-    match users::insert(&mut *tx, &user).await {
+    let mut change = store.change().await?;
+    match users::insert(&mut *change, &user).await {
         Err(error) if store::is_unique_violation(&error) => {
             return Err(duplicate_email(&user.email));
         }
         result => result?,
     }
-    let details = json!({"superadmin": user.superadmin});
-    audit_events::insert(
-        &mut *tx,
-        &origin.event(None, "user.created", "user", user.id.as_str(), details),
-        now,
-    )
-    .await?;
     if user.password_hash.is_none() {
-        mail_set_password_link(&mut tx, issuer, &user, now).await?;
+        mail_set_password_link(&mut change, issuer, &user, now).await?;
     }
-    tx.commit().await?;
+    let details = json!({"superadmin": user.superadmin});
+    let event = origin.event(None, Action::UserCreated, "user", user.id.as_str(), details);
+    change.record(&event, now).await?.commit().await?;
     Ok(user)
 }
 
-fn duplicate_email(email: &str) -> AdminError {
-    AdminError::Conflict(format!("a user with email {email} already exists"))
+fn duplicate_email(email: &str) -> Error {
+    Error::conflict(format!("a user with email {email} already exists"))
 }
 
 /// The owner of a new account: an existing user found by email, or one created with these.
@@ -242,7 +164,7 @@ pub async fn create_account(
     issuer: &Issuer,
     new: NewAccount,
     origin: Origin<'_>,
-) -> Result<CreatedAccount, AdminError> {
+) -> Result<CreatedAccount, Error> {
     let name = check_account_name(&new.name)?;
     let owner_email = EmailAddress::parse(&new.owner.email)
         .ok_or_else(|| invalid("owner.email", "must be an email address"))?;
@@ -264,44 +186,44 @@ pub async fn create_account(
     )
     .await?;
     let now = clock::now();
-    let mut tx = store.begin().await?;
+    let mut change = store.change().await?;
     if let Some(parent_id) = &new.parent_id {
-        accounts::find(&mut *tx, parent_id)
+        accounts::find(&mut *change, parent_id)
             .await?
-            .ok_or(AdminError::NotFound("parent account"))?;
+            .ok_or(Error::NotFound("parent account"))?;
     }
-    let (owner, owner_created) = match users::find_by_email(&mut *tx, owner_email.as_str()).await? {
+    let existing = users::find_by_email(&mut *change, owner_email.as_str()).await?;
+    let (owner, owner_created) = match existing {
         Some(_) if has_profile => return Err(existing_owner()),
         Some(user) => (user, false),
         None => {
             let user = User::new(owner_email, owner_name, password_hash, now);
-            match users::insert(&mut *tx, &user).await {
+            match users::insert(&mut *change, &user).await {
                 Err(error) if store::is_unique_violation(&error) => {
                     return Err(duplicate_email(&user.email));
                 }
                 result => result?,
             }
-            audit_events::insert(
-                &mut *tx,
-                &origin.event(
-                    None,
-                    "user.created",
-                    "user",
-                    user.id.as_str(),
-                    json!({"superadmin": false}),
-                ),
-                now,
-            )
-            .await?;
             if user.password_hash.is_none() {
-                mail_set_password_link(&mut tx, issuer, &user, now).await?;
+                mail_set_password_link(&mut change, issuer, &user, now).await?;
             }
             (user, true)
         }
     };
     let account = Account::new(name, new.parent_id, now);
-    insert_account_with_owner(&mut tx, &account, &owner, origin.actor, now).await?;
-    tx.commit().await?;
+    let mut change = insert_account_with_owner(change, &account, &owner, origin, now).await?;
+    if owner_created {
+        let details = json!({"superadmin": false});
+        let event = origin.event(
+            None,
+            Action::UserCreated,
+            "user",
+            owner.id.as_str(),
+            details,
+        );
+        change.record(&event, now).await?;
+    }
+    change.commit().await?;
     Ok(CreatedAccount {
         account,
         owner,
@@ -309,8 +231,8 @@ pub async fn create_account(
     })
 }
 
-fn existing_owner() -> AdminError {
-    AdminError::Invalid(vec![FieldError {
+fn existing_owner() -> Error {
+    Error::Invalid(vec![FieldError {
         field: "owner",
         message: "a user with this email already exists: give only its email".to_owned(),
     }])
@@ -321,7 +243,7 @@ async fn hash_password(
     password: Option<String>,
     email: &str,
     field: &'static str,
-) -> Result<Option<String>, AdminError> {
+) -> Result<Option<String>, Error> {
     match password {
         Some(password) => {
             check_password(&password, email, field)?;
@@ -331,45 +253,48 @@ async fn hash_password(
     }
 }
 
-/// Writes an account, its owner's membership and both audit events.
-pub async fn insert_account_with_owner(
-    tx: &mut Tx,
+/// Writes an account and its owner's membership, and records both (and the child's creation
+/// in its parent's log, API.md §8).
+pub async fn insert_account_with_owner<'s>(
+    mut change: Change<'s>,
     account: &Account,
     owner: &User,
-    actor: &Actor,
+    origin: Origin<'_>,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    accounts::insert(&mut **tx, account).await?;
-    memberships::insert(&mut **tx, &account.id, &owner.id, Role::Owner, now).await?;
-    let account_event = NewEvent {
-        account_id: Some(&account.id),
-        action: "account.created",
-        actor,
-        target_type: "account",
-        target_id: account.id.as_str(),
-        ip: None,
-        user_agent: None,
-        details: json!({"name": account.name}),
-    };
-    audit_events::insert(&mut **tx, &account_event, now).await?;
-    let member_event = NewEvent {
-        action: "member.added",
-        target_type: "user",
-        target_id: owner.id.as_str(),
-        details: json!({"role": Role::Owner}),
-        ..account_event
-    };
-    audit_events::insert(&mut **tx, &member_event, now).await?;
-    // The parent's log (and its webhook) hears of a new child too (API.md §8).
+) -> Result<Recorded<'s>, sqlx::Error> {
+    accounts::insert(&mut *change, account).await?;
+    memberships::insert(&mut *change, &account.id, &owner.id, Role::Owner, now).await?;
+    let account_id = account.id.as_str();
+    let details = json!({"name": account.name});
+    let created = origin.event(
+        Some(&account.id),
+        Action::AccountCreated,
+        "account",
+        account_id,
+        details,
+    );
+    let mut change = change.record(&created, now).await?;
+    let details = json!({"role": Role::Owner});
+    let owner_added = origin.event(
+        Some(&account.id),
+        Action::MemberAdded,
+        "user",
+        owner.id.as_str(),
+        details,
+    );
+    change.record(&owner_added, now).await?;
     if let Some(parent_id) = &account.parent_id {
-        let parent_event = NewEvent {
-            account_id: Some(parent_id),
-            details: json!({"name": account.name, "parent_id": parent_id}),
-            ..account_event
-        };
-        audit_events::insert(&mut **tx, &parent_event, now).await?;
+        let details = json!({"name": account.name, "parent_id": parent_id});
+        let child_created = origin.event(
+            Some(parent_id),
+            Action::AccountCreated,
+            "account",
+            account_id,
+            details,
+        );
+        change.record(&child_created, now).await?;
     }
-    Ok(())
+    Ok(change)
 }
 
 /// A client to register, and who vouches for it.
@@ -398,14 +323,14 @@ pub async fn register_client(
     account_id: &AccountId,
     new: NewClient,
     origin: Origin<'_>,
-) -> Result<RegisteredClient, AdminError> {
+) -> Result<RegisteredClient, Error> {
     let errors = if new.self_registered {
         new.settings.validate_dynamic_registration()
     } else {
         new.settings.validate()
     };
     if !errors.is_empty() {
-        return Err(AdminError::Invalid(errors));
+        return Err(Error::Invalid(errors));
     }
     let now = clock::now();
     let secret = (!new.settings.token_endpoint_auth_method.is_public()).then(secret::generate);
@@ -421,32 +346,28 @@ pub async fn register_client(
         account_active: true,
     };
     let registration_access_token = new.self_registered.then(secret::generate);
-    let mut tx = store.begin().await?;
-    accounts::find(&mut *tx, account_id)
+    let mut change = store.change().await?;
+    accounts::find(&mut *change, account_id)
         .await?
-        .ok_or(AdminError::NotFound("account"))?;
-    clients::insert(&mut *tx, &client).await?;
+        .ok_or(Error::NotFound("account"))?;
+    clients::insert(&mut *change, &client).await?;
     if let Some(token) = &registration_access_token {
-        clients::set_registration_token_hash(&mut *tx, &client.client_id, &secret::hash(token))
+        clients::set_registration_token_hash(&mut *change, &client.client_id, &secret::hash(token))
             .await?;
     }
     let mut details = json!({"name": client.settings.name});
     if client.self_registered {
         details["self_registered"] = true.into();
     }
-    audit_events::insert(
-        &mut *tx,
-        &origin.event(
-            Some(account_id),
-            "client.created",
-            "client",
-            client.client_id.as_str(),
-            details,
-        ),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let event = origin.event(
+        Some(account_id),
+        Action::ClientCreated,
+        "client",
+        client.client_id.as_str(),
+        details,
+    );
+    let change = change.record(&event, now).await?;
+    change.commit().await?;
     Ok(RegisteredClient {
         client,
         secret,
@@ -461,7 +382,7 @@ pub async fn create_client(
     settings: ClientSettings,
     first_party: bool,
     actor: &Actor,
-) -> Result<(Client, Option<String>), AdminError> {
+) -> Result<(Client, Option<String>), Error> {
     let new = NewClient {
         settings,
         first_party,
@@ -476,7 +397,7 @@ pub async fn create_client(
     Ok((registered.client, registered.secret))
 }
 
-fn check_name(name: Option<String>, field: &'static str) -> Result<Option<String>, AdminError> {
+fn check_name(name: Option<String>, field: &'static str) -> Result<Option<String>, Error> {
     match name.map(|name| name.trim().to_owned()) {
         Some(name) if name.chars().count() > 200 => {
             Err(invalid(field, "must be at most 200 characters"))
@@ -490,7 +411,7 @@ fn check_name(name: Option<String>, field: &'static str) -> Result<Option<String
     }
 }
 
-fn check_account_name(name: &str) -> Result<String, AdminError> {
+fn check_account_name(name: &str) -> Result<String, Error> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(invalid("name", "must be 1 to 200 characters"));
@@ -505,17 +426,17 @@ fn check_account_name(name: &str) -> Result<String, AdminError> {
 }
 
 /// The web's password policy (`password::check_strength`), for operators too.
-fn check_password(password: &str, email: &str, field: &'static str) -> Result<(), AdminError> {
+fn check_password(password: &str, email: &str, field: &'static str) -> Result<(), Error> {
     password::check_strength(password, email).map_err(|reason| invalid(field, reason))
 }
 
 /// A user named by id (`usr_…`) or by email (any case).
-pub async fn find_user(store: &Store, id_or_email: &str) -> Result<User, AdminError> {
+pub async fn find_user(store: &Store, id_or_email: &str) -> Result<User, Error> {
     let user = match UserId::parse(id_or_email) {
         Some(id) => users::find(store.pool(), &id).await?,
         None => users::find_by_email(store.pool(), id_or_email.trim()).await?,
     };
-    user.ok_or(AdminError::NotFound("user"))
+    user.ok_or(Error::NotFound("user"))
 }
 
 /// Disables a user (`user.disabled`): they can no longer log in, their sessions end and
@@ -526,33 +447,28 @@ pub async fn set_user_disabled(
     user: &User,
     disabled: bool,
     origin: Origin<'_>,
-) -> Result<User, AdminError> {
+) -> Result<User, Error> {
     let now = clock::now();
     let disabled_at = match (disabled, user.disabled_at) {
         (true, Some(since)) => Some(since.0),
         (true, None) => Some(now),
         (false, _) => None,
     };
-    let mut tx = store.begin().await?;
-    if !users::set_disabled(&mut *tx, &user.id, disabled_at, now).await? {
-        return Err(AdminError::NotFound("user"));
+    let mut change = store.change().await?;
+    if !users::set_disabled(&mut *change, &user.id, disabled_at, now).await? {
+        return Err(Error::NotFound("user"));
     }
     let action = if disabled {
-        "user.disabled"
+        Action::UserDisabled
     } else {
-        "user.enabled"
+        Action::UserEnabled
     };
-    audit_events::insert(
-        &mut *tx,
-        &origin.event(None, action, "user", user.id.as_str(), json!({})),
-        now,
-    )
-    .await?;
+    let event = origin.event(None, action, "user", user.id.as_str(), json!({}));
+    let mut change = change.record(&event, now).await?;
     if disabled {
-        credentials::revoke_all(&mut tx, &user.id, now).await?;
+        credentials::revoke_all(&mut change, &user.id, now).await?;
     }
-    tx.commit().await?;
-    store.access_changed();
+    change.commit().await?;
     let mut user = user.clone();
     user.disabled_at = disabled_at.map(Timestamp);
     user.updated_at = Timestamp(now);
@@ -567,27 +483,22 @@ pub async fn set_user_password(
     user: &User,
     password: String,
     origin: Origin<'_>,
-) -> Result<User, AdminError> {
+) -> Result<User, Error> {
     check_password(&password, &user.email, "password")?;
     let hash = hasher.hash(password).await?;
     let now = clock::now();
-    let mut tx = store.begin().await?;
-    users::set_password_hash(&mut *tx, &user.id, &hash, now).await?;
-    audit_events::insert(
-        &mut *tx,
-        &origin.event(
-            None,
-            "user.updated",
-            "user",
-            user.id.as_str(),
-            json!({"fields": ["password"]}),
-        ),
-        now,
-    )
-    .await?;
-    credentials::revoke_all(&mut tx, &user.id, now).await?;
-    tx.commit().await?;
-    store.access_changed();
+    let mut change = store.change().await?;
+    users::set_password_hash(&mut *change, &user.id, &hash, now).await?;
+    let event = origin.event(
+        None,
+        Action::UserUpdated,
+        "user",
+        user.id.as_str(),
+        json!({"fields": ["password"]}),
+    );
+    let mut change = change.record(&event, now).await?;
+    credentials::revoke_all(&mut change, &user.id, now).await?;
+    change.commit().await?;
     let mut user = user.clone();
     user.password_hash = Some(hash);
     user.updated_at = Timestamp(now);
@@ -603,20 +514,20 @@ pub async fn update_client(
     store: &Store,
     in_account: Option<&AccountId>,
     client_id: &ClientId,
-    change: impl FnOnce(&mut ClientSettings, &mut bool) -> Result<(), AdminError>,
+    edit: impl FnOnce(&mut ClientSettings, &mut bool) -> Result<(), Error>,
     origin: Origin<'_>,
-) -> Result<(Client, Option<String>), AdminError> {
-    let mut tx = store.begin().await?;
-    let current = clients::find(&mut *tx, client_id)
+) -> Result<(Client, Option<String>), Error> {
+    let mut change = store.change().await?;
+    let current = clients::find(&mut *change, client_id)
         .await?
         .filter(|client| in_account.is_none_or(|account_id| &client.account_id == account_id))
-        .ok_or(AdminError::NotFound("client"))?;
+        .ok_or(Error::NotFound("client"))?;
     let mut settings = current.settings.clone();
     let mut first_party = current.first_party;
-    change(&mut settings, &mut first_party)?;
+    edit(&mut settings, &mut first_party)?;
     let errors = settings.validate();
     if !errors.is_empty() {
-        return Err(AdminError::Invalid(errors));
+        return Err(Error::Invalid(errors));
     }
     let mut changed = changed_fields(&current.settings, &settings);
     if first_party != current.first_party {
@@ -638,21 +549,16 @@ pub async fn update_client(
         updated.secret_hash = Some(secret::hash(&secret));
         new_secret = Some(secret);
     }
-    clients::update(&mut *tx, &updated).await?;
-    audit_events::insert(
-        &mut *tx,
-        &origin.event(
-            Some(&updated.account_id),
-            "client.updated",
-            "client",
-            updated.client_id.as_str(),
-            json!({"fields": changed}),
-        ),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    store.access_changed();
+    clients::update(&mut *change, &updated).await?;
+    let event = origin.event(
+        Some(&updated.account_id),
+        Action::ClientUpdated,
+        "client",
+        updated.client_id.as_str(),
+        json!({"fields": changed}),
+    );
+    let change = change.record(&event, now).await?;
+    change.commit().await?;
     Ok((updated, new_secret))
 }
 
@@ -678,34 +584,29 @@ pub async fn rotate_client_secret(
     store: &Store,
     client_id: &ClientId,
     origin: Origin<'_>,
-) -> Result<(Client, String), AdminError> {
-    let mut tx = store.begin().await?;
-    let mut client = clients::find(&mut *tx, client_id)
+) -> Result<(Client, String), Error> {
+    let mut change = store.change().await?;
+    let mut client = clients::find(&mut *change, client_id)
         .await?
-        .ok_or(AdminError::NotFound("client"))?;
+        .ok_or(Error::NotFound("client"))?;
     if client.is_public() {
-        return Err(AdminError::Conflict(
+        return Err(Error::conflict(
             "a public client (token_endpoint_auth_method none) has no secret".to_owned(),
         ));
     }
     let now = clock::now();
     let secret = secret::generate();
     let hash = secret::hash(&secret);
-    clients::set_secret_hash(&mut *tx, &client.client_id, &hash, now).await?;
-    audit_events::insert(
-        &mut *tx,
-        &origin.event(
-            Some(&client.account_id),
-            "client.secret_rotated",
-            "client",
-            client.client_id.as_str(),
-            json!({}),
-        ),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    store.access_changed();
+    clients::set_secret_hash(&mut *change, &client.client_id, &hash, now).await?;
+    let event = origin.event(
+        Some(&client.account_id),
+        Action::ClientSecretRotated,
+        "client",
+        client.client_id.as_str(),
+        json!({}),
+    );
+    let change = change.record(&event, now).await?;
+    change.commit().await?;
     client.secret_hash = Some(hash);
     client.updated_at = Timestamp(now);
     Ok((client, secret))

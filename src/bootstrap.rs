@@ -2,12 +2,12 @@
 
 use crate::account::Account;
 use crate::admin;
+use crate::audit::Origin;
 use crate::clock;
 use crate::config::{Config, Issuer};
 use crate::email_address::EmailAddress;
 use crate::password::{Hasher, PasswordError};
 use crate::secret;
-use crate::store::audit_events::Actor;
 use crate::store::{self, Store, users};
 use crate::user::User;
 
@@ -54,16 +54,18 @@ pub async fn first_start(
     admin.email_verified = true;
     let account = Account::new(FIRST_ACCOUNT_NAME.into(), None, now);
 
-    let mut tx = store.begin().await?;
-    if users::count(&mut *tx).await? > 0 {
+    let mut change = store.change().await?;
+    if users::count(&mut *change).await? > 0 {
         return Ok(());
     }
-    match users::insert(&mut *tx, &admin).await {
+    match users::insert(&mut *change, &admin).await {
         Err(error) if store::is_unique_violation(&error) => return Ok(()),
         result => result?,
     }
-    admin::insert_account_with_owner(&mut tx, &account, &admin, &Actor::System, now).await?;
-    tx.commit().await?;
+    admin::insert_account_with_owner(change, &account, &admin, Origin::system(), now)
+        .await?
+        .commit()
+        .await?;
 
     let login_url = issuer.url("/login");
     if generated {

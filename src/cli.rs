@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::App;
-use crate::admin::{self, AdminError, NewUser, Origin};
+use crate::admin::{self, NewUser};
+use crate::audit::Actor;
+use crate::audit::Origin;
 use crate::clock;
 use crate::config::{Config, Issuer};
 use crate::http::v1::admin::AdminUser;
@@ -17,9 +19,9 @@ use crate::http::v1::clients::ClientView;
 use crate::http::v1::invites::InviteView;
 use crate::ids::{AccountId, ClientId};
 use crate::keys::{self, KeyEncryptionKey};
+use crate::manage::Error;
 use crate::oauth::client::{AuthMethod, ClientSettings, GrantType};
 use crate::password::Hasher;
-use crate::store::audit_events::Actor;
 use crate::store::{self, Backend, Position, Store, accounts, clients, invitations, users};
 
 #[derive(Parser, Debug)]
@@ -241,10 +243,10 @@ impl CliError {
     }
 }
 
-impl From<AdminError> for CliError {
-    fn from(error: AdminError) -> CliError {
+impl From<Error> for CliError {
+    fn from(error: Error) -> CliError {
         match error {
-            AdminError::Invalid(_) => CliError::Usage(error.to_string()),
+            Error::Invalid(_) => CliError::Usage(error.to_string()),
             _ => CliError::Failure(error.to_string()),
         }
     }
@@ -306,7 +308,7 @@ async fn run_operator_command(
             .await
             .map_err(failure)?;
             let public = keys::rotate(store, &kek).await.map_err(failure)?;
-            let rotated = admin::record_key_rotation(store, public, admin::Origin::system())
+            let rotated = admin::record_key_rotation(store, public, Origin::system())
                 .await
                 .map_err(failure)?;
             print_json(&rotated)
@@ -373,7 +375,7 @@ async fn run_operator_command(
                     },
                     parent_id: parent,
                 },
-                admin::Origin::system(),
+                Origin::system(),
             )
             .await?;
             print_json(&created.account)

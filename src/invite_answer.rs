@@ -5,11 +5,11 @@
 
 use serde_json::json;
 
+use crate::audit::{Action, Origin};
 use crate::clock;
 use crate::invitation::{Invitation, InvitationStatus, Unanswerable, check_answerable};
 use crate::role::Role;
 use crate::secret;
-use crate::store::audit_events::{self, Actor, NewEvent};
 use crate::store::{Store, invitations, memberships};
 use crate::user::User;
 
@@ -17,13 +17,6 @@ use crate::user::User;
 pub enum Decision {
     Accept,
     Decline,
-}
-
-/// Who answers, for the audit trail.
-pub struct Context<'a> {
-    pub actor: &'a Actor,
-    pub ip: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +58,7 @@ pub async fn answer(
     token: &str,
     user: &User,
     decision: Decision,
-    context: &Context<'_>,
+    origin: Origin<'_>,
 ) -> Result<Answered, AnswerError> {
     let token_hash = secret::hash(token);
     let now = clock::now();
@@ -78,10 +71,11 @@ pub async fn answer(
         Decision::Accept => InvitationStatus::Accepted,
         Decision::Decline => InvitationStatus::Declined,
     };
-    let mut tx = store.begin().await?;
-    let Some(invitation) = invitations::answer(&mut *tx, &token_hash, status, now).await? else {
+    let mut change = store.change().await?;
+    let Some(invitation) = invitations::answer(&mut *change, &token_hash, status, now).await?
+    else {
         // Lost a race, or it expired meanwhile: say which.
-        let current = invitations::find_by_token_hash(&mut *tx, &token_hash)
+        let current = invitations::find_by_token_hash(&mut *change, &token_hash)
             .await?
             .ok_or(AnswerError::NotFound)?;
         return Err(match check_answerable(&current, now) {
@@ -89,66 +83,54 @@ pub async fn answer(
             Ok(()) => AnswerError::AnsweredMeanwhile,
         });
     };
-    let event = |action, target_type, target_id, details| NewEvent {
-        account_id: Some(&invitation.account_id),
-        action,
-        actor: context.actor,
-        target_type,
-        target_id,
-        ip: context.ip,
-        user_agent: context.user_agent,
-        details,
-    };
+    let account_id = Some(&invitation.account_id);
+    let invitation_id = invitation.id.as_str();
     let role = match decision {
         Decision::Decline => {
             let details = json!({ "email": invitation.email });
-            audit_events::insert(
-                &mut *tx,
-                &event(
-                    "invite.declined",
-                    "invitation",
-                    invitation.id.as_str(),
-                    details,
-                ),
-                now,
-            )
-            .await?;
+            let event = origin.event(
+                account_id,
+                Action::InviteDeclined,
+                "invitation",
+                invitation_id,
+                details,
+            );
+            change.record(&event, now).await?.commit().await?;
             None
         }
         Decision::Accept => {
-            let details = json!({ "email": invitation.email, "role": invitation.role });
-            audit_events::insert(
-                &mut *tx,
-                &event(
-                    "invite.accepted",
-                    "invitation",
-                    invitation.id.as_str(),
-                    details,
-                ),
-                now,
-            )
-            .await?;
             let added = memberships::insert_if_absent(
-                &mut *tx,
+                &mut *change,
                 &invitation.account_id,
                 &user.id,
                 invitation.role,
                 now,
             )
             .await?;
+            let role = memberships::role(&mut *change, &invitation.account_id, &user.id).await?;
+            let details = json!({ "email": invitation.email, "role": invitation.role });
+            let event = origin.event(
+                account_id,
+                Action::InviteAccepted,
+                "invitation",
+                invitation_id,
+                details,
+            );
+            let mut change = change.record(&event, now).await?;
             if added {
                 let details = json!({ "role": invitation.role, "invitation_id": invitation.id });
-                audit_events::insert(
-                    &mut *tx,
-                    &event("member.added", "user", user.id.as_str(), details),
-                    now,
-                )
-                .await?;
+                let event = origin.event(
+                    account_id,
+                    Action::MemberAdded,
+                    "user",
+                    user.id.as_str(),
+                    details,
+                );
+                change.record(&event, now).await?;
             }
-            memberships::role(&mut *tx, &invitation.account_id, &user.id).await?
+            change.commit().await?;
+            role
         }
     };
-    tx.commit().await?;
-    store.access_changed();
     Ok(Answered { invitation, role })
 }

@@ -1,23 +1,22 @@
 //! Sending an invitation, for the invites API and for members added by email alike: at most
 //! one pending invitation per email and account (a new one revokes the old, whose link stops
 //! working), a per-account hourly limit, the mail through the outbox and the audit events,
-//! all in the caller's transaction, which must hold the account's lock (`accounts::lock`).
+//! all in the caller's change, which must hold the account's lock (`accounts::lock`).
 
 use serde_json::json;
 
 use crate::account::Account;
+use crate::audit::{Action, Origin};
 use crate::clock::Timestamp;
 use crate::config::Issuer;
 use crate::email_address::EmailAddress;
 use crate::ids::{InvitationId, UserId};
 use crate::invitation::{Invitation, InvitationStatus};
-use crate::invite_answer::Context;
 use crate::mailer;
 use crate::rate_limit::{self, Limited};
 use crate::role::Role;
 use crate::secret;
-use crate::store::audit_events::{self, NewEvent};
-use crate::store::{Tx, emails, invitations};
+use crate::store::{Change, Recorded, invitations};
 
 /// What to invite whom to.
 pub struct Request<'a> {
@@ -42,16 +41,17 @@ pub enum SendError {
     Database(#[from] sqlx::Error),
 }
 
-pub async fn send(
-    tx: &mut Tx,
+/// Sends within `change` and records it: the change may commit once this returns.
+pub async fn send<'s>(
+    mut change: Change<'s>,
     issuer: &Issuer,
     request: Request<'_>,
-    context: &Context<'_>,
+    origin: Origin<'_>,
     now: i64,
-) -> Result<Sent, SendError> {
+) -> Result<(Recorded<'s>, Sent), SendError> {
     let account_id = &request.account.id;
     // Counted inside the transaction: an invitation refused later does not count.
-    rate_limit::begin_invitation(&mut **tx, account_id, now)
+    rate_limit::begin_invitation(&mut *change, account_id, now)
         .await?
         .map_err(SendError::Limited)?;
     let token = secret::generate();
@@ -67,50 +67,36 @@ pub async fn send(
         created_at: Timestamp(now),
         updated_at: Timestamp(now),
     };
-    let event = |action, target_id, details| NewEvent {
-        account_id: Some(account_id),
-        action,
-        actor: context.actor,
-        target_type: "invitation",
-        target_id,
-        ip: context.ip,
-        user_agent: context.user_agent,
-        details,
+    let event = |action, target_id, details| {
+        origin.event(Some(account_id), action, "invitation", target_id, details)
     };
     let replaced =
-        invitations::revoke_pending_for_email(&mut **tx, account_id, &invitation.email, now)
+        invitations::revoke_pending_for_email(&mut *change, account_id, &invitation.email, now)
             .await?;
-    for old in &replaced {
-        let details = json!({ "email": old.email, "replaced_by": invitation.id });
-        audit_events::insert(
-            &mut **tx,
-            &event("invite.revoked", old.id.as_str(), details),
+    invitations::insert(&mut *change, &invitation, &secret::hash(&token)).await?;
+    change
+        .queue_email(
+            &mailer::invitation(
+                &invitation.email,
+                &request.account.name,
+                invitation.role.as_str(),
+                &accept_url,
+                &invitation.expires_at.rfc3339(),
+            ),
             now,
         )
         .await?;
-    }
-    invitations::insert(&mut **tx, &invitation, &secret::hash(&token)).await?;
-    emails::enqueue(
-        &mut **tx,
-        &mailer::invitation(
-            &invitation.email,
-            &request.account.name,
-            invitation.role.as_str(),
-            &accept_url,
-            &invitation.expires_at.rfc3339(),
-        ),
-        now,
-    )
-    .await?;
     let details = json!({ "email": invitation.email, "role": invitation.role });
-    audit_events::insert(
-        &mut **tx,
-        &event("invite.created", invitation.id.as_str(), details),
-        now,
-    )
-    .await?;
-    Ok(Sent {
+    let created = event(Action::InviteCreated, invitation.id.as_str(), details);
+    let mut change = change.record(&created, now).await?;
+    for old in &replaced {
+        let details = json!({ "email": old.email, "replaced_by": invitation.id });
+        let revoked = event(Action::InviteRevoked, old.id.as_str(), details);
+        change.record(&revoked, now).await?;
+    }
+    let sent = Sent {
         invitation,
         accept_url,
-    })
+    };
+    Ok((change, sent))
 }

@@ -24,6 +24,7 @@ pub mod invite_send;
 pub mod keys;
 pub mod mailer;
 pub mod maintenance;
+pub mod manage;
 pub mod metrics;
 pub mod oauth;
 pub mod password;

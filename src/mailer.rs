@@ -144,13 +144,15 @@ pub async fn run(store: Store, transport: Transport, mut shutdown: watch::Receiv
     let mut ticker = tokio::time::interval(POLL_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // A committed change that queued work wakes it at once; the ticker finds work
+        // queued by other instances and retries that fell due.
         tokio::select! {
-            _ = ticker.tick() => {
-                if let Err(error) = deliver_due(&store, &transport).await {
-                    tracing::warn!(%error, "could not deliver queued email");
-                }
-            }
+            _ = ticker.tick() => {}
+            _ = store.mail_queued() => {}
             _ = shutdown.changed() => return,
+        }
+        if let Err(error) = deliver_due(&store, &transport).await {
+            tracing::warn!(%error, "could not deliver queued email");
         }
     }
 }

@@ -7,18 +7,18 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
+use crate::audit::{Action, Actor, Origin};
 use crate::clock::{self, Timestamp};
 use crate::credentials;
 use crate::email_address::EmailAddress;
-use crate::ids::{AccountId, UserId};
+use crate::ids::AccountId;
 use crate::mailer;
 use crate::password::{self, PasswordError};
 use crate::rate_limit;
 use crate::secret;
 use crate::state::AppState;
-use crate::store::audit_events::{self, Actor, NewEvent};
 use crate::store::user_tokens::{self, Purpose};
-use crate::store::{self, accounts, email_changes, emails, memberships, users};
+use crate::store::{self, accounts, email_changes, memberships, users};
 use crate::user::User;
 
 /// How long the link to confirm a new address works.
@@ -26,35 +26,6 @@ pub const EMAIL_CHANGE_SECONDS: i64 = 24 * 60 * 60;
 /// A login at most this old lets a user delete itself without typing its password again.
 pub const RECENT_LOGIN_SECONDS: i64 = 10 * 60;
 const MAX_NAME_CHARS: usize = 200;
-
-/// Who asks, for the audit trail.
-#[derive(Clone, Copy, Debug)]
-pub struct Audit<'a> {
-    pub actor: &'a Actor,
-    pub ip: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
-}
-
-impl<'a> Audit<'a> {
-    fn event(
-        &self,
-        account_id: Option<&'a AccountId>,
-        action: &'a str,
-        user_id: &'a UserId,
-        details: serde_json::Value,
-    ) -> NewEvent<'a> {
-        NewEvent {
-            account_id,
-            action,
-            actor: self.actor,
-            target_type: "user",
-            target_id: user_id.as_str(),
-            ip: self.ip,
-            user_agent: self.user_agent,
-            details,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -131,7 +102,7 @@ pub async fn update(
     mut user: User,
     change: Change,
     ip: IpAddr,
-    audit: &Audit<'_>,
+    audit: Origin<'_>,
 ) -> Result<User, ProfileError> {
     let mut changed = Vec::new();
     if let Some(name) = change.name {
@@ -182,18 +153,14 @@ pub async fn update(
     }
     let now = clock::now();
     user.updated_at = Timestamp(now);
-    let mut tx = state.store.begin().await?;
-    users::update_profile(&mut *tx, &user).await?;
-    let event = audit.event(None, "user.updated", &user.id, json!({ "fields": changed }));
-    audit_events::insert(&mut *tx, &event, now).await?;
-    let new_password = changed.contains(&"password");
-    if new_password {
-        credentials::revoke_all(&mut tx, &user.id, now).await?;
+    let mut change = state.store.change().await?;
+    users::update_profile(&mut *change, &user).await?;
+    if changed.contains(&"password") {
+        credentials::revoke_all(&mut change, &user.id, now).await?;
     }
-    tx.commit().await?;
-    if new_password {
-        state.store.access_changed();
-    }
+    let details = json!({ "fields": changed });
+    let event = audit.event(None, Action::UserUpdated, "user", user.id.as_str(), details);
+    change.record(&event, now).await?.commit().await?;
     Ok(user)
 }
 
@@ -206,7 +173,7 @@ pub async fn request_email_change(
     new_email: &str,
     current_password: String,
     ip: IpAddr,
-    audit: &Audit<'_>,
+    audit: Origin<'_>,
 ) -> Result<String, ProfileError> {
     let email = EmailAddress::parse(new_email).ok_or(ProfileError::Invalid {
         field: "email",
@@ -229,11 +196,11 @@ pub async fn request_email_change(
     let token = secret::generate();
     let link = state.issuer.url(&format!("/confirm-email?token={token}"));
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
+    let mut change = state.store.change().await?;
     // Only the latest request counts: an earlier link, perhaps to a mistyped address, dies.
-    email_changes::void_pending(&mut *tx, &user.id, now).await?;
+    email_changes::void_pending(&mut *change, &user.id, now).await?;
     email_changes::insert(
-        &mut *tx,
+        &mut *change,
         &secret::hash(&token),
         &user.id,
         email.as_str(),
@@ -241,15 +208,17 @@ pub async fn request_email_change(
         now + EMAIL_CHANGE_SECONDS,
     )
     .await?;
-    emails::enqueue(&mut *tx, &mailer::email_change(email.as_str(), &link), now).await?;
+    change
+        .queue_email(&mailer::email_change(email.as_str(), &link), now)
+        .await?;
     let event = audit.event(
         None,
-        "user.email_change_requested",
-        &user.id,
+        Action::UserEmailChangeRequested,
+        "user",
+        user.id.as_str(),
         json!({ "new_email": email.as_str() }),
     );
-    audit_events::insert(&mut *tx, &event, now).await?;
-    tx.commit().await?;
+    change.record(&event, now).await?.commit().await?;
     Ok(email.into_string())
 }
 
@@ -258,11 +227,11 @@ pub async fn request_email_change(
 /// verification) stop working. Returns the changed user.
 pub async fn confirm_email_change(state: &AppState, token: &str) -> Result<User, ProfileError> {
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
-    let (user_id, email) = email_changes::consume(&mut *tx, &secret::hash(token), now)
+    let mut change = state.store.change().await?;
+    let (user_id, email) = email_changes::consume(&mut *change, &secret::hash(token), now)
         .await?
         .ok_or(ProfileError::InvalidLink)?;
-    match users::set_email(&mut *tx, &user_id, &email, now).await {
+    match users::set_email(&mut *change, &user_id, &email, now).await {
         Ok(()) => {}
         Err(error) if store::is_unique_violation(&error) => return Err(ProfileError::EmailTaken),
         Err(error) => return Err(error.into()),
@@ -272,55 +241,56 @@ pub async fn confirm_email_change(state: &AppState, token: &str) -> Result<User,
         Purpose::SetPassword,
         Purpose::EmailVerification,
     ] {
-        user_tokens::consume_all(&mut *tx, &user_id, purpose, now).await?;
+        user_tokens::consume_all(&mut *change, &user_id, purpose, now).await?;
     }
+    let user = users::find(&mut *change, &user_id)
+        .await?
+        .ok_or(ProfileError::InvalidLink)?;
     let actor = Actor::User(user_id.to_string());
-    let audit = Audit {
+    let audit = Origin {
         actor: &actor,
         ip: None,
         user_agent: None,
     };
-    let event = audit.event(
-        None,
-        "user.updated",
-        &user_id,
-        json!({ "fields": ["email"] }),
-    );
-    audit_events::insert(&mut *tx, &event, now).await?;
-    let user = users::find(&mut *tx, &user_id)
-        .await?
-        .ok_or(ProfileError::InvalidLink)?;
-    tx.commit().await?;
+    let details = json!({ "fields": ["email"] });
+    let event = audit.event(None, Action::UserUpdated, "user", user_id.as_str(), details);
+    change.record(&event, now).await?.commit().await?;
     Ok(user)
 }
 
 /// Deletes the user (`DELETE /v1/me`, the account page): refused while it is the last owner
 /// of an account. Its sessions end and its tokens die with it; each account it belonged to
 /// records `user.deleted` in its log. The caller has checked a recent login.
-pub async fn delete(state: &AppState, user: &User, audit: &Audit<'_>) -> Result<(), ProfileError> {
+pub async fn delete(state: &AppState, user: &User, audit: Origin<'_>) -> Result<(), ProfileError> {
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
+    let mut change = state.store.change().await?;
     // Lock every account the user owns (in id order, so two deletions cannot deadlock),
     // then count owners: a co-owner leaving at the same moment cannot orphan an account.
-    for account_id in memberships::owned_by(&mut *tx, &user.id).await? {
-        accounts::lock(&state.store, &mut tx, &account_id).await?;
+    for account_id in memberships::owned_by(&mut *change, &user.id).await? {
+        accounts::lock(&mut change, &account_id).await?;
     }
-    let orphaned = memberships::solely_owned_by(&mut *tx, &user.id).await?;
+    let orphaned = memberships::solely_owned_by(&mut *change, &user.id).await?;
     if !orphaned.is_empty() {
         return Err(ProfileError::LastOwner(orphaned));
     }
-    let account_ids = memberships::account_ids_of_user(&mut *tx, &user.id).await?;
-    let details = json!({ "email": user.email });
-    for account_id in &account_ids {
-        let event = audit.event(Some(account_id), "user.deleted", &user.id, details.clone());
-        audit_events::insert(&mut *tx, &event, now).await?;
-    }
-    let event = audit.event(None, "user.deleted", &user.id, details);
-    audit_events::insert(&mut *tx, &event, now).await?;
+    let account_ids = memberships::account_ids_of_user(&mut *change, &user.id).await?;
     // Sessions hold the user's id as data, with no foreign key: end them explicitly.
-    credentials::revoke_all(&mut tx, &user.id, now).await?;
-    users::delete(&mut *tx, &user.id).await?;
-    tx.commit().await?;
-    state.store.access_changed();
+    credentials::revoke_all(&mut change, &user.id, now).await?;
+    users::delete(&mut *change, &user.id).await?;
+    let details = json!({ "email": user.email });
+    let event = |account_id| {
+        audit.event(
+            account_id,
+            Action::UserDeleted,
+            "user",
+            user.id.as_str(),
+            details.clone(),
+        )
+    };
+    let mut change = change.record(&event(None), now).await?;
+    for account_id in &account_ids {
+        change.record(&event(Some(account_id)), now).await?;
+    }
+    change.commit().await?;
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! RFC 7009 token revocation: what a client may revoke and what revoking takes with it. Kept
-//! out of the HTTP handler so the rule and its cache clearing live in one place.
+//! out of the HTTP handler so the rule lives in one place.
 
 use crate::keys::KeyRing;
 use crate::oauth::client::Client;
 use crate::secret;
-use crate::store::{Store, grants, refresh_tokens, revoked_tokens};
+use crate::store::{Store, Unaudited, grants, refresh_tokens, revoked_tokens};
 
 /// Revokes `token` if `client` owns it: an access token by its `jti`, a refresh token with its
 /// whole family (RFC 7009 §2.1: the family's access tokens too). Anything else (another
@@ -19,8 +19,9 @@ pub async fn revoke(
 ) -> Result<(), sqlx::Error> {
     if let Ok(claims) = keys.verify_access_token(token) {
         if claims.client_id == client.client_id.as_str() {
-            revoked_tokens::insert(store.pool(), &claims.jti, claims.exp).await?;
-            store.access_changed();
+            let mut change = store.change().await?;
+            revoked_tokens::insert(&mut *change, &claims.jti, claims.exp).await?;
+            change.commit_unaudited(Unaudited::Revocation).await?;
         }
         return Ok(());
     }
@@ -28,8 +29,9 @@ pub async fn revoke(
         && let Some(grant) = grants::find(store.pool(), &record.grant_id).await?
         && grant.client_id == client.client_id
     {
-        grants::revoke(store.pool(), &grant.id, now).await?;
-        store.access_changed();
+        let mut change = store.change().await?;
+        grants::revoke(&mut *change, &grant.id, now).await?;
+        change.commit_unaudited(Unaudited::Revocation).await?;
     }
     Ok(())
 }

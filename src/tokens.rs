@@ -2,7 +2,7 @@
 //! exchange) loads what it needs, applies the `oauth` rules, persists in one transaction,
 //! and signs after committing (a signature must not hold the database's write lock).
 
-use sqlx::{Any, Executor};
+use sqlx::{Any, AnyConnection, Executor};
 
 use crate::clock;
 use crate::ids::{AccountId, GrantId, UserId};
@@ -18,7 +18,7 @@ use crate::secret;
 use crate::store::grants::{self, Grant};
 use crate::store::refresh_tokens::Children;
 use crate::store::{
-    Store, Tx, accounts, authorization_codes, liveness, memberships, refresh_tokens, users,
+    Store, Unaudited, accounts, authorization_codes, liveness, memberships, refresh_tokens, users,
 };
 use crate::user::User;
 
@@ -59,12 +59,13 @@ pub async fn redeem_code(
     now: i64,
 ) -> Result<TokenResponse, TokenError> {
     let code_hash = secret::hash(code);
-    let mut tx = ctx.store.begin().await?;
-    let Some(grant) = authorization_codes::consume(&mut *tx, &code_hash, now).await? else {
-        if let Some(Some(grant_id)) = authorization_codes::replayed(&mut *tx, &code_hash).await? {
-            grants::revoke(&mut *tx, &grant_id, now).await?;
-            tx.commit().await?;
-            ctx.store.access_changed();
+    let mut change = ctx.store.change().await?;
+    let Some(grant) = authorization_codes::consume(&mut *change, &code_hash, now).await? else {
+        if let Some(Some(grant_id)) =
+            authorization_codes::replayed(&mut *change, &code_hash).await?
+        {
+            grants::revoke(&mut *change, &grant_id, now).await?;
+            change.commit_unaudited(Unaudited::Revocation).await?;
             tracing::warn!(grant = %grant_id, "authorization code replayed: its tokens are revoked");
         }
         return Err(
@@ -73,24 +74,24 @@ pub async fn redeem_code(
     };
     if let Err(error) = token::check_code(&grant, client, redirect_uri, code_verifier, now) {
         // The code stays spent: a wrong verifier must not get a second guess.
-        tx.commit().await?;
+        change.commit_unaudited(Unaudited::Issuance).await?;
         return Err(error.into());
     }
-    let user = users::find(&mut *tx, &grant.user_id)
+    let user = users::find(&mut *change, &grant.user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
-    let role = account_role(&mut *tx, grant.account_id.as_ref(), &grant.user_id).await?;
+    let role = account_role(&mut *change, grant.account_id.as_ref(), &grant.user_id).await?;
     let family = new_grant(client, &grant, now);
-    grants::insert(&mut *tx, &family).await?;
-    authorization_codes::link_grant(&mut *tx, &code_hash, &family.id).await?;
+    grants::insert(&mut *change, &family).await?;
+    authorization_codes::link_grant(&mut *change, &code_hash, &family.id).await?;
     // An unverified address may be someone else's: no long-lived credential until it is
     // proven (API.md §4).
     let refresh = if user.email_verified {
-        issue_refresh_token(&mut tx, client, &family.id, None, now).await?
+        issue_refresh_token(&mut change, client, &family.id, None, now).await?
     } else {
         None
     };
-    tx.commit().await?;
+    change.commit_unaudited(Unaudited::Issuance).await?;
 
     let id_token = grant.scope.contains(scope::OPENID).then(|| IdTokenFor {
         user: &user,
@@ -141,10 +142,10 @@ pub async fn refresh(
         None => (None, Ok(None)),
     };
 
-    let mut tx = ctx.store.begin().await?;
-    let mut replaced = false;
-    if !refresh_tokens::mark_used(&mut *tx, &token_hash, now).await? {
-        let used_at = refresh_tokens::find(&mut *tx, &token_hash)
+    let mut change = ctx.store.change().await?;
+    let mut kind = Unaudited::Issuance;
+    if !refresh_tokens::mark_used(&mut *change, &token_hash, now).await? {
+        let used_at = refresh_tokens::find(&mut *change, &token_hash)
             .await?
             .and_then(|r| r.used_at)
             .unwrap_or(0);
@@ -154,20 +155,20 @@ pub async fn refresh(
         // A retry counts only for the family's latest spent token, and it takes the place of
         // the pair that token produced (API.md §5): never two live chains.
         let children = if retry {
-            refresh_tokens::replace_child(&mut tx, &token_hash, now).await?
+            refresh_tokens::replace_child(&mut change, &token_hash, now).await?
         } else {
             Children::Used
         };
         match children {
             Children::Replaced => {
-                grants::revoke_access_tokens_before(&mut *tx, &grant.id, clock::now_ms()).await?;
-                replaced = true;
+                grants::revoke_access_tokens_before(&mut *change, &grant.id, clock::now_ms())
+                    .await?;
+                kind = Unaudited::Revocation;
             }
             Children::Gone => return Err(invalid().into()),
             Children::Used => {
-                grants::revoke(&mut *tx, &grant.id, now).await?;
-                tx.commit().await?;
-                ctx.store.access_changed();
+                grants::revoke(&mut *change, &grant.id, now).await?;
+                change.commit_unaudited(Unaudited::Revocation).await?;
                 tracing::warn!(grant = %grant.id, client = %client.client_id, "refresh token reused: family revoked");
                 return Err(invalid().into());
             }
@@ -179,17 +180,15 @@ pub async fn refresh(
     let scope = token::narrowed_scope(&granted, requested_scope)?;
     let user = user.ok_or_else(invalid)?;
     let role = role?;
-    let refresh = issue_refresh_token(&mut tx, client, &grant.id, Some(&token_hash), now).await?;
+    let refresh =
+        issue_refresh_token(&mut change, client, &grant.id, Some(&token_hash), now).await?;
     grants::extend(
-        &mut *tx,
+        &mut *change,
         &grant.id,
         now + client.settings.refresh_token_ttl_seconds,
     )
     .await?;
-    tx.commit().await?;
-    if replaced {
-        ctx.store.access_changed();
-    }
+    change.commit_unaudited(kind).await?;
 
     // OIDC Core §12.2: same sub and auth_time, no nonce.
     let id_token = granted.contains(scope::OPENID).then(|| IdTokenFor {
@@ -390,7 +389,7 @@ fn new_grant(client: &Client, code: &CodeGrant, now: i64) -> Grant {
 
 /// A new refresh token in the family, when the client may use the refresh grant.
 async fn issue_refresh_token(
-    tx: &mut Tx,
+    db: &mut AnyConnection,
     client: &Client,
     grant_id: &GrantId,
     parent_hash: Option<&str>,
@@ -402,7 +401,7 @@ async fn issue_refresh_token(
     let token = secret::generate();
     let expires_at = now + client.settings.refresh_token_ttl_seconds;
     refresh_tokens::insert(
-        &mut **tx,
+        &mut *db,
         &secret::hash(&token),
         grant_id,
         parent_hash,

@@ -13,13 +13,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::audit::Actor;
+use crate::audit::Origin;
 use crate::clock;
 use crate::http::login::{MessagePage, login_url, require_csrf};
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render};
-use crate::profile::{self, Audit, Change, ProfileError};
+use crate::profile::{self, Change, ProfileError};
 use crate::session::LoginSession;
 use crate::state::AppState;
-use crate::store::audit_events::Actor;
 use crate::store::{Position, accounts, invitations, users};
 use crate::user::User;
 
@@ -262,8 +263,8 @@ struct Visit {
 }
 
 impl Visit {
-    fn audit(&self) -> Audit<'_> {
-        Audit {
+    fn audit(&self) -> Origin<'_> {
+        Origin {
             actor: &self.actor,
             ip: Some(&self.ip_text),
             user_agent: self.user_agent.as_deref(),
@@ -305,7 +306,7 @@ async fn change_name(
         name: Some(Some(form.name)),
         ..Change::default()
     };
-    match profile::update(&state, visit.user.clone(), change, ip, &visit.audit()).await {
+    match profile::update(&state, visit.user.clone(), change, ip, visit.audit()).await {
         Ok(_) => Ok(done(&state, "name")),
         Err(error) => refused(&state, &session, &visit.user, error)
             .await
@@ -327,7 +328,7 @@ async fn change_email(
         &form.email,
         form.current_password,
         ip,
-        &visit.audit(),
+        visit.audit(),
     )
     .await;
     match requested {
@@ -351,7 +352,7 @@ async fn change_password(
         current_password: Some(form.current_password),
         ..Change::default()
     };
-    match profile::update(&state, visit.user.clone(), change, ip, &visit.audit()).await {
+    match profile::update(&state, visit.user.clone(), change, ip, visit.audit()).await {
         Ok(user) => {
             // The new password ended every session, this one too; the person who just
             // proved the current password stays signed in here, under a new session id.
@@ -382,7 +383,7 @@ async fn delete_user(
             return Err(ProfileError::RecentLoginRequired);
         }
         profile::check_current_password(&state, &visit.user, form.current_password, ip).await?;
-        profile::delete(&state, &visit.user, &visit.audit()).await
+        profile::delete(&state, &visit.user, visit.audit()).await
     }
     .await;
     if let Err(error) = deleted {

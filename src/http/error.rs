@@ -182,6 +182,26 @@ impl From<sqlx::Error> for HttpError {
     }
 }
 
+impl From<crate::manage::Error> for HttpError {
+    fn from(error: crate::manage::Error) -> HttpError {
+        use crate::manage::Error;
+        match error {
+            Error::Invalid(errors) => HttpError::validation(errors),
+            Error::InvalidAt { field, message } => HttpError::invalid_field(field, message),
+            Error::NotFound(what) => HttpError::not_found(what),
+            Error::Forbidden(message) => HttpError::forbidden(message),
+            Error::Conflict { code, message } => HttpError::conflict(code, message),
+            Error::Gone { code, message } => HttpError::new(StatusCode::GONE, code, message),
+            Error::RateLimited {
+                message,
+                retry_after,
+            } => HttpError::rate_limited(message, retry_after),
+            Error::Database(error) => error.into(),
+            Error::Password(error) => error.into(),
+        }
+    }
+}
+
 impl From<PasswordError> for HttpError {
     fn from(error: PasswordError) -> HttpError {
         match error {

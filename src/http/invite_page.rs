@@ -10,14 +10,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use crate::audit::Actor;
+use crate::audit::Origin;
 use crate::clock;
 use crate::http::login::{MessagePage, login_url, require_csrf};
 use crate::http::page::{ClientIp, HtmlForm, PageError, render};
 use crate::invitation::{InvitationStatus, Unanswerable};
-use crate::invite_answer::{self, AnswerError, Context, Decision};
+use crate::invite_answer::{self, AnswerError, Decision};
 use crate::session::LoginSession;
 use crate::state::AppState;
-use crate::store::audit_events::Actor;
 use crate::store::{accounts, users};
 use crate::user::User;
 
@@ -140,31 +141,32 @@ async fn answer_invite(
         _ => return Err(PageError::bad_request("Choose accept or decline.")),
     };
     let ip = ip.to_string();
-    let context = Context {
-        actor: &Actor::User(user.id.to_string()),
+    let actor = Actor::User(user.id.to_string());
+    let origin = Origin {
+        actor: &actor,
         ip: Some(&ip),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|value| value.to_str().ok()),
     };
-    let answered =
-        match invite_answer::answer(&state.store, &token, &user, decision, &context).await {
-            Ok(answered) => answered,
-            Err(AnswerError::NotFound) => return Err(PageError::NotFound),
-            Err(AnswerError::NotAddressedToYou) => {
-                return Err(PageError::BadRequest {
-                    status: StatusCode::FORBIDDEN,
-                    message: "The invitation is for another email address.".into(),
-                });
-            }
-            Err(AnswerError::Unanswerable(reason)) => return Err(unanswerable(reason)),
-            Err(AnswerError::AnsweredMeanwhile) => {
-                return Err(unanswerable(Unanswerable::AlreadyAnswered(
-                    InvitationStatus::Accepted,
-                )));
-            }
-            Err(AnswerError::Database(error)) => return Err(error.into()),
-        };
+    let answered = match invite_answer::answer(&state.store, &token, &user, decision, origin).await
+    {
+        Ok(answered) => answered,
+        Err(AnswerError::NotFound) => return Err(PageError::NotFound),
+        Err(AnswerError::NotAddressedToYou) => {
+            return Err(PageError::BadRequest {
+                status: StatusCode::FORBIDDEN,
+                message: "The invitation is for another email address.".into(),
+            });
+        }
+        Err(AnswerError::Unanswerable(reason)) => return Err(unanswerable(reason)),
+        Err(AnswerError::AnsweredMeanwhile) => {
+            return Err(unanswerable(Unanswerable::AlreadyAnswered(
+                InvitationStatus::Accepted,
+            )));
+        }
+        Err(AnswerError::Database(error)) => return Err(error.into()),
+    };
     let account_name = accounts::find(state.store.pool(), &answered.invitation.account_id)
         .await?
         .map(|account| account.name)

@@ -13,12 +13,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::admin::{self, AdminError, Origin};
+use crate::admin;
+use crate::audit::{Action, Actor, NewEvent, Origin};
 use crate::clock::{self, Timestamp};
 use crate::http::extract;
 use crate::http::page::ClientIp;
-use crate::http::v1::caller;
-use crate::ids::{AccountId, ClientId};
+use crate::ids::ClientId;
+use crate::manage::Error;
 use crate::oauth::client::{
     AuthMethod, Client, ClientSettings, DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
     DEFAULT_REFRESH_TOKEN_TTL_SECONDS, GrantType,
@@ -27,7 +28,6 @@ use crate::oauth::scope;
 use crate::role::Role;
 use crate::secret;
 use crate::state::AppState;
-use crate::store::audit_events::{self, Actor, NewEvent};
 use crate::store::clients;
 use crate::validation::FieldError;
 
@@ -261,7 +261,7 @@ async fn register_client(
     body: Bytes,
 ) -> Result<Response, RegisterError> {
     let token = bearer(&headers)?;
-    let key = caller::authenticate_api_key(&state, token)
+    let key = crate::manage::caller::authenticate_api_key(&state.store, token)
         .await?
         .ok_or(RegisterError::InvalidToken)?;
     if key.role < Role::Admin {
@@ -283,7 +283,7 @@ async fn register_client(
     let registered = admin::register_client(&state.store, &key.account_id, new, origin)
         .await
         .map_err(|error| match error {
-            AdminError::Invalid(errors) => metadata_error(&errors),
+            Error::Invalid(errors) => metadata_error(&errors),
             other => {
                 tracing::error!(error = %other, "registering a client failed");
                 RegisterError::Internal
@@ -306,33 +306,26 @@ async fn register_client(
         .into_response())
 }
 
-#[expect(clippy::too_many_arguments, reason = "one audit event's fields")]
-async fn record(
-    tx: &mut crate::store::Tx,
-    account_id: &AccountId,
-    action: &str,
-    actor: &Actor,
-    client_id: &ClientId,
-    (ip, user_agent): (Option<&str>, Option<&str>),
+/// The event of a change a client makes to its own registration (RFC 7592).
+fn registration_event<'a>(
+    client: &'a crate::oauth::client::Client,
+    action: Action,
+    actor: &'a Actor,
+    (ip, user_agent): (Option<&'a str>, Option<&'a str>),
     details: Value,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    audit_events::insert(
-        &mut **tx,
-        &NewEvent {
-            account_id: Some(account_id),
-            action,
-            actor,
-            target_type: "client",
-            target_id: client_id.as_str(),
-            ip,
-            user_agent,
-            details,
-        },
-        now,
+) -> NewEvent<'a> {
+    let origin = Origin {
+        actor,
+        ip,
+        user_agent,
+    };
+    origin.event(
+        Some(&client.account_id),
+        action,
+        "client",
+        client.client_id.as_str(),
+        details,
     )
-    .await
-    .map(|_| ())
 }
 
 /// RFC 7592 §3: the client named in the path, if the registration access token is its own.
@@ -410,21 +403,17 @@ async fn update_registration(
         new_secret = Some(secret);
     }
     let (ip, user_agent) = request_origin(&headers, client_ip);
-    let mut tx = state.store.begin().await?;
-    clients::update(&mut *tx, &updated).await?;
-    record(
-        &mut tx,
-        &updated.account_id,
-        "client.updated",
-        &Actor::Client(updated.client_id.to_string()),
-        &updated.client_id,
+    let actor = Actor::Client(updated.client_id.to_string());
+    let event = registration_event(
+        &updated,
+        Action::ClientUpdated,
+        &actor,
         (ip.as_deref(), user_agent.as_deref()),
         json!({"registration": true}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    state.store.access_changed();
+    );
+    let mut change = state.store.change().await?;
+    clients::update(&mut *change, &updated).await?;
+    change.record(&event, now).await?.commit().await?;
     let mut answer = view(&state, &updated);
     if let Some(secret) = new_secret {
         answer["client_secret"] = secret.into();
@@ -442,20 +431,16 @@ async fn delete_registration(
     let client = managed_client(&state, &headers, &client_id).await?;
     let (ip, user_agent) = request_origin(&headers, client_ip);
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
-    clients::delete(&mut *tx, &client.client_id).await?;
-    record(
-        &mut tx,
-        &client.account_id,
-        "client.deleted",
-        &Actor::Client(client.client_id.to_string()),
-        &client.client_id,
+    let actor = Actor::Client(client.client_id.to_string());
+    let event = registration_event(
+        &client,
+        Action::ClientDeleted,
+        &actor,
         (ip.as_deref(), user_agent.as_deref()),
         json!({"name": client.settings.name, "registration": true}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    state.store.access_changed();
+    );
+    let mut change = state.store.change().await?;
+    clients::delete(&mut *change, &client.client_id).await?;
+    change.record(&event, now).await?.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,6 +17,7 @@ use crate::oauth::claims::{ACCESS_TOKEN_TYP, AccessTokenClaims, MAX_TOKEN_LIFETI
 use crate::oauth::id_token::ID_TOKEN_TYP;
 use crate::secret;
 use crate::store::Store;
+use crate::store::Unaudited;
 use crate::store::signing_keys::{self, SigningKeyRecord};
 
 /// Verification tolerates this much disagreement between clocks.
@@ -244,13 +245,13 @@ async fn insert_new_key(
         created_at: now,
         retired_at: None,
     };
-    let mut tx = store.begin().await?;
+    let mut change = store.change().await?;
     if retire_others {
-        signing_keys::retire_active(&mut *tx, now).await?;
-        signing_keys::delete_unpublished(&mut *tx, publication_cutoff()).await?;
+        signing_keys::retire_active(&mut *change, now).await?;
+        signing_keys::delete_unpublished(&mut *change, publication_cutoff()).await?;
     }
-    signing_keys::insert(&mut *tx, &record).await?;
-    tx.commit().await?;
+    signing_keys::insert(&mut *change, &record).await?;
+    change.commit_unaudited(Unaudited::Keys).await?;
     tracing::info!(kid = %public.kid, "new signing key is active");
     Ok(public)
 }

@@ -7,7 +7,7 @@ use crate::account::{Account, AccountStatus};
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, UserId};
 use crate::role::Role;
-use crate::store::{Backend, Position, Store, Tx, json_or_default, to_json};
+use crate::store::{Backend, Change, Position, json_or_default, to_json};
 
 #[derive(FromRow)]
 struct AccountRow {
@@ -78,18 +78,18 @@ pub async fn find<'e>(
     Ok(row.and_then(AccountRow::into_account))
 }
 
-/// Takes the row lock of an account for the rest of `tx`, so that a check-then-write on its
+/// Takes the row lock of an account for the rest of `change`, so that a check-then-write on its
 /// memberships or children (who is the last owner, are there children) cannot interleave
-/// with another. SQLite needs no row lock: `Store::begin` already holds the database's write
+/// with another. SQLite needs no row lock: a change already holds the database's write
 /// lock. Returns whether the account exists.
-pub async fn lock(store: &Store, tx: &mut Tx, id: &AccountId) -> Result<bool, sqlx::Error> {
-    let sql = match store.backend() {
+pub async fn lock(change: &mut Change<'_>, id: &AccountId) -> Result<bool, sqlx::Error> {
+    let sql = match change.backend() {
         Backend::Sqlite => "select 1 from accounts where id = $1",
         Backend::Postgres => "select 1 from accounts where id = $1 for update",
     };
     let found: Option<i64> = sqlx::query_scalar(sql)
         .bind(id.as_str())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut **change)
         .await?;
     Ok(found.is_some())
 }

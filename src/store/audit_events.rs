@@ -4,57 +4,17 @@
 
 use std::ops::DerefMut;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::{Any, AnyConnection, Executor};
 
+use crate::audit::NewEvent;
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, EventId};
 use crate::store::webhooks::{self, NewDelivery};
 
-/// Who did it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Actor {
-    User(String),
-    ApiKey(String),
-    Client(String),
-    /// The operator CLI, start-up, background work.
-    System,
-}
-
-impl Actor {
-    fn kind(&self) -> &'static str {
-        match self {
-            Actor::User(_) => "user",
-            Actor::ApiKey(_) => "api_key",
-            Actor::Client(_) => "client",
-            Actor::System => "system",
-        }
-    }
-
-    fn id(&self) -> Option<&str> {
-        match self {
-            Actor::User(id) | Actor::ApiKey(id) | Actor::Client(id) => Some(id),
-            Actor::System => None,
-        }
-    }
-}
-
-/// One recorded change, `action` being `<resource>.<verb>` such as `account.created`.
-#[derive(Clone, Debug)]
-pub struct NewEvent<'a> {
-    pub account_id: Option<&'a AccountId>,
-    pub action: &'a str,
-    pub actor: &'a Actor,
-    pub target_type: &'a str,
-    pub target_id: &'a str,
-    pub ip: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
-    pub details: Value,
-}
-
 /// Records `event` and queues its delivery to every webhook that receives and wants it.
-/// Pass the transaction of the change (`&mut *tx`): both rows then commit with it.
-pub async fn insert(
+/// Only `Change::record` calls it: the event commits with the change it records.
+pub(super) async fn insert(
     mut db: impl DerefMut<Target = AnyConnection> + Send,
     event: &NewEvent<'_>,
     now: i64,
@@ -67,7 +27,7 @@ pub async fn insert(
     )
     .bind(id.as_str())
     .bind(event.account_id.map(AccountId::as_str))
-    .bind(event.action)
+    .bind(event.action.as_str())
     .bind(event.actor.kind())
     .bind(event.actor.id())
     .bind(event.target_type)
@@ -82,7 +42,7 @@ pub async fn insert(
         let payload = webhook_payload(&id, event, now);
         let delivery = NewDelivery {
             account_id,
-            event_type: event.action,
+            action: event.action,
             payload: &payload,
         };
         webhooks::enqueue_if_wanted(&mut db, &delivery, now).await?;
@@ -95,12 +55,12 @@ pub async fn insert(
 fn webhook_payload(id: &EventId, event: &NewEvent<'_>, now: i64) -> String {
     let created_at = Timestamp(now).rfc3339();
     json!({
-        "type": event.action,
+        "type": event.action.as_str(),
         "timestamp": created_at,
         "data": {
             "id": id,
             "account_id": event.account_id,
-            "action": event.action,
+            "action": event.action.as_str(),
             "actor": { "type": event.actor.kind(), "id": event.actor.id() },
             "target": { "type": event.target_type, "id": event.target_id },
             "details": event.details,

@@ -3,12 +3,12 @@
 use std::sync::LazyLock;
 
 use serde::Serialize;
-use sqlx::{Any, Executor, FromRow};
+use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, InvitationId, UserId};
 use crate::role::Role;
-use crate::store::{Position, Tx, accounts};
+use crate::store::{Position, accounts};
 
 /// A member of an account as the REST API shows it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -219,7 +219,7 @@ pub async fn find<'e>(
 /// transaction that holds `accounts::lock`: the owner count and the write must not
 /// interleave with another change.
 pub async fn set_role(
-    tx: &mut Tx,
+    db: &mut AnyConnection,
     account_id: &AccountId,
     user_id: &UserId,
     role: Role,
@@ -236,12 +236,12 @@ pub async fn set_role(
     .bind(user_id.as_str())
     .bind(role.as_str())
     .bind(now)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *db)
     .await?;
     if updated.is_some() {
         return Ok(RoleChange::Done);
     }
-    Ok(match self::role(&mut **tx, account_id, user_id).await? {
+    Ok(match self::role(&mut *db, account_id, user_id).await? {
         Some(_) => RoleChange::LastOwner,
         None => RoleChange::NotMember,
     })
@@ -259,7 +259,7 @@ pub enum RoleChange {
 /// Removes a member, unless it is the account's last owner. Same locking rule as
 /// [`set_role`].
 pub async fn remove(
-    tx: &mut Tx,
+    db: &mut AnyConnection,
     account_id: &AccountId,
     user_id: &UserId,
 ) -> Result<RoleChange, sqlx::Error> {
@@ -271,12 +271,12 @@ pub async fn remove(
     )
     .bind(account_id.as_str())
     .bind(user_id.as_str())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *db)
     .await?;
     if removed.is_some() {
         return Ok(RoleChange::Done);
     }
-    Ok(match self::role(&mut **tx, account_id, user_id).await? {
+    Ok(match self::role(&mut *db, account_id, user_id).await? {
         Some(_) => RoleChange::LastOwner,
         None => RoleChange::NotMember,
     })

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit_events;
 pub mod authorization_codes;
 pub mod cache;
+mod change;
 pub mod clients;
 pub mod consents;
 pub mod email_changes;
@@ -39,6 +40,8 @@ use crate::oauth::client::Client;
 use crate::store::cache::{Cache, TokenKey};
 use crate::store::liveness::{Liveness, Token};
 
+pub use change::{Change, Recorded, Unaudited};
+
 /// How long a SQLite writer waits for its turn: the `busy_timeout` of every connection.
 const WRITE_WAIT: Duration = Duration::from_secs(5);
 
@@ -61,6 +64,15 @@ pub struct Store {
     cache: Arc<Cache>,
     /// Names this instance's listener connection in `pg_stat_activity`.
     instance: Arc<str>,
+    /// Woken when a committed change queued work for them.
+    outboxes: Arc<Outboxes>,
+}
+
+/// The wake-up calls of the two outboxes; each also polls, for work queued elsewhere.
+#[derive(Debug, Default)]
+struct Outboxes {
+    webhooks: tokio::sync::Notify,
+    mail: tokio::sync::Notify,
 }
 
 /// A transaction on either backend; pass `&mut *tx` to store functions.
@@ -107,6 +119,7 @@ impl Store {
             // `follow_access_changes` hears of their changes.
             cache: Arc::new(Cache::new(backend == Backend::Sqlite)),
             instance: ulid::Ulid::new().to_string().into(),
+            outboxes: Arc::default(),
         })
     }
 
@@ -151,10 +164,10 @@ impl Store {
         &self.pool
     }
 
-    /// A transaction that will write. On SQLite it takes the write lock up front
-    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes can fail with
-    /// SQLITE_BUSY when another writer got in between, without waiting.
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+    /// A transaction that will write, for [`Change`] only. On SQLite it takes the write lock
+    /// up front (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes can
+    /// fail with SQLITE_BUSY when another writer got in between, without waiting.
+    async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.writer.begin().await,
@@ -198,11 +211,21 @@ impl Store {
         Ok(liveness)
     }
 
-    /// Call after committing any change to a client, an account, a membership, or a
-    /// revocation (of a token or a grant): this instance forgets what it held at once. Other
-    /// instances hear of it through the database (`cache`).
-    pub fn access_changed(&self) {
+    /// After a committed change to access (a client, an account, a membership, a revocation):
+    /// this instance forgets what it held at once. Other instances hear of it through the
+    /// database (`cache`). Only [`Change`] calls it.
+    fn forget_cached_access(&self) {
         self.cache.clear();
+    }
+
+    /// Returns when a committed change has queued webhook deliveries since the last call.
+    pub async fn webhooks_queued(&self) {
+        self.outboxes.webhooks.notified().await;
+    }
+
+    /// Returns when a committed change has queued email since the last call.
+    pub async fn mail_queued(&self) {
+        self.outboxes.mail.notified().await;
     }
 
     /// Keeps the cache in step with other instances until `shutdown`; on SQLite, where there

@@ -145,7 +145,7 @@ pub async fn delete<'e>(
 pub struct NewDelivery<'a> {
     /// The account the event is about (`data.account_id`).
     pub account_id: &'a AccountId,
-    pub event_type: &'a str,
+    pub action: crate::audit::Action,
     pub payload: &'a str,
 }
 
@@ -193,7 +193,7 @@ pub async fn enqueue_if_wanted(
 ) -> Result<Vec<String>, sqlx::Error> {
     let mut ids = Vec::new();
     for webhook in receivers(&mut *db, delivery.account_id).await? {
-        if !crate::audit::wants(webhook.events.as_deref(), delivery.event_type) {
+        if !crate::audit::wants(webhook.events.as_deref(), delivery.action) {
             continue;
         }
         let id = format!("msg_{}", ulid::Ulid::new());
@@ -206,7 +206,7 @@ pub async fn enqueue_if_wanted(
         .bind(&id)
         .bind(webhook.account_id.as_str())
         .bind(&webhook.url)
-        .bind(delivery.event_type)
+        .bind(delivery.action.as_str())
         .bind(delivery.payload)
         .bind(now)
         .bind(&webhook.secret_encrypted)

@@ -8,8 +8,11 @@ use serde_json::{Value, json};
 use crate::admin::superadmin;
 use crate::authorization_code::{Rp, log_in_through_code_flow, query};
 use crate::clients::create_client;
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, TestApp, TestUser, expect_problem};
+use crate::helpers::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, TestApp, TestUser, expect_problem, set_refresh_grace,
+};
 use crate::login::{link_in_last_email, signed_in_as};
+use tessera::ids::ClientId;
 
 const EVIL_CALLBACK: &str = "https://evil.example.com/callback";
 
@@ -526,13 +529,8 @@ async fn logout_without_the_clients_id_token_redirects_nowhere() {
 }
 
 async fn set_grace(app: &TestApp, rp: &Rp, seconds: i64) {
-    sqlx::query("update clients set refresh_reuse_grace_seconds = $1 where id = $2")
-        .bind(seconds)
-        .bind(&rp.registered.client_id)
-        .execute(app.state.store.pool())
-        .await
-        .unwrap();
-    app.state.store.access_changed();
+    let client_id = ClientId::parse(&rp.registered.client_id).unwrap();
+    set_refresh_grace(app, &client_id, seconds).await;
 }
 
 async fn userinfo_status(app: &TestApp, access_token: &str) -> u16 {

@@ -13,7 +13,7 @@ use tessera::secret;
 use tessera::store::authorization_codes;
 use tessera::tokens::{self, TokenError};
 
-use crate::helpers::{ADMIN_EMAIL, LOGIN_SCOPE, TestApp};
+use crate::helpers::{ADMIN_EMAIL, LOGIN_SCOPE, TestApp, set_refresh_grace};
 
 const REDIRECT_URI: &str = "http://127.0.0.1/callback";
 const VERIFIER: &str = "a-pkce-verifier-of-at-least-forty-three-characters-long";
@@ -32,13 +32,7 @@ struct Fixture {
 async fn fixture(grace_seconds: i64) -> Fixture {
     let app = TestApp::spawn().await;
     let login = app.login_client().await;
-    sqlx::query("update clients set refresh_reuse_grace_seconds = $1 where id = $2")
-        .bind(grace_seconds)
-        .bind(login.client_id.as_str())
-        .execute(app.state.store.pool())
-        .await
-        .unwrap();
-    app.state.store.access_changed();
+    set_refresh_grace(&app, &login.client_id, grace_seconds).await;
     let client = app
         .state
         .store

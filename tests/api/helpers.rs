@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tessera::App;
 use tessera::admin::{self, NewUser};
+use tessera::audit::Actor;
 use tessera::clock;
 use tessera::config::Config;
 use tessera::ids::{AccountId, ClientId, UserId};
@@ -16,7 +17,6 @@ use tessera::oauth::client::ClientSettings;
 use tessera::oauth::scope::Scope;
 use tessera::state::AppState;
 use tessera::store::Store;
-use tessera::store::audit_events::Actor;
 use tokio::sync::{OnceCell, oneshot};
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
@@ -644,4 +644,21 @@ pub async fn expect_problem(response: reqwest::Response, status: u16, code: &str
     assert_eq!(body["code"], code, "code; body {body}");
     assert_eq!(body["status"], status, "body {body}");
     body
+}
+
+/// Sets a client's `refresh_reuse_grace_seconds` the operator's way (`admin::update_client`),
+/// which also makes every instance forget the cached client.
+pub async fn set_refresh_grace(app: &TestApp, client_id: &ClientId, seconds: i64) {
+    admin::update_client(
+        &app.state.store,
+        None,
+        client_id,
+        |settings, _| {
+            settings.refresh_reuse_grace_seconds = seconds;
+            Ok(())
+        },
+        tessera::audit::Origin::system(),
+    )
+    .await
+    .unwrap();
 }

@@ -1,12 +1,13 @@
 //! Every repository operation, on whichever backend the suite runs on.
 
 use tessera::account::Account;
+use tessera::audit::{Action, Actor, NewEvent};
 use tessera::clock::{self, Timestamp};
 use tessera::email_address::EmailAddress;
 use tessera::ids::{AccountId, ClientId, UserId};
 use tessera::oauth::client::{Client, ClientSettings};
 use tessera::role::Role;
-use tessera::store::audit_events::{self, Actor, NewEvent};
+use tessera::store::audit_events;
 use tessera::store::signing_keys::{self, SigningKeyRecord};
 use tessera::store::{self, accounts, clients, memberships, users};
 use tessera::user::User;
@@ -244,14 +245,14 @@ async fn signing_keys_retire_and_age_out() {
 }
 
 #[tokio::test]
-async fn audit_events_are_written_inside_the_callers_transaction() {
+async fn audit_events_commit_with_their_change_and_roll_back_with_it() {
     let database = TestDatabase::create().await;
     let store = database.store().await;
     let account = Account::new("Acme".into(), None, clock::now());
     accounts::insert(store.pool(), &account).await.unwrap();
     let event = NewEvent {
         account_id: Some(&account.id),
-        action: "account.updated",
+        action: Action::AccountUpdated,
         actor: &Actor::User("usr_x".into()),
         target_type: "account",
         target_id: account.id.as_str(),
@@ -260,11 +261,9 @@ async fn audit_events_are_written_inside_the_callers_transaction() {
         details: serde_json::json!({"name": "Acme"}),
     };
 
-    let mut tx = store.begin().await.unwrap();
-    audit_events::insert(&mut *tx, &event, clock::now())
-        .await
-        .unwrap();
-    tx.rollback().await.unwrap();
+    let change = store.change().await.unwrap();
+    let recorded = change.record(&event, clock::now()).await.unwrap();
+    drop(recorded);
     assert!(
         audit_events::actions_for_account(store.pool(), &account.id)
             .await
@@ -272,12 +271,14 @@ async fn audit_events_are_written_inside_the_callers_transaction() {
             .is_empty()
     );
 
-    let mut tx = store.begin().await.unwrap();
-    let id = audit_events::insert(&mut *tx, &event, clock::now())
+    let change = store.change().await.unwrap();
+    change
+        .record(&event, clock::now())
+        .await
+        .unwrap()
+        .commit()
         .await
         .unwrap();
-    tx.commit().await.unwrap();
-    assert!(id.as_str().starts_with("evt_"));
     assert_eq!(
         audit_events::actions_for_account(store.pool(), &account.id)
             .await

@@ -21,9 +21,9 @@ use tessera::webhooks::Secret;
 
 use crate::helpers::{Deployment, TestApp, TestUser, expect_problem};
 use tessera::account::Account;
+use tessera::audit::{Action, Actor, NewEvent};
 use tessera::keys::KeyEncryptionKey;
 use tessera::store::accounts;
-use tessera::store::audit_events::{self, Actor, NewEvent};
 use tessera::store::emails::{self, NewEmail};
 
 /// One request the receiver got.
@@ -1030,7 +1030,7 @@ async fn deliveries_in_flight_when_their_instance_dies_are_tried_again_after_the
     .unwrap();
     let event = NewEvent {
         account_id: Some(&account.id),
-        action: "account.updated",
+        action: Action::AccountUpdated,
         actor: &Actor::System,
         target_type: "account",
         target_id: account.id.as_str(),
@@ -1038,11 +1038,7 @@ async fn deliveries_in_flight_when_their_instance_dies_are_tried_again_after_the
         user_agent: None,
         details: json!({}),
     };
-    let mut connection = store.pool().acquire().await.unwrap();
-    audit_events::insert(&mut *connection, &event, now)
-        .await
-        .unwrap();
-    drop(connection);
+    store.record_events(&[event], now).await.unwrap();
     // And an email, to a relay that never answers either.
     let email = NewEmail {
         recipient: "crash@example.com".into(),

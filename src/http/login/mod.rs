@@ -14,6 +14,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::{Action, Actor, Origin};
 use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, home, render, safe_return_to};
 use crate::ids::UserId;
@@ -21,7 +22,6 @@ use crate::rate_limit;
 use crate::session::LoginSession;
 use crate::state::AppState;
 use crate::store::Store;
-use crate::store::audit_events::{self, Actor, NewEvent};
 use crate::store::{memberships, users};
 
 pub fn routes() -> Router<AppState> {
@@ -179,7 +179,15 @@ async fn submit_login(
         Some(user) if valid && user.disabled_at.is_none() => {
             rate_limit::login_succeeded(&state.store, attempt).await?;
             session.sign_in(&user.id, now).await?;
-            record(&state.store, "user.login", &user.id, &ip, user_agent, now).await?;
+            record(
+                &state.store,
+                Action::UserLogin,
+                &user.id,
+                &ip,
+                user_agent,
+                now,
+            )
+            .await?;
             Ok(Redirect::to(&return_to).into_response())
         }
         user => {
@@ -193,7 +201,7 @@ async fn submit_login(
                 tokio::spawn(async move {
                     let recorded = record(
                         &store,
-                        "user.login_failed",
+                        Action::UserLoginFailed,
                         &user.id,
                         &ip,
                         user_agent.as_deref(),
@@ -228,28 +236,32 @@ async fn submit_login(
 /// transaction.
 async fn record(
     store: &Store,
-    action: &str,
+    action: Action,
     user_id: &UserId,
     ip: &str,
     user_agent: Option<&str>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let actor = Actor::User(user_id.to_string());
-    let mut tx = store.begin().await?;
-    for account_id in memberships::account_ids_of_user(&mut *tx, user_id).await? {
-        let event = NewEvent {
-            account_id: Some(&account_id),
-            action,
-            actor: &actor,
-            target_type: "user",
-            target_id: user_id.as_str(),
-            ip: Some(ip),
-            user_agent,
-            details: json!({}),
-        };
-        audit_events::insert(&mut *tx, &event, now).await?;
-    }
-    tx.commit().await
+    let origin = Origin {
+        actor: &actor,
+        ip: Some(ip),
+        user_agent,
+    };
+    let account_ids = memberships::account_ids_of_user(store.pool(), user_id).await?;
+    let events: Vec<_> = account_ids
+        .iter()
+        .map(|account_id| {
+            origin.event(
+                Some(account_id),
+                action,
+                "user",
+                user_id.as_str(),
+                json!({}),
+            )
+        })
+        .collect();
+    store.record_events(&events, now).await
 }
 
 async fn show_logout(

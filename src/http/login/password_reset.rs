@@ -6,8 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use serde_json::json;
 
 use super::{MessagePage, TokenQuery, require_csrf};
+use crate::audit::{Action, Actor, Origin};
 use crate::clock;
 use crate::config::Issuer;
 use crate::credentials;
@@ -20,9 +22,9 @@ use crate::rate_limit;
 use crate::secret;
 use crate::session::LoginSession;
 use crate::state::AppState;
-use crate::store::Store;
 use crate::store::user_tokens::{self, Purpose};
-use crate::store::{emails, users};
+use crate::store::users;
+use crate::store::{Store, Unaudited};
 
 /// How long a reset link works.
 const RESET_SECONDS: i64 = 30 * 60;
@@ -133,9 +135,9 @@ async fn mail_reset_link(
     }
     let token = secret::generate();
     let link = issuer.url(&format!("/reset-password?token={token}"));
-    let mut tx = store.begin().await?;
+    let mut change = store.change().await?;
     user_tokens::insert(
-        &mut *tx,
+        &mut *change,
         &secret::hash(&token),
         &user.id,
         Purpose::PasswordReset,
@@ -143,8 +145,10 @@ async fn mail_reset_link(
         now + RESET_SECONDS,
     )
     .await?;
-    emails::enqueue(&mut *tx, &mailer::password_reset(&user.email, &link), now).await?;
-    tx.commit().await
+    change
+        .queue_email(&mailer::password_reset(&user.email, &link), now)
+        .await?;
+    change.commit_unaudited(Unaudited::SignIn).await
 }
 
 /// The mailed links this page serves: a password reset, and the first password of a user
@@ -215,25 +219,32 @@ pub(super) async fn submit_reset_password(
     }
     let password_hash = state.hasher.hash(form.password).await?;
 
-    let mut tx = state.store.begin().await?;
+    let mut change = state.store.change().await?;
     // The check above was a courtesy; this conditional update is what makes the link
     // single-use, also against a concurrent request with the same link.
-    if user_tokens::consume(&mut *tx, &token_hash, purpose, now)
+    if user_tokens::consume(&mut *change, &token_hash, purpose, now)
         .await?
         .is_none()
     {
         return Err(PageError::bad_request(INVALID_LINK));
     }
-    users::set_password_hash(&mut *tx, &user.id, &password_hash, now).await?;
+    users::set_password_hash(&mut *change, &user.id, &password_hash, now).await?;
     // The link arrived by mail, which proves the address; other links and every session
     // (possibly an attacker's) end with the old password.
-    users::mark_email_verified(&mut *tx, &user.id, now).await?;
+    users::mark_email_verified(&mut *change, &user.id, now).await?;
     for purpose in LINK_PURPOSES {
-        user_tokens::consume_all(&mut *tx, &user.id, purpose, now).await?;
+        user_tokens::consume_all(&mut *change, &user.id, purpose, now).await?;
     }
-    credentials::revoke_all(&mut tx, &user.id, now).await?;
-    tx.commit().await?;
-    state.store.access_changed();
+    credentials::revoke_all(&mut change, &user.id, now).await?;
+    let actor = Actor::User(user.id.to_string());
+    let origin = Origin {
+        actor: &actor,
+        ip: None,
+        user_agent: None,
+    };
+    let details = json!({ "fields": ["password"], "via": "reset_link" });
+    let event = origin.event(None, Action::UserUpdated, "user", user.id.as_str(), details);
+    change.record(&event, now).await?.commit().await?;
     render(
         StatusCode::OK,
         &MessagePage {

@@ -6,8 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use serde_json::json;
 
 use super::{MessagePage, ReturnTo, TokenQuery, require_csrf};
+use crate::audit::{Action, Actor, Origin};
 use crate::clock;
 use crate::email_address::EmailAddress;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_return_to};
@@ -20,7 +22,7 @@ use crate::secret;
 use crate::session::LoginSession;
 use crate::state::AppState;
 use crate::store::user_tokens::{self, Purpose};
-use crate::store::{self, emails, users};
+use crate::store::{self, users};
 use crate::user::User;
 
 /// How long the verification link works.
@@ -179,11 +181,11 @@ pub(super) async fn submit_signup(
     );
     let token = secret::generate();
     let link = state.issuer.url(&format!("/verify-email?token={token}"));
-    let mut tx = state.store.begin().await?;
-    match users::insert(&mut *tx, &user).await {
+    let mut change = state.store.change().await?;
+    match users::insert(&mut *change, &user).await {
         Ok(()) => {}
         Err(error) if store::is_unique_violation(&error) => {
-            drop(tx);
+            drop(change);
             let csrf = session.csrf_token().await?;
             return again(
                 StatusCode::CONFLICT,
@@ -194,7 +196,7 @@ pub(super) async fn submit_signup(
         Err(error) => return Err(error.into()),
     }
     user_tokens::insert(
-        &mut *tx,
+        &mut *change,
         &secret::hash(&token),
         &user.id,
         Purpose::EmailVerification,
@@ -202,13 +204,18 @@ pub(super) async fn submit_signup(
         now + VERIFICATION_SECONDS,
     )
     .await?;
-    emails::enqueue(
-        &mut *tx,
-        &mailer::email_verification(&user.email, &link),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    change
+        .queue_email(&mailer::email_verification(&user.email, &link), now)
+        .await?;
+    let actor = Actor::User(user.id.to_string());
+    let origin = Origin {
+        actor: &actor,
+        ip: None,
+        user_agent: None,
+    };
+    let details = json!({ "via": "signup" });
+    let event = origin.event(None, Action::UserCreated, "user", user.id.as_str(), details);
+    change.record(&event, now).await?.commit().await?;
     session.sign_in(&user.id, now).await?;
     Ok(Redirect::to(&return_to).into_response())
 }
@@ -220,16 +227,24 @@ pub(super) async fn verify_email(
 ) -> Result<Response, PageError> {
     let token_hash = secret::hash(query.token.as_deref().unwrap_or_default());
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
+    let mut change = state.store.change().await?;
     let Some(user_id) =
-        user_tokens::consume(&mut *tx, &token_hash, Purpose::EmailVerification, now).await?
+        user_tokens::consume(&mut *change, &token_hash, Purpose::EmailVerification, now).await?
     else {
         return Err(PageError::bad_request(
             "This link is not valid. It may have expired or been used already.",
         ));
     };
-    users::mark_email_verified(&mut *tx, &user_id, now).await?;
-    tx.commit().await?;
+    users::mark_email_verified(&mut *change, &user_id, now).await?;
+    let actor = Actor::User(user_id.to_string());
+    let origin = Origin {
+        actor: &actor,
+        ip: None,
+        user_agent: None,
+    };
+    let details = json!({ "fields": ["email_verified"] });
+    let event = origin.event(None, Action::UserUpdated, "user", user_id.as_str(), details);
+    change.record(&event, now).await?.commit().await?;
     render(
         StatusCode::OK,
         &MessagePage {

@@ -13,16 +13,17 @@ use serde_json::json;
 
 use crate::account::Account;
 use crate::admin;
+use crate::audit::{Action, NewEvent};
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::{ApiJson, MergePatch};
-use crate::http::v1::caller::{self, Caller, authorize};
+use crate::http::v1::caller::{self, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::AccountId;
+use crate::manage::caller::Caller;
 use crate::role::Role;
 use crate::state::AppState;
-use crate::store::audit_events;
 use crate::store::{Position, accounts, users};
 
 pub fn routes() -> Router<AppState> {
@@ -143,13 +144,13 @@ async fn insert(
     if !errors.is_empty() {
         return Err(HttpError::validation(errors));
     }
-    let mut tx = state.store.begin().await?;
+    let mut change = state.store.change().await?;
     if let Some(parent_id) = &parent_id
-        && !accounts::lock(&state.store, &mut tx, parent_id).await?
+        && !accounts::lock(&mut change, parent_id).await?
     {
         return Err(HttpError::not_found("account"));
     }
-    let owner = users::find(&mut *tx, caller.user()?)
+    let owner = users::find(&mut *change, caller.user()?)
         .await?
         .ok_or_else(HttpError::invalid_token)?;
     // Whoever signed up with an address they do not hold must not found tenants under it.
@@ -160,8 +161,10 @@ async fn insert(
             "verify your email address before creating accounts",
         ));
     }
-    admin::insert_account_with_owner(&mut tx, &account, &owner, &caller.actor, now).await?;
-    tx.commit().await?;
+    admin::insert_account_with_owner(change, &account, &owner, caller.origin(), now)
+        .await?
+        .commit()
+        .await?;
     Ok((StatusCode::CREATED, Json(account)).into_response())
 }
 
@@ -216,12 +219,12 @@ async fn update_account(
     MergePatch(patch): MergePatch,
 ) -> Result<Json<Account>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let mut tx = state.store.begin().await?;
-    if !accounts::lock(&state.store, &mut tx, &account_id).await? {
+    let mut change = state.store.change().await?;
+    if !accounts::lock(&mut change, &account_id).await? {
         return Err(HttpError::not_found("account"));
     }
-    let role = caller::authorize_in(&mut tx, &caller, &account_id, Role::Admin).await?;
-    let current = accounts::find(&mut *tx, &account_id)
+    let role = caller::authorize_in(&mut change, &caller, &account_id, Role::Admin).await?;
+    let current = accounts::find(&mut *change, &account_id)
         .await?
         .ok_or_else(|| HttpError::not_found("account"))?;
     let mut updated = current.merge_patch(&patch).map_err(HttpError::validation)?;
@@ -238,25 +241,19 @@ async fn update_account(
     }
     let now = clock::now();
     updated.updated_at = Timestamp(now);
-    accounts::update(&mut *tx, &updated).await?;
+    accounts::update(&mut *change, &updated).await?;
     let mut details = json!({ "fields": changed });
     if updated.status != current.status {
         details["status"] = json!(updated.status);
     }
-    audit_events::insert(
-        &mut *tx,
-        &caller.event(
-            Some(&account_id),
-            "account.updated",
-            "account",
-            account_id.as_str(),
-            details,
-        ),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    state.store.access_changed();
+    let event = caller.event(
+        Some(&account_id),
+        Action::AccountUpdated,
+        "account",
+        account_id.as_str(),
+        details,
+    );
+    change.record(&event, now).await?.commit().await?;
     Ok(Json(updated))
 }
 
@@ -281,12 +278,12 @@ async fn delete_account(
 ) -> Result<StatusCode, HttpError> {
     let account_id = caller::account_id(&acc)?;
     let cascade = cascade_param(&uri)?;
-    let mut tx = state.store.begin().await?;
-    if !accounts::lock(&state.store, &mut tx, &account_id).await? {
+    let mut change = state.store.change().await?;
+    if !accounts::lock(&mut change, &account_id).await? {
         return Err(HttpError::not_found("account"));
     }
-    caller::authorize_in(&mut tx, &caller, &account_id, Role::Owner).await?;
-    let descendants = accounts::descendants(&mut *tx, &account_id).await?;
+    caller::authorize_in(&mut change, &caller, &account_id, Role::Owner).await?;
+    let descendants = accounts::descendants(&mut *change, &account_id).await?;
     if !descendants.is_empty() && !cascade {
         return Err(HttpError::conflict(
             "has_children",
@@ -294,37 +291,44 @@ async fn delete_account(
         ));
     }
     let now = clock::now();
-    // The trail outlives the accounts: one event per deleted account, descendants included.
-    for id in descendants.iter().chain([&account_id]) {
-        let details = json!({ "cascade_from": (id != &account_id).then_some(&account_id) });
-        audit_events::insert(
-            &mut *tx,
-            &caller.event(Some(id), "account.deleted", "account", id.as_str(), details),
-            now,
-        )
-        .await?;
-    }
-    // The surviving parent's log (and its webhook) hears of it too (API.md §8).
-    if let Some(parent_id) = accounts::find(&mut *tx, &account_id)
+    let parent_id = accounts::find(&mut *change, &account_id)
         .await?
-        .and_then(|account| account.parent_id)
-    {
-        audit_events::insert(
-            &mut *tx,
-            &caller.event(
-                Some(&parent_id),
-                "account.deleted",
-                "account",
-                account_id.as_str(),
-                json!({ "cascade_from": null }),
-            ),
+        .and_then(|account| account.parent_id);
+    // The trail outlives the accounts: one event per deleted account, descendants included,
+    // and one in the surviving parent's log (API.md §8).
+    fn deleted<'a>(
+        caller: &'a Caller,
+        log: &'a AccountId,
+        target: &'a AccountId,
+        root: &AccountId,
+    ) -> NewEvent<'a> {
+        let details = json!({ "cascade_from": (target != root).then_some(root) });
+        caller.event(
+            Some(log),
+            Action::AccountDeleted,
+            "account",
+            target.as_str(),
+            details,
+        )
+    }
+    let mut change = change
+        .record(
+            &deleted(&caller, &account_id, &account_id, &account_id),
             now,
         )
         .await?;
+    for id in &descendants {
+        change
+            .record(&deleted(&caller, id, id, &account_id), now)
+            .await?;
     }
-    accounts::delete(&mut *tx, &account_id).await?;
-    tx.commit().await?;
-    state.store.access_changed();
+    if let Some(parent_id) = &parent_id {
+        change
+            .record(&deleted(&caller, parent_id, &account_id, &account_id), now)
+            .await?;
+    }
+    accounts::delete(&mut *change, &account_id).await?;
+    change.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,14 +11,14 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::account::Account;
-use crate::admin::{self, AdminError, NewAccount, NewOwner, NewUser, RotatedKey};
+use crate::admin::{self, NewAccount, NewOwner, NewUser, RotatedKey};
 use crate::clock::Timestamp;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
-use crate::http::v1::caller::{self, Caller};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::AccountId;
+use crate::manage::caller::Caller;
 use crate::search::{self, Schema};
 use crate::state::AppState;
 use crate::store::{Position, accounts, users};
@@ -72,23 +72,10 @@ impl FromRequestParts<AppState> for Superadmin {
         }
         caller.user()?;
         // Read on every request, so revoking the flag takes effect at once.
-        if !caller::is_superadmin(state, &caller).await? {
+        if !crate::manage::caller::is_superadmin(&state.store, &caller).await? {
             return Err(HttpError::forbidden("this needs a superadmin"));
         }
         Ok(Superadmin(caller))
-    }
-}
-
-impl From<AdminError> for HttpError {
-    fn from(error: AdminError) -> HttpError {
-        match error {
-            AdminError::Invalid(errors) => HttpError::validation(errors),
-            AdminError::InvalidAt { field, message } => HttpError::invalid_field(field, message),
-            AdminError::NotFound(what) => HttpError::not_found(what),
-            AdminError::Conflict(detail) => HttpError::conflict("conflict", detail),
-            AdminError::Database(error) => HttpError::internal(&error),
-            AdminError::Password(error) => error.into(),
-        }
     }
 }
 

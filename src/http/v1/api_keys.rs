@@ -11,17 +11,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::api_key::{self, ApiKey, ApiKeyStatus};
+use crate::audit::Action;
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
-use crate::http::v1::caller::{self, Caller, authorize};
+use crate::http::v1::caller::{self, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, ApiKeyId};
+use crate::manage::caller::Caller;
 use crate::role::Role;
 use crate::secret;
 use crate::state::AppState;
-use crate::store::{Position, api_keys, audit_events};
+use crate::store::{Position, api_keys};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -162,21 +164,21 @@ async fn create_key(
         now,
     );
     let token = api_key::generate();
-    let mut tx = state.store.begin().await?;
-    api_keys::insert(&mut *tx, &key, &secret::hash(&token)).await?;
-    audit_events::insert(
-        &mut *tx,
-        &caller.event(
-            Some(&account_id),
-            "api_key.created",
-            "api_key",
-            key.id.as_str(),
-            json!({"name": key.name, "role": key.role}),
-        ),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let mut change = state.store.change().await?;
+    api_keys::insert(&mut *change, &key, &secret::hash(&token)).await?;
+    let change = change
+        .record(
+            &caller.event(
+                Some(&account_id),
+                Action::ApiKeyCreated,
+                "api_key",
+                key.id.as_str(),
+                json!({"name": key.name, "role": key.role}),
+            ),
+            now,
+        )
+        .await?;
+    change.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(KeyView::new(key, now, Some(token))),
@@ -215,23 +217,24 @@ async fn revoke_key(
     let account_id = caller::account_id(&acc)?;
     authorize(&state, &caller, &account_id, Role::Admin).await?;
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
-    let key = find(&mut *tx, &account_id, &key).await?;
-    if api_keys::revoke(&mut *tx, &key.id, now).await? {
-        audit_events::insert(
-            &mut *tx,
-            &caller.event(
-                Some(&account_id),
-                "api_key.revoked",
-                "api_key",
-                key.id.as_str(),
-                json!({"name": key.name}),
-            ),
-            now,
-        )
-        .await?;
+    let mut change = state.store.change().await?;
+    let key = find(&mut *change, &account_id, &key).await?;
+    if api_keys::revoke(&mut *change, &key.id, now).await? {
+        change
+            .record(
+                &caller.event(
+                    Some(&account_id),
+                    Action::ApiKeyRevoked,
+                    "api_key",
+                    key.id.as_str(),
+                    json!({"name": key.name}),
+                ),
+                now,
+            )
+            .await?
+            .commit()
+            .await?;
     }
-    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -256,8 +259,8 @@ async fn roll_key(
     let account_id = caller::account_id(&acc)?;
     let role = authorize(&state, &caller, &account_id, Role::Admin).await?;
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
-    let mut key = find(&mut *tx, &account_id, &key).await?;
+    let mut change = state.store.change().await?;
+    let mut key = find(&mut *change, &account_id, &key).await?;
     // Rolling hands out the key's power: no more than the caller's own.
     if key.role > role {
         return Err(HttpError::forbidden(
@@ -265,22 +268,22 @@ async fn roll_key(
         ));
     }
     let token = api_key::generate();
-    if !api_keys::roll(&mut *tx, &key.id, &secret::hash(&token), now).await? {
+    if !api_keys::roll(&mut *change, &key.id, &secret::hash(&token), now).await? {
         return Err(HttpError::conflict("conflict", "the key is revoked"));
     }
-    audit_events::insert(
-        &mut *tx,
-        &caller.event(
-            Some(&account_id),
-            "api_key.rolled",
-            "api_key",
-            key.id.as_str(),
-            json!({"name": key.name}),
-        ),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let change = change
+        .record(
+            &caller.event(
+                Some(&account_id),
+                Action::ApiKeyRolled,
+                "api_key",
+                key.id.as_str(),
+                json!({"name": key.name}),
+            ),
+            now,
+        )
+        .await?;
+    change.commit().await?;
     key.updated_at = Timestamp(now);
     Ok(Json(KeyView::new(key, now, Some(token))))
 }

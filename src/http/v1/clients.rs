@@ -10,14 +10,17 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::admin::{self, AdminError};
+use crate::admin;
+use crate::audit::Action;
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::{ApiJson, MergePatch};
-use crate::http::v1::caller::{self, Caller, authorize};
+use crate::http::v1::caller::{self, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, ClientId};
+use crate::manage::Error;
+use crate::manage::caller::Caller;
 use crate::oauth::client::{
     AuthMethod, Client, ClientSettings, DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
     DEFAULT_REFRESH_TOKEN_TTL_SECONDS, GrantType,
@@ -26,7 +29,7 @@ use crate::oauth::scope;
 use crate::role::Role;
 use crate::secret;
 use crate::state::AppState;
-use crate::store::{Position, audit_events, clients};
+use crate::store::{Position, clients};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -282,11 +285,11 @@ async fn update_client(
     // The patch is merged into the client as the transaction reads it, not as read above.
     let merge = |settings: &mut ClientSettings, client_first_party: &mut bool| {
         let mut merged = serde_json::to_value(&*settings).map_err(|error| {
-            AdminError::Conflict(format!("the client's settings cannot be read: {error}"))
+            Error::conflict(format!("the client's settings cannot be read: {error}"))
         })?;
         json_patch::merge(&mut merged, &settings_patch);
         let input: ClientInput =
-            serde_path_to_error::deserialize(merged).map_err(|error| AdminError::InvalidAt {
+            serde_path_to_error::deserialize(merged).map_err(|error| Error::InvalidAt {
                 field: error.path().to_string(),
                 message: crate::http::v1::body::in_our_words(&error.inner().to_string()),
             })?;
@@ -310,7 +313,7 @@ async fn update_client(
 /// `first_party` takes the consent page away from a client's users: the operator's call, so a
 /// superadmin's (API.md §4), never a tenant admin's.
 async fn require_superadmin(state: &AppState, caller: &Caller) -> Result<(), HttpError> {
-    if caller::is_superadmin(state, caller).await? {
+    if crate::manage::caller::is_superadmin(&state.store, caller).await? {
         return Ok(());
     }
     Err(HttpError::forbidden(
@@ -337,23 +340,22 @@ async fn delete_client(
 ) -> Result<StatusCode, HttpError> {
     let account_id = caller::account_id(&acc)?;
     authorize(&state, &caller, &account_id, Role::Admin).await?;
-    let mut tx = state.store.begin().await?;
-    let client = find(&mut *tx, &account_id, &cid).await?;
-    clients::delete(&mut *tx, &client.client_id).await?;
-    audit_events::insert(
-        &mut *tx,
-        &caller.event(
-            Some(&account_id),
-            "client.deleted",
-            "client",
-            client.client_id.as_str(),
-            json!({"name": client.settings.name}),
-        ),
-        clock::now(),
-    )
-    .await?;
-    tx.commit().await?;
-    state.store.access_changed();
+    let mut change = state.store.change().await?;
+    let client = find(&mut *change, &account_id, &cid).await?;
+    clients::delete(&mut *change, &client.client_id).await?;
+    let change = change
+        .record(
+            &caller.event(
+                Some(&account_id),
+                Action::ClientDeleted,
+                "client",
+                client.client_id.as_str(),
+                json!({"name": client.settings.name}),
+            ),
+            clock::now(),
+        )
+        .await?;
+    change.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -377,8 +379,8 @@ async fn rotate_secret(
 ) -> Result<Json<ClientView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
     authorize(&state, &caller, &account_id, Role::Admin).await?;
-    let mut tx = state.store.begin().await?;
-    let mut client = find(&mut *tx, &account_id, &cid).await?;
+    let mut change = state.store.change().await?;
+    let mut client = find(&mut *change, &account_id, &cid).await?;
     if client.is_public() {
         return Err(HttpError::conflict(
             "conflict",
@@ -388,21 +390,20 @@ async fn rotate_secret(
     let now = clock::now();
     let secret = secret::generate();
     let hash = secret::hash(&secret);
-    clients::set_secret_hash(&mut *tx, &client.client_id, &hash, now).await?;
-    audit_events::insert(
-        &mut *tx,
-        &caller.event(
-            Some(&account_id),
-            "client.secret_rotated",
-            "client",
-            client.client_id.as_str(),
-            json!({}),
-        ),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    state.store.access_changed();
+    clients::set_secret_hash(&mut *change, &client.client_id, &hash, now).await?;
+    let change = change
+        .record(
+            &caller.event(
+                Some(&account_id),
+                Action::ClientSecretRotated,
+                "client",
+                client.client_id.as_str(),
+                json!({}),
+            ),
+            now,
+        )
+        .await?;
+    change.commit().await?;
     client.secret_hash = Some(hash);
     client.updated_at = Timestamp(now);
     Ok(Json(ClientView::new(client, Some(secret))))

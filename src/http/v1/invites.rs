@@ -11,21 +11,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access;
+use crate::audit::Action;
 use crate::clock::{self, Timestamp};
 use crate::email_address::EmailAddress;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
-use crate::http::v1::caller::{self, Caller, authorize};
+use crate::http::v1::caller::{self, authorize};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, InvitationId, UserId};
 use crate::invitation::{self, Invitation, InvitationStatus, Unanswerable};
-use crate::invite_answer::{self, AnswerError, Answered, Context, Decision};
+use crate::invite_answer::{self, AnswerError, Answered, Decision};
 use crate::invite_send::{self, SendError};
+use crate::manage::caller::Caller;
 use crate::role::Role;
 use crate::state::AppState;
-use crate::store::audit_events;
-use crate::store::{Position, Tx, accounts, invitations, memberships, users};
+use crate::store::{Position, accounts, invitations, memberships, users};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -108,21 +109,21 @@ async fn create_invite(
             "must be from 1 second to 30 days (2592000)",
         ));
     }
-    let mut tx = state.store.begin().await?;
+    let mut change = state.store.change().await?;
     // The lock orders this invitation after any other to the same address (one stays
     // pending) and keeps the caller's permission from going stale before it is written.
-    if !accounts::lock(&state.store, &mut tx, &account_id).await? {
+    if !accounts::lock(&mut change, &account_id).await? {
         return Err(HttpError::not_found("account"));
     }
-    let role = caller::authorize_in(&mut tx, &caller, &account_id, Role::Admin).await?;
+    let role = caller::authorize_in(&mut change, &caller, &account_id, Role::Admin).await?;
     if !access::may_grant(role, new.role) {
         return Err(HttpError::forbidden("only an owner may invite an owner"));
     }
-    let account = accounts::find(&mut *tx, &account_id)
+    let account = accounts::find(&mut *change, &account_id)
         .await?
         .ok_or_else(|| HttpError::not_found("account"))?;
-    if let Some(user) = users::find_by_email(&mut *tx, email.as_str()).await?
-        && memberships::role(&mut *tx, &account_id, &user.id)
+    if let Some(user) = users::find_by_email(&mut *change, email.as_str()).await?
+        && memberships::role(&mut *change, &account_id, &user.id)
             .await?
             .is_some()
     {
@@ -139,10 +140,10 @@ async fn create_invite(
         ttl_seconds: ttl,
         invited_by: caller.user_id().cloned(),
     };
-    let sent = invite_send::send(&mut tx, &state.issuer, request, &context(&caller), now)
+    let (change, sent) = invite_send::send(change, &state.issuer, request, caller.origin(), now)
         .await
         .map_err(send_error)?;
-    tx.commit().await?;
+    change.commit().await?;
     let view = InviteView::new(sent.invitation, now, Some(sent.accept_url));
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
@@ -212,26 +213,24 @@ async fn revoke_invite(
     let not_found = || HttpError::not_found("invitation");
     let invitation_id = InvitationId::parse(&inv).ok_or_else(not_found)?;
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
-    let invitation = invitations::find(&mut *tx, &account_id, &invitation_id)
+    let mut change = state.store.change().await?;
+    let invitation = invitations::find(&mut *change, &account_id, &invitation_id)
         .await?
         .ok_or_else(not_found)?;
-    if !invitations::revoke(&mut *tx, &account_id, &invitation_id, now).await? {
+    if !invitations::revoke(&mut *change, &account_id, &invitation_id, now).await? {
         return Err(HttpError::conflict(
             "conflict",
             format!("the invitation is already {}", invitation.status.as_str()),
         ));
     }
-    record(
-        &mut tx,
-        &caller,
-        &invitation,
-        "invite.revoked",
+    let event = caller.event(
+        Some(&invitation.account_id),
+        Action::InviteRevoked,
+        "invitation",
+        invitation.id.as_str(),
         json!({ "email": invitation.email }),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    );
+    change.record(&event, now).await?.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -296,7 +295,7 @@ async fn answer_as_caller(
     let user = users::find(state.store.pool(), caller.user()?)
         .await?
         .ok_or_else(HttpError::invalid_token)?;
-    invite_answer::answer(&state.store, token, &user, decision, &context(caller))
+    invite_answer::answer(&state.store, token, &user, decision, caller.origin())
         .await
         .map_err(|error| match error {
             AnswerError::NotFound => HttpError::not_found("invitation"),
@@ -309,15 +308,6 @@ async fn answer_as_caller(
             }
             AnswerError::Database(error) => error.into(),
         })
-}
-
-/// Who sends or answers an invitation, for the audit trail.
-pub(crate) fn context(caller: &Caller) -> Context<'_> {
-    Context {
-        actor: &caller.actor,
-        ip: caller.ip.as_deref(),
-        user_agent: caller.user_agent.as_deref(),
-    }
 }
 
 pub(crate) fn send_error(error: SendError) -> HttpError {
@@ -342,29 +332,6 @@ fn unanswerable(reason: Unanswerable) -> HttpError {
             format!("the invitation is already {}", status.as_str()),
         ),
     }
-}
-
-async fn record(
-    tx: &mut Tx,
-    caller: &Caller,
-    invitation: &Invitation,
-    action: &str,
-    details: serde_json::Value,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    audit_events::insert(
-        &mut **tx,
-        &caller.event(
-            Some(&invitation.account_id),
-            action,
-            "invitation",
-            invitation.id.as_str(),
-            details,
-        ),
-        now,
-    )
-    .await
-    .map(|_| ())
 }
 
 /// What `accept` answers (built with `json!` above; this documents its shape).

@@ -13,10 +13,10 @@ use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::page::ClientIp;
 use crate::http::v1::body::{ApiJson, OptionalApiJson, PatchJson};
-use crate::http::v1::caller::Caller;
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, GrantId, InvitationId};
 use crate::invitation::InvitationStatus;
+use crate::manage::caller::Caller;
 use crate::profile;
 use crate::role::Role;
 use crate::state::AppState;
@@ -108,7 +108,7 @@ async fn update_profile(
         password: change.password,
         current_password: change.current_password,
     };
-    let user = profile::update(&state, user, change, ip, &audit(&caller))
+    let user = profile::update(&state, user, change, ip, caller.origin())
         .await
         .map_err(problem)?;
     Ok(Json(user))
@@ -156,7 +156,7 @@ async fn request_email_change(
         &change.email,
         change.current_password,
         ip,
-        &audit(&caller),
+        caller.origin(),
     )
     .await
     .map_err(problem)?;
@@ -206,7 +206,7 @@ async fn delete_me(
         None if recent_login(&state, &caller).await? => {}
         None => return Err(problem(profile::ProfileError::RecentLoginRequired)),
     }
-    profile::delete(&state, &user, &audit(&caller))
+    profile::delete(&state, &user, caller.origin())
         .await
         .map_err(problem)?;
     Ok(StatusCode::NO_CONTENT)
@@ -227,14 +227,6 @@ async fn recent_login(state: &AppState, caller: &Caller) -> Result<bool, HttpErr
     Ok(grant
         .and_then(|grant| grant.auth_time)
         .is_some_and(|auth_time| clock::now() - auth_time <= profile::RECENT_LOGIN_SECONDS))
-}
-
-fn audit(caller: &Caller) -> profile::Audit<'_> {
-    profile::Audit {
-        actor: &caller.actor,
-        ip: caller.ip.as_deref(),
-        user_agent: caller.user_agent.as_deref(),
-    }
 }
 
 /// The problem+json answer to a refused self-service change.

@@ -12,22 +12,24 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access;
+use crate::audit::Action;
 use crate::clock::{self, Timestamp};
 use crate::email_address::EmailAddress;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::{ApiJson, PatchJson};
-use crate::http::v1::caller::{self, Caller, authorize};
+use crate::http::v1::caller::{self, authorize};
 use crate::http::v1::invites;
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, InvitationId, UserId};
 use crate::invitation::{self, Invitation};
 use crate::invite_send;
+use crate::manage::caller::Caller;
 use crate::role::Role;
 use crate::state::AppState;
-use crate::store::audit_events;
 use crate::store::memberships::{self, Entry, Member, RoleChange};
-use crate::store::{Tx, accounts, users};
+use crate::store::{Change, Recorded, accounts, users};
+use sqlx::AnyConnection;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -175,8 +177,8 @@ async fn add_member(
     ApiJson(new): ApiJson<NewMember>,
 ) -> Result<Response, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let mut tx = locked(&state, &account_id).await?;
-    let role = caller::authorize_in(&mut tx, &caller, &account_id, Role::Admin).await?;
+    let mut change = locked(&state, &account_id).await?;
+    let role = caller::authorize_in(&mut change, &caller, &account_id, Role::Admin).await?;
     if !access::may_grant(role, new.role) {
         return Err(HttpError::forbidden(
             "only an owner may grant the owner role",
@@ -187,7 +189,7 @@ async fn add_member(
     let (email, user) = match (new.user_id.as_deref(), new.email.as_deref()) {
         (Some(id), None) => {
             let user = match UserId::parse(id) {
-                Some(id) => users::find(&mut *tx, &id).await?,
+                Some(id) => users::find(&mut *change, &id).await?,
                 None => None,
             }
             .ok_or_else(|| HttpError::not_found("user"))?;
@@ -198,7 +200,7 @@ async fn add_member(
         (None, Some(email)) => {
             let email = EmailAddress::parse(email)
                 .ok_or_else(|| HttpError::invalid_field("email", "must be an email address"))?;
-            let user = users::find_by_email(&mut *tx, email.as_str()).await?;
+            let user = users::find_by_email(&mut *change, email.as_str()).await?;
             (email, user)
         }
         _ => {
@@ -210,7 +212,7 @@ async fn add_member(
     };
     let now = clock::now();
     if let Some(user) = &user {
-        if memberships::role(&mut *tx, &account_id, &user.id)
+        if memberships::role(&mut *change, &account_id, &user.id)
             .await?
             .is_some()
         {
@@ -219,29 +221,29 @@ async fn add_member(
                 "the user is already a member of the account",
             ));
         }
-        if joins_at_once(&mut tx, &caller, &account_id, &user.id).await? {
-            memberships::insert(&mut *tx, &account_id, &user.id, new.role, now).await?;
+        if joins_at_once(&mut change, &caller, &account_id, &user.id).await? {
+            memberships::insert(&mut *change, &account_id, &user.id, new.role, now).await?;
+            let member = memberships::find(&mut *change, &account_id, &user.id)
+                .await?
+                .ok_or_else(|| HttpError::not_found("member"))?;
             record(
-                &mut tx,
+                change,
                 &caller,
                 &account_id,
-                "member.added",
+                Action::MemberAdded,
                 &user.id,
                 json!({ "role": new.role }),
                 now,
             )
+            .await?
+            .commit()
             .await?;
-            let member = memberships::find(&mut *tx, &account_id, &user.id)
-                .await?
-                .ok_or_else(|| HttpError::not_found("member"))?;
-            tx.commit().await?;
-            state.store.access_changed();
             return Ok((StatusCode::CREATED, Json(MemberView::member(member))).into_response());
         }
     }
     // Anyone else is only asked: membership lets the account's clients skip the consent page,
     // so it must never be imposed on a user.
-    let account = accounts::find(&mut *tx, &account_id)
+    let account = accounts::find(&mut *change, &account_id)
         .await?
         .ok_or_else(|| HttpError::not_found("account"))?;
     let request = invite_send::Request {
@@ -251,16 +253,10 @@ async fn add_member(
         ttl_seconds: invitation::DEFAULT_TTL_SECONDS,
         invited_by: caller.user_id().cloned(),
     };
-    let sent = invite_send::send(
-        &mut tx,
-        &state.issuer,
-        request,
-        &invites::context(&caller),
-        now,
-    )
-    .await
-    .map_err(invites::send_error)?;
-    tx.commit().await?;
+    let (change, sent) = invite_send::send(change, &state.issuer, request, caller.origin(), now)
+        .await
+        .map_err(invites::send_error)?;
+    change.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(MemberView::invited(sent.invitation)),
@@ -272,18 +268,18 @@ async fn add_member(
 /// acting with a user-level token (not one handed to an app for one account), or the user
 /// already is a member of an ancestor account.
 async fn joins_at_once(
-    tx: &mut Tx,
+    db: &mut AnyConnection,
     caller: &Caller,
     account_id: &AccountId,
     user_id: &UserId,
 ) -> Result<bool, sqlx::Error> {
     if let Some(caller_id) = caller.user_id()
         && !caller.is_account_scoped()
-        && users::is_superadmin(&mut **tx, caller_id).await?
+        && users::is_superadmin(&mut *db, caller_id).await?
     {
         return Ok(true);
     }
-    let lineage = accounts::lineage(&mut **tx, account_id, user_id).await?;
+    let lineage = accounts::lineage(&mut *db, account_id, user_id).await?;
     Ok(access::belongs_to_an_ancestor(&lineage))
 }
 
@@ -343,10 +339,10 @@ async fn change_role(
     PatchJson(update): PatchJson<RoleUpdate>,
 ) -> Result<Json<MemberView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let mut tx = locked(&state, &account_id).await?;
-    let role = caller::authorize_in(&mut tx, &caller, &account_id, Role::Admin).await?;
+    let mut change = locked(&state, &account_id).await?;
+    let role = caller::authorize_in(&mut change, &caller, &account_id, Role::Admin).await?;
     let user_id = member_id(&usr)?;
-    let current = memberships::find(&mut *tx, &account_id, &user_id)
+    let current = memberships::find(&mut *change, &account_id, &user_id)
         .await?
         .ok_or_else(|| HttpError::not_found("member"))?;
     if !access::may_change_role(role, current.role, update.role) {
@@ -358,23 +354,23 @@ async fn change_role(
         return Ok(Json(MemberView::member(current)));
     }
     let now = clock::now();
-    match memberships::set_role(&mut tx, &account_id, &user_id, update.role, now).await? {
+    match memberships::set_role(&mut change, &account_id, &user_id, update.role, now).await? {
         RoleChange::Done => {}
         RoleChange::NotMember => return Err(HttpError::not_found("member")),
         RoleChange::LastOwner => return Err(last_owner()),
     }
     record(
-        &mut tx,
+        change,
         &caller,
         &account_id,
-        "member.role_changed",
+        Action::MemberRoleChanged,
         &user_id,
         json!({ "from": current.role, "to": update.role }),
         now,
     )
+    .await?
+    .commit()
     .await?;
-    tx.commit().await?;
-    state.store.access_changed();
     Ok(Json(MemberView::member(Member {
         role: update.role,
         ..current
@@ -400,10 +396,10 @@ async fn remove_member(
     Path((acc, usr)): Path<(String, String)>,
 ) -> Result<StatusCode, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let mut tx = locked(&state, &account_id).await?;
-    let role = caller::authorize_in(&mut tx, &caller, &account_id, Role::Viewer).await?;
+    let mut change = locked(&state, &account_id).await?;
+    let role = caller::authorize_in(&mut change, &caller, &account_id, Role::Viewer).await?;
     let user_id = member_id(&usr)?;
-    let current = memberships::find(&mut *tx, &account_id, &user_id)
+    let current = memberships::find(&mut *change, &account_id, &user_id)
         .await?
         .ok_or_else(|| HttpError::not_found("member"))?;
     let is_self = caller.user_id() == Some(&user_id);
@@ -412,33 +408,24 @@ async fn remove_member(
             "removing another member needs admin, removing an owner needs owner",
         ));
     }
-    match memberships::remove(&mut tx, &account_id, &user_id).await? {
+    match memberships::remove(&mut change, &account_id, &user_id).await? {
         RoleChange::Done => {}
         RoleChange::NotMember => return Err(HttpError::not_found("member")),
         RoleChange::LastOwner => return Err(last_owner()),
     }
     record(
-        &mut tx,
+        change,
         &caller,
         &account_id,
-        "member.removed",
+        Action::MemberRemoved,
         &user_id,
         json!({ "role": current.role, "left": is_self }),
         clock::now(),
     )
+    .await?
+    .commit()
     .await?;
-    tx.commit().await?;
-    state.store.access_changed();
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// A write transaction holding the account's lock; 404 when there is no such account.
-async fn locked(state: &AppState, account_id: &AccountId) -> Result<Tx, HttpError> {
-    let mut tx = state.store.begin().await?;
-    if !accounts::lock(&state.store, &mut tx, account_id).await? {
-        return Err(HttpError::not_found("account"));
-    }
-    Ok(tx)
 }
 
 fn member_id(text: &str) -> Result<UserId, HttpError> {
@@ -452,25 +439,29 @@ fn last_owner() -> HttpError {
     )
 }
 
-async fn record(
-    tx: &mut Tx,
+async fn record<'s>(
+    change: Change<'s>,
     caller: &Caller,
     account_id: &AccountId,
-    action: &str,
+    action: Action,
     user_id: &UserId,
     details: serde_json::Value,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    audit_events::insert(
-        &mut **tx,
-        &caller.event(Some(account_id), action, "user", user_id.as_str(), details),
-        now,
-    )
-    .await
-    .map(|_| ())
+) -> Result<Recorded<'s>, sqlx::Error> {
+    let event = caller.event(Some(account_id), action, "user", user_id.as_str(), details);
+    change.record(&event, now).await
 }
 
 /// The OpenAPI paths of this module.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(list_members, add_member, show_member, change_role, remove_member))]
 pub struct Api;
+
+/// A change holding the account's lock; 404 when there is no such account.
+async fn locked<'s>(state: &'s AppState, account_id: &AccountId) -> Result<Change<'s>, HttpError> {
+    state
+        .store
+        .change_account(account_id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("account"))
+}

@@ -10,17 +10,18 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::audit::is_known_action;
+use crate::audit::Action;
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
-use crate::http::v1::caller::{self, Caller, authorize};
+use crate::http::v1::caller::{self, authorize};
 use crate::ids::AccountId;
+use crate::manage::caller::Caller;
 use crate::role::Role;
 use crate::state::AppState;
+use crate::store::Change;
 use crate::store::webhooks::{self, Webhook};
-use crate::store::{Tx, accounts, audit_events};
 use crate::webhooks::{PREVIOUS_SECRET_SECONDS, Secret, address};
 
 pub fn routes() -> Router<AppState> {
@@ -130,11 +131,11 @@ async fn put_webhook(
         .map_err(|error| HttpError::invalid_field("url", error.to_string()))?;
     let secret = Secret::generate();
     let sealed = secret.seal(state.keys.key_encryption_key(), &account_id);
-    let mut tx = locked(&state, &account_id).await?;
-    caller::authorize_in(&mut tx, &caller, &account_id, Role::Admin).await?;
+    let mut change = locked(&state, &account_id).await?;
+    caller::authorize_in(&mut change, &caller, &account_id, Role::Admin).await?;
     let now = clock::now();
     let webhook = webhooks::upsert(
-        &mut *tx,
+        &mut *change,
         &account_id,
         url.as_str(),
         events.as_deref(),
@@ -145,24 +146,24 @@ async fn put_webhook(
     .await?
     .ok_or_else(|| HttpError::not_found("webhook"))?;
     let created = webhook.secret_encrypted == sealed;
-    audit_events::insert(
-        &mut *tx,
-        &caller.event(
-            Some(&account_id),
-            "webhook.updated",
-            "webhook",
-            account_id.as_str(),
-            json!({
-                "url": webhook.url,
-                "events": webhook.events,
-                "include_descendants": webhook.include_descendants,
-                "created": created,
-            }),
-        ),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let change = change
+        .record(
+            &caller.event(
+                Some(&account_id),
+                Action::WebhookUpdated,
+                "webhook",
+                account_id.as_str(),
+                json!({
+                    "url": webhook.url,
+                    "events": webhook.events,
+                    "include_descendants": webhook.include_descendants,
+                    "created": created,
+                }),
+            ),
+            now,
+        )
+        .await?;
+    change.commit().await?;
     let mut view = WebhookView::of(webhook);
     if created {
         view.secret = Some(secret.as_str().to_owned());
@@ -184,7 +185,7 @@ fn check_events(events: Option<Vec<String>>) -> Result<Option<Vec<String>>, Http
     }
     let mut checked: Vec<String> = Vec::with_capacity(events.len());
     for (index, event) in events.into_iter().enumerate() {
-        if !is_known_action(&event) {
+        if event.parse::<Action>().is_err() {
             return Err(HttpError::invalid_field(
                 format!("events[{index}]"),
                 "must be an audit action such as member.added",
@@ -215,25 +216,25 @@ async fn delete_webhook(
     Path(acc): Path<String>,
 ) -> Result<StatusCode, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let mut tx = locked(&state, &account_id).await?;
-    caller::authorize_in(&mut tx, &caller, &account_id, Role::Admin).await?;
+    let mut change = locked(&state, &account_id).await?;
+    caller::authorize_in(&mut change, &caller, &account_id, Role::Admin).await?;
     // Deleted before the event is written: its own deletion is not delivered to it.
-    if !webhooks::delete(&mut *tx, &account_id).await? {
+    if !webhooks::delete(&mut *change, &account_id).await? {
         return Err(HttpError::not_found("webhook"));
     }
-    audit_events::insert(
-        &mut *tx,
-        &caller.event(
-            Some(&account_id),
-            "webhook.deleted",
-            "webhook",
-            account_id.as_str(),
-            json!({}),
-        ),
-        clock::now(),
-    )
-    .await?;
-    tx.commit().await?;
+    let change = change
+        .record(
+            &caller.event(
+                Some(&account_id),
+                Action::WebhookDeleted,
+                "webhook",
+                account_id.as_str(),
+                json!({}),
+            ),
+            clock::now(),
+        )
+        .await?;
+    change.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -261,44 +262,46 @@ async fn rotate_secret(
     Path(acc): Path<String>,
 ) -> Result<Json<RotatedSecret>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let mut tx = locked(&state, &account_id).await?;
-    caller::authorize_in(&mut tx, &caller, &account_id, Role::Admin).await?;
+    let mut change = locked(&state, &account_id).await?;
+    caller::authorize_in(&mut change, &caller, &account_id, Role::Admin).await?;
     let secret = Secret::generate();
     let sealed = secret.seal(state.keys.key_encryption_key(), &account_id);
     let now = clock::now();
     let previous_expires_at = now + PREVIOUS_SECRET_SECONDS;
-    if !webhooks::rotate_secret(&mut *tx, &account_id, &sealed, previous_expires_at, now).await? {
+    if !webhooks::rotate_secret(&mut *change, &account_id, &sealed, previous_expires_at, now)
+        .await?
+    {
         return Err(HttpError::not_found("webhook"));
     }
-    audit_events::insert(
-        &mut *tx,
-        &caller.event(
-            Some(&account_id),
-            "webhook.secret_rotated",
-            "webhook",
-            account_id.as_str(),
-            json!({ "previous_secret_expires_at": Timestamp(previous_expires_at) }),
-        ),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let change = change
+        .record(
+            &caller.event(
+                Some(&account_id),
+                Action::WebhookSecretRotated,
+                "webhook",
+                account_id.as_str(),
+                json!({ "previous_secret_expires_at": Timestamp(previous_expires_at) }),
+            ),
+            now,
+        )
+        .await?;
+    change.commit().await?;
     Ok(Json(RotatedSecret {
         secret: secret.as_str().to_owned(),
         previous_secret_expires_at: Timestamp(previous_expires_at),
     }))
 }
 
-/// A write transaction holding the account's lock; 404 when there is no such account.
-async fn locked(state: &AppState, account_id: &AccountId) -> Result<Tx, HttpError> {
-    let mut tx = state.store.begin().await?;
-    if !accounts::lock(&state.store, &mut tx, account_id).await? {
-        return Err(HttpError::not_found("account"));
-    }
-    Ok(tx)
-}
-
 /// The OpenAPI paths of this module.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(show_webhook, put_webhook, delete_webhook, rotate_secret))]
 pub struct Api;
+
+/// A change holding the account's lock; 404 when there is no such account.
+async fn locked<'s>(state: &'s AppState, account_id: &AccountId) -> Result<Change<'s>, HttpError> {
+    state
+        .store
+        .change_account(account_id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("account"))
+}

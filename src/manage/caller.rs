@@ -1,0 +1,224 @@
+//! Who calls the management API and what they may do on an account: the effective role
+//! along the account's lineage (a superadmin's user-level token acts as owner), 404 without a
+//! relation and 403 for a role too low. HTTP authenticates (`http::v1::caller`); this decides.
+
+use serde_json::Value;
+
+use crate::access::{self, Link, Reach};
+use crate::api_key::{self, ApiKey};
+use crate::audit::{Action, Actor, NewEvent, Origin};
+use crate::clock;
+use crate::ids::{AccountId, ApiKeyId, UserId};
+use crate::manage::Error;
+use crate::oauth::claims::AccessTokenClaims;
+use crate::role::Role;
+use crate::secret;
+use crate::store::{Store, accounts, api_keys, users};
+
+/// An authenticated caller of the management API.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    /// The accounts and the highest role the credential itself allows.
+    pub reach: Reach,
+    pub credential: Credential,
+    /// Who the audit trail names, and from where the request came.
+    pub actor: Actor,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Who acts: a user (through an access token), or an API key of one account, whose role
+/// stands in for a membership on that account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    User(UserId),
+    ApiKey(ApiKeyId),
+}
+
+/// What the caller authenticated with.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// An access token of this server, verified and live.
+    AccessToken(AccessTokenClaims),
+    /// An API key, active when the request came.
+    ApiKey(ApiKey),
+}
+
+impl Caller {
+    /// The user acting, `None` for an API key.
+    pub fn user_id(&self) -> Option<&UserId> {
+        match &self.principal {
+            Principal::User(user_id) => Some(user_id),
+            Principal::ApiKey(_) => None,
+        }
+    }
+
+    /// The user acting, for endpoints only a person may call (403 for an API key).
+    pub fn user(&self) -> Result<&UserId, Error> {
+        self.user_id()
+            .ok_or_else(|| Error::forbidden("this needs a user's token, not an API key"))
+    }
+
+    /// The caller's login access token, for endpoints that trade it for another.
+    pub fn access_token(&self) -> Result<&AccessTokenClaims, Error> {
+        match &self.credential {
+            Credential::AccessToken(claims) => Ok(claims),
+            Credential::ApiKey(_) => Err(Error::forbidden(
+                "this needs a user's access token, not an API key",
+            )),
+        }
+    }
+
+    /// The API key the caller authenticated with, if it did with one.
+    pub fn api_key(&self) -> Option<&ApiKey> {
+        match &self.credential {
+            Credential::ApiKey(key) => Some(key),
+            Credential::AccessToken(_) => None,
+        }
+    }
+
+    /// An audit event of this caller's request.
+    pub fn event<'a>(
+        &'a self,
+        account_id: Option<&'a AccountId>,
+        action: Action,
+        target_type: &'a str,
+        target_id: &'a str,
+        details: Value,
+    ) -> NewEvent<'a> {
+        self.origin()
+            .event(account_id, action, target_type, target_id, details)
+    }
+
+    /// Who acts and from where, for the operator actions shared with the CLI (`admin`).
+    pub fn origin(&self) -> Origin<'_> {
+        Origin {
+            actor: &self.actor,
+            ip: self.ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+        }
+    }
+
+    /// Whether the credential is limited to one account (and its descendants).
+    pub fn is_account_scoped(&self) -> bool {
+        self.reach.account_id.is_some()
+    }
+
+    /// Refuses account-scoped credentials: for actions outside any one account (creating a
+    /// top-level account, joining another).
+    pub fn require_user_level(&self) -> Result<(), Error> {
+        if self.is_account_scoped() {
+            return Err(Error::forbidden(
+                "an account-scoped token cannot act outside its account",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The active API key `token` names (`None`: unknown, expired, revoked, or its account or an
+/// ancestor suspended): one query. Its last use is written down at most once a minute, off
+/// the request's path.
+pub async fn authenticate_api_key(
+    store: &Store,
+    token: &str,
+) -> Result<Option<ApiKey>, sqlx::Error> {
+    let now = clock::now();
+    let found =
+        api_keys::find_by_token_hash_in_active_account(store.pool(), &secret::hash(token)).await?;
+    let Some(key) = found.filter(|key| key.is_active(now)) else {
+        return Ok(None);
+    };
+    if key.use_is_news(now) {
+        let store = store.clone();
+        let id = key.id.clone();
+        tokio::spawn(async move {
+            let granularity = api_key::LAST_USED_GRANULARITY_SECONDS;
+            if let Err(error) = api_keys::touch(store.pool(), &id, now, granularity).await {
+                tracing::warn!(%error, key = %id, "cannot record an API key's use");
+            }
+        });
+    }
+    Ok(Some(key))
+}
+
+/// Whether the caller is a superadmin acting with a user-level token (an account-scoped
+/// token carries its account's powers only). Read now, so a revoked flag counts at once.
+pub async fn is_superadmin(store: &Store, caller: &Caller) -> Result<bool, sqlx::Error> {
+    match caller.user_id() {
+        Some(user_id) if !caller.is_account_scoped() => {
+            users::is_superadmin(store.pool(), user_id).await
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The caller's effective role on `account_id` if it is at least `needed`: no relation (or
+/// no such account) is 404, a relation with a lower role is 403.
+pub async fn authorize(
+    store: &Store,
+    caller: &Caller,
+    account_id: &AccountId,
+    needed: Role,
+) -> Result<Role, Error> {
+    let mut db = store.pool().acquire().await?;
+    require(effective_role(&mut db, caller, account_id).await?, needed)
+}
+
+/// [`authorize`] inside a transaction that holds `accounts::lock`: for changes whose
+/// permission must not go stale before they are written (membership changes).
+pub async fn authorize_in(
+    db: &mut sqlx::AnyConnection,
+    caller: &Caller,
+    account_id: &AccountId,
+    needed: Role,
+) -> Result<Role, Error> {
+    require(effective_role(db, caller, account_id).await?, needed)
+}
+
+fn require(role: Option<Role>, needed: Role) -> Result<Role, Error> {
+    let role = role.ok_or(Error::NotFound("account"))?;
+    if role < needed {
+        return Err(Error::forbidden(format!(
+            "this needs the {} role or higher on the account",
+            needed.as_str()
+        )));
+    }
+    Ok(role)
+}
+
+/// The caller's effective role on an account, `None` without a relation. A superadmin's
+/// user-level token acts on every existing account as its owner would (API.md §2).
+pub async fn effective_role(
+    db: &mut sqlx::AnyConnection,
+    caller: &Caller,
+    account_id: &AccountId,
+) -> Result<Option<Role>, sqlx::Error> {
+    let lineage = match &caller.credential {
+        Credential::AccessToken(_) => match caller.user_id() {
+            Some(user_id) => accounts::lineage(&mut *db, account_id, user_id).await?,
+            None => return Ok(None),
+        },
+        // A key holds its role on its own account, as a membership would.
+        Credential::ApiKey(key) => accounts::ancestry(&mut *db, account_id)
+            .await?
+            .into_iter()
+            .map(|id| Link {
+                role: (id == key.account_id).then_some(key.role),
+                account_id: id,
+            })
+            .collect(),
+    };
+    let role = access::effective_role(&lineage, &caller.reach);
+    // Asked only when the caller is short of owner, so members pay nothing for it.
+    if role != Some(Role::Owner)
+        && !lineage.is_empty()
+        && !caller.is_account_scoped()
+        && let Some(user_id) = caller.user_id()
+        && users::is_superadmin(&mut *db, user_id).await?
+    {
+        return Ok(Some(Role::Owner));
+    }
+    Ok(role)
+}

@@ -1,0 +1,66 @@
+//! The management use cases behind `/v1`, the operator CLI and the hosted pages: who may act
+//! on what (`caller`), and each resource's changes, each one a `store::Change` with its audit
+//! event. Adapters parse, call one function here, and render its answer or its [`Error`].
+
+pub mod caller;
+
+use crate::password::PasswordError;
+use crate::validation::FieldError;
+
+/// Why a management action did not happen, in terms every adapter can render (a problem+json
+/// status and code, a CLI exit status, a page).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}", describe(.0))]
+    Invalid(Vec<FieldError>),
+    /// One broken rule at a path only known at run time (a merge patch's `labels.x`).
+    #[error("{field}: {message}")]
+    InvalidAt { field: String, message: String },
+    /// No such thing, or the caller may not know it exists (404, never 403, across tenants).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The caller is known to the account but its role or credential is not enough.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The state of things forbids it (`code`: `conflict`, `last_owner`, `has_children` …).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// It existed but is over for good (`invite_expired`).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: i64 },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+impl Error {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Error {
+        Error::Invalid(vec![FieldError {
+            field,
+            message: message.into(),
+        }])
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Error {
+        Error::Forbidden(message.into())
+    }
+
+    /// A `conflict` with the plain `conflict` code.
+    pub fn conflict(message: impl Into<String>) -> Error {
+        Error::Conflict {
+            code: "conflict",
+            message: message.into(),
+        }
+    }
+}
+
+fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|error| format!("{}: {}", error.field, error.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
