@@ -9,23 +9,18 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::access;
+use crate::authorization;
 use crate::clock;
 use crate::http::login::login_url;
 use crate::http::login::require_csrf;
 use crate::http::page::{HtmlForm, PageError, render};
-use crate::oauth::authorize::{self, AuthorizationRequest, Prompt, Rejection};
+use crate::oauth::authorize::{self, AuthorizationRequest, Rejection};
+use crate::oauth::decision::{self, Authentication, Decision};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::scope;
-use crate::oauth::token::CodeGrant;
-use crate::secret;
-use crate::session::{LoginSession, SignedIn};
+use crate::session::LoginSession;
 use crate::state::AppState;
-use crate::store::{accounts, authorization_codes, consents, memberships, users};
-
-/// Codes live at most this long (the contract allows 60 s).
-const CODE_LIFETIME_SECONDS: i64 = 60;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -91,11 +86,11 @@ async fn submit_consent(
                 error: OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"),
             });
         }
-        consents::insert(
-            state.store.pool(),
+        authorization::record_consent(
+            &state.store,
             &signed_in.user_id,
             &client.client_id,
-            &request.scope.sorted(),
+            &request.scope,
             clock::now(),
         )
         .await?;
@@ -196,73 +191,36 @@ async fn decide(
             Failure::Page(PageError::bad_request("The client is not registered."))
         })?;
     let request = authorize::validate(&params, &client)?;
-    let to_client = |code: ErrorCode, description: &'static str| Failure::Redirect {
-        redirect_uri: request.redirect_uri.clone(),
-        state: request.state.clone(),
-        error: OAuthError::new(code, description),
-    };
     let now = clock::now();
-
     let signed_in = session.signed_in().await?;
-    let user = match &signed_in {
-        Some(signed_in) => users::find(state.store.pool(), &signed_in.user_id).await?,
-        None => None,
-    };
-    let (Some(signed_in), Some(user)) = (signed_in, user) else {
-        if request.prompt == Prompt::None {
-            return Err(to_client(
-                ErrorCode::LoginRequired,
-                "the user is not signed in",
-            ));
-        }
-        return Ok(send_to_login(state, query, None));
-    };
-    if must_authenticate_again(&request, &params, &signed_in, now) {
-        if request.prompt == Prompt::None {
-            return Err(to_client(
-                ErrorCode::LoginRequired,
-                "the user must sign in again",
-            ));
-        }
-        // The session stays until a new login replaces it: a user who gives up is still
-        // signed in, and the way back demands a login newer than now.
-        return Ok(send_to_login(state, query, Some(clock::now_ms())));
-    }
-    if let Some(account_id) = &request.account_id
-        && memberships::role_in_active_account(state.store.pool(), account_id, &user.id)
-            .await?
-            .is_none()
-    {
-        return Err(to_client(
-            ErrorCode::AccessDenied,
-            "the user is not a member of that account",
-        ));
-    }
-    // API.md §4: no consent page for the operator's own clients, nor for a client an account
-    // the user belongs to registered; every other client (another tenant's, any
-    // self-registered one, which is whatever software held an API key) asks once per scope
-    // set, whoever the user is.
-    let trusted = client.first_party
-        || (!client.self_registered
-            && access::is_member_along(
-                &accounts::lineage(state.store.pool(), &client.account_id, &user.id).await?,
-            ));
-    if !trusted {
-        let consented = request.prompt != Prompt::Consent
-            && consents::exists(
-                state.store.pool(),
-                &user.id,
-                &client.client_id,
-                &request.scope.sorted(),
+    let login_after = params
+        .get(LOGIN_AFTER)
+        .ok()
+        .flatten()
+        .and_then(|text| text.parse::<i64>().ok());
+    let situation = authorization::gather(
+        &state.store,
+        &client,
+        &request,
+        signed_in.as_ref().map(|signed_in| {
+            (
+                &signed_in.user_id,
+                Authentication {
+                    auth_time: signed_in.auth_time,
+                    signed_in_at_ms: signed_in.signed_in_at_ms,
+                },
             )
-            .await?;
-        if !consented {
-            if request.prompt == Prompt::None {
-                return Err(to_client(
-                    ErrorCode::ConsentRequired,
-                    "the user has not approved this client",
-                ));
-            }
+        }),
+        login_after,
+        now,
+        clock::now_ms(),
+    )
+    .await?;
+    let signed_in = situation.user.as_ref().zip(situation.facts.authentication);
+    match (decision::decide(&situation.facts), signed_in) {
+        (Decision::Login { login_after }, _) => Ok(send_to_login(state, query, login_after)),
+        (Decision::Deny { error, description }, _) => Err(to_client(&request, error, description)),
+        (Decision::Consent, Some((user, _))) => {
             let page = ConsentPage {
                 base: state.issuer.path(),
                 csrf_token: session.csrf_token().await?,
@@ -276,53 +234,45 @@ async fn decide(
                     .collect(),
                 authorize_query: without_param(query, "prompt", Some("consent")),
             };
-            return Ok(render(StatusCode::OK, &page)?);
+            Ok(render(StatusCode::OK, &page)?)
         }
+        (Decision::IssueCode, Some((user, authentication))) => {
+            let code = authorization::issue_code(
+                &state.store,
+                &request,
+                &user.id,
+                authentication.auth_time,
+                now,
+            )
+            .await?;
+            let mut response = vec![("code", code.as_str())];
+            if let Some(client_state) = &request.state {
+                response.push(("state", client_state));
+            }
+            response.push(("iss", state.issuer.as_str()));
+            let location = authorize::redirect_with(&request.redirect_uri, &response);
+            Ok(Redirect::to(&location).into_response())
+        }
+        // Consent and codes are only ever decided for a signed-in user.
+        (Decision::Consent | Decision::IssueCode, None) => Ok(send_to_login(state, query, None)),
     }
+}
 
-    let code = secret::generate();
-    let grant = CodeGrant {
-        client_id: client.client_id.clone(),
-        user_id: user.id.clone(),
-        account_id: request.account_id.clone(),
+/// The decision's refusal, sent back to the client's verified redirect URI.
+fn to_client(
+    request: &AuthorizationRequest,
+    code: ErrorCode,
+    description: &'static str,
+) -> Failure {
+    Failure::Redirect {
         redirect_uri: request.redirect_uri.clone(),
-        scope: request.scope.clone(),
-        nonce: request.nonce.clone(),
-        code_challenge: request.code_challenge.clone(),
-        auth_time: signed_in.auth_time,
-        expires_at: now + CODE_LIFETIME_SECONDS,
-    };
-    authorization_codes::insert(state.store.pool(), &secret::hash(&code), &grant, now).await?;
-    let mut response = vec![("code", code.as_str())];
-    if let Some(client_state) = &request.state {
-        response.push(("state", client_state));
+        state: request.state.clone(),
+        error: OAuthError::new(code, description),
     }
-    response.push(("iss", state.issuer.as_str()));
-    Ok(Redirect::to(&authorize::redirect_with(&request.redirect_uri, &response)).into_response())
 }
 
 /// Marks the way back from a forced login: the login must be later than this (unix ms).
 const LOGIN_AFTER: &str = "tessera_login_after";
-
-/// `prompt=login`, a session older than `max_age`, or one older than the forced login the
-/// request came back from.
-fn must_authenticate_again(
-    request: &AuthorizationRequest,
-    params: &Params,
-    signed_in: &SignedIn,
-    now: i64,
-) -> bool {
-    let login_after = params
-        .get(LOGIN_AFTER)
-        .ok()
-        .flatten()
-        .and_then(|text| text.parse::<i64>().ok());
-    request.prompt == Prompt::Login
-        || request
-            .max_age
-            .is_some_and(|max_age| now - signed_in.auth_time > max_age)
-        || login_after.is_some_and(|after| signed_in.signed_in_at_ms <= after)
-}
 
 /// 303 to the login page, which comes back to this request once the user is signed in.
 /// `prompt=login` and `max_age` are dropped from the way back, or the return would ask

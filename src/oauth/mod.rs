@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod claims;
 pub mod client;
+pub mod decision;
 pub mod discovery;
 pub mod error;
 pub mod id_token;
