@@ -9,7 +9,7 @@ use crate::oauth::decision::{Authentication, Facts};
 use crate::oauth::scope::Scope;
 use crate::oauth::token::CodeGrant;
 use crate::secret;
-use crate::store::{Store, accounts, authorization_codes, consents, memberships, users};
+use crate::store::{Store, Unaudited, accounts, authorization_codes, consents, memberships, users};
 use crate::user::User;
 
 /// Codes live at most this long (the contract allows 60 s).
@@ -89,7 +89,9 @@ pub async fn record_consent(
     scope: &Scope,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    consents::insert(store.pool(), user_id, client_id, &scope.sorted(), now).await
+    let mut change = store.change().await?;
+    consents::insert(&mut *change, user_id, client_id, &scope.sorted(), now).await?;
+    change.commit_unaudited(Unaudited::Issuance).await
 }
 
 /// A single-use code for `request`, on behalf of `user_id`; only its hash is stored.
@@ -112,6 +114,8 @@ pub async fn issue_code(
         auth_time,
         expires_at: now + CODE_LIFETIME_SECONDS,
     };
-    authorization_codes::insert(store.pool(), &secret::hash(&code), &grant, now).await?;
+    let mut change = store.change().await?;
+    authorization_codes::insert(&mut *change, &secret::hash(&code), &grant, now).await?;
+    change.commit_unaudited(Unaudited::Issuance).await?;
     Ok(code)
 }
