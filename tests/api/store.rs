@@ -308,3 +308,106 @@ async fn the_sweep_deletes_only_records_expired_more_than_a_day_ago() {
         .unwrap();
     assert_eq!(kept, ["live", "recent"]);
 }
+
+/// Commit clears what the store cached about clients and tokens exactly when the change
+/// touched access: its recorded action says so, or its bookkeeping kind is a revocation.
+#[tokio::test]
+async fn a_change_forgets_cached_access_when_its_action_touches_access() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let account = Account::new("Acme".into(), None, clock::now());
+    accounts::insert(store.pool(), &account).await.unwrap();
+    let mut settings = ClientSettings::with_defaults("Web".into(), false);
+    settings.redirect_uris = vec!["https://app.example.com/cb".into()];
+    let client = Client {
+        client_id: ClientId::generate(),
+        account_id: account.id.clone(),
+        settings,
+        created_at: Timestamp(clock::now()),
+        updated_at: Timestamp(clock::now()),
+        secret_hash: Some("first".into()),
+        self_registered: false,
+        first_party: true,
+        account_active: true,
+    };
+    clients::insert(store.pool(), &client).await.unwrap();
+    let cached_secret = |store: store::Store| {
+        let id = client.client_id.clone();
+        async move { store.client(&id).await.unwrap().unwrap().secret_hash }
+    };
+    assert_eq!(cached_secret(store.clone()).await.as_deref(), Some("first"));
+
+    // Written behind the cache's back, then a change that does not touch access commits.
+    let now = clock::now();
+    clients::set_secret_hash(store.pool(), &client.client_id, "second", now)
+        .await
+        .unwrap();
+    let change = store.change().await.unwrap();
+    let event = NewEvent {
+        account_id: Some(&account.id),
+        action: Action::WebhookUpdated,
+        actor: &Actor::System,
+        target_type: "webhook",
+        target_id: account.id.as_str(),
+        ip: None,
+        user_agent: None,
+        details: serde_json::json!({}),
+    };
+    change
+        .record(&event, now)
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
+    if !database.is_postgres() {
+        // (On PostgreSQL the cache serves only while it follows other instances' changes,
+        // which this bare store does not.)
+        assert_eq!(
+            cached_secret(store.clone()).await.as_deref(),
+            Some("first"),
+            "a webhook change keeps the cache"
+        );
+    }
+
+    let change = store.change().await.unwrap();
+    let event = NewEvent {
+        action: Action::ClientSecretRotated,
+        target_type: "client",
+        target_id: client.client_id.as_str(),
+        ..event
+    };
+    change
+        .record(&event, now)
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
+    assert_eq!(
+        cached_secret(store.clone()).await.as_deref(),
+        Some("second")
+    );
+
+    // Bookkeeping: issuing keeps the cache, a revocation clears it.
+    clients::set_secret_hash(store.pool(), &client.client_id, "third", now)
+        .await
+        .unwrap();
+    let change = store.change().await.unwrap();
+    change
+        .commit_unaudited(store::Unaudited::Issuance)
+        .await
+        .unwrap();
+    if !database.is_postgres() {
+        assert_eq!(
+            cached_secret(store.clone()).await.as_deref(),
+            Some("second")
+        );
+    }
+    let change = store.change().await.unwrap();
+    change
+        .commit_unaudited(store::Unaudited::Revocation)
+        .await
+        .unwrap();
+    assert_eq!(cached_secret(store.clone()).await.as_deref(), Some("third"));
+}
