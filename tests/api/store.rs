@@ -11,7 +11,7 @@ use tessera::store::signing_keys::{self, SigningKeyRecord};
 use tessera::store::{self, accounts, clients, memberships, users};
 use tessera::user::User;
 
-use crate::helpers::TestDatabase;
+use crate::helpers::Database;
 
 fn user(email: &str) -> User {
     User::new(
@@ -24,7 +24,7 @@ fn user(email: &str) -> User {
 
 #[tokio::test]
 async fn users_are_unique_by_email_in_any_case() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let ada = user("Ada@Example.com");
     users::insert(store.pool(), &ada).await.unwrap();
@@ -62,7 +62,7 @@ async fn users_are_unique_by_email_in_any_case() {
 
 #[tokio::test]
 async fn accounts_memberships_and_clients_round_trip() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let ada = user("ada@example.com");
     users::insert(store.pool(), &ada).await.unwrap();
@@ -180,7 +180,7 @@ async fn accounts_memberships_and_clients_round_trip() {
 
 #[tokio::test]
 async fn signing_keys_retire_and_age_out() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let record = |id: &str, created_at| SigningKeyRecord {
         id: id.into(),
@@ -245,7 +245,7 @@ async fn signing_keys_retire_and_age_out() {
 
 #[tokio::test]
 async fn audit_events_are_written_inside_the_callers_transaction() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let account = Account::new("Acme".into(), None, clock::now());
     accounts::insert(store.pool(), &account).await.unwrap();
@@ -288,7 +288,7 @@ async fn audit_events_are_written_inside_the_callers_transaction() {
 
 #[tokio::test]
 async fn the_sweep_deletes_only_records_expired_more_than_a_day_ago() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let now = clock::now();
     for (jti, expires_at) in [
