@@ -9,6 +9,9 @@
 //! `BENCH_REFRESH_POOL` (refresh tokens minted for `token_refresh`, 120000),
 //! `BENCH_DATABASE_URL` (a PostgreSQL server where the bench may create, use and drop a
 //! database of its own, instead of SQLite in a temp dir).
+//!
+//! The database, the deployment, the server and the seeding below HTTP are the test kit's
+//! (`tests/kit/`).
 
 #![allow(
     clippy::unwrap_used,
@@ -17,6 +20,14 @@
     clippy::print_stdout,
     reason = "a benchmark binary: failing loudly and printing a table is its whole job"
 )]
+
+#[path = "../tests/kit/mod.rs"]
+#[allow(
+    dead_code,
+    unused_imports,
+    reason = "the kit serves the tests too; the bench uses a part of it"
+)]
+mod kit;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,20 +42,16 @@ use hyper::Request;
 use hyper::body::Bytes;
 use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
 use hyper_util::rt::TokioIo;
-use tessera::App;
-use tessera::admin;
 use tessera::api_key::ApiKey;
-use tessera::audit::Actor;
-use tessera::config::Config;
-use tessera::ids::{AccountId, GrantId};
+use tessera::ids::GrantId;
 use tessera::keys::{KeyRing, SigningKey};
-use tessera::oauth::claims::{AccessTokenClaims, Subject};
+use tessera::oauth::claims::AccessTokenClaims;
 use tessera::oauth::client::{ClientSettings, GrantType};
-use tessera::oauth::scope::Scope as OAuthScope;
 use tessera::role::Role;
+use tessera::state::AppState;
 use tessera::store::api_keys;
 use tessera::store::grants::{self, Grant};
-use tessera::store::{Store, refresh_tokens, users};
+use tessera::store::{refresh_tokens, users};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
@@ -61,20 +68,13 @@ fn main() {
     let server_runtime = runtime(SERVER_THREAD, cores);
     let load_runtime = runtime(LOAD_THREAD, cores);
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (address, keys, seed) = server_runtime.block_on(async {
-        let mut config = config(dir.path());
-        if let Some(url) = &settings.postgres {
-            config.database_url = url.clone();
-        }
-        let app = App::bind(config).await.expect("server starts");
-        let address = app.local_addr().expect("bound");
-        let keys = app.state().keys.clone();
-        let state = app.state();
+    // Dropped after the server (declared before it): the database goes once it is told to stop.
+    let deployment =
+        server_runtime.block_on(kit::Deployment::fresh(settings.postgres_server.as_deref()));
+    let (server, seed) = server_runtime.block_on(async {
+        let server = kit::Server::start(deployment.config()).await;
         let seed = Seed::plant(
-            &state.store,
-            &state.keys,
-            state.issuer.as_str(),
+            &server.state,
             // Minting refresh tokens takes a while: only for the scenario that spends them.
             if settings.wants("token_refresh") {
                 settings.refresh_pool
@@ -83,9 +83,9 @@ fn main() {
             },
         )
         .await;
-        tokio::spawn(app.run_until(std::future::pending()));
-        (address, keys, seed)
+        (server, seed)
     });
+    let (address, keys) = (server.address, server.state.keys.clone());
     println!(
         "tessera on {address}; {cores} cores; {} s warm-up, then {} s measured per scenario \
          in {} interleaved rounds",
@@ -137,9 +137,6 @@ fn main() {
     }
 
     print_table(&rows, cores);
-    if let Some(url) = &settings.postgres {
-        server_runtime.block_on(drop_database(url));
-    }
     let errors: u64 = rows.iter().map(|row| row.stats.errors).sum();
     assert_eq!(errors, 0, "every request must succeed");
 }
@@ -208,28 +205,20 @@ struct Seed {
 }
 
 impl Seed {
-    async fn plant(store: &Store, keys: &KeyRing, issuer: &str, refresh_pool: usize) -> Seed {
-        let account_id: String = sqlx::query_scalar("select id from accounts limit 1")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-        let account_id = AccountId::parse(&account_id).unwrap();
+    async fn plant(state: &AppState, refresh_pool: usize) -> Seed {
+        let store = &state.store;
+        let account_id = kit::first_account(store).await;
         let service = ClientSettings {
             grant_types: vec![GrantType::ClientCredentials],
             ..ClientSettings::with_defaults("bench service".into(), false)
         };
-        let (service, service_secret) =
-            admin::create_client(store, &account_id, service, true, &Actor::System)
-                .await
-                .unwrap();
+        let service = kit::confidential_client(store, &account_id, service).await;
         let app = ClientSettings {
             redirect_uris: vec!["https://app.example.com/callback".into()],
             ..ClientSettings::with_defaults("bench app".into(), false)
         };
-        let (app, app_secret) = admin::create_client(store, &account_id, app, true, &Actor::System)
-            .await
-            .unwrap();
-        let admin = users::find_by_email(store.pool(), "admin@example.com")
+        let app = kit::confidential_client(store, &account_id, app).await;
+        let admin = users::find_by_email(store.pool(), kit::ADMIN_EMAIL)
             .await
             .unwrap()
             .unwrap();
@@ -267,20 +256,6 @@ impl Seed {
             .commit_unaudited(tessera::store::Unaudited::Issuance)
             .await
             .unwrap();
-        let subject = Subject::User {
-            user_id: &admin.id,
-            account: None,
-            grant_id: None,
-        };
-        let claims = AccessTokenClaims::new(
-            issuer,
-            &app.client_id,
-            &subject,
-            &OAuthScope::parse("openid email").unwrap(),
-            None,
-            86_400,
-            now,
-        );
         let api_key_token = tessera::api_key::generate();
         let api_key = ApiKey::new(
             account_id.clone(),
@@ -299,10 +274,10 @@ impl Seed {
         .unwrap();
         Seed {
             account_id: account_id.to_string(),
-            login_token: keys.sign_access_token(&claims).unwrap(),
+            login_token: kit::user_token(state, &app.client_id, &admin.id, "openid email", 86_400),
             api_key_auth: format!("Bearer {api_key_token}"),
-            client_credentials_auth: basic(service.client_id.as_str(), &service_secret.unwrap()),
-            refresh_auth: basic(app.client_id.as_str(), &app_secret.unwrap()),
+            client_credentials_auth: basic(service.client_id.as_str(), &service.secret),
+            refresh_auth: basic(app.client_id.as_str(), &app.secret),
             refresh_tokens: Arc::new(refresh_tokens),
             next_refresh: Arc::new(AtomicUsize::new(0)),
         }
@@ -767,7 +742,11 @@ async fn log_in_once(server: SocketAddr, host: HeaderValue) -> bool {
         .chars()
         .take_while(|c| *c != '"')
         .collect();
-    let form = format!("email=admin%40example.com&password=bench-admin-password&csrf_token={csrf}");
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("email", kit::ADMIN_EMAIL)
+        .append_pair("password", kit::ADMIN_PASSWORD)
+        .append_pair("csrf_token", &csrf)
+        .finish();
     let login = Request::post("/login")
         .header(HOST, host)
         .header(hyper::header::COOKIE, cookie)
@@ -956,8 +935,8 @@ struct Settings {
     scenarios: Option<Vec<String>>,
     /// Refresh tokens minted for `token_refresh`: one per request, warm-ups included.
     refresh_pool: usize,
-    /// The URL of a fresh PostgreSQL database to run on, created from `BENCH_DATABASE_URL`.
-    postgres: Option<String>,
+    /// The PostgreSQL server to run on (`BENCH_DATABASE_URL`), in a database of the bench's own.
+    postgres_server: Option<String>,
 }
 
 impl Settings {
@@ -1003,10 +982,9 @@ impl Settings {
             }),
             connections,
             scenarios: list("BENCH_SCENARIOS"),
-            postgres: std::env::var("BENCH_DATABASE_URL")
+            postgres_server: std::env::var("BENCH_DATABASE_URL")
                 .ok()
-                .filter(|url| !url.is_empty())
-                .map(|server| create_database(&server)),
+                .filter(|url| !url.is_empty()),
         }
     }
 
@@ -1024,49 +1002,4 @@ fn runtime(thread_name: &str, workers: usize) -> Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// A fresh deployment in `dir`, configured the way `tests/api/helpers.rs` does it.
-fn config(dir: &std::path::Path) -> Config {
-    let mut config = Config::from_sources(|_| None, &BTreeMap::new()).unwrap();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.database_url = format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display());
-    config.keys_dir = dir.join("keys");
-    config.key_encryption_key = Some(rand::random());
-    config.admin_email = Some("admin@example.com".into());
-    config.admin_password = Some("bench-admin-password".into());
-    config
-}
-
-/// Creates a database of the bench's own on the PostgreSQL server at `server`; its URL.
-fn create_database(server: &str) -> String {
-    let name = format!(
-        "tessera_bench_{}",
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
-    runtime("bench-setup", 1).block_on(async {
-        let admin = Store::connect(server)
-            .await
-            .expect("BENCH_DATABASE_URL reachable");
-        sqlx::query(&format!("create database {name}"))
-            .execute(admin.pool())
-            .await
-            .expect("create the bench database");
-        admin.close().await;
-    });
-    let mut url = url::Url::parse(server).expect("BENCH_DATABASE_URL is a URL");
-    url.set_path(&name);
-    url.to_string()
-}
-
-async fn drop_database(url: &str) {
-    let mut server = url::Url::parse(url).unwrap();
-    let name = server.path().trim_start_matches('/').to_owned();
-    server.set_path("postgres");
-    let admin = Store::connect(server.as_str()).await.unwrap();
-    sqlx::query(&format!("drop database if exists {name} with (force)"))
-        .execute(admin.pool())
-        .await
-        .unwrap();
-    admin.close().await;
 }

@@ -1,6 +1,6 @@
 use tessera::store::{memberships, users};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, TestDatabase};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Database, Deployment};
 
 #[tokio::test]
 async fn first_start_creates_a_superadmin_who_owns_a_first_account_once() {
@@ -48,7 +48,7 @@ async fn first_start_creates_a_superadmin_who_owns_a_first_account_once() {
 
 #[tokio::test]
 async fn suite_runs_on_the_configured_database() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let expected = if std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty()) {
         tessera::store::Backend::Postgres

@@ -1,133 +1,40 @@
 //! Test harness: a real server on 127.0.0.1:0 over a fresh database (a SQLite file in a temp
 //! dir, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set), driven over HTTP.
+//! The database, the deployment, the server and the seeding below HTTP are the kit's
+//! (`tests/kit/`), shared with the benchmark; what drives them over HTTP is here.
 
-use std::collections::BTreeMap;
 use std::process::Output;
 
 use serde_json::{Value, json};
-use tempfile::TempDir;
-use tessera::App;
 use tessera::admin::{self, NewUser};
-use tessera::audit::Actor;
 use tessera::clock;
 use tessera::config::Config;
 use tessera::ids::{AccountId, ClientId, UserId};
-use tessera::oauth::claims::{AccessTokenClaims, Subject};
 use tessera::oauth::client::ClientSettings;
-use tessera::oauth::scope::Scope;
 use tessera::state::AppState;
-use tessera::store::Store;
-use tokio::sync::{OnceCell, oneshot};
+use tokio::sync::OnceCell;
 
-pub const ADMIN_EMAIL: &str = "admin@example.com";
-pub const ADMIN_PASSWORD: &str = "admin-password-1";
+use crate::kit::{self, ConfidentialClient, Server};
+pub use crate::kit::{ADMIN_EMAIL, ADMIN_PASSWORD, Database, Deployment};
 
-/// A database of its own for one test; dropped (PostgreSQL) or deleted (SQLite) after it.
-pub struct TestDatabase {
-    pub url: String,
-    postgres: Option<(String, String)>,
-    _dir: TempDir,
+/// The PostgreSQL server the suite runs on when `TEST_DATABASE_URL` names one.
+fn postgres_server() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
 }
 
-impl TestDatabase {
-    pub async fn create() -> TestDatabase {
-        let dir = tempfile::tempdir().expect("temp dir");
-        match std::env::var("TEST_DATABASE_URL") {
-            Ok(admin_url) if !admin_url.is_empty() => {
-                let name = format!(
-                    "tessera_test_{}",
-                    ulid::Ulid::new().to_string().to_lowercase()
-                );
-                let admin = Store::connect(&admin_url)
-                    .await
-                    .expect("TEST_DATABASE_URL must be reachable");
-                sqlx::query(&format!("create database {name}"))
-                    .execute(admin.pool())
-                    .await
-                    .expect("create test database");
-                admin.close().await;
-                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
-                url.set_path(&name);
-                TestDatabase {
-                    url: url.to_string(),
-                    postgres: Some((admin_url, name)),
-                    _dir: dir,
-                }
-            }
-            _ => {
-                let path = dir.path().join("tessera.db");
-                TestDatabase {
-                    url: format!("sqlite://{}?mode=rwc", path.display()),
-                    postgres: None,
-                    _dir: dir,
-                }
-            }
-        }
+impl Database {
+    /// A database of its own for one test, on the suite's backend.
+    pub async fn create() -> Database {
+        Database::fresh(postgres_server().as_deref()).await
     }
-
-    pub fn is_postgres(&self) -> bool {
-        self.postgres.is_some()
-    }
-
-    pub async fn store(&self) -> Store {
-        let store = Store::connect(&self.url)
-            .await
-            .expect("connect test database");
-        store.migrate().await.expect("migrate test database");
-        store
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres.take() else {
-            return;
-        };
-        // Drop runs outside any async context we can block on: use a runtime of its own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                if let Ok(admin) = Store::connect(&admin_url).await {
-                    let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
-                        .execute(admin.pool())
-                        .await;
-                    admin.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// Key material shared by the instances of one deployment.
-pub struct Deployment {
-    pub database: TestDatabase,
-    pub keys_dir: TempDir,
-    pub key_encryption_key: [u8; 32],
 }
 
 impl Deployment {
+    /// A deployment of its own for one test, on the suite's backend.
     pub async fn new() -> Deployment {
-        Deployment {
-            database: TestDatabase::create().await,
-            keys_dir: tempfile::tempdir().expect("keys dir"),
-            key_encryption_key: rand::random(),
-        }
-    }
-
-    /// The configuration an instance of this deployment starts with.
-    pub fn config(&self) -> Config {
-        let mut config = Config::from_sources(|_| None, &BTreeMap::new()).expect("default config");
-        config.listen = "127.0.0.1:0".parse().expect("address");
-        config.database_url = self.database.url.clone();
-        config.keys_dir = self.keys_dir.path().to_path_buf();
-        config.key_encryption_key = Some(self.key_encryption_key);
-        config.admin_email = Some(ADMIN_EMAIL.into());
-        config.admin_password = Some(ADMIN_PASSWORD.into());
-        config
+        Deployment::fresh(postgres_server().as_deref()).await
     }
 
     pub async fn spawn(&self) -> TestApp {
@@ -182,9 +89,9 @@ pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
     pub state: AppState,
-    login_client: OnceCell<LoginClient>,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    login_client: OnceCell<ConfidentialClient>,
+    // Before the deployment: the server is told to stop before its database goes.
+    server: Server,
     _owned: Option<Deployment>,
 }
 
@@ -208,25 +115,18 @@ impl TestApp {
     }
 
     pub async fn start(config: Config) -> TestApp {
-        let app = App::bind(config).await.expect("server starts");
-        let address = format!("http://{}", app.local_addr().expect("bound"));
-        let state = app.state().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
+        let server = Server::start(config).await;
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("http client");
         TestApp {
-            address,
+            address: format!("http://{}", server.address),
             http,
-            state,
+            state: server.state.clone(),
             login_client: OnceCell::new(),
-            stop: Some(stop),
-            server: Some(server),
+            server,
             _owned: None,
         }
     }
@@ -240,21 +140,8 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and waits until it has.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server ran");
-        }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
@@ -400,13 +287,6 @@ fn decode_entities(text: &str) -> String {
 /// The scope of the login tokens tests sign.
 pub const LOGIN_SCOPE: &str = "openid profile email tessera:manage";
 
-/// The confidential client that test login tokens are issued to.
-#[derive(Clone, Debug)]
-pub struct LoginClient {
-    pub client_id: ClientId,
-    pub secret: String,
-}
-
 /// A user of the deployment and a login access token of theirs.
 #[derive(Clone, Debug)]
 pub struct TestUser {
@@ -418,55 +298,24 @@ pub struct TestUser {
 impl TestApp {
     /// The client login tokens are issued to: registered once per server in the first
     /// account, with the `tessera clients create` defaults (token exchange included).
-    pub async fn login_client(&self) -> LoginClient {
+    pub async fn login_client(&self) -> ConfidentialClient {
         self.login_client
             .get_or_init(|| async {
-                let account_id: String =
-                    sqlx::query_scalar("select id from accounts order by created_at limit 1")
-                        .fetch_one(self.state.store.pool())
-                        .await
-                        .expect("the first account");
+                let store = &self.state.store;
                 let mut settings = ClientSettings::with_defaults("Test login client".into(), false);
                 settings.redirect_uris = vec!["http://127.0.0.1/callback".into()];
-                let (client, secret) = admin::create_client(
-                    &self.state.store,
-                    &AccountId::parse(&account_id).unwrap(),
-                    settings,
-                    true,
-                    &Actor::System,
-                )
-                .await
-                .expect("create the login client");
-                LoginClient {
-                    client_id: client.client_id,
-                    secret: secret.expect("a confidential client has a secret"),
-                }
+                kit::confidential_client(store, &kit::first_account(store).await, settings).await
             })
             .await
             .clone()
     }
 
     /// A user's login access token (no `acc`), as `/oauth2/token` would issue after the
-    /// authorization-code flow. It stands in for that flow, whose hosted login pages are
-    /// built elsewhere: it is signed by the server's own key ring with the same claims, and
-    /// every request that presents it goes through the real server.
+    /// authorization-code flow (see [`kit::user_token`]).
     pub async fn login_token(&self, user_id: &str, scope: &str) -> String {
         let client = self.login_client().await;
         let user_id = UserId::parse(user_id).expect("a user id");
-        let claims = AccessTokenClaims::new(
-            self.state.issuer.as_str(),
-            &client.client_id,
-            &Subject::User {
-                user_id: &user_id,
-                account: None,
-                grant_id: None,
-            },
-            &Scope::parse(scope).expect("a scope"),
-            None,
-            900,
-            clock::now(),
-        );
-        self.state.keys.sign_access_token(&claims).expect("sign")
+        kit::user_token(&self.state, &client.client_id, &user_id, scope, 900)
     }
 
     /// A new user (no password: creating one costs an argon2 hash) with a login token.

@@ -30,6 +30,8 @@ mod helpers;
 mod invite_page;
 mod invites;
 mod keys;
+#[path = "../kit/mod.rs"]
+mod kit;
 mod live_credentials;
 mod login;
 mod me;

@@ -5,11 +5,11 @@ use tessera::mailer::{self, Transport};
 use tessera::store::emails::{self, NewEmail};
 use tessera::store::{outbox, rate_limits};
 
-use crate::helpers::TestDatabase;
+use crate::helpers::Database;
 
 #[tokio::test]
 async fn rate_limit_windows_count_up_and_restart_when_they_end() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let db = store.pool();
     let now = 1_000_000;
@@ -55,7 +55,7 @@ async fn rate_limit_windows_count_up_and_restart_when_they_end() {
 
 #[tokio::test]
 async fn queued_email_is_delivered_once() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let now = clock::now();
     let email = NewEmail {
@@ -103,7 +103,7 @@ async fn queued_email_is_delivered_once() {
 
 #[tokio::test]
 async fn a_lease_is_renewed_only_by_the_claim_that_holds_it() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let now = clock::now();
     let email = NewEmail {

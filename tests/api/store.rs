@@ -12,7 +12,7 @@ use tessera::store::signing_keys::{self, SigningKeyRecord};
 use tessera::store::{self, accounts, clients, memberships, users};
 use tessera::user::User;
 
-use crate::helpers::TestDatabase;
+use crate::helpers::Database;
 
 fn user(email: &str) -> User {
     User::new(
@@ -25,7 +25,7 @@ fn user(email: &str) -> User {
 
 #[tokio::test]
 async fn users_are_unique_by_email_in_any_case() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let ada = user("Ada@Example.com");
     users::insert(store.pool(), &ada).await.unwrap();
@@ -63,7 +63,7 @@ async fn users_are_unique_by_email_in_any_case() {
 
 #[tokio::test]
 async fn accounts_memberships_and_clients_round_trip() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let ada = user("ada@example.com");
     users::insert(store.pool(), &ada).await.unwrap();
@@ -181,7 +181,7 @@ async fn accounts_memberships_and_clients_round_trip() {
 
 #[tokio::test]
 async fn signing_keys_retire_and_age_out() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let record = |id: &str, created_at| SigningKeyRecord {
         id: id.into(),
@@ -246,7 +246,7 @@ async fn signing_keys_retire_and_age_out() {
 
 #[tokio::test]
 async fn audit_events_commit_with_their_change_and_roll_back_with_it() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let account = Account::new("Acme".into(), None, clock::now());
     accounts::insert(store.pool(), &account).await.unwrap();
@@ -289,7 +289,7 @@ async fn audit_events_commit_with_their_change_and_roll_back_with_it() {
 
 #[tokio::test]
 async fn the_sweep_deletes_only_records_expired_more_than_a_day_ago() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let now = clock::now();
     for (jti, expires_at) in [
@@ -313,7 +313,7 @@ async fn the_sweep_deletes_only_records_expired_more_than_a_day_ago() {
 /// touched access: its recorded action says so, or its bookkeeping kind is a revocation.
 #[tokio::test]
 async fn a_change_forgets_cached_access_when_its_action_touches_access() {
-    let database = TestDatabase::create().await;
+    let database = Database::create().await;
     let store = database.store().await;
     let account = Account::new("Acme".into(), None, clock::now());
     accounts::insert(store.pool(), &account).await.unwrap();
