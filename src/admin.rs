@@ -11,13 +11,12 @@ use crate::credentials;
 use crate::email_address::EmailAddress;
 use crate::ids::{AccountId, ClientId, UserId};
 use crate::keys::PublicJwk;
-use crate::mailer;
 use crate::manage::Error;
+use crate::manage::new_user::{self, check_name, check_password, hash_password};
 use crate::oauth::client::{Client, ClientSettings};
-use crate::password::{self, Hasher};
+use crate::password::Hasher;
 use crate::secret;
-use crate::store::user_tokens::{self, Purpose};
-use crate::store::{self, Change, Store, accounts, clients, users};
+use crate::store::{Store, accounts, clients, users};
 use crate::user::User;
 use crate::validation::FieldError;
 
@@ -34,9 +33,6 @@ pub struct NewUser {
     pub password: Option<String>,
     pub superadmin: bool,
 }
-
-/// How long the link in a set-password email works.
-pub const SET_PASSWORD_SECONDS: i64 = 72 * 60 * 60;
 
 /// A signing key just made active, as both `tessera keys rotate` and
 /// `POST /v1/admin/keys/rotate` show it: the public JWK and `active: true`.
@@ -67,30 +63,6 @@ pub async fn record_key_rotation(
     Ok(RotatedKey { key, active: true })
 }
 
-/// Queues the email with a single-use link (served by the reset-password page) with which
-/// a user created without a password chooses one.
-pub(crate) async fn mail_set_password_link(
-    change: &mut Change<'_>,
-    issuer: &Issuer,
-    user: &User,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    let token = secret::generate();
-    user_tokens::insert(
-        &mut **change,
-        &secret::hash(&token),
-        &user.id,
-        Purpose::SetPassword,
-        now,
-        now + SET_PASSWORD_SECONDS,
-    )
-    .await?;
-    let link = issuer.url(&format!("/reset-password?token={token}"));
-    change
-        .queue_email(&mailer::set_password(&user.email, &link, "3 days"), now)
-        .await
-}
-
 /// Creates a user; without a password the user cannot log in until they set one, and is
 /// mailed a single-use link on `issuer` to do so (in the same transaction). The operator's
 /// path (CLI): outside a server, hashing is bounded by a [`Hasher`] of its own.
@@ -114,38 +86,11 @@ pub async fn create_user_by(
     let mut user = User::new(email, name, password_hash, now);
     user.superadmin = new.superadmin;
     let mut change = store.change().await?;
-    match users::insert(&mut *change, &user).await {
-        Err(error) if store::is_unique_violation(&error) => {
-            return Err(duplicate_email(&user.email));
-        }
-        result => result?,
-    }
-    if user.password_hash.is_none() {
-        mail_set_password_link(&mut change, issuer, &user, now).await?;
-    }
+    new_user::insert(&mut change, issuer, &user, now).await?;
     let details = json!({"superadmin": user.superadmin});
     let event = origin.event(None, Action::UserCreated, "user", user.id.as_str(), details);
     change.record(&event, now).await?.commit().await?;
     Ok(user)
-}
-
-pub(crate) fn duplicate_email(email: &str) -> Error {
-    Error::conflict(format!("a user with email {email} already exists"))
-}
-
-pub(crate) async fn hash_password(
-    hasher: &Hasher,
-    password: Option<String>,
-    email: &str,
-    field: &'static str,
-) -> Result<Option<String>, Error> {
-    match password {
-        Some(password) => {
-            check_password(&password, email, field)?;
-            Ok(Some(hasher.hash(password).await?))
-        }
-        None => Ok(None),
-    }
 }
 
 /// A client to register, and who vouches for it.
@@ -246,28 +191,6 @@ pub async fn create_client(
     };
     let registered = register_client(store, account_id, new, origin).await?;
     Ok((registered.client, registered.secret))
-}
-
-pub(crate) fn check_name(
-    name: Option<String>,
-    field: &'static str,
-) -> Result<Option<String>, Error> {
-    match name.map(|name| name.trim().to_owned()) {
-        Some(name) if name.chars().count() > 200 => {
-            Err(invalid(field, "must be at most 200 characters"))
-        }
-        Some(name) if !crate::text::is_one_line(&name) => Err(invalid(
-            field,
-            "must be one line without control characters",
-        )),
-        Some(name) if name.is_empty() => Ok(None),
-        name => Ok(name),
-    }
-}
-
-/// The web's password policy (`password::check_strength`), for operators too.
-fn check_password(password: &str, email: &str, field: &'static str) -> Result<(), Error> {
-    password::check_strength(password, email).map_err(|reason| invalid(field, reason))
 }
 
 /// A user named by id (`usr_…`) or by email (any case).

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::account::Account;
-use crate::admin;
 use crate::audit::{Action, NewEvent, Origin};
 use crate::clock::{self, Timestamp};
 use crate::config::Issuer;
@@ -16,10 +15,11 @@ use crate::email_address::EmailAddress;
 use crate::ids::AccountId;
 use crate::manage::Error;
 use crate::manage::caller::{self, Caller};
+use crate::manage::new_user;
 use crate::password::Hasher;
 use crate::role::Role;
 use crate::search::Condition;
-use crate::store::{self, Change, Position, Recorded, Store, accounts, memberships, users};
+use crate::store::{Change, Position, Recorded, Store, accounts, memberships, users};
 use crate::user::User;
 
 /// An account a user creates for itself, as the request gives it.
@@ -110,7 +110,7 @@ pub async fn create_with_owner(
     let name = check_name(&new.name)?;
     let owner_email = EmailAddress::parse(&new.owner.email)
         .ok_or_else(|| Error::invalid("owner.email", "must be an email address"))?;
-    let owner_name = admin::check_name(new.owner.name, "owner.name")?;
+    let owner_name = new_user::check_name(new.owner.name, "owner.name")?;
     let has_profile = owner_name.is_some() || new.owner.password.is_some();
     if has_profile
         && users::find_by_email(store.pool(), owner_email.as_str())
@@ -120,7 +120,7 @@ pub async fn create_with_owner(
         return Err(existing_owner());
     }
     // Hashed before the transaction: argon2 takes a while and the write lock must not wait.
-    let password_hash = admin::hash_password(
+    let password_hash = new_user::hash_password(
         hasher,
         new.owner.password,
         owner_email.as_str(),
@@ -140,15 +140,7 @@ pub async fn create_with_owner(
         Some(user) => (user, false),
         None => {
             let user = User::new(owner_email, owner_name, password_hash, now);
-            match users::insert(&mut *change, &user).await {
-                Err(error) if store::is_unique_violation(&error) => {
-                    return Err(admin::duplicate_email(&user.email));
-                }
-                result => result?,
-            }
-            if user.password_hash.is_none() {
-                admin::mail_set_password_link(&mut change, issuer, &user, now).await?;
-            }
+            new_user::insert(&mut change, issuer, &user, now).await?;
             (user, true)
         }
     };

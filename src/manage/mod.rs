@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod caller;
 pub mod invites;
 pub mod members;
+pub mod new_user;
 
 use crate::password::PasswordError;
 use crate::validation::FieldError;
