@@ -1,11 +1,11 @@
 //! First start on an empty database: a superadmin who owns a first account, announced once.
 
 use crate::account::Account;
-use crate::admin;
 use crate::audit::Origin;
 use crate::clock;
 use crate::config::{Config, Issuer};
 use crate::email_address::EmailAddress;
+use crate::manage::accounts;
 use crate::password::{Hasher, PasswordError};
 use crate::secret;
 use crate::store::{self, Store, users};
@@ -62,7 +62,7 @@ pub async fn first_start(
         Err(error) if store::is_unique_violation(&error) => return Ok(()),
         result => result?,
     }
-    admin::insert_account_with_owner(change, &account, &admin, Origin::system(), now)
+    accounts::insert_with_owner(change, &account, &admin, Origin::system(), now)
         .await?
         .commit()
         .await?;

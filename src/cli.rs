@@ -16,13 +16,13 @@ use crate::clock;
 use crate::config::{Config, Issuer};
 use crate::http::v1::admin::AdminUser;
 use crate::http::v1::clients::ClientView;
-use crate::http::v1::invites::InviteView;
 use crate::ids::{AccountId, ClientId};
 use crate::keys::{self, KeyEncryptionKey};
-use crate::manage::Error;
+use crate::manage::invites::{self, InviteView};
+use crate::manage::{Error, accounts};
 use crate::oauth::client::{AuthMethod, ClientSettings, GrantType};
 use crate::password::Hasher;
-use crate::store::{self, Backend, Position, Store, accounts, clients, invitations, users};
+use crate::store::{self, Backend, Position, Store, clients, users};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -362,13 +362,13 @@ async fn run_operator_command(
             owner,
             parent,
         }) => {
-            let created = admin::create_account(
+            let created = accounts::create_with_owner(
                 store,
                 &Hasher::default(),
                 &issuer(config),
-                admin::NewAccount {
+                accounts::OwnedAccount {
                     name,
-                    owner: admin::NewOwner {
+                    owner: accounts::NewOwner {
                         email: owner,
                         name: None,
                         password: None,
@@ -382,17 +382,13 @@ async fn run_operator_command(
         }
         Command::Accounts(AccountsCommand::List) => print_list(&all_accounts(store).await?),
         Command::Accounts(AccountsCommand::Show { account }) => {
-            let account = accounts::find(store.pool(), &account)
-                .await
-                .map_err(failure)?
-                .ok_or_else(|| CliError::Failure("account not found".to_owned()))?;
-            print_json(&account)
+            print_json(&accounts::find(store, &account).await?)
         }
         Command::Clients(ClientsCommand::Create(args)) => create_client(store, args).await,
         Command::Clients(ClientsCommand::List { account }) => {
             let account_ids = match account {
                 Some(account_id) => {
-                    find_account(store, &account_id).await?;
+                    accounts::find(store, &account_id).await?;
                     vec![account_id]
                 }
                 None => all_accounts(store)
@@ -427,11 +423,7 @@ async fn run_operator_command(
             print_json(&ClientView::new(client, Some(secret)))
         }
         Command::Invites(InvitesCommand::List { account }) => {
-            find_account(store, &account).await?;
-            let found =
-                invitations::list_for_account(store.pool(), &account, &Position::start(), i64::MAX)
-                    .await
-                    .map_err(failure)?;
+            let found = invites::list_all(store, &account).await?;
             let now = clock::now();
             print_list(
                 &found
@@ -444,16 +436,7 @@ async fn run_operator_command(
 }
 
 async fn all_accounts(store: &Store) -> Result<Vec<crate::account::Account>, CliError> {
-    accounts::search(store.pool(), None, &Position::start(), i64::MAX)
-        .await
-        .map_err(failure)
-}
-
-async fn find_account(store: &Store, id: &AccountId) -> Result<(), CliError> {
-    match accounts::find(store.pool(), id).await.map_err(failure)? {
-        Some(_) => Ok(()),
-        None => Err(CliError::Failure("account not found".to_owned())),
-    }
+    Ok(accounts::search(store, None, &Position::start(), i64::MAX).await?)
 }
 
 async fn update_client(store: &Store, args: UpdateClient) -> Result<(), CliError> {

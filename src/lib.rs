@@ -20,8 +20,6 @@ pub mod email_address;
 pub mod http;
 pub mod ids;
 pub mod invitation;
-pub mod invite_answer;
-pub mod invite_send;
 pub mod keys;
 pub mod mailer;
 pub mod maintenance;

@@ -190,6 +190,10 @@ impl From<crate::manage::Error> for HttpError {
             Error::InvalidAt { field, message } => HttpError::invalid_field(field, message),
             Error::NotFound(what) => HttpError::not_found(what),
             Error::Forbidden(message) => HttpError::forbidden(message),
+            Error::Refused { code, message } => {
+                HttpError::new(StatusCode::FORBIDDEN, code, message)
+            }
+            Error::CallerGone => HttpError::invalid_token(),
             Error::Conflict { code, message } => HttpError::conflict(code, message),
             Error::Gone { code, message } => HttpError::new(StatusCode::GONE, code, message),
             Error::RateLimited {

@@ -10,16 +10,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use crate::audit::Actor;
-use crate::audit::Origin;
-use crate::clock;
+use crate::audit::{Actor, Origin};
 use crate::http::login::{MessagePage, login_url, require_csrf};
 use crate::http::page::{ClientIp, HtmlForm, PageError, render};
-use crate::invitation::{InvitationStatus, Unanswerable};
-use crate::invite_answer::{self, AnswerError, Decision};
+use crate::manage::invites::Decision;
+use crate::manage::{self, invites};
 use crate::session::LoginSession;
 use crate::state::AppState;
-use crate::store::{accounts, users};
 use crate::user::User;
 
 pub fn routes() -> Router<AppState> {
@@ -59,21 +56,16 @@ async fn show_invite(
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
     let base = state.issuer.path();
-    let invitation = invite_answer::find(&state.store, &token)
-        .await?
-        .ok_or(PageError::NotFound)?;
-    match invitation.status_at(clock::now()) {
-        InvitationStatus::Pending => {}
-        InvitationStatus::Expired => return Err(unanswerable(Unanswerable::Expired)),
-        status => return Err(unanswerable(Unanswerable::AlreadyAnswered(status))),
-    }
-    let account = accounts::find(state.store.pool(), &invitation.account_id)
-        .await?
-        .ok_or(PageError::NotFound)?;
-    let inviter = match &invitation.invited_by {
-        Some(user_id) => users::find(state.store.pool(), user_id).await?,
-        None => None,
-    };
+    let signed_in = session.signed_in().await?;
+    let user_id = signed_in.as_ref().map(|signed_in| &signed_in.user_id);
+    let invites::Preview {
+        invitation,
+        account_name,
+        inviter,
+        user,
+    } = invites::preview(&state.store, &token, user_id)
+        .await
+        .map_err(page_error)?;
     let inviter = match inviter {
         Some(User {
             name: Some(name),
@@ -83,7 +75,6 @@ async fn show_invite(
         Some(User { email, .. }) => email,
         None => "An administrator".to_owned(),
     };
-    let user = signed_in_user(&state, &session).await?;
     let here = format!("{base}/invites/{token}");
     let hint: String = url::form_urlencoded::byte_serialize(invitation.email.as_bytes()).collect();
     let (csrf_token, problem) = match &user {
@@ -104,7 +95,7 @@ async fn show_invite(
         &InvitePage {
             base,
             token: &token,
-            account_name: &account.name,
+            account_name: &account_name,
             role: invitation.role.as_str(),
             invitee: &invitation.email,
             inviter,
@@ -130,10 +121,9 @@ async fn answer_invite(
 ) -> Result<Response, PageError> {
     require_csrf(&session, &form.csrf_token).await?;
     let base = state.issuer.path();
-    let Some(user) = signed_in_user(&state, &session).await? else {
-        return Ok(
-            Redirect::to(&login_url(base, &format!("{base}/invites/{token}"))).into_response(),
-        );
+    let here = format!("{base}/invites/{token}");
+    let Some(signed_in) = session.signed_in().await? else {
+        return Ok(Redirect::to(&login_url(base, &here)).into_response());
     };
     let decision = match form.decision.as_str() {
         "accept" => Decision::Accept,
@@ -141,7 +131,7 @@ async fn answer_invite(
         _ => return Err(PageError::bad_request("Choose accept or decline.")),
     };
     let ip = ip.to_string();
-    let actor = Actor::User(user.id.to_string());
+    let actor = Actor::User(signed_in.user_id.to_string());
     let origin = Origin {
         actor: &actor,
         ip: Some(&ip),
@@ -149,28 +139,16 @@ async fn answer_invite(
             .get(header::USER_AGENT)
             .and_then(|value| value.to_str().ok()),
     };
-    let answered = match invite_answer::answer(&state.store, &token, &user, decision, origin).await
-    {
-        Ok(answered) => answered,
-        Err(AnswerError::NotFound) => return Err(PageError::NotFound),
-        Err(AnswerError::NotAddressedToYou) => {
-            return Err(PageError::BadRequest {
-                status: StatusCode::FORBIDDEN,
-                message: "The invitation is for another email address.".into(),
-            });
-        }
-        Err(AnswerError::Unanswerable(reason)) => return Err(unanswerable(reason)),
-        Err(AnswerError::AnsweredMeanwhile) => {
-            return Err(unanswerable(Unanswerable::AlreadyAnswered(
-                InvitationStatus::Accepted,
-            )));
-        }
-        Err(AnswerError::Database(error)) => return Err(error.into()),
-    };
-    let account_name = accounts::find(state.store.pool(), &answered.invitation.account_id)
-        .await?
-        .map(|account| account.name)
-        .unwrap_or_default();
+    let answered =
+        match invites::answer(&state.store, &token, &signed_in.user_id, decision, origin).await {
+            Ok(answered) => answered,
+            // Signed in as a user deleted since: as good as signed out.
+            Err(manage::Error::CallerGone) => {
+                return Ok(Redirect::to(&login_url(base, &here)).into_response());
+            }
+            Err(error) => return Err(page_error(error)),
+        };
+    let account_name = answered.account_name;
     let (heading, message) = match decision {
         Decision::Accept => (
             "Invitation accepted",
@@ -196,25 +174,27 @@ async fn answer_invite(
     )
 }
 
-async fn signed_in_user(
-    state: &AppState,
-    session: &LoginSession,
-) -> Result<Option<User>, PageError> {
-    match session.signed_in().await? {
-        Some(signed_in) => Ok(users::find(state.store.pool(), &signed_in.user_id).await?),
-        None => Ok(None),
-    }
-}
-
-fn unanswerable(reason: Unanswerable) -> PageError {
-    match reason {
-        Unanswerable::Expired => PageError::BadRequest {
-            status: StatusCode::GONE,
-            message: "This invitation has expired. Ask for a new one.".into(),
-        },
-        Unanswerable::AlreadyAnswered(_) => PageError::BadRequest {
-            status: StatusCode::CONFLICT,
-            message: "This invitation was already used or withdrawn.".into(),
-        },
+/// Why an invitation cannot be shown or answered, as a page says it.
+fn page_error(error: manage::Error) -> PageError {
+    let (status, message) = match error {
+        manage::Error::Database(error) => return PageError::Database(error),
+        manage::Error::NotFound(_) => return PageError::NotFound,
+        manage::Error::Forbidden(_) => (
+            StatusCode::FORBIDDEN,
+            "The invitation is for another email address.",
+        ),
+        manage::Error::Gone { .. } => (
+            StatusCode::GONE,
+            "This invitation has expired. Ask for a new one.",
+        ),
+        // Answered, withdrawn or expired meanwhile: all the same to the visitor.
+        _ => (
+            StatusCode::CONFLICT,
+            "This invitation was already used or withdrawn.",
+        ),
+    };
+    PageError::BadRequest {
+        status,
+        message: message.into(),
     }
 }

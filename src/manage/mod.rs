@@ -2,7 +2,11 @@
 //! on what (`caller`), and each resource's changes, each one a `store::Change` with its audit
 //! event. Adapters parse, call one function here, and render its answer or its [`Error`].
 
+pub mod accounts;
 pub mod caller;
+pub mod invites;
+pub mod members;
+pub mod new_user;
 
 use crate::password::PasswordError;
 use crate::validation::FieldError;
@@ -22,6 +26,12 @@ pub enum Error {
     /// The caller is known to the account but its role or credential is not enough.
     #[error("{0}")]
     Forbidden(String),
+    /// Refused for a reason the caller can mend, with its own code (`email_unverified`).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+    /// The credential stands for a user who no longer exists: it is no credential any more.
+    #[error("the caller's user no longer exists")]
+    CallerGone,
     /// The state of things forbids it (`code`: `conflict`, `last_owner`, `has_children` …).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },

@@ -14,8 +14,8 @@ use crate::clock;
 use crate::email_address::EmailAddress;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_return_to};
 use crate::invitation::{Invitation, InvitationStatus};
-use crate::invite_answer;
 use crate::mailer;
+use crate::manage::invites;
 use crate::password;
 use crate::rate_limit;
 use crate::secret;
@@ -62,7 +62,7 @@ async fn invitation(
     let Some(token) = token.filter(|token| !token.is_empty()) else {
         return Ok(None);
     };
-    let invitation = invite_answer::find(&state.store, token)
+    let invitation = invites::find(&state.store, token)
         .await?
         .filter(|invitation| invitation.status_at(clock::now()) == InvitationStatus::Pending)
         .ok_or(PageError::BadRequest {

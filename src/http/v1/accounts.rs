@@ -9,22 +9,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::account::Account;
-use crate::admin;
-use crate::audit::{Action, NewEvent};
-use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::{ApiJson, MergePatch};
-use crate::http::v1::caller::{self, authorize};
+use crate::http::v1::caller;
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::AccountId;
+use crate::manage::accounts;
 use crate::manage::caller::Caller;
-use crate::role::Role;
 use crate::state::AppState;
-use crate::store::{Position, accounts, users};
+use crate::store::Position;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -128,43 +124,15 @@ async fn insert(
     new: NewChild,
     parent_id: Option<AccountId>,
 ) -> Result<Response, HttpError> {
-    match &parent_id {
-        Some(parent_id) => {
-            authorize(state, caller, parent_id, Role::Admin).await?;
-        }
-        None => caller.require_user_level()?,
-    }
-    let now = clock::now();
-    let mut account = Account::new(new.name, parent_id.clone(), now);
-    account.labels = new.labels;
-    account.external_id = new.external_id;
-    account.avatar_url = new.avatar_url;
-    account.billing_email = new.billing_email;
-    let errors = account.validate();
-    if !errors.is_empty() {
-        return Err(HttpError::validation(errors));
-    }
-    let mut change = state.store.change().await?;
-    if let Some(parent_id) = &parent_id
-        && !accounts::lock(&mut change, parent_id).await?
-    {
-        return Err(HttpError::not_found("account"));
-    }
-    let owner = users::find(&mut *change, caller.user()?)
-        .await?
-        .ok_or_else(HttpError::invalid_token)?;
-    // Whoever signed up with an address they do not hold must not found tenants under it.
-    if !owner.email_verified {
-        return Err(HttpError::new(
-            StatusCode::FORBIDDEN,
-            "email_unverified",
-            "verify your email address before creating accounts",
-        ));
-    }
-    admin::insert_account_with_owner(change, &account, &owner, caller.origin(), now)
-        .await?
-        .commit()
-        .await?;
+    let new = accounts::NewAccount {
+        name: new.name,
+        parent_id,
+        labels: new.labels,
+        external_id: new.external_id,
+        avatar_url: new.avatar_url,
+        billing_email: new.billing_email,
+    };
+    let account = accounts::create(&state.store, caller, new).await?;
     Ok((StatusCode::CREATED, Json(account)).into_response())
 }
 
@@ -186,11 +154,9 @@ async fn show_account(
     Path(acc): Path<String>,
 ) -> Result<Json<Account>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Viewer).await?;
-    let account = accounts::find(state.store.pool(), &account_id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("account"))?;
-    Ok(Json(account))
+    Ok(Json(
+        accounts::show(&state.store, &caller, &account_id).await?,
+    ))
 }
 
 /// Update an account (JSON merge patch).
@@ -219,41 +185,7 @@ async fn update_account(
     MergePatch(patch): MergePatch,
 ) -> Result<Json<Account>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let mut change = state.store.change().await?;
-    if !accounts::lock(&mut change, &account_id).await? {
-        return Err(HttpError::not_found("account"));
-    }
-    let role = caller::authorize_in(&mut change, &caller, &account_id, Role::Admin).await?;
-    let current = accounts::find(&mut *change, &account_id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("account"))?;
-    let mut updated = current.merge_patch(&patch).map_err(HttpError::validation)?;
-    let errors = updated.validate();
-    if !errors.is_empty() {
-        return Err(HttpError::validation(errors));
-    }
-    if updated.status != current.status && role < Role::Owner {
-        return Err(HttpError::forbidden("only an owner may change the status"));
-    }
-    let changed = updated.changed_fields(&current);
-    if changed.is_empty() {
-        return Ok(Json(current));
-    }
-    let now = clock::now();
-    updated.updated_at = Timestamp(now);
-    accounts::update(&mut *change, &updated).await?;
-    let mut details = json!({ "fields": changed });
-    if updated.status != current.status {
-        details["status"] = json!(updated.status);
-    }
-    let event = caller.event(
-        Some(&account_id),
-        Action::AccountUpdated,
-        "account",
-        account_id.as_str(),
-        details,
-    );
-    change.record(&event, now).await?.commit().await?;
+    let updated = accounts::update(&state.store, &caller, &account_id, &patch).await?;
     Ok(Json(updated))
 }
 
@@ -278,57 +210,7 @@ async fn delete_account(
 ) -> Result<StatusCode, HttpError> {
     let account_id = caller::account_id(&acc)?;
     let cascade = cascade_param(&uri)?;
-    let mut change = state.store.change().await?;
-    if !accounts::lock(&mut change, &account_id).await? {
-        return Err(HttpError::not_found("account"));
-    }
-    caller::authorize_in(&mut change, &caller, &account_id, Role::Owner).await?;
-    let descendants = accounts::descendants(&mut *change, &account_id).await?;
-    if !descendants.is_empty() && !cascade {
-        return Err(HttpError::conflict(
-            "has_children",
-            "the account has child accounts; delete them first or pass ?cascade=true",
-        ));
-    }
-    let now = clock::now();
-    let parent_id = accounts::find(&mut *change, &account_id)
-        .await?
-        .and_then(|account| account.parent_id);
-    // The trail outlives the accounts: one event per deleted account, descendants included,
-    // and one in the surviving parent's log (API.md §8).
-    fn deleted<'a>(
-        caller: &'a Caller,
-        log: &'a AccountId,
-        target: &'a AccountId,
-        root: &AccountId,
-    ) -> NewEvent<'a> {
-        let details = json!({ "cascade_from": (target != root).then_some(root) });
-        caller.event(
-            Some(log),
-            Action::AccountDeleted,
-            "account",
-            target.as_str(),
-            details,
-        )
-    }
-    let mut change = change
-        .record(
-            &deleted(&caller, &account_id, &account_id, &account_id),
-            now,
-        )
-        .await?;
-    for id in &descendants {
-        change
-            .record(&deleted(&caller, id, id, &account_id), now)
-            .await?;
-    }
-    if let Some(parent_id) = &parent_id {
-        change
-            .record(&deleted(&caller, parent_id, &account_id, &account_id), now)
-            .await?;
-    }
-    accounts::delete(&mut *change, &account_id).await?;
-    change.commit().await?;
+    accounts::delete(&state.store, &caller, &account_id, cascade).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -366,12 +248,11 @@ async fn list_children(
     request: PageRequest,
 ) -> Result<Json<Page<Account>>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Viewer).await?;
-    let after = request.position(&state, "children")?;
     let rows = accounts::children(
-        state.store.pool(),
+        &state.store,
+        &caller,
         &account_id,
-        &after,
+        || request.position(&state, "children"),
         request.fetch_limit(),
     )
     .await?;

@@ -11,17 +11,18 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::account::Account;
-use crate::admin::{self, NewAccount, NewOwner, NewUser, RotatedKey};
+use crate::admin::{self, NewUser, RotatedKey};
 use crate::clock::Timestamp;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::AccountId;
+use crate::manage::accounts::{self, NewOwner, OwnedAccount};
 use crate::manage::caller::Caller;
 use crate::search::{self, Schema};
 use crate::state::AppState;
-use crate::store::{Position, accounts, users};
+use crate::store::{Position, users};
 use crate::user::User;
 
 pub fn routes() -> Router<AppState> {
@@ -231,11 +232,11 @@ async fn create_account(
         ),
         None => None,
     };
-    let created = admin::create_account(
+    let created = accounts::create_with_owner(
         &state.store,
         &state.hasher,
         &state.issuer,
-        NewAccount {
+        OwnedAccount {
             name: body.name,
             owner: NewOwner {
                 email: body.owner.email,
@@ -292,7 +293,7 @@ async fn search_accounts(
     let condition = search_condition(&uri, &ACCOUNT_SEARCH)?;
     let after = request.position(&state, "admin_accounts")?;
     let rows = accounts::search(
-        state.store.pool(),
+        &state.store,
         condition.as_ref(),
         &after,
         request.fetch_limit(),

@@ -17,10 +17,11 @@ use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, GrantId, InvitationId};
 use crate::invitation::InvitationStatus;
 use crate::manage::caller::Caller;
+use crate::manage::invites;
 use crate::profile;
 use crate::role::Role;
 use crate::state::AppState;
-use crate::store::{Position, accounts, grants, invitations, users};
+use crate::store::{Position, accounts, grants, users};
 use crate::user::User;
 
 pub fn routes() -> Router<AppState> {
@@ -340,19 +341,12 @@ async fn list_my_invites(
     caller: Caller,
     request: PageRequest,
 ) -> Result<Json<Page<MyInvite>>, HttpError> {
-    // Invitations lead into other accounts, beyond an account-scoped token's reach.
-    caller.require_user_level()?;
-    let user = load_user(&state, &caller).await?;
-    let after = request.position(&state, "me/invites")?;
     let now = clock::now();
-    // Listed whether or not the address is verified (users start unverified, API.md §8).
-    // The listing names the inviting account and the role, never the token or accept URL:
-    // accepting still needs the mailed link, which only the address's owner receives.
-    let rows = invitations::pending_for_email(
-        state.store.pool(),
-        &user.email,
+    let rows = invites::mine(
+        &state.store,
+        &caller,
         now,
-        &after,
+        || request.position(&state, "me/invites"),
         request.fetch_limit(),
     )
     .await?;

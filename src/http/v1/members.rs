@@ -9,27 +9,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use crate::access;
-use crate::audit::Action;
-use crate::clock::{self, Timestamp};
-use crate::email_address::EmailAddress;
+use crate::clock::Timestamp;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::{ApiJson, PatchJson};
-use crate::http::v1::caller::{self, authorize};
-use crate::http::v1::invites;
+use crate::http::v1::caller;
 use crate::http::v1::page::{Page, PageRequest, page};
-use crate::ids::{AccountId, InvitationId, UserId};
-use crate::invitation::{self, Invitation};
-use crate::invite_send;
+use crate::ids::{InvitationId, UserId};
+use crate::invitation::Invitation;
 use crate::manage::caller::Caller;
+use crate::manage::members::{self, Added};
 use crate::role::Role;
 use crate::state::AppState;
-use crate::store::memberships::{self, Entry, Member, RoleChange};
-use crate::store::{Change, Recorded, accounts, users};
-use sqlx::AnyConnection;
+use crate::store::memberships::{Entry, Member};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -62,14 +55,12 @@ async fn list_members(
     request: PageRequest,
 ) -> Result<Json<Page<MemberView>>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Viewer).await?;
-    let after = request.position(&state, "members")?;
-    let rows = memberships::list(
-        state.store.pool(),
+    let rows = members::list(
+        &state.store,
+        &caller,
         &account_id,
-        &after,
+        || request.position(&state, "members"),
         request.fetch_limit(),
-        clock::now(),
     )
     .await?;
     Ok(page(
@@ -177,110 +168,16 @@ async fn add_member(
     ApiJson(new): ApiJson<NewMember>,
 ) -> Result<Response, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let mut change = locked(&state, &account_id).await?;
-    let role = caller::authorize_in(&mut change, &caller, &account_id, Role::Admin).await?;
-    if !access::may_grant(role, new.role) {
-        return Err(HttpError::forbidden(
-            "only an owner may grant the owner role",
-        ));
-    }
-    // By email, the invitation goes to the address as typed and the answer never depends on
-    // whether a user owns it (no enumeration of users); a user id names a known user.
-    let (email, user) = match (new.user_id.as_deref(), new.email.as_deref()) {
-        (Some(id), None) => {
-            let user = match UserId::parse(id) {
-                Some(id) => users::find(&mut *change, &id).await?,
-                None => None,
-            }
-            .ok_or_else(|| HttpError::not_found("user"))?;
-            let email =
-                EmailAddress::parse(&user.email).ok_or_else(|| HttpError::not_found("user"))?;
-            (email, Some(user))
-        }
-        (None, Some(email)) => {
-            let email = EmailAddress::parse(email)
-                .ok_or_else(|| HttpError::invalid_field("email", "must be an email address"))?;
-            let user = users::find_by_email(&mut *change, email.as_str()).await?;
-            (email, user)
-        }
-        _ => {
-            return Err(HttpError::invalid_field(
-                "user_id",
-                "give exactly one of user_id and email",
-            ));
-        }
-    };
-    let now = clock::now();
-    if let Some(user) = &user {
-        if memberships::role(&mut *change, &account_id, &user.id)
-            .await?
-            .is_some()
-        {
-            return Err(HttpError::conflict(
-                "conflict",
-                "the user is already a member of the account",
-            ));
-        }
-        if joins_at_once(&mut change, &caller, &account_id, &user.id).await? {
-            memberships::insert(&mut *change, &account_id, &user.id, new.role, now).await?;
-            let member = memberships::find(&mut *change, &account_id, &user.id)
-                .await?
-                .ok_or_else(|| HttpError::not_found("member"))?;
-            record(
-                change,
-                &caller,
-                &account_id,
-                Action::MemberAdded,
-                &user.id,
-                json!({ "role": new.role }),
-                now,
-            )
-            .await?
-            .commit()
-            .await?;
-            return Ok((StatusCode::CREATED, Json(MemberView::member(member))).into_response());
-        }
-    }
-    // Anyone else is only asked: membership lets the account's clients skip the consent page,
-    // so it must never be imposed on a user.
-    let account = accounts::find(&mut *change, &account_id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("account"))?;
-    let request = invite_send::Request {
-        account: &account,
-        email,
+    let new = members::NewMember {
+        user_id: new.user_id,
+        email: new.email,
         role: new.role,
-        ttl_seconds: invitation::DEFAULT_TTL_SECONDS,
-        invited_by: caller.user_id().cloned(),
     };
-    let (change, sent) = invite_send::send(change, &state.issuer, request, caller.origin(), now)
-        .await
-        .map_err(invites::send_error)?;
-    change.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(MemberView::invited(sent.invitation)),
-    )
-        .into_response())
-}
-
-/// Whether `user_id` joins without being asked (API.md §8): the caller is a superadmin
-/// acting with a user-level token (not one handed to an app for one account), or the user
-/// already is a member of an ancestor account.
-async fn joins_at_once(
-    db: &mut AnyConnection,
-    caller: &Caller,
-    account_id: &AccountId,
-    user_id: &UserId,
-) -> Result<bool, sqlx::Error> {
-    if let Some(caller_id) = caller.user_id()
-        && !caller.is_account_scoped()
-        && users::is_superadmin(&mut *db, caller_id).await?
-    {
-        return Ok(true);
-    }
-    let lineage = accounts::lineage(&mut *db, account_id, user_id).await?;
-    Ok(access::belongs_to_an_ancestor(&lineage))
+    let view = match members::add(&state.store, &state.issuer, &caller, &account_id, new).await? {
+        Added::Member(member) => MemberView::member(member),
+        Added::Invited(invitation) => MemberView::invited(invitation),
+    };
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// Show a member.
@@ -301,11 +198,7 @@ async fn show_member(
     Path((acc, usr)): Path<(String, String)>,
 ) -> Result<Json<MemberView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Viewer).await?;
-    let user_id = member_id(&usr)?;
-    let member = memberships::find(state.store.pool(), &account_id, &user_id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("member"))?;
+    let member = members::show(&state.store, &caller, &account_id, &usr).await?;
     Ok(Json(MemberView::member(member)))
 }
 
@@ -339,42 +232,9 @@ async fn change_role(
     PatchJson(update): PatchJson<RoleUpdate>,
 ) -> Result<Json<MemberView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let mut change = locked(&state, &account_id).await?;
-    let role = caller::authorize_in(&mut change, &caller, &account_id, Role::Admin).await?;
-    let user_id = member_id(&usr)?;
-    let current = memberships::find(&mut *change, &account_id, &user_id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("member"))?;
-    if !access::may_change_role(role, current.role, update.role) {
-        return Err(HttpError::forbidden(
-            "only an owner may grant the owner role or change an owner's role",
-        ));
-    }
-    if current.role == update.role {
-        return Ok(Json(MemberView::member(current)));
-    }
-    let now = clock::now();
-    match memberships::set_role(&mut change, &account_id, &user_id, update.role, now).await? {
-        RoleChange::Done => {}
-        RoleChange::NotMember => return Err(HttpError::not_found("member")),
-        RoleChange::LastOwner => return Err(last_owner()),
-    }
-    record(
-        change,
-        &caller,
-        &account_id,
-        Action::MemberRoleChanged,
-        &user_id,
-        json!({ "from": current.role, "to": update.role }),
-        now,
-    )
-    .await?
-    .commit()
-    .await?;
-    Ok(Json(MemberView::member(Member {
-        role: update.role,
-        ..current
-    })))
+    let member =
+        members::change_role(&state.store, &caller, &account_id, &usr, update.role).await?;
+    Ok(Json(MemberView::member(member)))
 }
 
 /// Remove a member.
@@ -396,72 +256,11 @@ async fn remove_member(
     Path((acc, usr)): Path<(String, String)>,
 ) -> Result<StatusCode, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let mut change = locked(&state, &account_id).await?;
-    let role = caller::authorize_in(&mut change, &caller, &account_id, Role::Viewer).await?;
-    let user_id = member_id(&usr)?;
-    let current = memberships::find(&mut *change, &account_id, &user_id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("member"))?;
-    let is_self = caller.user_id() == Some(&user_id);
-    if !access::may_remove(role, is_self, current.role) {
-        return Err(HttpError::forbidden(
-            "removing another member needs admin, removing an owner needs owner",
-        ));
-    }
-    match memberships::remove(&mut change, &account_id, &user_id).await? {
-        RoleChange::Done => {}
-        RoleChange::NotMember => return Err(HttpError::not_found("member")),
-        RoleChange::LastOwner => return Err(last_owner()),
-    }
-    record(
-        change,
-        &caller,
-        &account_id,
-        Action::MemberRemoved,
-        &user_id,
-        json!({ "role": current.role, "left": is_self }),
-        clock::now(),
-    )
-    .await?
-    .commit()
-    .await?;
+    members::remove(&state.store, &caller, &account_id, &usr).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn member_id(text: &str) -> Result<UserId, HttpError> {
-    UserId::parse(text).ok_or_else(|| HttpError::not_found("member"))
-}
-
-fn last_owner() -> HttpError {
-    HttpError::conflict(
-        "last_owner",
-        "the account's last owner can be neither removed nor demoted",
-    )
-}
-
-async fn record<'s>(
-    change: Change<'s>,
-    caller: &Caller,
-    account_id: &AccountId,
-    action: Action,
-    user_id: &UserId,
-    details: serde_json::Value,
-    now: i64,
-) -> Result<Recorded<'s>, sqlx::Error> {
-    let event = caller.event(Some(account_id), action, "user", user_id.as_str(), details);
-    change.record(&event, now).await
 }
 
 /// The OpenAPI paths of this module.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(list_members, add_member, show_member, change_role, remove_member))]
 pub struct Api;
-
-/// A change holding the account's lock; 404 when there is no such account.
-async fn locked<'s>(state: &'s AppState, account_id: &AccountId) -> Result<Change<'s>, HttpError> {
-    state
-        .store
-        .change_account(account_id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("account"))
-}

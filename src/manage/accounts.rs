@@ -1,0 +1,383 @@
+//! Accounts (tenants): created by a user, who owns it (optionally under a parent they
+//! administer), or by an operator for an owner named by email; shown, changed by JSON Merge
+//! Patch, deleted (with its descendants only when asked), listed. A child's creation and
+//! deletion are also in its parent's log (API.md §8).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::account::Account;
+use crate::audit::{Action, NewEvent, Origin};
+use crate::clock::{self, Timestamp};
+use crate::config::Issuer;
+use crate::email_address::EmailAddress;
+use crate::ids::AccountId;
+use crate::manage::Error;
+use crate::manage::caller::{self, Caller};
+use crate::manage::new_user;
+use crate::password::Hasher;
+use crate::role::Role;
+use crate::search::Condition;
+use crate::store::{Change, Position, Recorded, Store, accounts, memberships, users};
+use crate::user::User;
+
+/// An account a user creates for itself, as the request gives it.
+pub struct NewAccount {
+    pub name: String,
+    pub parent_id: Option<AccountId>,
+    pub labels: BTreeMap<String, String>,
+    pub external_id: Option<String>,
+    pub avatar_url: Option<String>,
+    pub billing_email: Option<String>,
+}
+
+/// Creates an account owned by the calling user: a top-level one needs a user-level token,
+/// a child one admin on its parent. The caller's email must be verified: whoever signed up
+/// with an address they do not hold must not found tenants under it.
+pub async fn create(store: &Store, caller: &Caller, new: NewAccount) -> Result<Account, Error> {
+    match &new.parent_id {
+        Some(parent_id) => {
+            caller::authorize(store, caller, parent_id, Role::Admin).await?;
+        }
+        None => caller.require_user_level()?,
+    }
+    let now = clock::now();
+    let mut account = Account::new(new.name, new.parent_id, now);
+    account.labels = new.labels;
+    account.external_id = new.external_id;
+    account.avatar_url = new.avatar_url;
+    account.billing_email = new.billing_email;
+    let errors = account.validate();
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let mut change = store.change().await?;
+    if let Some(parent_id) = &account.parent_id
+        && !accounts::lock(&mut change, parent_id).await?
+    {
+        return Err(Error::NotFound("account"));
+    }
+    let owner = users::find(&mut *change, caller.user()?)
+        .await?
+        .ok_or(Error::CallerGone)?;
+    if !owner.email_verified {
+        return Err(Error::Refused {
+            code: "email_unverified",
+            message: "verify your email address before creating accounts".to_owned(),
+        });
+    }
+    insert_with_owner(change, &account, &owner, caller.origin(), now)
+        .await?
+        .commit()
+        .await?;
+    Ok(account)
+}
+
+/// The owner of an account an operator creates: an existing user found by email, or one
+/// created with these.
+pub struct NewOwner {
+    pub email: String,
+    pub name: Option<String>,
+    pub password: Option<String>,
+}
+
+/// An account an operator (CLI, superadmin API) creates for an owner.
+pub struct OwnedAccount {
+    pub name: String,
+    pub owner: NewOwner,
+    pub parent_id: Option<AccountId>,
+}
+
+/// An account just created, its owner, and whether the owner was created with it.
+pub struct CreatedAccount {
+    pub account: Account,
+    pub owner: User,
+    pub owner_created: bool,
+}
+
+/// Creates an account owned by the user with the owner's email, creating that user when the
+/// email is new (mailed a link to choose a password when given none), all in one change. A
+/// name or password for an owner who already exists is refused rather than silently
+/// dropped: this must never change an existing user.
+pub async fn create_with_owner(
+    store: &Store,
+    hasher: &Hasher,
+    issuer: &Issuer,
+    new: OwnedAccount,
+    origin: Origin<'_>,
+) -> Result<CreatedAccount, Error> {
+    let name = check_name(&new.name)?;
+    let owner_email = EmailAddress::parse(&new.owner.email)
+        .ok_or_else(|| Error::invalid("owner.email", "must be an email address"))?;
+    let owner_name = new_user::check_name(new.owner.name, "owner.name")?;
+    let has_profile = owner_name.is_some() || new.owner.password.is_some();
+    if has_profile
+        && users::find_by_email(store.pool(), owner_email.as_str())
+            .await?
+            .is_some()
+    {
+        return Err(existing_owner());
+    }
+    // Hashed before the transaction: argon2 takes a while and the write lock must not wait.
+    let password_hash = new_user::hash_password(
+        hasher,
+        new.owner.password,
+        owner_email.as_str(),
+        "owner.password",
+    )
+    .await?;
+    let now = clock::now();
+    let mut change = store.change().await?;
+    if let Some(parent_id) = &new.parent_id {
+        accounts::find(&mut *change, parent_id)
+            .await?
+            .ok_or(Error::NotFound("parent account"))?;
+    }
+    let existing = users::find_by_email(&mut *change, owner_email.as_str()).await?;
+    let (owner, owner_created) = match existing {
+        Some(_) if has_profile => return Err(existing_owner()),
+        Some(user) => (user, false),
+        None => {
+            let user = User::new(owner_email, owner_name, password_hash, now);
+            new_user::insert(&mut change, issuer, &user, now).await?;
+            (user, true)
+        }
+    };
+    let account = Account::new(name, new.parent_id, now);
+    let mut change = insert_with_owner(change, &account, &owner, origin, now).await?;
+    if owner_created {
+        let details = json!({"superadmin": false});
+        let event = origin.event(
+            None,
+            Action::UserCreated,
+            "user",
+            owner.id.as_str(),
+            details,
+        );
+        change.record(&event, now).await?;
+    }
+    change.commit().await?;
+    Ok(CreatedAccount {
+        account,
+        owner,
+        owner_created,
+    })
+}
+
+fn existing_owner() -> Error {
+    Error::invalid(
+        "owner",
+        "a user with this email already exists: give only its email",
+    )
+}
+
+/// An operator's account name: trimmed, then 1 to 200 characters on one line.
+fn check_name(name: &str) -> Result<String, Error> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::invalid("name", "must be 1 to 200 characters"));
+    }
+    if !crate::text::is_one_line(name) {
+        return Err(Error::invalid(
+            "name",
+            "must be one line without control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Writes an account and its owner's membership, and records both (and the child's creation
+/// in its parent's log, API.md §8): every way an account comes to be, first start included.
+pub async fn insert_with_owner<'s>(
+    mut change: Change<'s>,
+    account: &Account,
+    owner: &User,
+    origin: Origin<'_>,
+    now: i64,
+) -> Result<Recorded<'s>, sqlx::Error> {
+    accounts::insert(&mut *change, account).await?;
+    memberships::insert(&mut *change, &account.id, &owner.id, Role::Owner, now).await?;
+    let account_id = account.id.as_str();
+    let details = json!({"name": account.name});
+    let created = origin.event(
+        Some(&account.id),
+        Action::AccountCreated,
+        "account",
+        account_id,
+        details,
+    );
+    let mut change = change.record(&created, now).await?;
+    let details = json!({"role": Role::Owner});
+    let owner_added = origin.event(
+        Some(&account.id),
+        Action::MemberAdded,
+        "user",
+        owner.id.as_str(),
+        details,
+    );
+    change.record(&owner_added, now).await?;
+    if let Some(parent_id) = &account.parent_id {
+        let details = json!({"name": account.name, "parent_id": parent_id});
+        let child_created = origin.event(
+            Some(parent_id),
+            Action::AccountCreated,
+            "account",
+            account_id,
+            details,
+        );
+        change.record(&child_created, now).await?;
+    }
+    Ok(change)
+}
+
+/// An account the caller may see (any role).
+pub async fn show(
+    store: &Store,
+    caller: &Caller,
+    account_id: &AccountId,
+) -> Result<Account, Error> {
+    caller::authorize(store, caller, account_id, Role::Viewer).await?;
+    find(store, account_id).await
+}
+
+/// An account, for the operator.
+pub async fn find(store: &Store, account_id: &AccountId) -> Result<Account, Error> {
+    accounts::find(store.pool(), account_id)
+        .await?
+        .ok_or(Error::NotFound("account"))
+}
+
+/// Changes an account by JSON Merge Patch (admins; the status only owners). Unchanged, it
+/// writes and records nothing.
+pub async fn update(
+    store: &Store,
+    caller: &Caller,
+    account_id: &AccountId,
+    patch: &Value,
+) -> Result<Account, Error> {
+    let mut change = store
+        .change_account(account_id)
+        .await?
+        .ok_or(Error::NotFound("account"))?;
+    let role = caller::authorize_in(&mut change, caller, account_id, Role::Admin).await?;
+    let current = accounts::find(&mut *change, account_id)
+        .await?
+        .ok_or(Error::NotFound("account"))?;
+    let mut updated = current.merge_patch(patch).map_err(Error::Invalid)?;
+    let errors = updated.validate();
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    if updated.status != current.status && role < Role::Owner {
+        return Err(Error::forbidden("only an owner may change the status"));
+    }
+    let changed = updated.changed_fields(&current);
+    if changed.is_empty() {
+        return Ok(current);
+    }
+    let now = clock::now();
+    updated.updated_at = Timestamp(now);
+    accounts::update(&mut *change, &updated).await?;
+    let mut details = json!({ "fields": changed });
+    if updated.status != current.status {
+        details["status"] = json!(updated.status);
+    }
+    let event = caller.event(
+        Some(account_id),
+        Action::AccountUpdated,
+        "account",
+        account_id.as_str(),
+        details,
+    );
+    change.record(&event, now).await?.commit().await?;
+    Ok(updated)
+}
+
+/// Deletes an account (owners). One with children is a conflict unless `cascade`, which
+/// deletes its descendants with it.
+pub async fn delete(
+    store: &Store,
+    caller: &Caller,
+    account_id: &AccountId,
+    cascade: bool,
+) -> Result<(), Error> {
+    let mut change = store
+        .change_account(account_id)
+        .await?
+        .ok_or(Error::NotFound("account"))?;
+    caller::authorize_in(&mut change, caller, account_id, Role::Owner).await?;
+    let descendants = accounts::descendants(&mut *change, account_id).await?;
+    if !descendants.is_empty() && !cascade {
+        return Err(Error::Conflict {
+            code: "has_children",
+            message: "the account has child accounts; delete them first or pass ?cascade=true"
+                .to_owned(),
+        });
+    }
+    let now = clock::now();
+    let parent_id = accounts::find(&mut *change, account_id)
+        .await?
+        .and_then(|account| account.parent_id);
+    // The trail outlives the accounts: one event per deleted account, descendants included,
+    // and one in the surviving parent's log (API.md §8).
+    fn deleted<'a>(
+        caller: &'a Caller,
+        log: &'a AccountId,
+        target: &'a AccountId,
+        root: &AccountId,
+    ) -> NewEvent<'a> {
+        let details = json!({ "cascade_from": (target != root).then_some(root) });
+        caller.event(
+            Some(log),
+            Action::AccountDeleted,
+            "account",
+            target.as_str(),
+            details,
+        )
+    }
+    let mut change = change
+        .record(&deleted(caller, account_id, account_id, account_id), now)
+        .await?;
+    for id in &descendants {
+        change
+            .record(&deleted(caller, id, id, account_id), now)
+            .await?;
+    }
+    if let Some(parent_id) = &parent_id {
+        change
+            .record(&deleted(caller, parent_id, account_id, account_id), now)
+            .await?;
+    }
+    accounts::delete(&mut *change, account_id).await?;
+    change.commit().await?;
+    Ok(())
+}
+
+/// An account's direct children, newest first, for anyone who may see it. `after` is read
+/// only once the caller may see the list.
+pub async fn children<E: From<Error>>(
+    store: &Store,
+    caller: &Caller,
+    account_id: &AccountId,
+    after: impl FnOnce() -> Result<Position, E>,
+    limit: i64,
+) -> Result<Vec<Account>, E> {
+    caller::authorize(store, caller, account_id, Role::Viewer).await?;
+    let after = after()?;
+    let rows = accounts::children(store.pool(), account_id, &after, limit)
+        .await
+        .map_err(Error::from)?;
+    Ok(rows)
+}
+
+/// Every account matching `condition` (all without one), newest first: the superadmin's
+/// search and the operator's listing.
+pub async fn search(
+    store: &Store,
+    condition: Option<&Condition>,
+    after: &Position,
+    limit: i64,
+) -> Result<Vec<Account>, Error> {
+    Ok(accounts::search(store.pool(), condition, after, limit).await?)
+}
