@@ -234,6 +234,7 @@ impl Seed {
                 account_id: Some(account_id.clone()),
                 scope: "openid email".into(),
                 auth_time: Some(now),
+                amr: vec!["pwd".to_owned()],
                 created_at: now,
                 expires_at: now + 86_400,
                 revoked_at: None,
@@ -428,6 +429,8 @@ fn sample_claims() -> AccessTokenClaims {
         acc: Some("acc_01JD5Q7ZB1C3D5E7F9G2H4J6KM".into()),
         role: Some("admin".into()),
         gid: None,
+        amr: Some(vec!["pwd".into()]),
+        acr: Some("urn:tessera:acr:pwd".into()),
     }
 }
 

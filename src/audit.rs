@@ -70,6 +70,9 @@ actions! {
     UserEnabled = "user.enabled", access: true;
     UserLogin = "user.login", access: false;
     UserLoginFailed = "user.login_failed", access: false;
+    UserMfaEnabled = "user.mfa_enabled", access: false;
+    UserMfaDisabled = "user.mfa_disabled", access: false;
+    UserRecoveryCodesRegenerated = "user.recovery_codes_regenerated", access: false;
     SigningKeyRotated = "signing_key.rotated", access: false;
 }
 

@@ -99,7 +99,7 @@ pub async fn issue_code(
     store: &Store,
     request: &AuthorizationRequest,
     user_id: &UserId,
-    auth_time: i64,
+    authentication: &Authentication,
     now: i64,
 ) -> Result<String, sqlx::Error> {
     let code = secret::generate();
@@ -111,7 +111,8 @@ pub async fn issue_code(
         scope: request.scope.clone(),
         nonce: request.nonce.clone(),
         code_challenge: request.code_challenge.clone(),
-        auth_time,
+        auth_time: authentication.auth_time,
+        amr: authentication.amr.clone(),
         expires_at: now + CODE_LIFETIME_SECONDS,
     };
     let mut change = store.change().await?;

@@ -93,6 +93,11 @@ prefixed_id!(
 prefixed_id!(ApiKeyId, "key_");
 prefixed_id!(EventId, "evt_");
 prefixed_id!(
+    /// A second factor of a user (a TOTP app, a passkey).
+    FactorId,
+    "fac_"
+);
+prefixed_id!(
     /// One authorization an access-token family descends from (a refresh-token family).
     GrantId,
     "grt_"

@@ -24,6 +24,7 @@ pub mod keys;
 pub mod mailer;
 pub mod maintenance;
 pub mod manage;
+pub mod mfa;
 pub mod metrics;
 pub mod oauth;
 pub mod password;

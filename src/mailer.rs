@@ -234,6 +234,20 @@ struct EmailChangeHtml<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "email/factor_changed.txt")]
+struct FactorChangedText<'a> {
+    what: &'a str,
+    factor: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/factor_changed.html")]
+struct FactorChangedHtml<'a> {
+    what: &'a str,
+    factor: &'a str,
+}
+
+#[derive(Template)]
 #[template(path = "email/password_reset.txt")]
 struct PasswordResetText<'a> {
     link: &'a str,
@@ -320,6 +334,17 @@ pub fn password_reset(recipient: &str, link: &str) -> NewEmail {
         "Reset your password".to_owned(),
         &PasswordResetText { link },
         &PasswordResetHtml { link },
+    )
+}
+
+/// A second factor was added or removed (`what`: "A second factor was added" …), so that a
+/// user whose password leaked hears of it.
+pub fn factor_changed(recipient: &str, what: &str, factor: &str) -> NewEmail {
+    compose(
+        recipient,
+        what.to_owned(),
+        &FactorChangedText { what, factor },
+        &FactorChangedHtml { what, factor },
     )
 }
 

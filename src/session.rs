@@ -23,6 +23,14 @@ pub struct SignedIn {
     /// The same moment to the millisecond, to tell a login from a request in its second.
     #[serde(default)]
     pub signed_in_at_ms: i64,
+    /// How the user signed in (RFC 8176 method references); a session from before these
+    /// were recorded signed in with a password.
+    #[serde(default = "password_only")]
+    pub amr: Vec<String>,
+}
+
+fn password_only() -> Vec<String> {
+    vec!["pwd".to_owned()]
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +78,7 @@ impl LoginSession {
                     user_id: user_id.clone(),
                     auth_time: now,
                     signed_in_at_ms: clock::now_ms(),
+                    amr: password_only(),
                 },
             )
             .await?;

@@ -105,6 +105,7 @@ pub async fn redeem_code(
         grant.account_id.as_ref().zip(role),
         &family.id,
         &grant.scope,
+        &grant.amr,
         id_token,
         refresh,
         now,
@@ -203,6 +204,7 @@ pub async fn refresh(
         grant.account_id.as_ref().zip(role),
         &grant.id,
         &scope,
+        &grant.amr,
         id_token,
         refresh,
         now,
@@ -317,12 +319,15 @@ pub async fn exchange(
         role = role.min(subject_role);
     }
     let grant_id = subject.gid.as_deref().and_then(GrantId::parse);
+    // The account token says how the user signed in, as the token it was traded from did.
+    let amr = subject.amr.clone().unwrap_or_default();
     let subject = Subject::User {
         user_id: &user_id,
         account: Some((account_id, role)),
         grant_id: grant_id.as_ref(),
     };
-    let claims = access_token_claims(ctx, client, &subject, &scope, audience, now);
+    let claims =
+        access_token_claims(ctx, client, &subject, &scope, audience, now).signed_in_by(&amr);
     let access_token = ctx.keys.sign_access_token(&claims)?;
     let mut response = TokenResponse::bearer(
         access_token,
@@ -381,6 +386,7 @@ fn new_grant(client: &Client, code: &CodeGrant, now: i64) -> Grant {
         account_id: code.account_id.clone(),
         scope: code.scope.to_string(),
         auth_time: Some(code.auth_time),
+        amr: code.amr.clone(),
         created_at: now,
         expires_at: now + client.settings.refresh_token_ttl_seconds,
         revoked_at: None,
@@ -442,6 +448,7 @@ fn sign_user_tokens(
     account: Option<(&AccountId, Role)>,
     grant_id: &GrantId,
     scope: &Scope,
+    amr: &[String],
     id_token: Option<IdTokenFor<'_>>,
     refresh_token: Option<String>,
     now: i64,
@@ -451,7 +458,7 @@ fn sign_user_tokens(
         account,
         grant_id: Some(grant_id),
     };
-    let claims = access_token_claims(ctx, client, &subject, scope, None, now);
+    let claims = access_token_claims(ctx, client, &subject, scope, None, now).signed_in_by(amr);
     let access_token = ctx.keys.sign_access_token(&claims)?;
     let id_token = match id_token {
         Some(for_user) => {
@@ -475,6 +482,8 @@ fn sign_user_tokens(
                 } else {
                     None
                 },
+                amr: claims.amr.clone(),
+                acr: claims.acr.clone(),
             };
             Some(ctx.keys.signing_key().sign(ID_TOKEN_TYP, &claims)?)
         }

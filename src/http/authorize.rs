@@ -208,6 +208,7 @@ async fn decide(
                 Authentication {
                     auth_time: signed_in.auth_time,
                     signed_in_at_ms: signed_in.signed_in_at_ms,
+                    amr: signed_in.amr.clone(),
                 },
             )
         }),
@@ -216,7 +217,7 @@ async fn decide(
         clock::now_ms(),
     )
     .await?;
-    let signed_in = situation.user.as_ref().zip(situation.facts.authentication);
+    let signed_in = situation.user.as_ref().zip(situation.facts.authentication.clone());
     match (decision::decide(&situation.facts), signed_in) {
         (Decision::Login { login_after }, _) => Ok(send_to_login(state, query, login_after)),
         (Decision::Deny { error, description }, _) => Err(to_client(&request, error, description)),
@@ -241,7 +242,7 @@ async fn decide(
                 &state.store,
                 &request,
                 &user.id,
-                authentication.auth_time,
+                &authentication,
                 now,
             )
             .await?;

@@ -200,6 +200,9 @@ impl From<crate::manage::Error> for HttpError {
                 message,
                 retry_after,
             } => HttpError::rate_limited(message, retry_after),
+            Error::Rejected { code, message } => {
+                HttpError::new(StatusCode::BAD_REQUEST, code, message)
+            }
             Error::Database(error) => error.into(),
             Error::Password(error) => error.into(),
         }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod caller;
+pub mod factors;
 pub mod invites;
 pub mod members;
 pub mod new_user;
@@ -40,6 +41,10 @@ pub enum Error {
     Gone { code: &'static str, message: String },
     #[error("{message}")]
     RateLimited { message: String, retry_after: i64 },
+    /// A well-formed request whose content the rules reject, with a code of its own (400
+    /// `invalid_code`).
+    #[error("{message}")]
+    Rejected { code: &'static str, message: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]

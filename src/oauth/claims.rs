@@ -42,6 +42,24 @@ pub struct AccessTokenClaims {
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
+    /// How the user signed in (RFC 8176 method references), and the level that makes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+}
+
+/// `acr` of a login that used two factors (`amr` has `mfa`), and of one that did not.
+pub const ACR_MFA: &str = "urn:tessera:acr:mfa";
+pub const ACR_PASSWORD: &str = "urn:tessera:acr:pwd";
+
+/// The authentication context class a login's method references make.
+pub fn acr_of(amr: &[String]) -> &'static str {
+    if amr.iter().any(|method| method == "mfa") {
+        ACR_MFA
+    } else {
+        ACR_PASSWORD
+    }
 }
 
 /// Who a new access token speaks for.
@@ -112,6 +130,21 @@ impl AccessTokenClaims {
             acc,
             role,
             gid,
+            amr: None,
+            acr: None,
+        }
+    }
+
+    /// The same claims saying how the user signed in (`amr`, and the `acr` it makes); a
+    /// login from before methods were recorded says nothing.
+    pub fn signed_in_by(self, amr: &[String]) -> AccessTokenClaims {
+        if amr.is_empty() {
+            return self;
+        }
+        AccessTokenClaims {
+            amr: Some(amr.to_vec()),
+            acr: Some(acr_of(amr).to_owned()),
+            ..self
         }
     }
 }

@@ -6,12 +6,14 @@ use crate::oauth::authorize::{AuthorizationRequest, Prompt};
 use crate::oauth::error::ErrorCode;
 
 /// When the signed-in user last logged in.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Authentication {
     /// Unix seconds, as the ID token's `auth_time`.
     pub auth_time: i64,
     /// The same moment to the millisecond, to tell a login from a request in its second.
     pub signed_in_at_ms: i64,
+    /// How the user signed in (RFC 8176 method references).
+    pub amr: Vec<String>,
 }
 
 /// Everything the decision depends on.
@@ -55,7 +57,7 @@ pub enum Decision {
 pub fn decide(facts: &Facts<'_>) -> Decision {
     let request = facts.request;
     let silent = request.prompt == Prompt::None;
-    let Some(authentication) = facts.authentication else {
+    let Some(authentication) = &facts.authentication else {
         if silent {
             return deny(ErrorCode::LoginRequired, "the user is not signed in");
         }
@@ -95,7 +97,7 @@ fn deny(error: ErrorCode, description: &'static str) -> Decision {
 
 /// `prompt=login`, a login older than `max_age`, or one older than the forced login the
 /// request came back from.
-fn must_authenticate_again(facts: &Facts<'_>, authentication: Authentication) -> bool {
+fn must_authenticate_again(facts: &Facts<'_>, authentication: &Authentication) -> bool {
     facts.request.prompt == Prompt::Login
         || facts
             .request
@@ -145,6 +147,7 @@ mod tests {
             authentication: Some(Authentication {
                 auth_time: NOW - 60,
                 signed_in_at_ms: (NOW - 60) * 1000,
+                amr: vec!["pwd".to_owned()],
             }),
             login_after: None,
             member_of_requested_account: false,

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::oauth::claims;
 use crate::oauth::client::{AuthMethod, GrantType};
 use crate::oauth::scope;
 
@@ -34,9 +35,10 @@ pub fn metadata(issuer: &str) -> Value {
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "id_token_signing_alg_values_supported": ["RS256"],
         "subject_types_supported": ["public"],
-        "prompt_values_supported": ["none", "login"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "acr_values_supported": [claims::ACR_MFA, claims::ACR_PASSWORD],
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "acr",
             "email", "email_verified", "name", "uid", "acc", "role", "scope", "client_id"
         ],
         "claims_parameter_supported": false,

@@ -25,6 +25,10 @@ pub struct IdTokenClaims {
     pub email_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 /// OIDC Core §3.1.3.6: base64url of the left half of SHA-256 of the access token.

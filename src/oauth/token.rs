@@ -121,6 +121,8 @@ pub struct CodeGrant {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub auth_time: i64,
+    /// How the user signed in (RFC 8176), for the tokens' `amr`.
+    pub amr: Vec<String>,
     pub expires_at: i64,
 }
 
@@ -220,6 +222,7 @@ mod tests {
             nonce: None,
             code_challenge: challenge.map(str::to_owned),
             auth_time: 100,
+            amr: vec!["pwd".to_owned()],
             expires_at: 160,
         }
     }

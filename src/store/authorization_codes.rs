@@ -17,6 +17,7 @@ struct CodeRow {
     nonce: Option<String>,
     code_challenge: Option<String>,
     auth_time: i64,
+    amr: Option<String>,
     expires_at: i64,
 }
 
@@ -31,6 +32,7 @@ impl CodeRow {
             nonce: self.nonce,
             code_challenge: self.code_challenge,
             auth_time: self.auth_time,
+            amr: super::grants::methods(self.amr.as_deref()),
             expires_at: self.expires_at,
         })
     }
@@ -44,8 +46,8 @@ pub async fn insert<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into authorization_codes (code_hash, client_id, user_id, account_id, redirect_uri, scope, \
-         nonce, code_challenge, auth_time, created_at, expires_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         nonce, code_challenge, auth_time, created_at, expires_at, amr) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(code_hash)
     .bind(code.client_id.as_str())
@@ -58,6 +60,7 @@ pub async fn insert<'e>(
     .bind(code.auth_time)
     .bind(now)
     .bind(code.expires_at)
+    .bind(code.amr.join(" "))
     .execute(db)
     .await
     .map(|_| ())
@@ -71,7 +74,7 @@ pub async fn consume<'e>(
 ) -> Result<Option<CodeGrant>, sqlx::Error> {
     let row: Option<CodeRow> = sqlx::query_as(
         "update authorization_codes set consumed_at = $1 where code_hash = $2 and consumed_at is null \
-         returning client_id, user_id, account_id, redirect_uri, scope, nonce, code_challenge, auth_time, expires_at",
+         returning client_id, user_id, account_id, redirect_uri, scope, nonce, code_challenge, auth_time, amr, expires_at",
     )
     .bind(now)
     .bind(code_hash)

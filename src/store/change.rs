@@ -45,6 +45,9 @@ pub enum Unaudited {
     Revocation,
     /// Sign-in bookkeeping: one-time links (reset, verification) issued or spent.
     SignIn,
+    /// A second factor's pending enrolment (recorded as `user.mfa_enabled` once a code
+    /// proves it) and the TOTP step a login accepted.
+    Factors,
     /// Signing keys made or retired (the key ring reloads; no token is affected). The
     /// operator's rotation is recorded apart, as `signing_key.rotated`.
     Keys,

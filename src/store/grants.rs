@@ -12,6 +12,8 @@ pub struct Grant {
     pub account_id: Option<AccountId>,
     pub scope: String,
     pub auth_time: Option<i64>,
+    /// How the user signed in (RFC 8176), carried to every token of the family.
+    pub amr: Vec<String>,
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
@@ -31,6 +33,7 @@ struct GrantRow {
     account_id: Option<String>,
     scope: String,
     auth_time: Option<i64>,
+    amr: Option<String>,
     created_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
@@ -45,6 +48,7 @@ impl GrantRow {
             account_id: self.account_id.as_deref().and_then(AccountId::parse),
             scope: self.scope,
             auth_time: self.auth_time,
+            amr: methods(self.amr.as_deref()),
             created_at: self.created_at,
             expires_at: self.expires_at,
             revoked_at: self.revoked_at,
@@ -57,8 +61,8 @@ pub async fn insert<'e>(
     grant: &Grant,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into grants (id, client_id, user_id, account_id, scope, auth_time, created_at, expires_at, revoked_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "insert into grants (id, client_id, user_id, account_id, scope, auth_time, created_at, expires_at, revoked_at, amr) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(grant.id.as_str())
     .bind(grant.client_id.as_str())
@@ -69,6 +73,7 @@ pub async fn insert<'e>(
     .bind(grant.created_at)
     .bind(grant.expires_at)
     .bind(grant.revoked_at)
+    .bind((!grant.amr.is_empty()).then(|| grant.amr.join(" ")))
     .execute(db)
     .await
     .map(|_| ())
@@ -79,8 +84,8 @@ pub async fn find<'e>(
     id: &GrantId,
 ) -> Result<Option<Grant>, sqlx::Error> {
     let row: Option<GrantRow> = sqlx::query_as(
-        "select id, client_id, user_id, account_id, scope, auth_time, created_at, expires_at, revoked_at \
-         from grants where id = $1",
+        "select id, client_id, user_id, account_id, scope, auth_time, amr, created_at, expires_at, \
+         revoked_at from grants where id = $1",
     )
     .bind(id.as_str())
     .fetch_optional(db)
@@ -143,4 +148,13 @@ pub async fn extend<'e>(
         .execute(db)
         .await
         .map(|_| ())
+}
+
+/// Method references as stored: space-separated, none for a login from before they were.
+pub(crate) fn methods(stored: Option<&str>) -> Vec<String> {
+    stored
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }

@@ -12,12 +12,14 @@ pub mod clients;
 pub mod consents;
 pub mod email_changes;
 pub mod emails;
+pub mod factors;
 pub mod grants;
 pub mod invitations;
 pub mod liveness;
 pub mod memberships;
 pub mod outbox;
 pub mod rate_limits;
+pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod sessions;
@@ -243,11 +245,12 @@ impl Store {
     }
 
     /// Whether anything is stored sealed under the key-encryption key: signing keys, webhook
-    /// secrets, or the secrets queued deliveries keep.
+    /// secrets, TOTP secrets, or the secrets queued deliveries keep.
     pub async fn holds_sealed_data(&self) -> Result<bool, sqlx::Error> {
         let count: i64 = sqlx::query_scalar(
             "select count(*) from (select id from signing_keys \
              union all select account_id from webhooks \
+             union all select id from factors where secret_sealed is not null \
              union all select id from webhook_deliveries where secret_encrypted is not null) sealed",
         )
         .fetch_one(&self.pool)

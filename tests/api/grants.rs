@@ -65,6 +65,7 @@ impl Fixture {
             nonce: None,
             code_challenge: Some(challenge(VERIFIER)),
             auth_time: now,
+            amr: vec!["pwd".to_owned()],
             expires_at: now + expires_in,
         };
         authorization_codes::insert(

@@ -28,6 +28,8 @@ fn claims(issuer: &str) -> AccessTokenClaims {
         acc: Some("acc_01J00000000000000000000000".into()),
         role: Some("admin".into()),
         gid: None,
+        amr: None,
+        acr: None,
     }
 }
 

@@ -1,0 +1,283 @@
+//! A user's second factors (API.md §10): enrol a TOTP app (pending until a first code proves
+//! it), remove one, regenerate recovery codes, and the second step of a login. Every change
+//! is recorded as `user.mfa_enabled` / `user.mfa_disabled` / `user.recovery_codes_regenerated`
+//! in the user's own trail and each of its accounts' logs (like `user.login`), and mailed to
+//! the user.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::audit::{Action, NewEvent, Origin};
+use crate::clock::{self, Timestamp};
+use crate::ids::{AccountId, FactorId};
+use crate::keys::KeyEncryptionKey;
+use crate::mailer;
+use crate::manage::Error;
+use crate::mfa::{self, SecondFactor};
+use crate::store::factors::{self, Factor, FactorStatus, FactorType};
+use crate::store::{Recorded, Store, Unaudited, memberships, recovery_codes};
+use crate::user::User;
+
+/// What authenticator apps show above the codes.
+const TOTP_ISSUER: &str = "Tessera";
+const MAX_NAME_CHARS: usize = 100;
+
+/// A factor as `GET /v1/me/factors` shows it: never its secret.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct FactorView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: FactorType,
+    pub name: String,
+    pub status: FactorStatus,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl FactorView {
+    fn of(factor: &Factor) -> FactorView {
+        FactorView {
+            id: factor.id.to_string(),
+            kind: factor.kind,
+            name: factor.name.clone(),
+            status: factor.status,
+            created_at: factor.created_at,
+            last_used_at: factor.last_used_at,
+        }
+    }
+}
+
+/// A TOTP factor just enrolled: the secret, shown this once, as text and as a URI.
+pub struct Enrolled {
+    pub factor: FactorView,
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+/// A factor just verified, with the first recovery codes when it is the user's first.
+pub struct Verified {
+    pub factor: FactorView,
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+pub async fn list(store: &Store, user: &User) -> Result<Vec<FactorView>, Error> {
+    let factors = factors::list(store.pool(), &user.id).await?;
+    Ok(factors.iter().map(FactorView::of).collect())
+}
+
+/// Starts a TOTP enrolment: a pending factor with a fresh secret, sealed at rest.
+pub async fn enrol_totp(
+    store: &Store,
+    kek: &KeyEncryptionKey,
+    user: &User,
+    name: Option<String>,
+) -> Result<Enrolled, Error> {
+    let name = name.map(|name| name.trim().to_owned()).unwrap_or_default();
+    let name = if name.is_empty() {
+        "Authenticator app".to_owned()
+    } else {
+        name
+    };
+    if name.chars().count() > MAX_NAME_CHARS || !crate::text::is_one_line(&name) {
+        return Err(Error::invalid(
+            "name",
+            "must be one line of at most 100 characters",
+        ));
+    }
+    let secret = mfa::new_totp_secret();
+    let id = FactorId::generate();
+    let now = clock::now();
+    let factor = Factor {
+        secret_sealed: Some(kek.seal(&secret, id.as_str())),
+        id,
+        user_id: user.id.clone(),
+        kind: FactorType::Totp,
+        name,
+        status: FactorStatus::Pending,
+        last_step: None,
+        created_at: Timestamp(now),
+        last_used_at: None,
+    };
+    let mut change = store.change().await?;
+    factors::insert(&mut *change, &factor).await?;
+    change.commit_unaudited(Unaudited::Factors).await?;
+    Ok(Enrolled {
+        factor: FactorView::of(&factor),
+        secret: mfa::base32(&secret),
+        otpauth_uri: mfa::otpauth_uri(&secret, TOTP_ISSUER, &user.email),
+    })
+}
+
+/// Proves a pending factor with a code from the app: it turns active. The user's first
+/// active factor comes with their recovery codes, shown this once.
+pub async fn verify(
+    store: &Store,
+    kek: &KeyEncryptionKey,
+    user: &User,
+    id: &FactorId,
+    code: &str,
+    origin: Origin<'_>,
+) -> Result<Verified, Error> {
+    let now = clock::now();
+    let mut change = store.change().await?;
+    let factor = factors::find(&mut *change, &user.id, id)
+        .await?
+        .ok_or(Error::NotFound("factor"))?;
+    if factor.status != FactorStatus::Pending {
+        return Err(Error::conflict("the factor is already active"));
+    }
+    let step = totp_step(kek, &factor, code, now).ok_or_else(invalid_code)?;
+    let first = !factors::has_active(&mut *change, &user.id).await?;
+    factors::activate(&mut *change, &factor.id).await?;
+    factors::accept_step(&mut *change, &factor.id, step, now).await?;
+    let recovery_codes = if first {
+        let codes = mfa::new_recovery_codes();
+        let hashes: Vec<String> = codes.iter().map(|code| mfa::recovery_code_hash(code)).collect();
+        recovery_codes::replace(&mut change, &user.id, &hashes, now).await?;
+        Some(codes)
+    } else {
+        None
+    };
+    let email = mailer::factor_changed(&user.email, "A second factor was added", &factor.name);
+    change.queue_email(&email, now).await?;
+    let details = json!({ "factor_id": factor.id, "type": factor.kind, "name": factor.name });
+    let change = record(change, user, Action::UserMfaEnabled, details, origin, now).await?;
+    change.commit().await?;
+    let mut view = FactorView::of(&factor);
+    view.status = FactorStatus::Active;
+    view.last_used_at = Some(Timestamp(now));
+    Ok(Verified {
+        factor: view,
+        recovery_codes,
+    })
+}
+
+/// Removes a factor; with the last active one go the recovery codes.
+pub async fn remove(
+    store: &Store,
+    user: &User,
+    id: &FactorId,
+    origin: Origin<'_>,
+) -> Result<(), Error> {
+    let now = clock::now();
+    let mut change = store.change().await?;
+    let factor = factors::find(&mut *change, &user.id, id)
+        .await?
+        .ok_or(Error::NotFound("factor"))?;
+    factors::delete(&mut *change, &user.id, id).await?;
+    if factor.status == FactorStatus::Pending {
+        // Never in use: nothing to record or tell.
+        return Ok(change.commit_unaudited(Unaudited::Factors).await?);
+    }
+    if !factors::has_active(&mut *change, &user.id).await? {
+        recovery_codes::delete_for_user(&mut *change, &user.id).await?;
+    }
+    let email = mailer::factor_changed(&user.email, "A second factor was removed", &factor.name);
+    change.queue_email(&email, now).await?;
+    let details = json!({ "factor_id": factor.id, "type": factor.kind, "name": factor.name });
+    let change = record(change, user, Action::UserMfaDisabled, details, origin, now).await?;
+    Ok(change.commit().await?)
+}
+
+/// New recovery codes, shown this once; the old ones stop working.
+pub async fn regenerate_recovery_codes(
+    store: &Store,
+    user: &User,
+    origin: Origin<'_>,
+) -> Result<Vec<String>, Error> {
+    let now = clock::now();
+    let mut change = store.change().await?;
+    if !factors::has_active(&mut *change, &user.id).await? {
+        return Err(Error::conflict(
+            "recovery codes stand in for a second factor: add one first",
+        ));
+    }
+    let codes = mfa::new_recovery_codes();
+    let hashes: Vec<String> = codes.iter().map(|code| mfa::recovery_code_hash(code)).collect();
+    recovery_codes::replace(&mut change, &user.id, &hashes, now).await?;
+    let change = record(
+        change,
+        user,
+        Action::UserRecoveryCodesRegenerated,
+        json!({}),
+        origin,
+        now,
+    )
+    .await?;
+    change.commit().await?;
+    Ok(codes)
+}
+
+/// Whether the user's login needs a second step.
+pub async fn required(store: &Store, user: &User) -> Result<bool, Error> {
+    Ok(factors::has_active(store.pool(), &user.id).await?)
+}
+
+/// The second step of a login: a TOTP code of an active factor (each step once) or an unused
+/// recovery code. `None`: wrong, reused or unknown.
+pub async fn check_second_factor(
+    store: &Store,
+    kek: &KeyEncryptionKey,
+    user: &User,
+    code: &str,
+) -> Result<Option<SecondFactor>, Error> {
+    let now = clock::now();
+    let active: Vec<Factor> = factors::list(store.pool(), &user.id)
+        .await?
+        .into_iter()
+        .filter(|factor| factor.status == FactorStatus::Active)
+        .collect();
+    for factor in &active {
+        if let Some(step) = totp_step(kek, factor, code, now) {
+            let mut change = store.change().await?;
+            let fresh = factors::accept_step(&mut *change, &factor.id, step, now).await?;
+            change.commit_unaudited(Unaudited::Factors).await?;
+            return Ok(fresh.then_some(SecondFactor::Totp));
+        }
+    }
+    if active.is_empty() {
+        return Ok(None);
+    }
+    let mut change = store.change().await?;
+    let used =
+        recovery_codes::consume(&mut *change, &user.id, &mfa::recovery_code_hash(code), now)
+            .await?;
+    change.commit_unaudited(Unaudited::Factors).await?;
+    Ok(used.then_some(SecondFactor::RecoveryCode))
+}
+
+fn totp_step(kek: &KeyEncryptionKey, factor: &Factor, code: &str, now: i64) -> Option<i64> {
+    let sealed = factor.secret_sealed.as_deref()?;
+    let secret = kek.open(sealed, factor.id.as_str()).ok()?;
+    mfa::totp_step(&secret, code, now)
+}
+
+fn invalid_code() -> Error {
+    Error::Rejected {
+        code: "invalid_code",
+        message: "the code is not valid; check the app's clock and try the current code"
+            .to_owned(),
+    }
+}
+
+/// Records `action` in the user's own trail and in each of its accounts' logs.
+async fn record<'s>(
+    change: crate::store::Change<'s>,
+    user: &User,
+    action: Action,
+    details: serde_json::Value,
+    origin: Origin<'_>,
+    now: i64,
+) -> Result<Recorded<'s>, sqlx::Error> {
+    let mut change = change;
+    let account_ids: Vec<AccountId> =
+        memberships::account_ids_of_user(&mut *change, &user.id).await?;
+    let event = |account_id| -> NewEvent<'_> {
+        origin.event(account_id, action, "user", user.id.as_str(), details.clone())
+    };
+    let mut change = change.record(&event(None), now).await?;
+    for account_id in &account_ids {
+        change.record(&event(Some(account_id)), now).await?;
+    }
+    Ok(change)
+}
