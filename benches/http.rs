@@ -32,12 +32,12 @@ use hyper::body::Bytes;
 use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
 use hyper_util::rt::TokioIo;
 use tessera::App;
-use tessera::admin;
 use tessera::api_key::ApiKey;
-use tessera::audit::Actor;
+use tessera::audit::Origin;
 use tessera::config::Config;
 use tessera::ids::{AccountId, GrantId};
 use tessera::keys::{KeyRing, SigningKey};
+use tessera::manage::clients::{self, NewClient};
 use tessera::oauth::claims::{AccessTokenClaims, Subject};
 use tessera::oauth::client::{ClientSettings, GrantType};
 use tessera::oauth::scope::Scope as OAuthScope;
@@ -207,6 +207,15 @@ struct Seed {
     api_key_auth: String,
 }
 
+/// A client the operator registers: first-party, as `tessera clients create` makes it.
+fn operators(settings: ClientSettings) -> NewClient {
+    NewClient {
+        settings,
+        first_party: true,
+        self_registered: false,
+    }
+}
+
 impl Seed {
     async fn plant(store: &Store, keys: &KeyRing, issuer: &str, refresh_pool: usize) -> Seed {
         let account_id: String = sqlx::query_scalar("select id from accounts limit 1")
@@ -218,15 +227,14 @@ impl Seed {
             grant_types: vec![GrantType::ClientCredentials],
             ..ClientSettings::with_defaults("bench service".into(), false)
         };
-        let (service, service_secret) =
-            admin::create_client(store, &account_id, service, true, &Actor::System)
-                .await
-                .unwrap();
+        let service = clients::register(store, &account_id, operators(service), Origin::system())
+            .await
+            .unwrap();
         let app = ClientSettings {
             redirect_uris: vec!["https://app.example.com/callback".into()],
             ..ClientSettings::with_defaults("bench app".into(), false)
         };
-        let (app, app_secret) = admin::create_client(store, &account_id, app, true, &Actor::System)
+        let app = clients::register(store, &account_id, operators(app), Origin::system())
             .await
             .unwrap();
         let admin = users::find_by_email(store.pool(), "admin@example.com")
@@ -240,7 +248,7 @@ impl Seed {
         for _ in 0..refresh_pool {
             let grant = Grant {
                 id: GrantId::generate(),
-                client_id: app.client_id.clone(),
+                client_id: app.client.client_id.clone(),
                 user_id: Some(admin.id.clone()),
                 account_id: Some(account_id.clone()),
                 scope: "openid email".into(),
@@ -274,7 +282,7 @@ impl Seed {
         };
         let claims = AccessTokenClaims::new(
             issuer,
-            &app.client_id,
+            &app.client.client_id,
             &subject,
             &OAuthScope::parse("openid email").unwrap(),
             None,
@@ -301,8 +309,11 @@ impl Seed {
             account_id: account_id.to_string(),
             login_token: keys.sign_access_token(&claims).unwrap(),
             api_key_auth: format!("Bearer {api_key_token}"),
-            client_credentials_auth: basic(service.client_id.as_str(), &service_secret.unwrap()),
-            refresh_auth: basic(app.client_id.as_str(), &app_secret.unwrap()),
+            client_credentials_auth: basic(
+                service.client.client_id.as_str(),
+                service.secret.as_ref().unwrap(),
+            ),
+            refresh_auth: basic(app.client.client_id.as_str(), app.secret.as_ref().unwrap()),
             refresh_tokens: Arc::new(refresh_tokens),
             next_refresh: Arc::new(AtomicUsize::new(0)),
         }

@@ -2,7 +2,11 @@
 //! on what (`caller`), and each resource's changes, each one a `store::Change` with its audit
 //! event. Adapters parse, call one function here, and render its answer or its [`Error`].
 
+pub mod api_keys;
+pub mod audit_logs;
 pub mod caller;
+pub mod clients;
+pub mod webhooks;
 
 use crate::password::PasswordError;
 use crate::validation::FieldError;

@@ -8,10 +8,11 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tessera::App;
 use tessera::admin::{self, NewUser};
-use tessera::audit::Actor;
+use tessera::audit::Origin;
 use tessera::clock;
 use tessera::config::Config;
 use tessera::ids::{AccountId, ClientId, UserId};
+use tessera::manage::clients::{self, NewClient, Patch};
 use tessera::oauth::claims::{AccessTokenClaims, Subject};
 use tessera::oauth::client::ClientSettings;
 use tessera::oauth::scope::Scope;
@@ -428,18 +429,24 @@ impl TestApp {
                         .expect("the first account");
                 let mut settings = ClientSettings::with_defaults("Test login client".into(), false);
                 settings.redirect_uris = vec!["http://127.0.0.1/callback".into()];
-                let (client, secret) = admin::create_client(
+                let new = NewClient {
+                    settings,
+                    first_party: true,
+                    self_registered: false,
+                };
+                let registered = clients::register(
                     &self.state.store,
                     &AccountId::parse(&account_id).unwrap(),
-                    settings,
-                    true,
-                    &Actor::System,
+                    new,
+                    Origin::system(),
                 )
                 .await
                 .expect("create the login client");
                 LoginClient {
-                    client_id: client.client_id,
-                    secret: secret.expect("a confidential client has a secret"),
+                    client_id: registered.client.client_id,
+                    secret: registered
+                        .secret
+                        .expect("a confidential client has a secret"),
                 }
             })
             .await
@@ -646,19 +653,18 @@ pub async fn expect_problem(response: reqwest::Response, status: u16, code: &str
     body
 }
 
-/// Sets a client's `refresh_reuse_grace_seconds` the operator's way (`admin::update_client`),
-/// which also makes every instance forget the cached client.
+/// Sets a client's `refresh_reuse_grace_seconds` the operator's way
+/// (`manage::clients::update_for_operator`), which also makes every instance forget the
+/// cached client.
 pub async fn set_refresh_grace(app: &TestApp, client_id: &ClientId, seconds: i64) {
-    admin::update_client(
-        &app.state.store,
-        None,
-        client_id,
-        |settings, _| {
+    let patch = Patch {
+        first_party: None,
+        settings: |settings: &mut ClientSettings| {
             settings.refresh_reuse_grace_seconds = seconds;
             Ok(())
         },
-        tessera::audit::Origin::system(),
-    )
-    .await
-    .unwrap();
+    };
+    clients::update_for_operator(&app.state.store, client_id, patch, Origin::system())
+        .await
+        .unwrap();
 }
