@@ -51,10 +51,17 @@ enum RegisterError {
     Internal,
 }
 
-impl From<sqlx::Error> for RegisterError {
-    fn from(error: sqlx::Error) -> RegisterError {
-        tracing::error!(%error, "database error");
-        RegisterError::Internal
+/// A failed use case, as RFC 7591 §3.2.2 says it (the rules a registration breaks) or as a
+/// server error.
+impl From<Error> for RegisterError {
+    fn from(error: Error) -> RegisterError {
+        match error {
+            Error::Invalid(errors) => metadata_error(&errors),
+            other => {
+                tracing::error!(error = %other, "managing a registration failed");
+                RegisterError::Internal
+            }
+        }
     }
 }
 
@@ -261,7 +268,8 @@ impl FromRequestParts<AppState> for InitialAccessToken {
     ) -> Result<InitialAccessToken, RegisterError> {
         let token = bearer(&parts.headers)?;
         let key = crate::manage::caller::authenticate_api_key(&state.store, token)
-            .await?
+            .await
+            .map_err(Error::from)?
             .ok_or(RegisterError::InvalidToken)?;
         if key.role < Role::Admin {
             return Err(RegisterError::InsufficientRole);
@@ -289,18 +297,6 @@ impl FromRequestParts<AppState> for ManagedClient {
             .await?
             .map(ManagedClient)
             .ok_or(RegisterError::InvalidToken)
-    }
-}
-
-/// A failed use case, as RFC 7591 §3.2.2 says it (the rules a registration breaks) or as a
-/// server error.
-fn use_case_error(error: Error) -> RegisterError {
-    match error {
-        Error::Invalid(errors) => metadata_error(&errors),
-        other => {
-            tracing::error!(error = %other, "managing a registration failed");
-            RegisterError::Internal
-        }
     }
 }
 
@@ -332,9 +328,7 @@ async fn register_client(
         self_registered: true,
     };
     let origin = client_origin(&actor, &request);
-    let registered = clients::register(&state.store, &key.account_id, new, origin)
-        .await
-        .map_err(use_case_error)?;
+    let registered = clients::register(&state.store, &key.account_id, new, origin).await?;
     let registration_token = registered.registration_access_token.unwrap_or_default();
     let mut answer = view(&state, &registered.client);
     answer["registration_access_token"] = registration_token.into();
@@ -393,7 +387,7 @@ async fn update_registration(
             .map_err(|error| match error {
                 // Deleted since the token was checked: the token manages nothing any more.
                 Error::NotFound(_) => RegisterError::InvalidToken,
-                other => use_case_error(other),
+                other => other.into(),
             })?;
     let mut answer = view(&state, &updated);
     if let Some(secret) = new_secret {
@@ -412,8 +406,6 @@ async fn delete_registration(
     let request = request_origin(&headers, client_ip);
     let actor = Actor::Client(client.client_id.to_string());
     let origin = client_origin(&actor, &request);
-    clients::delete_registration(&state.store, &client, origin)
-        .await
-        .map_err(use_case_error)?;
+    clients::delete_registration(&state.store, &client, origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }

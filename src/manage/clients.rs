@@ -428,7 +428,7 @@ pub async fn delete(
 ) -> Result<(), Error> {
     caller::authorize(store, caller, account_id, Role::Admin).await?;
     let mut change = store.change().await?;
-    let client = find_in_account(&mut *change, account_id, cid).await?;
+    let client = find_in_account(&mut change, account_id, cid).await?;
     let details = json!({"name": client.settings.name});
     remove(change, &client, caller.origin(), details).await
 }
@@ -524,7 +524,7 @@ pub async fn authenticate_registration(
     store: &Store,
     client_id: &str,
     token: &str,
-) -> Result<Option<Client>, sqlx::Error> {
+) -> Result<Option<Client>, Error> {
     let Some(client_id) = ClientId::parse(client_id) else {
         return Ok(None);
     };
@@ -534,7 +534,7 @@ pub async fn authenticate_registration(
     if !secret::verify(token, &stored) {
         return Ok(None);
     }
-    store.client(&client_id).await
+    Ok(store.client(&client_id).await?)
 }
 
 /// Whether `sent` is the client's current secret (RFC 7592 §2.2: a `client_secret` in an
