@@ -10,19 +10,18 @@ use serde::Serialize;
 
 use crate::App;
 use crate::admin::{self, NewUser};
-use crate::audit::Actor;
 use crate::audit::Origin;
 use crate::clock;
 use crate::config::{Config, Issuer};
 use crate::http::v1::admin::AdminUser;
-use crate::http::v1::clients::ClientView;
 use crate::ids::{AccountId, ClientId};
 use crate::keys::{self, KeyEncryptionKey};
+use crate::manage::clients::{self, NewClient, Patch};
 use crate::manage::invites::{self, InviteView};
 use crate::manage::{Error, accounts};
 use crate::oauth::client::{AuthMethod, ClientSettings, GrantType};
 use crate::password::Hasher;
-use crate::store::{self, Backend, Position, Store, clients, users};
+use crate::store::{self, Backend, Position, Store, users};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -386,41 +385,14 @@ async fn run_operator_command(
         }
         Command::Clients(ClientsCommand::Create(args)) => create_client(store, args).await,
         Command::Clients(ClientsCommand::List { account }) => {
-            let account_ids = match account {
-                Some(account_id) => {
-                    accounts::find(store, &account_id).await?;
-                    vec![account_id]
-                }
-                None => all_accounts(store)
-                    .await?
-                    .into_iter()
-                    .map(|account| account.id)
-                    .collect(),
-            };
-            let mut views = Vec::new();
-            for account_id in &account_ids {
-                let found = clients::list(store.pool(), account_id, &Position::start(), i64::MAX)
-                    .await
-                    .map_err(failure)?;
-                views.extend(
-                    found
-                        .into_iter()
-                        .map(|client| ClientView::new(client, None)),
-                );
-            }
-            print_list(&views)
+            print_list(&clients::list_for_operator(store, account.as_ref()).await?)
         }
         Command::Clients(ClientsCommand::Show { client }) => {
-            let client = clients::find(store.pool(), &client)
-                .await
-                .map_err(failure)?
-                .ok_or_else(|| CliError::Failure("client not found".to_owned()))?;
-            print_json(&ClientView::new(client, None))
+            print_json(&clients::show_for_operator(store, &client).await?)
         }
         Command::Clients(ClientsCommand::Update(args)) => update_client(store, args).await,
         Command::Clients(ClientsCommand::RotateSecret { client }) => {
-            let (client, secret) = admin::rotate_client_secret(store, &client, system).await?;
-            print_json(&ClientView::new(client, Some(secret)))
+            print_json(&clients::rotate_secret_for_operator(store, &client, system).await?)
         }
         Command::Invites(InvitesCommand::List { account }) => {
             let found = invites::list_all(store, &account).await?;
@@ -455,38 +427,33 @@ async fn update_client(store: &Store, args: UpdateClient) -> Result<(), CliError
         (_, true) => Some(false),
         _ => None,
     };
-    let (client, secret) = admin::update_client(
-        store,
-        None,
-        &args.client,
-        |settings, client_first_party| {
-            if let Some(name) = args.name {
-                settings.name = name;
-            }
-            if let Some(method) = method {
-                settings.token_endpoint_auth_method = method;
-            }
-            if !args.redirect_uris.is_empty() {
-                settings.redirect_uris = args.redirect_uris;
-            }
-            if !args.post_logout_redirect_uris.is_empty() {
-                settings.post_logout_redirect_uris = args.post_logout_redirect_uris;
-            }
-            if !args.grants.is_empty() {
-                settings.grant_types = args.grants;
-            }
-            if !args.scopes.is_empty() {
-                settings.scopes = args.scopes;
-            }
-            if let Some(first_party) = first_party {
-                *client_first_party = first_party;
-            }
-            Ok(())
-        },
-        Origin::system(),
-    )
-    .await?;
-    print_json(&ClientView::new(client, secret))
+    let edit = |settings: &mut ClientSettings| {
+        if let Some(name) = args.name {
+            settings.name = name;
+        }
+        if let Some(method) = method {
+            settings.token_endpoint_auth_method = method;
+        }
+        if !args.redirect_uris.is_empty() {
+            settings.redirect_uris = args.redirect_uris;
+        }
+        if !args.post_logout_redirect_uris.is_empty() {
+            settings.post_logout_redirect_uris = args.post_logout_redirect_uris;
+        }
+        if !args.grants.is_empty() {
+            settings.grant_types = args.grants;
+        }
+        if !args.scopes.is_empty() {
+            settings.scopes = args.scopes;
+        }
+        Ok(())
+    };
+    let patch = Patch {
+        first_party,
+        settings: edit,
+    };
+    let view = clients::update_for_operator(store, &args.client, patch, Origin::system()).await?;
+    print_json(&view)
 }
 
 /// `VACUUM INTO`: a consistent copy taken inside one read transaction, so a server may keep
@@ -541,15 +508,16 @@ async fn create_client(store: &Store, args: CreateClient) -> Result<(), CliError
     if !args.scopes.is_empty() {
         settings.scopes = args.scopes;
     }
-    let (client, secret) = admin::create_client(
-        store,
-        &args.account,
+    let new = NewClient {
         settings,
-        !args.third_party,
-        &Actor::System,
-    )
-    .await?;
-    print_json(&ClientView::new(client, secret))
+        first_party: !args.third_party,
+        self_registered: false,
+    };
+    let registered = clients::register(store, &args.account, new, Origin::system()).await?;
+    print_json(&clients::ClientView::new(
+        registered.client,
+        registered.secret,
+    ))
 }
 
 /// A whole list, in the REST list shape (`next_cursor` is always null: nothing is left).

@@ -6,9 +6,9 @@
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
 
-use crate::secret;
 #[cfg(test)]
 use crate::oauth::claims::{ACR_MFA, ACR_PASSWORD, acr_of as acr};
+use crate::secret;
 
 /// Seconds per TOTP step (RFC 6238 §4: the default X).
 pub const TOTP_STEP_SECONDS: i64 = 30;
@@ -26,7 +26,9 @@ pub fn new_totp_secret() -> Vec<u8> {
 
 /// The secret as authenticator apps take it when typed: unpadded RFC 4648 base32.
 pub fn base32(secret: &[u8]) -> String {
-    totp_rs::Secret::Raw(secret.to_vec()).to_encoded().to_string()
+    totp_rs::Secret::Raw(secret.to_vec())
+        .to_encoded()
+        .to_string()
 }
 
 fn totp(secret: &[u8], issuer: &str, account_name: &str) -> Option<TOTP> {
@@ -139,7 +141,10 @@ mod tests {
         for code in ["", "12345", "1234567", "abcdef", "00592 4"] {
             assert_eq!(totp_step(RFC_SECRET, code, 1_234_567_890), None, "{code:?}");
         }
-        assert_eq!(totp_step(RFC_SECRET, " 005924 ", 1_234_567_890), Some(41_152_263));
+        assert_eq!(
+            totp_step(RFC_SECRET, " 005924 ", 1_234_567_890),
+            Some(41_152_263)
+        );
     }
 
     #[test]
@@ -149,7 +154,10 @@ mod tests {
         let text = base32(&secret);
         assert_eq!(text.len(), 32, "160 bits in unpadded base32");
         let uri = otpauth_uri(&secret, "Tessera", "ada@example.com");
-        assert!(uri.starts_with("otpauth://totp/Tessera:ada%40example.com?"), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Tessera:ada%40example.com?"),
+            "{uri}"
+        );
         assert!(uri.contains(&format!("secret={text}")), "{uri}");
         assert!(uri.contains("issuer=Tessera"), "{uri}");
     }

@@ -217,7 +217,10 @@ async fn decide(
         clock::now_ms(),
     )
     .await?;
-    let signed_in = situation.user.as_ref().zip(situation.facts.authentication.clone());
+    let signed_in = situation
+        .user
+        .as_ref()
+        .zip(situation.facts.authentication.clone());
     match (decision::decide(&situation.facts), signed_in) {
         (Decision::Login { login_after }, _) => Ok(send_to_login(state, query, login_after)),
         (Decision::Deny { error, description }, _) => Err(to_client(&request, error, description)),
@@ -238,14 +241,9 @@ async fn decide(
             Ok(render(StatusCode::OK, &page)?)
         }
         (Decision::IssueCode, Some((user, authentication))) => {
-            let code = authorization::issue_code(
-                &state.store,
-                &request,
-                &user.id,
-                &authentication,
-                now,
-            )
-            .await?;
+            let code =
+                authorization::issue_code(&state.store, &request, &user.id, &authentication, now)
+                    .await?;
             let mut response = vec![("code", code.as_str())];
             if let Some(client_state) = &request.state {
                 response.push(("state", client_state));

@@ -5,7 +5,8 @@
 //! registration access token handed out at registration (stored hashed).
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,22 +14,19 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::admin;
-use crate::audit::{Action, Actor, NewEvent, Origin};
-use crate::clock::{self, Timestamp};
+use crate::api_key::ApiKey;
+use crate::audit::{Actor, Origin};
 use crate::http::extract;
 use crate::http::page::ClientIp;
-use crate::ids::ClientId;
 use crate::manage::Error;
+use crate::manage::clients::{self, NewClient};
 use crate::oauth::client::{
     AuthMethod, Client, ClientSettings, DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
     DEFAULT_REFRESH_TOKEN_TTL_SECONDS, GrantType,
 };
 use crate::oauth::scope;
 use crate::role::Role;
-use crate::secret;
 use crate::state::AppState;
-use crate::store::clients;
 use crate::validation::FieldError;
 
 pub fn routes() -> Router<AppState> {
@@ -53,10 +51,17 @@ enum RegisterError {
     Internal,
 }
 
-impl From<sqlx::Error> for RegisterError {
-    fn from(error: sqlx::Error) -> RegisterError {
-        tracing::error!(%error, "database error");
-        RegisterError::Internal
+/// A failed use case, as RFC 7591 §3.2.2 says it (the rules a registration breaks) or as a
+/// server error.
+impl From<Error> for RegisterError {
+    fn from(error: Error) -> RegisterError {
+        match error {
+            Error::Invalid(errors) => metadata_error(&errors),
+            other => {
+                tracing::error!(error = %other, "managing a registration failed");
+                RegisterError::Internal
+            }
+        }
     }
 }
 
@@ -134,8 +139,9 @@ impl Metadata {
         serde_json::from_slice(body).map_err(|error| invalid_metadata(error.to_string()))
     }
 
-    /// The settings asked for, with RFC 7591 defaults, validated like a REST registration
-    /// except that a redirect-based grant needs its redirect URIs now (RFC 7591 §2).
+    /// The settings asked for, with RFC 7591 defaults; `manage::clients` validates them like a
+    /// REST registration, except that a redirect-based grant needs its redirect URIs now
+    /// (RFC 7591 §2).
     fn into_settings(self) -> Result<ClientSettings, RegisterError> {
         let method = match self.token_endpoint_auth_method.as_deref() {
             None => AuthMethod::ClientSecretBasic,
@@ -170,7 +176,7 @@ impl Metadata {
                 .map(|s| (*s).to_owned())
                 .collect(),
         };
-        let settings = ClientSettings {
+        Ok(ClientSettings {
             name: self
                 .client_name
                 .unwrap_or_else(|| "Dynamically registered client".into()),
@@ -184,12 +190,7 @@ impl Metadata {
             refresh_token_ttl_seconds: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
             refresh_reuse_grace_seconds: 0,
             allowed_audiences: Vec::new(),
-        };
-        let errors = settings.validate_dynamic_registration();
-        match errors.first() {
-            None => Ok(settings),
-            Some(_) => Err(metadata_error(&errors)),
-        }
+        })
     }
 }
 
@@ -254,47 +255,84 @@ fn bearer(headers: &HeaderMap) -> Result<&str, RegisterError> {
         .ok_or(RegisterError::Unauthenticated)
 }
 
+/// RFC 7591 §3: the initial access token, an API key of the target account with the admin
+/// role or higher.
+struct InitialAccessToken(ApiKey);
+
+impl FromRequestParts<AppState> for InitialAccessToken {
+    type Rejection = RegisterError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<InitialAccessToken, RegisterError> {
+        let token = bearer(&parts.headers)?;
+        let key = crate::manage::caller::authenticate_api_key(&state.store, token)
+            .await
+            .map_err(Error::from)?
+            .ok_or(RegisterError::InvalidToken)?;
+        if key.role < Role::Admin {
+            return Err(RegisterError::InsufficientRole);
+        }
+        Ok(InitialAccessToken(key))
+    }
+}
+
+/// RFC 7592 §3: the client named in the path, if the registration access token is its own.
+/// Anything else (unknown client, wrong token) is the same 401.
+struct ManagedClient(Client);
+
+impl FromRequestParts<AppState> for ManagedClient {
+    type Rejection = RegisterError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<ManagedClient, RegisterError> {
+        let token = bearer(&parts.headers)?.to_owned();
+        let Path(client_id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| RegisterError::InvalidToken)?;
+        clients::authenticate_registration(&state.store, &client_id, &token)
+            .await?
+            .map(ManagedClient)
+            .ok_or(RegisterError::InvalidToken)
+    }
+}
+
+/// Who changes a registration: the client itself, from this request.
+fn client_origin<'a>(
+    actor: &'a Actor,
+    (ip, user_agent): &'a (Option<String>, Option<String>),
+) -> Origin<'a> {
+    Origin {
+        actor,
+        ip: ip.as_deref(),
+        user_agent: user_agent.as_deref(),
+    }
+}
+
 async fn register_client(
     State(state): State<AppState>,
+    InitialAccessToken(key): InitialAccessToken,
     client_ip: ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, RegisterError> {
-    let token = bearer(&headers)?;
-    let key = crate::manage::caller::authenticate_api_key(&state.store, token)
-        .await?
-        .ok_or(RegisterError::InvalidToken)?;
-    if key.role < Role::Admin {
-        return Err(RegisterError::InsufficientRole);
-    }
     let settings = Metadata::parse(&body)?.into_settings()?;
-    let (ip, user_agent) = request_origin(&headers, client_ip);
+    let request = request_origin(&headers, client_ip);
     let actor = Actor::ApiKey(key.id.to_string());
-    let origin = Origin {
-        actor: &actor,
-        ip: ip.as_deref(),
-        user_agent: user_agent.as_deref(),
-    };
-    let new = admin::NewClient {
+    let new = NewClient {
         settings,
         first_party: false,
         self_registered: true,
     };
-    let registered = admin::register_client(&state.store, &key.account_id, new, origin)
-        .await
-        .map_err(|error| match error {
-            Error::Invalid(errors) => metadata_error(&errors),
-            other => {
-                tracing::error!(error = %other, "registering a client failed");
-                RegisterError::Internal
-            }
-        })?;
-    let client = registered.client;
-    let secret = registered.secret;
+    let origin = client_origin(&actor, &request);
+    let registered = clients::register(&state.store, &key.account_id, new, origin).await?;
     let registration_token = registered.registration_access_token.unwrap_or_default();
-    let mut answer = view(&state, &client);
+    let mut answer = view(&state, &registered.client);
     answer["registration_access_token"] = registration_token.into();
-    if let Some(secret) = secret {
+    if let Some(secret) = registered.secret {
         answer["client_secret"] = secret.into();
         answer["client_secret_expires_at"] = 0.into();
     }
@@ -306,56 +344,10 @@ async fn register_client(
         .into_response())
 }
 
-/// The event of a change a client makes to its own registration (RFC 7592).
-fn registration_event<'a>(
-    client: &'a crate::oauth::client::Client,
-    action: Action,
-    actor: &'a Actor,
-    (ip, user_agent): (Option<&'a str>, Option<&'a str>),
-    details: Value,
-) -> NewEvent<'a> {
-    let origin = Origin {
-        actor,
-        ip,
-        user_agent,
-    };
-    origin.event(
-        Some(&client.account_id),
-        action,
-        "client",
-        client.client_id.as_str(),
-        details,
-    )
-}
-
-/// RFC 7592 §3: the client named in the path, if the registration access token is its own.
-/// Anything else (unknown client, wrong token) is the same 401.
-async fn managed_client(
-    state: &AppState,
-    headers: &HeaderMap,
-    client_id: &str,
-) -> Result<Client, RegisterError> {
-    let token = bearer(headers)?;
-    let client_id = ClientId::parse(client_id).ok_or(RegisterError::InvalidToken)?;
-    let stored = clients::registration_token_hash(state.store.pool(), &client_id)
-        .await?
-        .ok_or(RegisterError::InvalidToken)?;
-    if !secret::verify(token, &stored) {
-        return Err(RegisterError::InvalidToken);
-    }
-    state
-        .store
-        .client(&client_id)
-        .await?
-        .ok_or(RegisterError::InvalidToken)
-}
-
 async fn show_registration(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(client_id): Path<String>,
+    ManagedClient(client): ManagedClient,
 ) -> Result<Response, RegisterError> {
-    let client = managed_client(&state, &headers, &client_id).await?;
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         Json(view(&state, &client)),
@@ -367,12 +359,11 @@ async fn show_registration(
 /// `client_secret`, when sent, must be the current one.
 async fn update_registration(
     State(state): State<AppState>,
+    ManagedClient(current): ManagedClient,
     client_ip: ClientIp,
     headers: HeaderMap,
-    Path(client_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, RegisterError> {
-    let current = managed_client(&state, &headers, &client_id).await?;
     let metadata = Metadata::parse(&body)?;
     if metadata
         .client_id
@@ -382,38 +373,22 @@ async fn update_registration(
         return Err(invalid_metadata("client_id does not match"));
     }
     if let Some(sent) = metadata.client_secret.as_deref()
-        && !current
-            .secret_hash
-            .as_deref()
-            .is_some_and(|stored| secret::verify(sent, stored))
+        && !clients::is_current_secret(&current, sent)
     {
         return Err(invalid_metadata("client_secret does not match"));
     }
     let settings = metadata.into_settings()?;
-    let now = clock::now();
-    let mut updated = current;
-    updated.settings = settings;
-    updated.updated_at = Timestamp(now);
-    let mut new_secret = None;
-    if updated.is_public() {
-        updated.secret_hash = None;
-    } else if updated.secret_hash.is_none() {
-        let secret = secret::generate();
-        updated.secret_hash = Some(secret::hash(&secret));
-        new_secret = Some(secret);
-    }
-    let (ip, user_agent) = request_origin(&headers, client_ip);
-    let actor = Actor::Client(updated.client_id.to_string());
-    let event = registration_event(
-        &updated,
-        Action::ClientUpdated,
-        &actor,
-        (ip.as_deref(), user_agent.as_deref()),
-        json!({"registration": true}),
-    );
-    let mut change = state.store.change().await?;
-    clients::update(&mut *change, &updated).await?;
-    change.record(&event, now).await?.commit().await?;
+    let request = request_origin(&headers, client_ip);
+    let actor = Actor::Client(current.client_id.to_string());
+    let origin = client_origin(&actor, &request);
+    let (updated, new_secret) =
+        clients::update_registration(&state.store, &current, settings, origin)
+            .await
+            .map_err(|error| match error {
+                // Deleted since the token was checked: the token manages nothing any more.
+                Error::NotFound(_) => RegisterError::InvalidToken,
+                other => other.into(),
+            })?;
     let mut answer = view(&state, &updated);
     if let Some(secret) = new_secret {
         answer["client_secret"] = secret.into();
@@ -424,23 +399,13 @@ async fn update_registration(
 
 async fn delete_registration(
     State(state): State<AppState>,
+    ManagedClient(client): ManagedClient,
     client_ip: ClientIp,
     headers: HeaderMap,
-    Path(client_id): Path<String>,
 ) -> Result<StatusCode, RegisterError> {
-    let client = managed_client(&state, &headers, &client_id).await?;
-    let (ip, user_agent) = request_origin(&headers, client_ip);
-    let now = clock::now();
+    let request = request_origin(&headers, client_ip);
     let actor = Actor::Client(client.client_id.to_string());
-    let event = registration_event(
-        &client,
-        Action::ClientDeleted,
-        &actor,
-        (ip.as_deref(), user_agent.as_deref()),
-        json!({"name": client.settings.name, "registration": true}),
-    );
-    let mut change = state.store.change().await?;
-    clients::delete(&mut *change, &client.client_id).await?;
-    change.record(&event, now).await?.commit().await?;
+    let origin = client_origin(&actor, &request);
+    clients::delete_registration(&state.store, &client, origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -132,7 +132,10 @@ pub async fn verify(
     factors::accept_step(&mut *change, &factor.id, step, now).await?;
     let recovery_codes = if first {
         let codes = mfa::new_recovery_codes();
-        let hashes: Vec<String> = codes.iter().map(|code| mfa::recovery_code_hash(code)).collect();
+        let hashes: Vec<String> = codes
+            .iter()
+            .map(|code| mfa::recovery_code_hash(code))
+            .collect();
         recovery_codes::replace(&mut change, &user.id, &hashes, now).await?;
         Some(codes)
     } else {
@@ -193,7 +196,10 @@ pub async fn regenerate_recovery_codes(
         ));
     }
     let codes = mfa::new_recovery_codes();
-    let hashes: Vec<String> = codes.iter().map(|code| mfa::recovery_code_hash(code)).collect();
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|code| mfa::recovery_code_hash(code))
+        .collect();
     recovery_codes::replace(&mut change, &user.id, &hashes, now).await?;
     let change = record(
         change,
@@ -239,9 +245,8 @@ pub async fn check_second_factor(
         return Ok(None);
     }
     let mut change = store.change().await?;
-    let used =
-        recovery_codes::consume(&mut *change, &user.id, &mfa::recovery_code_hash(code), now)
-            .await?;
+    let used = recovery_codes::consume(&mut *change, &user.id, &mfa::recovery_code_hash(code), now)
+        .await?;
     change.commit_unaudited(Unaudited::Factors).await?;
     Ok(used.then_some(SecondFactor::RecoveryCode))
 }
@@ -255,8 +260,7 @@ fn totp_step(kek: &KeyEncryptionKey, factor: &Factor, code: &str, now: i64) -> O
 fn invalid_code() -> Error {
     Error::Rejected {
         code: "invalid_code",
-        message: "the code is not valid; check the app's clock and try the current code"
-            .to_owned(),
+        message: "the code is not valid; check the app's clock and try the current code".to_owned(),
     }
 }
 
@@ -273,7 +277,13 @@ async fn record<'s>(
     let account_ids: Vec<AccountId> =
         memberships::account_ids_of_user(&mut *change, &user.id).await?;
     let event = |account_id| -> NewEvent<'_> {
-        origin.event(account_id, action, "user", user.id.as_str(), details.clone())
+        origin.event(
+            account_id,
+            action,
+            "user",
+            user.id.as_str(),
+            details.clone(),
+        )
     };
     let mut change = change.record(&event(None), now).await?;
     for account_id in &account_ids {

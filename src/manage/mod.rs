@@ -3,11 +3,15 @@
 //! event. Adapters parse, call one function here, and render its answer or its [`Error`].
 
 pub mod accounts;
+pub mod api_keys;
+pub mod audit_logs;
 pub mod caller;
+pub mod clients;
 pub mod factors;
 pub mod invites;
 pub mod members;
 pub mod new_user;
+pub mod webhooks;
 
 use crate::password::PasswordError;
 use crate::validation::FieldError;

@@ -292,16 +292,14 @@ fn is_loopback_host(url: &Url) -> bool {
     matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
 }
 
-/// A registered client as stored and as the REST API shows it.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+/// A registered client as stored (what adapters show is `manage::clients::ClientView`).
+#[derive(Clone, Debug)]
 pub struct Client {
     pub client_id: ClientId,
     pub account_id: AccountId,
-    #[serde(flatten)]
     pub settings: ClientSettings,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-    #[serde(skip)]
     pub secret_hash: Option<String>,
     /// Registered itself through `/oauth2/register`.
     pub self_registered: bool,
@@ -310,7 +308,6 @@ pub struct Client {
     pub first_party: bool,
     /// Whether the owning account (and every ancestor) is active, loaded with the client: a
     /// suspended account's client gets no tokens for itself.
-    #[serde(skip)]
     pub account_active: bool,
 }
 

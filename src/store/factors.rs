@@ -125,7 +125,10 @@ pub async fn list<'e>(
     .bind(user_id.as_str())
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().filter_map(FactorRow::into_factor).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(FactorRow::into_factor)
+        .collect())
 }
 
 /// One factor of the user (another user's is not found).
@@ -149,12 +152,11 @@ pub async fn has_active<'e>(
     db: impl Executor<'e, Database = Any>,
     user_id: &UserId,
 ) -> Result<bool, sqlx::Error> {
-    let count: i64 = sqlx::query_scalar(
-        "select count(*) from factors where user_id = $1 and status = 'active'",
-    )
-    .bind(user_id.as_str())
-    .fetch_one(db)
-    .await?;
+    let count: i64 =
+        sqlx::query_scalar("select count(*) from factors where user_id = $1 and status = 'active'")
+            .bind(user_id.as_str())
+            .fetch_one(db)
+            .await?;
     Ok(count > 0)
 }
 

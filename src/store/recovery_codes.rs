@@ -14,12 +14,14 @@ pub async fn replace(
 ) -> Result<(), sqlx::Error> {
     delete_for_user(&mut *db, user_id).await?;
     for hash in hashes {
-        sqlx::query("insert into recovery_codes (user_id, code_hash, created_at) values ($1, $2, $3)")
-            .bind(user_id.as_str())
-            .bind(hash)
-            .bind(now)
-            .execute(&mut *db)
-            .await?;
+        sqlx::query(
+            "insert into recovery_codes (user_id, code_hash, created_at) values ($1, $2, $3)",
+        )
+        .bind(user_id.as_str())
+        .bind(hash)
+        .bind(now)
+        .execute(&mut *db)
+        .await?;
     }
     Ok(())
 }

@@ -7,9 +7,11 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 use tessera::admin::{self, NewUser};
+use tessera::audit::Origin;
 use tessera::clock;
 use tessera::config::Config;
 use tessera::ids::{AccountId, ClientId, UserId};
+use tessera::manage::clients::{self, Patch};
 use tessera::oauth::client::ClientSettings;
 use tessera::state::AppState;
 use tokio::sync::OnceCell;
@@ -495,19 +497,18 @@ pub async fn expect_problem(response: reqwest::Response, status: u16, code: &str
     body
 }
 
-/// Sets a client's `refresh_reuse_grace_seconds` the operator's way (`admin::update_client`),
-/// which also makes every instance forget the cached client.
+/// Sets a client's `refresh_reuse_grace_seconds` the operator's way
+/// (`manage::clients::update_for_operator`), which also makes every instance forget the
+/// cached client.
 pub async fn set_refresh_grace(app: &TestApp, client_id: &ClientId, seconds: i64) {
-    admin::update_client(
-        &app.state.store,
-        None,
-        client_id,
-        |settings, _| {
+    let patch = Patch {
+        first_party: None,
+        settings: |settings: &mut ClientSettings| {
             settings.refresh_reuse_grace_seconds = seconds;
             Ok(())
         },
-        tessera::audit::Origin::system(),
-    )
-    .await
-    .unwrap();
+    };
+    clients::update_for_operator(&app.state.store, client_id, patch, Origin::system())
+        .await
+        .unwrap();
 }

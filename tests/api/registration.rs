@@ -363,3 +363,72 @@ fn location(response: &reqwest::Response) -> String {
 fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn a_registration_turned_public_loses_its_secret_and_turned_confidential_gets_a_new_one() {
+    let app = TestApp::spawn().await;
+    let team = app.team("dcrs").await;
+    let key = create_key(&app, &team.owner, &team.account, "admin").await;
+    let client: Value = register(&app, key["token"].as_str(), &metadata())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let uri = client["registration_client_uri"].as_str().unwrap();
+    let token = client["registration_access_token"].as_str().unwrap();
+    let first = client["client_secret"].as_str().unwrap().to_owned();
+    let put = |body: Value| app.http.put(uri).bearer_auth(token).json(&body).send();
+
+    let mut public = metadata();
+    public["token_endpoint_auth_method"] = json!("none");
+    public["client_secret"] = json!("not-the-secret");
+    let response = put(public.clone()).await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "invalid_client_metadata"
+    );
+    public["client_secret"] = json!(first);
+    let response = put(public).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["token_endpoint_auth_method"], "none");
+    assert!(answer.get("client_secret").is_none(), "{answer}");
+
+    let confidential = metadata();
+    let response = put(confidential.clone()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    let second = answer["client_secret"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    assert_eq!(answer["client_secret_expires_at"], 0);
+
+    // The secret the client lost is not its secret any more; the new one is, and stays.
+    let mut with_secret = confidential;
+    with_secret["client_secret"] = json!(first);
+    assert_eq!(put(with_secret.clone()).await.unwrap().status(), 400);
+    with_secret["client_secret"] = json!(second);
+    let response = put(with_secret).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert!(answer.get("client_secret").is_none(), "{answer}");
+    let shown = app
+        .api(
+            Method::GET,
+            &format!(
+                "/v1/accounts/{}/clients/{}",
+                team.account,
+                client["client_id"].as_str().unwrap()
+            ),
+            &team.owner.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(shown["token_endpoint_auth_method"], "client_secret_basic");
+    assert!(shown.get("client_secret").is_none(), "{shown}");
+    assert!(shown.get("secret_hash").is_none(), "{shown}");
+}

@@ -1,9 +1,9 @@
 //! What tests and the bench put in a deployment below HTTP, before driving it over HTTP.
 
-use tessera::admin;
-use tessera::audit::Actor;
+use tessera::audit::Origin;
 use tessera::clock;
 use tessera::ids::{AccountId, ClientId, UserId};
+use tessera::manage::clients::{self, NewClient};
 use tessera::oauth::claims::{AccessTokenClaims, Subject};
 use tessera::oauth::client::ClientSettings;
 use tessera::oauth::scope::Scope;
@@ -32,12 +32,19 @@ pub async fn confidential_client(
     account: &AccountId,
     settings: ClientSettings,
 ) -> ConfidentialClient {
-    let (client, secret) = admin::create_client(store, account, settings, true, &Actor::System)
+    let new = NewClient {
+        settings,
+        first_party: true,
+        self_registered: false,
+    };
+    let registered = clients::register(store, account, new, Origin::system())
         .await
         .expect("create the client");
     ConfidentialClient {
-        client_id: client.client_id,
-        secret: secret.expect("a confidential client has a secret"),
+        client_id: registered.client.client_id,
+        secret: registered
+            .secret
+            .expect("a confidential client has a secret"),
     }
 }
 

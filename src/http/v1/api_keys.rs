@@ -7,23 +7,20 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Serialize;
 
-use crate::api_key::{self, ApiKey, ApiKeyStatus};
-use crate::audit::Action;
+use crate::api_key::ApiKeyStatus;
 use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
-use crate::http::v1::caller::{self, authorize};
+use crate::http::v1::caller;
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, ApiKeyId};
+use crate::manage::api_keys::{self, KeyView, NewKey};
 use crate::manage::caller::Caller;
 use crate::role::Role;
-use crate::secret;
 use crate::state::AppState;
-use crate::store::{Position, api_keys};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -34,34 +31,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/accounts/{acc}/api-keys/{key}", delete(revoke_key))
         .route("/v1/accounts/{acc}/api-keys/{key}/roll", post(roll_key))
         .route("/v1/api-keys/verify", get(verify_key))
-}
-
-/// A key as its account's admins see it; `token` only in the answer that made it.
-#[derive(Serialize, utoipa::ToSchema)]
-struct KeyView {
-    #[serde(flatten)]
-    key: ApiKey,
-    status: ApiKeyStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
-}
-
-impl KeyView {
-    fn new(key: ApiKey, now: i64, token: Option<String>) -> KeyView {
-        KeyView {
-            status: key.status_at(now),
-            key,
-            token,
-        }
-    }
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NewKey {
-    name: String,
-    role: Role,
-    expires_at: Option<String>,
 }
 
 /// List an account's API keys.
@@ -83,26 +52,22 @@ async fn list_keys(
     request: PageRequest,
 ) -> Result<Json<Page<KeyView>>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Admin).await?;
-    let after = request.position(&state, "api-keys")?;
+    let after = request.position(&state, "api-keys");
     let rows = api_keys::list(
-        state.store.pool(),
+        &state.store,
+        &caller,
         &account_id,
-        &after,
+        after,
         request.fetch_limit(),
     )
     .await?;
-    let now = clock::now();
     Ok(page(
         &state,
         "api-keys",
         &request,
         rows,
-        |key| Position {
-            created_at: key.created_at.0,
-            id: key.id.to_string(),
-        },
-        |key| KeyView::new(key, now, None),
+        KeyView::position,
+        |view| view,
     ))
 }
 
@@ -126,75 +91,8 @@ async fn create_key(
     ApiJson(new): ApiJson<NewKey>,
 ) -> Result<Response, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let role = authorize(&state, &caller, &account_id, Role::Admin).await?;
-    if new.role > role {
-        return Err(HttpError::forbidden(
-            "a key's role cannot be higher than the creator's",
-        ));
-    }
-    let name = new.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(HttpError::invalid_field(
-            "name",
-            "must be 1 to 200 characters",
-        ));
-    }
-    let now = clock::now();
-    let expires_at = match new.expires_at.as_deref() {
-        Some(text) => {
-            let at = Timestamp::parse(text).ok_or_else(|| {
-                HttpError::invalid_field("expires_at", "must be an RFC 3339 timestamp")
-            })?;
-            if at.0 <= now {
-                return Err(HttpError::invalid_field(
-                    "expires_at",
-                    "must be in the future",
-                ));
-            }
-            Some(at)
-        }
-        None => None,
-    };
-    let key = ApiKey::new(
-        account_id.clone(),
-        name,
-        new.role,
-        caller.user_id(),
-        expires_at,
-        now,
-    );
-    let token = api_key::generate();
-    let mut change = state.store.change().await?;
-    api_keys::insert(&mut *change, &key, &secret::hash(&token)).await?;
-    let change = change
-        .record(
-            &caller.event(
-                Some(&account_id),
-                Action::ApiKeyCreated,
-                "api_key",
-                key.id.as_str(),
-                json!({"name": key.name, "role": key.role}),
-            ),
-            now,
-        )
-        .await?;
-    change.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(KeyView::new(key, now, Some(token))),
-    )
-        .into_response())
-}
-
-async fn find<'e>(
-    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    account_id: &AccountId,
-    key: &str,
-) -> Result<ApiKey, HttpError> {
-    let id = ApiKeyId::parse(key).ok_or_else(|| HttpError::not_found("API key"))?;
-    api_keys::find(db, account_id, &id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("API key"))
+    let view = api_keys::create(&state.store, &caller, &account_id, new).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// Revoke an API key.
@@ -215,26 +113,7 @@ async fn revoke_key(
     Path((acc, key)): Path<(String, String)>,
 ) -> Result<StatusCode, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Admin).await?;
-    let now = clock::now();
-    let mut change = state.store.change().await?;
-    let key = find(&mut *change, &account_id, &key).await?;
-    if api_keys::revoke(&mut *change, &key.id, now).await? {
-        change
-            .record(
-                &caller.event(
-                    Some(&account_id),
-                    Action::ApiKeyRevoked,
-                    "api_key",
-                    key.id.as_str(),
-                    json!({"name": key.name}),
-                ),
-                now,
-            )
-            .await?
-            .commit()
-            .await?;
-    }
+    api_keys::revoke(&state.store, &caller, &account_id, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -257,35 +136,9 @@ async fn roll_key(
     Path((acc, key)): Path<(String, String)>,
 ) -> Result<Json<KeyView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let role = authorize(&state, &caller, &account_id, Role::Admin).await?;
-    let now = clock::now();
-    let mut change = state.store.change().await?;
-    let mut key = find(&mut *change, &account_id, &key).await?;
-    // Rolling hands out the key's power: no more than the caller's own.
-    if key.role > role {
-        return Err(HttpError::forbidden(
-            "a key with a higher role than yours cannot be rolled by you",
-        ));
-    }
-    let token = api_key::generate();
-    if !api_keys::roll(&mut *change, &key.id, &secret::hash(&token), now).await? {
-        return Err(HttpError::conflict("conflict", "the key is revoked"));
-    }
-    let change = change
-        .record(
-            &caller.event(
-                Some(&account_id),
-                Action::ApiKeyRolled,
-                "api_key",
-                key.id.as_str(),
-                json!({"name": key.name}),
-            ),
-            now,
-        )
-        .await?;
-    change.commit().await?;
-    key.updated_at = Timestamp(now);
-    Ok(Json(KeyView::new(key, now, Some(token))))
+    Ok(Json(
+        api_keys::roll(&state.store, &caller, &account_id, &key).await?,
+    ))
 }
 
 /// Verify the presenting API key.

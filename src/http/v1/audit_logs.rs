@@ -5,62 +5,17 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
-use serde_json::Value;
 
-use crate::clock::Timestamp;
 use crate::http::error::HttpError;
 use crate::http::openapi;
-use crate::http::v1::caller::{self, authorize};
+use crate::http::v1::caller;
 use crate::http::v1::page::{Page, PageRequest, page};
+use crate::manage::audit_logs::{self, EventView, Filter};
 use crate::manage::caller::Caller;
-use crate::role::Role;
 use crate::state::AppState;
-use crate::store::Position;
-use crate::store::audit_events::{self, Event};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/accounts/{acc}/audit-logs", get(list_audit_logs))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct EventView {
-    id: String,
-    action: String,
-    actor: Party,
-    target: Party,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    created_at: Timestamp,
-    details: Value,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct Party {
-    #[serde(rename = "type")]
-    kind: String,
-    id: Option<String>,
-}
-
-impl From<Event> for EventView {
-    fn from(event: Event) -> EventView {
-        EventView {
-            details: serde_json::from_str(&event.details).unwrap_or(Value::Null),
-            id: event.id,
-            action: event.action,
-            actor: Party {
-                kind: event.actor_type,
-                id: event.actor_id,
-            },
-            target: Party {
-                kind: event.target_type,
-                id: Some(event.target_id),
-            },
-            ip: event.ip,
-            user_agent: event.user_agent,
-            created_at: Timestamp(event.created_at),
-        }
-    }
 }
 
 /// List an account's audit events.
@@ -83,19 +38,23 @@ async fn list_audit_logs(
     request: PageRequest,
 ) -> Result<Json<Page<EventView>>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Admin).await?;
-    let action = action_param(&uri)?;
+    let action = action_param(&uri);
     // A cursor belongs to one filter: reusing it under another is a cursor of another list.
     let list = match &action {
-        Some(action) => format!("audit-logs?action={action}"),
-        None => "audit-logs".to_owned(),
+        Ok(Some(action)) => format!("audit-logs?action={action}"),
+        _ => "audit-logs".to_owned(),
     };
-    let after = request.position(&state, &list)?;
-    let rows = audit_events::list(
-        state.store.pool(),
+    let filter = action.and_then(|action| {
+        Ok(Filter {
+            after: request.position(&state, &list)?,
+            action,
+        })
+    });
+    let rows = audit_logs::list(
+        &state.store,
+        &caller,
         &account_id,
-        action.as_deref(),
-        &after.id,
+        filter,
         request.fetch_limit(),
     )
     .await?;
@@ -104,11 +63,8 @@ async fn list_audit_logs(
         &list,
         &request,
         rows,
-        |event| Position {
-            created_at: event.created_at,
-            id: event.id.clone(),
-        },
-        EventView::from,
+        EventView::position,
+        |view| view,
     ))
 }
 

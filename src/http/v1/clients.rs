@@ -7,29 +7,23 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 
-use crate::admin;
-use crate::audit::Action;
-use crate::clock::{self, Timestamp};
 use crate::http::error::HttpError;
 use crate::http::openapi;
-use crate::http::v1::body::{ApiJson, MergePatch};
-use crate::http::v1::caller::{self, authorize};
+use crate::http::v1::body::{ApiJson, MergePatch, in_our_words};
+use crate::http::v1::caller;
 use crate::http::v1::page::{Page, PageRequest, page};
-use crate::ids::{AccountId, ClientId};
 use crate::manage::Error;
 use crate::manage::caller::Caller;
+use crate::manage::clients::{self, ClientView, Patch};
 use crate::oauth::client::{
-    AuthMethod, Client, ClientSettings, DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+    AuthMethod, ClientSettings, DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
     DEFAULT_REFRESH_TOKEN_TTL_SECONDS, GrantType,
 };
 use crate::oauth::scope;
-use crate::role::Role;
-use crate::secret;
 use crate::state::AppState;
-use crate::store::{Position, clients};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -45,26 +39,6 @@ pub fn routes() -> Router<AppState> {
             "/v1/accounts/{acc}/clients/{cid}/secret",
             post(rotate_secret),
         )
-}
-
-/// A client as the API shows it; `client_secret` only in the answer that made it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ClientView {
-    #[serde(flatten)]
-    client: Client,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_secret: Option<String>,
-}
-
-impl ClientView {
-    /// The client, and its secret when this answer is the one time it is shown; the CLI
-    /// prints the same.
-    pub fn new(client: Client, client_secret: Option<String>) -> ClientView {
-        ClientView {
-            client,
-            client_secret,
-        }
-    }
 }
 
 /// A registration as the REST API takes it; the settings a PATCH is merged into have the same
@@ -144,12 +118,12 @@ async fn list_clients(
     request: PageRequest,
 ) -> Result<Json<Page<ClientView>>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Admin).await?;
-    let after = request.position(&state, "clients")?;
+    let after = request.position(&state, "clients");
     let rows = clients::list(
-        state.store.pool(),
+        &state.store,
+        &caller,
         &account_id,
-        &after,
+        after,
         request.fetch_limit(),
     )
     .await?;
@@ -158,11 +132,8 @@ async fn list_clients(
         "clients",
         &request,
         rows,
-        |client| Position {
-            created_at: client.created_at.0,
-            id: client.client_id.to_string(),
-        },
-        |client| ClientView::new(client, None),
+        ClientView::position,
+        |view| view,
     ))
 }
 
@@ -186,19 +157,9 @@ async fn create_client(
     ApiJson(input): ApiJson<ClientInput>,
 ) -> Result<Response, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Admin).await?;
     let first_party = input.first_party.unwrap_or(false);
-    if first_party {
-        require_superadmin(&state, &caller).await?;
-    }
-    let new = admin::NewClient {
-        settings: input.into_settings(),
-        first_party,
-        self_registered: false,
-    };
-    let registered =
-        admin::register_client(&state.store, &account_id, new, caller.origin()).await?;
-    let view = ClientView::new(registered.client, registered.secret);
+    let settings = input.into_settings();
+    let view = clients::create(&state.store, &caller, &account_id, settings, first_party).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -220,20 +181,9 @@ async fn show_client(
     Path((acc, cid)): Path<(String, String)>,
 ) -> Result<Json<ClientView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Admin).await?;
-    let client = find(state.store.pool(), &account_id, &cid).await?;
-    Ok(Json(ClientView::new(client, None)))
-}
-
-async fn find<'e>(
-    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    account_id: &AccountId,
-    cid: &str,
-) -> Result<Client, HttpError> {
-    let client_id = ClientId::parse(cid).ok_or_else(|| HttpError::not_found("client"))?;
-    clients::find_in_account(db, account_id, &client_id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("client"))
+    Ok(Json(
+        clients::show(&state.store, &caller, &account_id, &cid).await?,
+    ))
 }
 
 /// Update an OAuth client.
@@ -262,28 +212,30 @@ async fn update_client(
     MergePatch(patch): MergePatch,
 ) -> Result<Json<ClientView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Admin).await?;
-    let Value::Object(fields) = &patch else {
+    let patch = parse_patch(patch);
+    Ok(Json(
+        clients::update(&state.store, &caller, &account_id, &cid, patch).await?,
+    ))
+}
+
+/// A merge patch of a client: `first_party` apart, the rest merged into the settings as the
+/// change reads them, then read as a registration would be.
+fn parse_patch(
+    patch: Value,
+) -> Result<Patch<impl FnOnce(&mut ClientSettings) -> Result<(), Error>>, HttpError> {
+    let Value::Object(mut fields) = patch else {
         return Err(HttpError::invalid_field("body", "must be a JSON object"));
     };
     if let Some(field) = fields.keys().find(|key| READ_ONLY.contains(&key.as_str())) {
         return Err(HttpError::invalid_field(field.clone(), "is read-only"));
     }
-    let first_party = match fields.get("first_party") {
+    let first_party = match fields.remove("first_party") {
         None => None,
-        Some(Value::Bool(value)) => Some(*value),
+        Some(Value::Bool(value)) => Some(value),
         Some(_) => return Err(HttpError::invalid_field("first_party", "must be a boolean")),
     };
-    let current = find(state.store.pool(), &account_id, &cid).await?;
-    if first_party.is_some_and(|wanted| wanted != current.first_party) {
-        require_superadmin(&state, &caller).await?;
-    }
-    let mut settings_patch = patch.clone();
-    if let Value::Object(fields) = &mut settings_patch {
-        fields.remove("first_party");
-    }
-    // The patch is merged into the client as the transaction reads it, not as read above.
-    let merge = |settings: &mut ClientSettings, client_first_party: &mut bool| {
+    let settings_patch = Value::Object(fields);
+    let merge = move |settings: &mut ClientSettings| {
         let mut merged = serde_json::to_value(&*settings).map_err(|error| {
             Error::conflict(format!("the client's settings cannot be read: {error}"))
         })?;
@@ -291,34 +243,15 @@ async fn update_client(
         let input: ClientInput =
             serde_path_to_error::deserialize(merged).map_err(|error| Error::InvalidAt {
                 field: error.path().to_string(),
-                message: crate::http::v1::body::in_our_words(&error.inner().to_string()),
+                message: in_our_words(&error.inner().to_string()),
             })?;
         *settings = input.into_settings();
-        if let Some(first_party) = first_party {
-            *client_first_party = first_party;
-        }
         Ok(())
     };
-    let (updated, new_secret) = admin::update_client(
-        &state.store,
-        Some(&account_id),
-        &current.client_id,
-        merge,
-        caller.origin(),
-    )
-    .await?;
-    Ok(Json(ClientView::new(updated, new_secret)))
-}
-
-/// `first_party` takes the consent page away from a client's users: the operator's call, so a
-/// superadmin's (API.md §4), never a tenant admin's.
-async fn require_superadmin(state: &AppState, caller: &Caller) -> Result<(), HttpError> {
-    if crate::manage::caller::is_superadmin(&state.store, caller).await? {
-        return Ok(());
-    }
-    Err(HttpError::forbidden(
-        "only a superadmin may set first_party",
-    ))
+    Ok(Patch {
+        first_party,
+        settings: merge,
+    })
 }
 
 /// Delete an OAuth client.
@@ -339,23 +272,7 @@ async fn delete_client(
     Path((acc, cid)): Path<(String, String)>,
 ) -> Result<StatusCode, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Admin).await?;
-    let mut change = state.store.change().await?;
-    let client = find(&mut *change, &account_id, &cid).await?;
-    clients::delete(&mut *change, &client.client_id).await?;
-    let change = change
-        .record(
-            &caller.event(
-                Some(&account_id),
-                Action::ClientDeleted,
-                "client",
-                client.client_id.as_str(),
-                json!({"name": client.settings.name}),
-            ),
-            clock::now(),
-        )
-        .await?;
-    change.commit().await?;
+    clients::delete(&state.store, &caller, &account_id, &cid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -378,35 +295,9 @@ async fn rotate_secret(
     Path((acc, cid)): Path<(String, String)>,
 ) -> Result<Json<ClientView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    authorize(&state, &caller, &account_id, Role::Admin).await?;
-    let mut change = state.store.change().await?;
-    let mut client = find(&mut *change, &account_id, &cid).await?;
-    if client.is_public() {
-        return Err(HttpError::conflict(
-            "conflict",
-            "a public client (token_endpoint_auth_method none) has no secret",
-        ));
-    }
-    let now = clock::now();
-    let secret = secret::generate();
-    let hash = secret::hash(&secret);
-    clients::set_secret_hash(&mut *change, &client.client_id, &hash, now).await?;
-    let change = change
-        .record(
-            &caller.event(
-                Some(&account_id),
-                Action::ClientSecretRotated,
-                "client",
-                client.client_id.as_str(),
-                json!({}),
-            ),
-            now,
-        )
-        .await?;
-    change.commit().await?;
-    client.secret_hash = Some(hash);
-    client.updated_at = Timestamp(now);
-    Ok(Json(ClientView::new(client, Some(secret))))
+    Ok(Json(
+        clients::rotate_secret(&state.store, &caller, &account_id, &cid).await?,
+    ))
 }
 
 /// The OpenAPI paths of this module.
