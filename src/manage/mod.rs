@@ -3,6 +3,8 @@
 //! event. Adapters parse, call one function here, and render its answer or its [`Error`].
 
 pub mod caller;
+pub mod keys;
+pub mod users;
 
 use crate::password::PasswordError;
 use crate::validation::FieldError;

@@ -7,11 +7,12 @@ use std::process::Output;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tessera::App;
-use tessera::admin::{self, NewUser};
+use tessera::admin;
 use tessera::audit::Actor;
 use tessera::clock;
 use tessera::config::Config;
 use tessera::ids::{AccountId, ClientId, UserId};
+use tessera::manage::users::{self, NewUser};
 use tessera::oauth::claims::{AccessTokenClaims, Subject};
 use tessera::oauth::client::ClientSettings;
 use tessera::oauth::scope::Scope;
@@ -475,7 +476,7 @@ impl TestApp {
     }
 
     pub async fn user_with(&self, email: &str, password: Option<&str>) -> TestUser {
-        let user = admin::create_user(
+        let user = users::create(
             &self.state.store,
             &self.state.issuer,
             NewUser {
