@@ -19,7 +19,7 @@ use crate::search::Condition;
 use crate::secret;
 use crate::store::user_tokens::{self, Purpose};
 use crate::store::{self, Change, Position, Store, users};
-use crate::user::User;
+use crate::user::{User, display_name};
 
 pub struct NewUser {
     pub email: String,
@@ -205,21 +205,14 @@ pub(crate) fn duplicate_email(email: &str) -> Error {
     Error::conflict(format!("a user with email {email} already exists"))
 }
 
-/// A user's optional display name: trimmed, one line, at most 200 characters; empty is none.
+/// A user's optional display name under `user::display_name`, refused at `field`.
 pub(crate) fn check_name(
     name: Option<String>,
     field: &'static str,
 ) -> Result<Option<String>, Error> {
-    match name.map(|name| name.trim().to_owned()) {
-        Some(name) if name.chars().count() > 200 => {
-            Err(Error::invalid(field, "must be at most 200 characters"))
-        }
-        Some(name) if !crate::text::is_one_line(&name) => Err(Error::invalid(
-            field,
-            "must be one line without control characters",
-        )),
-        Some(name) if name.is_empty() => Ok(None),
-        name => Ok(name),
+    match name {
+        Some(name) => display_name(&name).map_err(|error| Error::invalid(field, error.message())),
+        None => Ok(None),
     }
 }
 
