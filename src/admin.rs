@@ -10,12 +10,12 @@ use crate::config::Issuer;
 use crate::email_address::EmailAddress;
 use crate::ids::{AccountId, ClientId};
 use crate::manage::Error;
-use crate::manage::users::{check_name, duplicate_email, hash_password, mail_set_password_link};
+use crate::manage::users::{check_name, hash_password};
 use crate::oauth::client::{Client, ClientSettings};
 use crate::password::Hasher;
 use crate::role::Role;
 use crate::secret;
-use crate::store::{self, Change, Recorded, Store, accounts, clients, memberships, users};
+use crate::store::{Change, Recorded, Store, accounts, clients, memberships, users};
 use crate::user::User;
 use crate::validation::FieldError;
 
@@ -89,15 +89,7 @@ pub async fn create_account(
         Some(user) => (user, false),
         None => {
             let user = User::new(owner_email, owner_name, password_hash, now);
-            match users::insert(&mut *change, &user).await {
-                Err(error) if store::is_unique_violation(&error) => {
-                    return Err(duplicate_email(&user.email));
-                }
-                result => result?,
-            }
-            if user.password_hash.is_none() {
-                mail_set_password_link(&mut change, issuer, &user, now).await?;
-            }
+            crate::manage::users::insert(&mut change, issuer, &user, now).await?;
             (user, true)
         }
     };

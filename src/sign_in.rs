@@ -20,17 +20,53 @@ use crate::password::{self, Hasher};
 use crate::rate_limit;
 use crate::secret;
 use crate::store::user_tokens::{self, Purpose};
-use crate::store::{self, Store, Unaudited, memberships, users};
+use crate::store::{self, Change, Store, Unaudited, memberships, users};
 use crate::user::{NameError, User, display_name};
 
 /// How long the verification link works.
 const VERIFICATION_SECONDS: i64 = 7 * 24 * 60 * 60;
 /// How long a reset link works.
 const RESET_SECONDS: i64 = 30 * 60;
+/// How long the link in a set-password email works.
+const SET_PASSWORD_SECONDS: i64 = 72 * 60 * 60;
 
 /// The mailed links the reset page serves: a password reset, and the first password of a
-/// user created without one (`manage::users::mail_set_password_link`).
+/// user created without one (`manage::users::insert`).
 const LINK_PURPOSES: [Purpose; 2] = [Purpose::PasswordReset, Purpose::SetPassword];
+
+/// Queues, in `change`, the email with a single-use link for `purpose` to `user`'s address:
+/// the address's verification (`/verify-email`), a password reset or a first password (both
+/// `/reset-password`). Only the link's hash is stored.
+pub(crate) async fn mail_link(
+    change: &mut Change<'_>,
+    issuer: &Issuer,
+    user: &User,
+    purpose: Purpose,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let (path, seconds) = match purpose {
+        Purpose::EmailVerification => ("/verify-email", VERIFICATION_SECONDS),
+        Purpose::PasswordReset => ("/reset-password", RESET_SECONDS),
+        Purpose::SetPassword => ("/reset-password", SET_PASSWORD_SECONDS),
+    };
+    let token = secret::generate();
+    user_tokens::insert(
+        &mut **change,
+        &secret::hash(&token),
+        &user.id,
+        purpose,
+        now,
+        now + seconds,
+    )
+    .await?;
+    let link = issuer.url(&format!("{path}?token={token}"));
+    let email = match purpose {
+        Purpose::EmailVerification => mailer::email_verification(&user.email, &link),
+        Purpose::PasswordReset => mailer::password_reset(&user.email, &link),
+        Purpose::SetPassword => mailer::set_password(&user.email, &link, "3 days"),
+    };
+    change.queue_email(&email, now).await
+}
 
 /// Where a request comes from, for the events and the rate limits.
 #[derive(Clone, Copy, Debug)]
@@ -219,8 +255,6 @@ pub async fn sign_up(
         })?;
     let password_hash = hasher.hash(form.password).await?;
     let user = User::new(email, name, Some(password_hash), now);
-    let token = secret::generate();
-    let link = issuer.url(&format!("/verify-email?token={token}"));
     let mut change = store.change().await?;
     match users::insert(&mut *change, &user).await {
         Err(error) if store::is_unique_violation(&error) => {
@@ -230,18 +264,7 @@ pub async fn sign_up(
         }
         result => result?,
     }
-    user_tokens::insert(
-        &mut *change,
-        &secret::hash(&token),
-        &user.id,
-        Purpose::EmailVerification,
-        now,
-        now + VERIFICATION_SECONDS,
-    )
-    .await?;
-    change
-        .queue_email(&mailer::email_verification(&user.email, &link), now)
-        .await?;
+    mail_link(&mut change, issuer, &user, Purpose::EmailVerification, now).await?;
     let actor = Actor::User(user.id.to_string());
     let details = json!({ "via": "signup" });
     let event = user_origin(&actor, None, None).event(
@@ -312,21 +335,8 @@ async fn mail_reset_link(
     if !allowed {
         return Ok(());
     }
-    let token = secret::generate();
-    let link = issuer.url(&format!("/reset-password?token={token}"));
     let mut change = store.change().await?;
-    user_tokens::insert(
-        &mut *change,
-        &secret::hash(&token),
-        &user.id,
-        Purpose::PasswordReset,
-        now,
-        now + RESET_SECONDS,
-    )
-    .await?;
-    change
-        .queue_email(&mailer::password_reset(&user.email, &link), now)
-        .await?;
+    mail_link(&mut change, issuer, &user, Purpose::PasswordReset, now).await?;
     change.commit_unaudited(Unaudited::SignIn).await
 }
 

@@ -254,6 +254,12 @@ impl Visit {
             user_agent: self.user_agent.as_deref(),
         }
     }
+
+    /// The visitor's change to its name or password (`profile::update`).
+    async fn edit(&self, state: &AppState, edit: Edit, ip: IpAddr) -> Result<User, ProfileError> {
+        let user = self.user.clone();
+        profile::update(&state.store, &state.hasher, user, edit, ip, self.audit()).await
+    }
 }
 
 async fn visit(
@@ -290,16 +296,7 @@ async fn change_name(
         name: Some(Some(form.name)),
         ..Edit::default()
     };
-    let updated = profile::update(
-        &state.store,
-        &state.hasher,
-        visit.user.clone(),
-        edit,
-        ip,
-        visit.audit(),
-    )
-    .await;
-    match updated {
+    match visit.edit(&state, edit, ip).await {
         Ok(_) => Ok(done(&state, "name")),
         Err(error) => refused(&state, &session, &visit.user, error)
             .await
@@ -350,16 +347,7 @@ async fn change_password(
         current_password: Some(form.current_password),
         ..Edit::default()
     };
-    let updated = profile::update(
-        &state.store,
-        &state.hasher,
-        visit.user.clone(),
-        edit,
-        ip,
-        visit.audit(),
-    )
-    .await;
-    match updated {
+    match visit.edit(&state, edit, ip).await {
         Ok(user) => {
             // The new password ended every session, this one too; the person who just
             // proved the current password stays signed in here, under a new session id.

@@ -12,12 +12,11 @@ use crate::config::Issuer;
 use crate::credentials;
 use crate::email_address::EmailAddress;
 use crate::ids::UserId;
-use crate::mailer;
 use crate::manage::Error;
 use crate::password::{self, Hasher};
 use crate::search::Condition;
-use crate::secret;
-use crate::store::user_tokens::{self, Purpose};
+use crate::sign_in;
+use crate::store::user_tokens::Purpose;
 use crate::store::{self, Change, Position, Store, users};
 use crate::user::{User, display_name};
 
@@ -27,9 +26,6 @@ pub struct NewUser {
     pub password: Option<String>,
     pub superadmin: bool,
 }
-
-/// How long the link in a set-password email works.
-pub const SET_PASSWORD_SECONDS: i64 = 72 * 60 * 60;
 
 /// A user as the superadmin API and the CLI show it: the profile plus the flags only
 /// operators see.
@@ -54,9 +50,8 @@ impl From<User> for AdminUser {
     }
 }
 
-/// Creates a user; without a password the user cannot log in until they set one, and is
-/// mailed a single-use link on `issuer` to do so (in the same change). The operator's path
-/// (CLI): outside a server, hashing is bounded by a [`Hasher`] of its own.
+/// Creates a user (see [`insert`]). The operator's path (CLI): outside a server, hashing is
+/// bounded by a [`Hasher`] of its own.
 pub async fn create(store: &Store, issuer: &Issuer, new: NewUser) -> Result<User, Error> {
     create_by(store, &Hasher::default(), issuer, new, Origin::system()).await
 }
@@ -77,15 +72,7 @@ pub async fn create_by(
     let mut user = User::new(email, name, password_hash, now);
     user.superadmin = new.superadmin;
     let mut change = store.change().await?;
-    match users::insert(&mut *change, &user).await {
-        Err(error) if store::is_unique_violation(&error) => {
-            return Err(duplicate_email(&user.email));
-        }
-        result => result?,
-    }
-    if user.password_hash.is_none() {
-        mail_set_password_link(&mut change, issuer, &user, now).await?;
-    }
+    insert(&mut change, issuer, &user, now).await?;
     let details = json!({"superadmin": user.superadmin});
     let event = origin.event(None, Action::UserCreated, "user", user.id.as_str(), details);
     change.record(&event, now).await?.commit().await?;
@@ -177,32 +164,28 @@ pub async fn set_password(
     Ok(user)
 }
 
-/// Queues the email with a single-use link (served by the reset-password page) with which
-/// a user created without a password chooses one.
-pub(crate) async fn mail_set_password_link(
+/// Writes a new user in `change`: its email must be free (`Conflict` otherwise); without a
+/// password the user cannot log in until they set one, and is mailed a single-use link on
+/// `issuer` to do so. The caller records `user.created`.
+pub(crate) async fn insert(
     change: &mut Change<'_>,
     issuer: &Issuer,
     user: &User,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    let token = secret::generate();
-    user_tokens::insert(
-        &mut **change,
-        &secret::hash(&token),
-        &user.id,
-        Purpose::SetPassword,
-        now,
-        now + SET_PASSWORD_SECONDS,
-    )
-    .await?;
-    let link = issuer.url(&format!("/reset-password?token={token}"));
-    change
-        .queue_email(&mailer::set_password(&user.email, &link, "3 days"), now)
-        .await
-}
-
-pub(crate) fn duplicate_email(email: &str) -> Error {
-    Error::conflict(format!("a user with email {email} already exists"))
+) -> Result<(), Error> {
+    match users::insert(&mut **change, user).await {
+        Err(error) if store::is_unique_violation(&error) => {
+            return Err(Error::conflict(format!(
+                "a user with email {} already exists",
+                user.email
+            )));
+        }
+        result => result?,
+    }
+    if user.password_hash.is_none() {
+        sign_in::mail_link(change, issuer, user, Purpose::SetPassword, now).await?;
+    }
+    Ok(())
 }
 
 /// A user's optional display name under `user::display_name`, refused at `field`.
