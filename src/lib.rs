@@ -37,7 +37,6 @@ pub mod role;
 pub mod search;
 pub mod secret;
 pub mod session;
-pub mod sign_in;
 pub mod state;
 pub mod store;
 pub mod text;

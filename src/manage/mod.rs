@@ -4,6 +4,7 @@
 
 pub mod caller;
 pub mod keys;
+pub mod sign_in;
 pub mod users;
 
 use crate::password::PasswordError;

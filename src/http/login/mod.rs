@@ -16,9 +16,9 @@ use serde::Deserialize;
 use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, home, render, safe_return_to};
 use crate::manage;
+use crate::manage::sign_in::{self, Login, Visitor};
 use crate::profile;
 use crate::session::LoginSession;
-use crate::sign_in::{self, Login, Visitor};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {

@@ -11,8 +11,8 @@ use super::{MessagePage, TokenQuery, form_error, require_csrf};
 use crate::clock;
 use crate::http::page::{HtmlForm, HtmlQuery, PageError, render};
 use crate::manage::Error;
+use crate::manage::sign_in;
 use crate::session::LoginSession;
-use crate::sign_in;
 use crate::state::AppState;
 
 const INVALID_LINK: &str = "This password reset link is not valid. It may have expired or been used already; ask for a new one.";

@@ -11,8 +11,8 @@ use super::{MessagePage, ReturnTo, TokenQuery, form_error, page_error, require_c
 use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_return_to};
 use crate::manage::Error;
+use crate::manage::sign_in::{self, SignUp};
 use crate::session::LoginSession;
-use crate::sign_in::{self, SignUp};
 use crate::state::AppState;
 
 #[derive(Deserialize, Default)]
