@@ -9,19 +9,18 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::App;
-use crate::admin::{self, NewUser};
 use crate::audit::Origin;
 use crate::clock;
 use crate::config::{Config, Issuer};
-use crate::http::v1::admin::AdminUser;
 use crate::ids::{AccountId, ClientId};
-use crate::keys::{self, KeyEncryptionKey};
+use crate::keys::KeyEncryptionKey;
 use crate::manage::clients::{self, NewClient, Patch};
 use crate::manage::invites::{self, InviteView};
-use crate::manage::{Error, accounts};
+use crate::manage::users::{self, AdminUser, NewUser};
+use crate::manage::{self, Error, accounts};
 use crate::oauth::client::{AuthMethod, ClientSettings, GrantType};
 use crate::password::Hasher;
-use crate::store::{self, Backend, Position, Store, users};
+use crate::store::{self, Backend, Position, Store};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -306,8 +305,7 @@ async fn run_operator_command(
             )
             .await
             .map_err(failure)?;
-            let public = keys::rotate(store, &kek).await.map_err(failure)?;
-            let rotated = admin::record_key_rotation(store, public, Origin::system())
+            let rotated = manage::keys::rotate_offline(store, &kek, system)
                 .await
                 .map_err(failure)?;
             print_json(&rotated)
@@ -318,7 +316,7 @@ async fn run_operator_command(
             password,
             superadmin,
         }) => {
-            let user = admin::create_user(
+            let user = users::create(
                 store,
                 &issuer(config),
                 NewUser {
@@ -332,28 +330,26 @@ async fn run_operator_command(
             print_json(&AdminUser::from(user))
         }
         Command::Users(UsersCommand::List) => {
-            let all = users::search(store.pool(), None, &Position::start(), i64::MAX)
-                .await
-                .map_err(failure)?;
+            let all = users::search(store, None, &Position::start(), i64::MAX).await?;
             print_list(&all.into_iter().map(AdminUser::from).collect::<Vec<_>>())
         }
         Command::Users(UsersCommand::Show { user }) => {
-            print_json(&AdminUser::from(admin::find_user(store, &user).await?))
+            print_json(&AdminUser::from(users::find(store, &user).await?))
         }
         Command::Users(UsersCommand::Disable { user }) => {
-            let user = admin::find_user(store, &user).await?;
-            let user = admin::set_user_disabled(store, &user, true, system).await?;
+            let user = users::find(store, &user).await?;
+            let user = users::set_disabled(store, &user, true, system).await?;
             print_json(&AdminUser::from(user))
         }
         Command::Users(UsersCommand::Enable { user }) => {
-            let user = admin::find_user(store, &user).await?;
-            let user = admin::set_user_disabled(store, &user, false, system).await?;
+            let user = users::find(store, &user).await?;
+            let user = users::set_disabled(store, &user, false, system).await?;
             print_json(&AdminUser::from(user))
         }
         Command::Users(UsersCommand::SetPassword { user, password }) => {
-            let user = admin::find_user(store, &user).await?;
-            let user = admin::set_user_password(store, &Hasher::default(), &user, password, system)
-                .await?;
+            let user = users::find(store, &user).await?;
+            let user =
+                users::set_password(store, &Hasher::default(), &user, password, system).await?;
             print_json(&AdminUser::from(user))
         }
         Command::Accounts(AccountsCommand::Create {

@@ -5,7 +5,6 @@
 
 pub mod access;
 pub mod account;
-pub mod admin;
 pub mod api_key;
 mod app;
 pub mod audit;
@@ -19,6 +18,7 @@ pub mod credentials;
 pub mod email_address;
 pub mod http;
 pub mod ids;
+pub mod introspection;
 pub mod invitation;
 pub mod keys;
 pub mod mailer;

@@ -498,3 +498,9 @@ fn sign_user_tokens(
     response.refresh_token = refresh_token;
     Ok(response)
 }
+
+/// Whether a browser at `origin` may call the token endpoints not tied to one client
+/// (userinfo, JWKS): some client lists it in its `allowed_origins`.
+pub async fn origin_is_allowed(store: &Store, origin: &str) -> Result<bool, sqlx::Error> {
+    crate::store::clients::origin_is_allowed(store.pool(), origin).await
+}

@@ -45,3 +45,49 @@ impl User {
         }
     }
 }
+
+/// Why a display name is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameError {
+    TooLong,
+    NotOneLine,
+}
+
+impl NameError {
+    /// What completes "`name` …" in an API error.
+    pub fn message(self) -> &'static str {
+        match self {
+            NameError::TooLong => "must be at most 200 characters",
+            NameError::NotOneLine => "must be one line without control characters",
+        }
+    }
+}
+
+/// The rule for a user's display name, wherever one is given (sign-up, the profile, the
+/// operator): trimmed, at most 200 characters on one line without control characters; empty
+/// means no name.
+pub fn display_name(name: &str) -> Result<Option<String>, NameError> {
+    let name = name.trim();
+    if name.chars().count() > 200 {
+        return Err(NameError::TooLong);
+    }
+    if !crate::text::is_one_line(name) {
+        return Err(NameError::NotOneLine);
+    }
+    Ok((!name.is_empty()).then(|| name.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NameError, display_name};
+
+    #[test]
+    fn display_names() {
+        assert_eq!(display_name("  Ada  "), Ok(Some("Ada".to_owned())));
+        assert_eq!(display_name("   "), Ok(None));
+        assert_eq!(display_name(&"x".repeat(200)), Ok(Some("x".repeat(200))));
+        assert_eq!(display_name(&"x".repeat(201)), Err(NameError::TooLong));
+        assert_eq!(display_name("a\u{0}b"), Err(NameError::NotOneLine));
+        assert_eq!(display_name("a\nb"), Err(NameError::NotOneLine));
+    }
+}

@@ -18,10 +18,10 @@ use crate::audit::Origin;
 use crate::clock;
 use crate::http::login::{MessagePage, login_url, require_csrf};
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render};
-use crate::profile::{self, Change, ProfileError};
+use crate::profile::{self, Edit, EmailChange, ProfileError, Proof};
 use crate::session::LoginSession;
 use crate::state::AppState;
-use crate::store::{Position, accounts, invitations, users};
+use crate::store::Position;
 use crate::user::User;
 
 /// The page lists at most this many memberships and invitations.
@@ -97,7 +97,7 @@ struct TokenQuery {
 /// The signed-in user, or the login page's redirect that comes back to `/account`.
 async fn signed_in_user(state: &AppState, session: &LoginSession) -> Result<User, Response> {
     let user = match session.signed_in().await {
-        Ok(Some(signed_in)) => users::find(state.store.pool(), &signed_in.user_id).await,
+        Ok(Some(signed_in)) => profile::find(&state.store, &signed_in.user_id).await,
         Ok(None) => Ok(None),
         Err(error) => return Err(PageError::from(error).into_response()),
     };
@@ -141,35 +141,24 @@ async fn page(
     notice: Option<&str>,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let memberships = accounts::of_user(
-        state.store.pool(),
-        &user.id,
-        None,
-        &Position::start(),
-        LISTED,
-    )
-    .await?
-    .into_iter()
-    .map(|(account, role, _)| (account.name, role.as_str()))
-    .collect();
+    let memberships = profile::accounts(&state.store, &user.id, None, &Position::start(), LISTED)
+        .await?
+        .into_iter()
+        .map(|(account, role, _)| (account.name, role.as_str()))
+        .collect();
     let now = clock::now();
-    let invitations = invitations::pending_for_email(
-        state.store.pool(),
-        &user.email,
-        now,
-        &Position::start(),
-        LISTED,
-    )
-    .await?
-    .into_iter()
-    .map(|(invitation, account_name)| {
-        (
-            account_name,
-            invitation.role.as_str(),
-            invitation.expires_at.for_people(),
-        )
-    })
-    .collect();
+    let invitations =
+        profile::invitations(&state.store, &user.email, now, &Position::start(), LISTED)
+            .await?
+            .into_iter()
+            .map(|(invitation, account_name)| {
+                (
+                    account_name,
+                    invitation.role.as_str(),
+                    invitation.expires_at.for_people(),
+                )
+            })
+            .collect();
     render(
         status,
         &AccountPage {
@@ -208,12 +197,7 @@ async fn refused(
             "Another user has this email address.".to_owned(),
         ),
         ProfileError::LastOwner(account_ids) => {
-            let mut names = Vec::new();
-            for account_id in &account_ids {
-                if let Some(account) = accounts::find(state.store.pool(), account_id).await? {
-                    names.push(account.name);
-                }
-            }
+            let names = profile::account_names(&state.store, &account_ids).await?;
             (
                 StatusCode::CONFLICT,
                 format!(
@@ -270,6 +254,12 @@ impl Visit {
             user_agent: self.user_agent.as_deref(),
         }
     }
+
+    /// The visitor's change to its name or password (`profile::update`).
+    async fn edit(&self, state: &AppState, edit: Edit, ip: IpAddr) -> Result<User, ProfileError> {
+        let user = self.user.clone();
+        profile::update(&state.store, &state.hasher, user, edit, ip, self.audit()).await
+    }
 }
 
 async fn visit(
@@ -302,11 +292,11 @@ async fn change_name(
     HtmlForm(form): HtmlForm<NameForm>,
 ) -> Result<Response, Response> {
     let visit = visit(&state, &session, &form.csrf_token, ip, &headers).await?;
-    let change = Change {
+    let edit = Edit {
         name: Some(Some(form.name)),
-        ..Change::default()
+        ..Edit::default()
     };
-    match profile::update(&state, visit.user.clone(), change, ip, visit.audit()).await {
+    match visit.edit(&state, edit, ip).await {
         Ok(_) => Ok(done(&state, "name")),
         Err(error) => refused(&state, &session, &visit.user, error)
             .await
@@ -322,11 +312,16 @@ async fn change_email(
     HtmlForm(form): HtmlForm<EmailForm>,
 ) -> Result<Response, Response> {
     let visit = visit(&state, &session, &form.csrf_token, ip, &headers).await?;
+    let request = EmailChange {
+        email: form.email,
+        current_password: form.current_password,
+    };
     let requested = profile::request_email_change(
-        &state,
+        &state.store,
+        &state.hasher,
+        &state.issuer,
         &visit.user,
-        &form.email,
-        form.current_password,
+        request,
         ip,
         visit.audit(),
     )
@@ -347,12 +342,12 @@ async fn change_password(
     HtmlForm(form): HtmlForm<PasswordForm>,
 ) -> Result<Response, Response> {
     let visit = visit(&state, &session, &form.csrf_token, ip, &headers).await?;
-    let change = Change {
+    let edit = Edit {
         password: Some(form.password),
         current_password: Some(form.current_password),
-        ..Change::default()
+        ..Edit::default()
     };
-    match profile::update(&state, visit.user.clone(), change, ip, visit.audit()).await {
+    match visit.edit(&state, edit, ip).await {
         Ok(user) => {
             // The new password ended every session, this one too; the person who just
             // proved the current password stays signed in here, under a new session id.
@@ -378,13 +373,19 @@ async fn delete_user(
     HtmlForm(form): HtmlForm<DeleteForm>,
 ) -> Result<Response, Response> {
     let visit = visit(&state, &session, &form.csrf_token, ip, &headers).await?;
-    let deleted = async {
-        if form.current_password.is_empty() {
-            return Err(ProfileError::RecentLoginRequired);
-        }
-        profile::check_current_password(&state, &visit.user, form.current_password, ip).await?;
-        profile::delete(&state, &visit.user, visit.audit()).await
-    }
+    let proof = if form.current_password.is_empty() {
+        Proof::Nothing
+    } else {
+        Proof::CurrentPassword(form.current_password)
+    };
+    let deleted = profile::delete(
+        &state.store,
+        &state.hasher,
+        &visit.user,
+        proof,
+        ip,
+        visit.audit(),
+    )
     .await;
     if let Err(error) = deleted {
         return refused(&state, &session, &visit.user, error)
@@ -413,7 +414,7 @@ async fn confirm_email(
     HtmlQuery(query): HtmlQuery<TokenQuery>,
 ) -> Result<Response, PageError> {
     let token = query.token.unwrap_or_default();
-    let user = match profile::confirm_email_change(&state, &token).await {
+    let user = match profile::confirm_email_change(&state.store, &token).await {
         Ok(user) => user,
         Err(ProfileError::EmailTaken) => {
             return Err(PageError::BadRequest {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use crate::http::extract;
 use crate::ids::ClientId;
 use crate::state::AppState;
-use crate::store::clients;
+use crate::tokens;
 
 /// How long a browser may reuse a preflight answer.
 const PREFLIGHT_MAX_AGE: &str = "600";
@@ -140,7 +140,7 @@ async fn client_allows(state: &AppState, client_id: &ClientId, origin: &str) -> 
 }
 
 async fn any_client_allows(state: &AppState, origin: &str) -> bool {
-    clients::origin_is_allowed(state.store.pool(), origin)
+    tokens::origin_is_allowed(&state.store, origin)
         .await
         .unwrap_or_else(|error| {
             tracing::error!(%error, "cannot check allowed origins");

@@ -18,9 +18,9 @@ use crate::http::page::{HtmlForm, HtmlQuery, PageError, render};
 use crate::ids::ClientId;
 use crate::oauth::authorize::redirect_with;
 use crate::oauth::client::Client;
+use crate::profile;
 use crate::session::LoginSession;
 use crate::state::AppState;
-use crate::store::users;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/oauth2/logout", get(end_session).post(confirm_end_session))
@@ -78,7 +78,7 @@ async fn end_session(
         session.sign_out().await?;
         return finish(&state, &checked, request.state.as_deref());
     }
-    let email = users::find(state.store.pool(), &signed_in.user_id)
+    let email = profile::find(&state.store, &signed_in.user_id)
         .await?
         .map(|user| user.email);
     render(

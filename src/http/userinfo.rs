@@ -11,8 +11,8 @@ use crate::http::error::BearerError;
 use crate::http::extract;
 use crate::ids::UserId;
 use crate::oauth::scope::{self, Scope};
+use crate::profile;
 use crate::state::AppState;
-use crate::store::users;
 use crate::tokens;
 
 pub fn routes() -> Router<AppState> {
@@ -42,7 +42,7 @@ async fn userinfo(
     if !granted.contains(scope::OPENID) {
         return Err(BearerError::InsufficientScope(scope::OPENID));
     }
-    let user = users::find(state.store.pool(), &user_id)
+    let user = profile::find(&state.store, &user_id)
         .await?
         .ok_or(BearerError::InvalidToken)?;
     let mut body = Map::new();

@@ -15,7 +15,6 @@ use crate::email_address::EmailAddress;
 use crate::ids::AccountId;
 use crate::manage::Error;
 use crate::manage::caller::{self, Caller};
-use crate::manage::new_user;
 use crate::password::Hasher;
 use crate::role::Role;
 use crate::search::Condition;
@@ -110,7 +109,7 @@ pub async fn create_with_owner(
     let name = check_name(&new.name)?;
     let owner_email = EmailAddress::parse(&new.owner.email)
         .ok_or_else(|| Error::invalid("owner.email", "must be an email address"))?;
-    let owner_name = new_user::check_name(new.owner.name, "owner.name")?;
+    let owner_name = super::users::check_name(new.owner.name, "owner.name")?;
     let has_profile = owner_name.is_some() || new.owner.password.is_some();
     if has_profile
         && users::find_by_email(store.pool(), owner_email.as_str())
@@ -120,7 +119,7 @@ pub async fn create_with_owner(
         return Err(existing_owner());
     }
     // Hashed before the transaction: argon2 takes a while and the write lock must not wait.
-    let password_hash = new_user::hash_password(
+    let password_hash = super::users::hash_password(
         hasher,
         new.owner.password,
         owner_email.as_str(),
@@ -140,7 +139,7 @@ pub async fn create_with_owner(
         Some(user) => (user, false),
         None => {
             let user = User::new(owner_email, owner_name, password_hash, now);
-            new_user::insert(&mut change, issuer, &user, now).await?;
+            super::users::insert(&mut change, issuer, &user, now).await?;
             (user, true)
         }
     };

@@ -9,8 +9,10 @@ pub mod caller;
 pub mod clients;
 pub mod factors;
 pub mod invites;
+pub mod keys;
 pub mod members;
-pub mod new_user;
+pub mod sign_in;
+pub mod users;
 pub mod webhooks;
 
 use crate::password::PasswordError;

@@ -6,12 +6,12 @@
 use std::process::Output;
 
 use serde_json::{Value, json};
-use tessera::admin::{self, NewUser};
 use tessera::audit::Origin;
 use tessera::clock;
 use tessera::config::Config;
 use tessera::ids::{AccountId, ClientId, UserId};
 use tessera::manage::clients::{self, Patch};
+use tessera::manage::users::{self, NewUser};
 use tessera::oauth::client::ClientSettings;
 use tessera::state::AppState;
 use tokio::sync::OnceCell;
@@ -326,7 +326,7 @@ impl TestApp {
     }
 
     pub async fn user_with(&self, email: &str, password: Option<&str>) -> TestUser {
-        let user = admin::create_user(
+        let user = users::create(
             &self.state.store,
             &self.state.issuer,
             NewUser {

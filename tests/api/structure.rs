@@ -83,6 +83,25 @@ fn storage_and_keys_know_no_http() {
 }
 
 #[test]
+fn handlers_hold_no_transaction_and_no_sql() {
+    // Writes are use cases that own their `store::Change` (audit event, cache, outboxes);
+    // a handler that opened one, or read the pool itself, would be beside those rules.
+    let found = offenders(
+        "http",
+        &[
+            ".change(",
+            "change_account(",
+            "record_events(",
+            ".pool()",
+            "sqlx::query",
+            "accounts::lock",
+            "audit_events::",
+        ],
+    );
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
 fn top_level_modules_have_no_import_cycles() {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (path, code) in sources(&src()) {

@@ -12,17 +12,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::audit::{Action, Actor, Origin};
 use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, home, render, safe_return_to};
-use crate::ids::UserId;
-use crate::rate_limit;
+use crate::manage;
+use crate::manage::sign_in::{self, Login, Visitor};
+use crate::profile;
 use crate::session::LoginSession;
 use crate::state::AppState;
-use crate::store::Store;
-use crate::store::{memberships, users};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -158,110 +155,86 @@ async fn submit_login(
     let base = state.issuer.path();
     let return_to = safe_return_to(base, form.return_to.as_deref());
     let now = clock::now();
-    // Counted before the password is looked at: over the limit, no guess is checked at all.
-    let attempt = rate_limit::begin_login(&state.store, &form.email, ip, now)
-        .await?
-        .map_err(|limited| {
-            state.metrics.login_failed("rate_limited");
-            PageError::TooManyRequests {
-                retry_after: limited.retry_after,
-            }
-        })?;
-    let user = users::find_by_email(state.store.pool(), form.email.trim()).await?;
-    // An unknown email still costs one argon2 verification, so timing does not tell.
-    let stored = user.as_ref().and_then(|user| user.password_hash.clone());
-    let valid = state.hasher.verify(form.password, stored).await?;
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok());
-    let ip = ip.to_string();
-    match user {
-        Some(user) if valid && user.disabled_at.is_none() => {
-            rate_limit::login_succeeded(&state.store, attempt).await?;
+    let visitor = Visitor { ip, user_agent };
+    let login = sign_in::log_in(
+        &state.store,
+        &state.hasher,
+        &form.email,
+        form.password,
+        visitor,
+        now,
+    )
+    .await;
+    let disabled = match login {
+        Ok(Login::SignedIn(user)) => {
             session.sign_in(&user.id, now).await?;
-            record(
-                &state.store,
-                Action::UserLogin,
-                &user.id,
-                &ip,
-                user_agent,
-                now,
-            )
-            .await?;
-            Ok(Redirect::to(&return_to).into_response())
+            return Ok(Redirect::to(&return_to).into_response());
         }
-        user => {
-            let disabled = valid && user.as_ref().is_some_and(|user| user.disabled_at.is_some());
-            state.metrics.login_failed("credentials");
-            if let Some(user) = user {
-                // Not awaited: a failure for a known email must take as long as one for an
-                // unknown email, which writes nothing.
-                let store = state.store.clone();
-                let user_agent = user_agent.map(str::to_owned);
-                tokio::spawn(async move {
-                    let recorded = record(
-                        &store,
-                        Action::UserLoginFailed,
-                        &user.id,
-                        &ip,
-                        user_agent.as_deref(),
-                        now,
-                    );
-                    if let Err(error) = recorded.await {
-                        tracing::warn!(%error, "could not record a failed login");
-                    }
-                });
+        Ok(Login::Refused { disabled }) => disabled,
+        Err(error) => {
+            if let manage::Error::RateLimited { .. } = error {
+                state.metrics.login_failed("rate_limited");
             }
-            render(
-                StatusCode::UNAUTHORIZED,
-                &LoginPage {
-                    base,
-                    csrf_token: session.csrf_token().await?,
-                    return_to,
-                    email: form.email.trim(),
-                    error: Some(if disabled {
-                        USER_DISABLED
-                    } else {
-                        WRONG_CREDENTIALS
-                    }),
-                    signup_enabled: state.config.signup_enabled,
-                },
-            )
+            return Err(page_error(error));
         }
+    };
+    state.metrics.login_failed("credentials");
+    render(
+        StatusCode::UNAUTHORIZED,
+        &LoginPage {
+            base,
+            csrf_token: session.csrf_token().await?,
+            return_to,
+            email: form.email.trim(),
+            error: Some(if disabled {
+                USER_DISABLED
+            } else {
+                WRONG_CREDENTIALS
+            }),
+            signup_enabled: state.config.signup_enabled,
+        },
+    )
+}
+
+/// A refused sign-in step as an error page; the refusals a form can help with are rendered
+/// by its handler instead.
+pub(crate) fn page_error(error: manage::Error) -> PageError {
+    use manage::Error;
+    let message = error.to_string();
+    let status = match error {
+        Error::NotFound(_) => return PageError::NotFound,
+        Error::RateLimited { retry_after, .. } => {
+            return PageError::TooManyRequests { retry_after };
+        }
+        Error::Database(error) => return error.into(),
+        Error::Password(error) => return error.into(),
+        Error::Invalid(_) | Error::InvalidAt { .. } | Error::Rejected { .. } => {
+            StatusCode::BAD_REQUEST
+        }
+        Error::Forbidden(_) | Error::Refused { .. } | Error::CallerGone => StatusCode::FORBIDDEN,
+        Error::Conflict { .. } => StatusCode::CONFLICT,
+        Error::Gone { .. } => StatusCode::GONE,
+    };
+    PageError::BadRequest {
+        status,
+        message: message.into(),
     }
 }
 
-/// Writes a `user.login*` audit event into the log of every account the user belongs to
-/// (a login is not an account's own change, but its admins want to see them), in one
-/// transaction.
-async fn record(
-    store: &Store,
-    action: Action,
-    user_id: &UserId,
-    ip: &str,
-    user_agent: Option<&str>,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    let actor = Actor::User(user_id.to_string());
-    let origin = Origin {
-        actor: &actor,
-        ip: Some(ip),
-        user_agent,
-    };
-    let account_ids = memberships::account_ids_of_user(store.pool(), user_id).await?;
-    let events: Vec<_> = account_ids
-        .iter()
-        .map(|account_id| {
-            origin.event(
-                Some(account_id),
-                action,
-                "user",
-                user_id.as_str(),
-                json!({}),
-            )
-        })
-        .collect();
-    store.record_events(&events, now).await
+/// The sentence of an `Invalid` refusal, for the form to show again; any other refusal as
+/// an error page.
+pub(crate) fn form_error(error: manage::Error) -> Result<String, PageError> {
+    match error {
+        manage::Error::Invalid(errors) => Ok(errors
+            .into_iter()
+            .next()
+            .map(|error| error.message)
+            .unwrap_or_default()),
+        error => Err(page_error(error)),
+    }
 }
 
 async fn show_logout(
@@ -269,7 +242,7 @@ async fn show_logout(
     session: LoginSession,
 ) -> Result<Response, PageError> {
     let email = match session.signed_in().await? {
-        Some(signed_in) => users::find(state.store.pool(), &signed_in.user_id)
+        Some(signed_in) => profile::find(&state.store, &signed_in.user_id)
             .await?
             .map(|user| user.email),
         None => None,
@@ -302,7 +275,7 @@ async fn show_home(
 ) -> Result<Response, PageError> {
     let base = state.issuer.path();
     let user = match session.signed_in().await? {
-        Some(signed_in) => users::find(state.store.pool(), &signed_in.user_id).await?,
+        Some(signed_in) => profile::find(&state.store, &signed_in.user_id).await?,
         None => None,
     };
     let Some(user) = user else {

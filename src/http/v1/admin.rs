@@ -11,8 +11,6 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::account::Account;
-use crate::admin::{self, NewUser, RotatedKey};
-use crate::clock::Timestamp;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
@@ -20,10 +18,11 @@ use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::AccountId;
 use crate::manage::accounts::{self, NewOwner, OwnedAccount};
 use crate::manage::caller::Caller;
+use crate::manage::keys::{self, RotatedKey};
+use crate::manage::users::{self, AdminUser, NewUser};
 use crate::search::{self, Schema};
 use crate::state::AppState;
-use crate::store::{Position, users};
-use crate::user::User;
+use crate::store::Position;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -97,35 +96,13 @@ async fn rotate_keys(
     State(state): State<AppState>,
     Superadmin(caller): Superadmin,
 ) -> Result<Json<RotatedKey>, HttpError> {
-    let public = state.keys.rotate(&state.store).await.map_err(|error| {
-        tracing::error!(%error, "key rotation failed");
-        HttpError::internal(&error)
-    })?;
-    let rotated = admin::record_key_rotation(&state.store, public, caller.origin()).await?;
+    let rotated = keys::rotate(&state.store, &state.keys, caller.origin())
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "key rotation failed");
+            HttpError::internal(&error)
+        })?;
     Ok(Json(rotated))
-}
-
-/// A user as the superadmin (and the CLI) sees it: the profile plus the flags only
-/// operators see.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct AdminUser {
-    #[serde(flatten)]
-    user: User,
-    superadmin: bool,
-    has_password: bool,
-    /// When an operator disabled the user (`tessera users disable`); `null` while enabled.
-    disabled_at: Option<Timestamp>,
-}
-
-impl From<User> for AdminUser {
-    fn from(user: User) -> AdminUser {
-        AdminUser {
-            superadmin: user.superadmin,
-            has_password: user.password_hash.is_some(),
-            disabled_at: user.disabled_at,
-            user,
-        }
-    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -158,7 +135,7 @@ async fn create_user(
     Superadmin(caller): Superadmin,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> Result<Response, HttpError> {
-    let user = admin::create_user_by(
+    let user = users::create_by(
         &state.store,
         &state.hasher,
         &state.issuer,
@@ -334,7 +311,7 @@ async fn search_users(
     let condition = search_condition(&uri, &USER_SEARCH)?;
     let after = request.position(&state, "admin_users")?;
     let rows = users::search(
-        state.store.pool(),
+        &state.store,
         condition.as_ref(),
         &after,
         request.fetch_limit(),

@@ -118,23 +118,3 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, Htt
 pub fn account_id(text: &str) -> Result<AccountId, HttpError> {
     AccountId::parse(text).ok_or_else(|| HttpError::not_found("account"))
 }
-
-/// The caller's role on `account_id` if it is at least `needed` (`manage::caller::authorize`).
-pub async fn authorize(
-    state: &AppState,
-    caller: &Caller,
-    account_id: &AccountId,
-    needed: Role,
-) -> Result<Role, HttpError> {
-    Ok(caller::authorize(&state.store, caller, account_id, needed).await?)
-}
-
-/// [`authorize`] inside a change that holds `accounts::lock`.
-pub async fn authorize_in(
-    db: &mut sqlx::AnyConnection,
-    caller: &Caller,
-    account_id: &AccountId,
-    needed: Role,
-) -> Result<Role, HttpError> {
-    Ok(caller::authorize_in(db, caller, account_id, needed).await?)
-}

@@ -18,10 +18,10 @@ use crate::ids::{AccountId, GrantId, InvitationId};
 use crate::invitation::InvitationStatus;
 use crate::manage::caller::Caller;
 use crate::manage::invites;
-use crate::profile;
+use crate::profile::{self, Proof};
 use crate::role::Role;
 use crate::state::AppState;
-use crate::store::{Position, accounts, grants, users};
+use crate::store::Position;
 use crate::user::User;
 
 pub fn routes() -> Router<AppState> {
@@ -37,7 +37,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn load_user(state: &AppState, caller: &Caller) -> Result<User, HttpError> {
     // A verified, live token whose user is gone is no longer a credential.
-    users::find(state.store.pool(), caller.user()?)
+    profile::find(&state.store, caller.user()?)
         .await?
         .ok_or_else(HttpError::invalid_token)
 }
@@ -104,12 +104,12 @@ async fn update_profile(
     // A token handed to an app for one account must not take over the person.
     caller.require_user_level()?;
     let user = load_user(&state, &caller).await?;
-    let change = profile::Change {
+    let edit = profile::Edit {
         name: change.name,
         password: change.password,
         current_password: change.current_password,
     };
-    let user = profile::update(&state, user, change, ip, caller.origin())
+    let user = profile::update(&state.store, &state.hasher, user, edit, ip, caller.origin())
         .await
         .map_err(problem)?;
     Ok(Json(user))
@@ -151,11 +151,16 @@ async fn request_email_change(
 ) -> Result<(StatusCode, Json<EmailChangeStarted>), HttpError> {
     caller.require_user_level()?;
     let user = load_user(&state, &caller).await?;
+    let request = profile::EmailChange {
+        email: change.email,
+        current_password: change.current_password,
+    };
     let email = profile::request_email_change(
-        &state,
+        &state.store,
+        &state.hasher,
+        &state.issuer,
         &user,
-        &change.email,
-        change.current_password,
+        request,
         ip,
         caller.origin(),
     )
@@ -200,34 +205,30 @@ async fn delete_me(
     let user = load_user(&state, &caller).await?;
     // "A login within 10 minutes" (API.md §8): the token's login when it shows one (its
     // grant's auth_time), else the current password, checked as a login attempt.
-    match body.and_then(|body| body.current_password) {
-        Some(current) => profile::check_current_password(&state, &user, current, ip)
-            .await
-            .map_err(problem)?,
-        None if recent_login(&state, &caller).await? => {}
-        None => return Err(problem(profile::ProfileError::RecentLoginRequired)),
-    }
-    profile::delete(&state, &user, caller.origin())
-        .await
-        .map_err(problem)?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Whether the caller's token descends from a login within `RECENT_LOGIN_SECONDS`: its
-/// grant (`gid`) records the login's `auth_time`. Tokens without a grant show no login.
-async fn recent_login(state: &AppState, caller: &Caller) -> Result<bool, HttpError> {
-    let Some(grant_id) = caller
-        .access_token()?
-        .gid
-        .as_deref()
-        .and_then(GrantId::parse)
-    else {
-        return Ok(false);
+    // Tokens without a grant show no login.
+    let proof = match body.and_then(|body| body.current_password) {
+        Some(current) => Proof::CurrentPassword(current),
+        None => match caller
+            .access_token()?
+            .gid
+            .as_deref()
+            .and_then(GrantId::parse)
+        {
+            Some(grant_id) => Proof::Login(grant_id),
+            None => Proof::Nothing,
+        },
     };
-    let grant = grants::find(state.store.pool(), &grant_id).await?;
-    Ok(grant
-        .and_then(|grant| grant.auth_time)
-        .is_some_and(|auth_time| clock::now() - auth_time <= profile::RECENT_LOGIN_SECONDS))
+    profile::delete(
+        &state.store,
+        &state.hasher,
+        &user,
+        proof,
+        ip,
+        caller.origin(),
+    )
+    .await
+    .map_err(problem)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The problem+json answer to a refused self-service change.
@@ -292,8 +293,8 @@ async fn list_my_accounts(
 ) -> Result<Json<Page<MyAccount>>, HttpError> {
     let after = request.position(&state, "me/accounts")?;
     // An account-scoped token sees its account and descendants only.
-    let rows = accounts::of_user(
-        state.store.pool(),
+    let rows = profile::accounts(
+        &state.store,
         caller.user()?,
         caller.reach.account_id.as_ref(),
         &after,
