@@ -69,7 +69,13 @@ impl LoginSession {
 
     /// Records a successful login. The session id changes (no fixation) and so does the CSRF
     /// token, so nothing an anonymous visitor saw stays valid.
-    pub async fn sign_in(&self, user_id: &UserId, now: i64) -> Result<(), SessionError> {
+    /// `amr` says how (RFC 8176: `pwd`, plus `otp` and `mfa` after a second factor).
+    pub async fn sign_in(
+        &self,
+        user_id: &UserId,
+        now: i64,
+        amr: Vec<String>,
+    ) -> Result<(), SessionError> {
         self.0.cycle_id().await?;
         self.0
             .insert(
@@ -78,7 +84,7 @@ impl LoginSession {
                     user_id: user_id.clone(),
                     auth_time: now,
                     signed_in_at_ms: clock::now_ms(),
-                    amr: password_only(),
+                    amr,
                 },
             )
             .await?;

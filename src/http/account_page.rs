@@ -241,6 +241,8 @@ fn sentence(field: &str, message: &'static str) -> String {
 /// Everything a form handler needs once the CSRF token and the session are checked.
 struct Visit {
     user: User,
+    /// How this session signed in: a new password keeps it signed in the same way.
+    amr: Vec<String>,
     actor: Actor,
     ip_text: String,
     user_agent: Option<String>,
@@ -273,9 +275,14 @@ async fn visit(
         .await
         .map_err(IntoResponse::into_response)?;
     let user = signed_in_user(state, session).await?;
+    let amr = match session.signed_in().await {
+        Ok(signed_in) => signed_in.map(|signed_in| signed_in.amr).unwrap_or_default(),
+        Err(error) => return Err(PageError::from(error).into_response()),
+    };
     Ok(Visit {
         actor: Actor::User(user.id.to_string()),
         user,
+        amr,
         ip_text: ip.to_string(),
         user_agent: headers
             .get(header::USER_AGENT)
@@ -352,7 +359,7 @@ async fn change_password(
             // The new password ended every session, this one too; the person who just
             // proved the current password stays signed in here, under a new session id.
             session
-                .sign_in(&user.id, clock::now())
+                .sign_in(&user.id, clock::now(), visit.amr.clone())
                 .await
                 .map_err(|error| PageError::from(error).into_response())?;
             Ok(done(&state, "password"))

@@ -17,6 +17,7 @@ use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, home, render, safe_return_to};
 use crate::manage;
 use crate::manage::sign_in::{self, Login, Visitor};
+use crate::mfa;
 use crate::profile;
 use crate::session::LoginSession;
 use crate::state::AppState;
@@ -170,7 +171,7 @@ async fn submit_login(
     .await;
     let disabled = match login {
         Ok(Login::SignedIn(user)) => {
-            session.sign_in(&user.id, now).await?;
+            session.sign_in(&user.id, now, mfa::amr(None)).await?;
             return Ok(Redirect::to(&return_to).into_response());
         }
         Ok(Login::Refused { disabled }) => disabled,

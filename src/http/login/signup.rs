@@ -12,6 +12,7 @@ use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_return_to};
 use crate::manage::Error;
 use crate::manage::sign_in::{self, SignUp};
+use crate::mfa;
 use crate::session::LoginSession;
 use crate::state::AppState;
 
@@ -103,7 +104,7 @@ pub(super) async fn submit_signup(
     .await;
     let (status, message) = match signed_up {
         Ok(user) => {
-            session.sign_in(&user.id, now).await?;
+            session.sign_in(&user.id, now, mfa::amr(None)).await?;
             return Ok(Redirect::to(&return_to).into_response());
         }
         Err(error @ Error::Conflict { .. }) => (StatusCode::CONFLICT, error.to_string()),
