@@ -14,6 +14,17 @@ use crate::secret;
 
 const USER_KEY: &str = "user";
 const CSRF_KEY: &str = "csrf";
+const PENDING_KEY: &str = "second_factor_pending";
+
+/// How long the second step of a login waits after a correct password.
+pub const SECOND_STEP_SECONDS: i64 = 5 * 60;
+
+/// A user who passed the password step and owes a second factor; not signed in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct PendingSecondFactor {
+    user_id: UserId,
+    password_at: i64,
+}
 
 /// The signed-in user and when they last proved it (the OIDC `auth_time`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +88,7 @@ impl LoginSession {
         amr: Vec<String>,
     ) -> Result<(), SessionError> {
         self.0.cycle_id().await?;
+        self.0.remove::<PendingSecondFactor>(PENDING_KEY).await?;
         self.0
             .insert(
                 USER_KEY,
@@ -90,6 +102,27 @@ impl LoginSession {
             .await?;
         self.0.insert(CSRF_KEY, secret::generate()).await?;
         Ok(())
+    }
+
+    /// Remembers that `user_id` gave the right password and owes a second factor.
+    pub async fn await_second_factor(
+        &self,
+        user_id: &UserId,
+        now: i64,
+    ) -> Result<(), SessionError> {
+        let pending = PendingSecondFactor {
+            user_id: user_id.clone(),
+            password_at: now,
+        };
+        Ok(self.0.insert(PENDING_KEY, pending).await?)
+    }
+
+    /// The user who owes a second factor, if the password step was recent enough.
+    pub async fn second_factor_pending(&self, now: i64) -> Result<Option<UserId>, SessionError> {
+        let pending: Option<PendingSecondFactor> = self.0.get(PENDING_KEY).await?;
+        Ok(pending
+            .filter(|pending| now - pending.password_at <= SECOND_STEP_SECONDS)
+            .map(|pending| pending.user_id))
     }
 
     /// Ends the session everywhere: the stored record is deleted and the cookie cleared.

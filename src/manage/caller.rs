@@ -8,12 +8,14 @@ use crate::access::{self, Link, Reach};
 use crate::api_key::{self, ApiKey};
 use crate::audit::{Action, Actor, NewEvent, Origin};
 use crate::clock;
+use crate::ids::GrantId;
 use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::manage::Error;
 use crate::oauth::claims::AccessTokenClaims;
 use crate::role::Role;
 use crate::secret;
-use crate::store::{Store, accounts, api_keys, users};
+use crate::store::{Store, accounts, api_keys, grants, users};
+use crate::user::User;
 
 /// An authenticated caller of the management API.
 #[derive(Clone, Debug)]
@@ -221,4 +223,28 @@ pub async fn effective_role(
         return Ok(Some(Role::Owner));
     }
     Ok(role)
+}
+
+/// The calling user (a user's token only; an API key is 403), whose live token may outlive
+/// them (then 401).
+pub async fn user(store: &Store, caller: &Caller) -> Result<User, Error> {
+    users::find(store.pool(), caller.user()?)
+        .await?
+        .ok_or(Error::CallerGone)
+}
+
+/// When the calling user last proved who they are: the login (`auth_time`) of the grant the
+/// caller's token descends from; `None` for a credential that shows none (an API key, a
+/// token without a grant).
+pub async fn auth_time(store: &Store, caller: &Caller) -> Result<Option<i64>, Error> {
+    let grant_id = match &caller.credential {
+        Credential::AccessToken(claims) => claims.gid.as_deref().and_then(GrantId::parse),
+        Credential::ApiKey(_) => None,
+    };
+    let Some(grant_id) = grant_id else {
+        return Ok(None);
+    };
+    Ok(grants::find(store.pool(), &grant_id)
+        .await?
+        .and_then(|grant| grant.auth_time))
 }

@@ -13,6 +13,7 @@ use crate::ids::{AccountId, FactorId};
 use crate::keys::KeyEncryptionKey;
 use crate::mailer;
 use crate::manage::Error;
+use crate::manage::caller::{self, Caller};
 use crate::mfa::{self, SecondFactor};
 use crate::store::factors::{self, Factor, FactorStatus, FactorType};
 use crate::store::{Recorded, Store, Unaudited, memberships, recovery_codes};
@@ -20,6 +21,8 @@ use crate::user::User;
 
 /// What authenticator apps show above the codes.
 const TOTP_ISSUER: &str = "Tessera";
+/// Adding or removing a factor needs a login at most this old (API.md §10).
+pub const RECENT_LOGIN_SECONDS: i64 = 10 * 60;
 const MAX_NAME_CHARS: usize = 100;
 
 /// A factor as `GET /v1/me/factors` shows it: never its secret.
@@ -60,7 +63,8 @@ pub struct Verified {
     pub recovery_codes: Option<Vec<String>>,
 }
 
-pub async fn list(store: &Store, user: &User) -> Result<Vec<FactorView>, Error> {
+pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<FactorView>, Error> {
+    let user = caller::user(store, caller).await?;
     let factors = factors::list(store.pool(), &user.id).await?;
     Ok(factors.iter().map(FactorView::of).collect())
 }
@@ -69,9 +73,10 @@ pub async fn list(store: &Store, user: &User) -> Result<Vec<FactorView>, Error> 
 pub async fn enrol_totp(
     store: &Store,
     kek: &KeyEncryptionKey,
-    user: &User,
+    caller: &Caller,
     name: Option<String>,
 ) -> Result<Enrolled, Error> {
+    let user = &recently_signed_in(store, caller).await?;
     let name = name.map(|name| name.trim().to_owned()).unwrap_or_default();
     let name = if name.is_empty() {
         "Authenticator app".to_owned()
@@ -113,11 +118,14 @@ pub async fn enrol_totp(
 pub async fn verify(
     store: &Store,
     kek: &KeyEncryptionKey,
-    user: &User,
-    id: &FactorId,
+    caller: &Caller,
+    id: &str,
     code: &str,
-    origin: Origin<'_>,
 ) -> Result<Verified, Error> {
+    caller.require_user_level()?;
+    let user = &caller::user(store, caller).await?;
+    let id = &factor_id(id)?;
+    let origin = caller.origin();
     let now = clock::now();
     let mut change = store.change().await?;
     let factor = factors::find(&mut *change, &user.id, id)
@@ -156,12 +164,10 @@ pub async fn verify(
 }
 
 /// Removes a factor; with the last active one go the recovery codes.
-pub async fn remove(
-    store: &Store,
-    user: &User,
-    id: &FactorId,
-    origin: Origin<'_>,
-) -> Result<(), Error> {
+pub async fn remove(store: &Store, caller: &Caller, id: &str) -> Result<(), Error> {
+    let user = &recently_signed_in(store, caller).await?;
+    let id = &factor_id(id)?;
+    let origin = caller.origin();
     let now = clock::now();
     let mut change = store.change().await?;
     let factor = factors::find(&mut *change, &user.id, id)
@@ -185,9 +191,10 @@ pub async fn remove(
 /// New recovery codes, shown this once; the old ones stop working.
 pub async fn regenerate_recovery_codes(
     store: &Store,
-    user: &User,
-    origin: Origin<'_>,
+    caller: &Caller,
 ) -> Result<Vec<String>, Error> {
+    let user = &recently_signed_in(store, caller).await?;
+    let origin = caller.origin();
     let now = clock::now();
     let mut change = store.change().await?;
     if !factors::has_active(&mut *change, &user.id).await? {
@@ -249,6 +256,28 @@ pub async fn check_second_factor(
         .await?;
     change.commit_unaudited(Unaudited::Factors).await?;
     Ok(used.then_some(SecondFactor::RecoveryCode))
+}
+
+/// The calling user, if its token descends from a login within [`RECENT_LOGIN_SECONDS`]
+/// (403 `reauthentication_required` otherwise): a stolen token alone must not change how the
+/// account is protected. User-level tokens only.
+async fn recently_signed_in(store: &Store, caller: &Caller) -> Result<User, Error> {
+    caller.require_user_level()?;
+    let user = caller::user(store, caller).await?;
+    let recent = caller::auth_time(store, caller)
+        .await?
+        .is_some_and(|auth_time| clock::now() - auth_time <= RECENT_LOGIN_SECONDS);
+    if !recent {
+        return Err(Error::Refused {
+            code: "reauthentication_required",
+            message: "this needs a login within the last 10 minutes: sign in again".to_owned(),
+        });
+    }
+    Ok(user)
+}
+
+fn factor_id(text: &str) -> Result<FactorId, Error> {
+    FactorId::parse(text).ok_or(Error::NotFound("factor"))
 }
 
 fn totp_step(kek: &KeyEncryptionKey, factor: &Factor, code: &str, now: i64) -> Option<i64> {

@@ -268,7 +268,7 @@ pub async fn mine<E: From<Error>>(
 ) -> Result<Vec<(Invitation, String)>, E> {
     // Invitations lead into other accounts, beyond an account-scoped token's reach.
     caller.require_user_level()?;
-    let user = caller_user(store, caller).await?;
+    let user = caller::user(store, caller).await?;
     let after = after()?;
     let rows = invitations::pending_for_email(store.pool(), &user.email, now, &after, limit)
         .await
@@ -440,13 +440,6 @@ pub async fn answer(
         account_name,
         role,
     })
-}
-
-/// The calling user, whose live token may outlive them.
-pub(super) async fn caller_user(store: &Store, caller: &Caller) -> Result<User, Error> {
-    users::find(store.pool(), caller.user()?)
-        .await?
-        .ok_or(Error::CallerGone)
 }
 
 fn unanswerable(reason: Unanswerable) -> Error {

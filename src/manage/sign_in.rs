@@ -13,9 +13,11 @@ use crate::credentials;
 use crate::email_address::EmailAddress;
 use crate::ids::UserId;
 use crate::invitation::{Invitation, InvitationStatus};
+use crate::keys::KeyEncryptionKey;
 use crate::mailer;
 use crate::manage::Error;
-use crate::manage::invites;
+use crate::manage::{factors, invites};
+use crate::mfa::SecondFactor;
 use crate::password::{self, Hasher};
 use crate::rate_limit;
 use crate::secret;
@@ -78,6 +80,9 @@ pub struct Visitor<'a> {
 /// How a login attempt ended, short of an error.
 pub enum Login {
     SignedIn(User),
+    /// The password is right and the user has a second factor: not signed in until
+    /// [`second_step`] passes.
+    SecondFactorNeeded(User),
     /// The email is unknown or the password wrong (`disabled: false`: never say which), or
     /// the password is right but an operator disabled the user (`disabled: true`).
     Refused {
@@ -111,6 +116,10 @@ pub async fn log_in(
     match user {
         Some(user) if valid && user.disabled_at.is_none() => {
             rate_limit::login_succeeded(store, attempt).await?;
+            if factors::required(store, &user).await? {
+                // Recorded as a login once the second step passes.
+                return Ok(Login::SecondFactorNeeded(user));
+            }
             let actor = Actor::User(user.id.to_string());
             let origin = user_origin(&actor, Some(&ip), visitor.user_agent);
             record_login(store, Action::UserLogin, &user.id, origin, now).await?;
@@ -134,6 +143,45 @@ pub async fn log_in(
                 });
             }
             Ok(Login::Refused { disabled })
+        }
+    }
+}
+
+/// The second step of a login (API.md §10): a TOTP code or a recovery code of `user_id`, who
+/// passed the password step (or, stepping up, is signed in). Each attempt counts against the
+/// email's and the IP's limits like a password guess; a success is refunded and recorded as
+/// `user.login`, a failure as `user.login_failed`. `None`: wrong, reused or unknown code.
+pub async fn second_step(
+    store: &Store,
+    kek: &KeyEncryptionKey,
+    user_id: &UserId,
+    code: &str,
+    visitor: Visitor<'_>,
+    now: i64,
+) -> Result<Option<(User, SecondFactor)>, Error> {
+    let user = users::find(store.pool(), user_id)
+        .await?
+        .filter(|user| user.disabled_at.is_none())
+        .ok_or(Error::NotFound("user"))?;
+    let attempt = rate_limit::begin_login(store, &user.email, visitor.ip, now)
+        .await?
+        .map_err(|limited| Error::RateLimited {
+            message: "too many attempts".to_owned(),
+            retry_after: limited.retry_after,
+        })?;
+    let passed = factors::check_second_factor(store, kek, &user, code).await?;
+    let ip = visitor.ip.to_string();
+    let actor = Actor::User(user.id.to_string());
+    let origin = user_origin(&actor, Some(&ip), visitor.user_agent);
+    match passed {
+        Some(second) => {
+            rate_limit::login_succeeded(store, attempt).await?;
+            record_login(store, Action::UserLogin, &user.id, origin, now).await?;
+            Ok(Some((user, second)))
+        }
+        None => {
+            record_login(store, Action::UserLoginFailed, &user.id, origin, now).await?;
+            Ok(None)
         }
     }
 }

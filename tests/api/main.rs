@@ -36,6 +36,7 @@ mod live_credentials;
 mod login;
 mod me;
 mod members;
+mod mfa;
 mod operations;
 mod operator;
 mod outbox;

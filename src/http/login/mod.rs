@@ -3,6 +3,7 @@
 //! Every form posts the session's CSRF token back; a missing or wrong one is a 403.
 
 mod password_reset;
+mod second_factor;
 mod signup;
 
 use askama::Template;
@@ -26,6 +27,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(show_home))
         .route("/login", get(show_login).post(submit_login))
+        .route(
+            "/login/mfa",
+            get(second_factor::show_second_factor).post(second_factor::submit_second_factor),
+        )
         .route("/logout", get(show_logout).post(submit_logout))
         .route(
             "/signup",
@@ -173,6 +178,13 @@ async fn submit_login(
         Ok(Login::SignedIn(user)) => {
             session.sign_in(&user.id, now, mfa::amr(None)).await?;
             return Ok(Redirect::to(&return_to).into_response());
+        }
+        Ok(Login::SecondFactorNeeded(user)) => {
+            session.await_second_factor(&user.id, now).await?;
+            let encoded: String =
+                url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+            let next = format!("{base}/login/mfa?return_to={encoded}");
+            return Ok(Redirect::to(&next).into_response());
         }
         Ok(Login::Refused { disabled }) => disabled,
         Err(error) => {

@@ -10,6 +10,7 @@ mod auth;
 pub mod body;
 pub mod caller;
 pub mod clients;
+mod factors;
 pub mod invites;
 mod me;
 mod members;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(auth::routes())
         .merge(me::routes())
+        .merge(factors::routes())
         .merge(accounts::routes())
         .merge(members::routes())
         .merge(invites::routes())
@@ -64,6 +66,7 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
     vec![
         auth::Api::openapi(),
         me::Api::openapi(),
+        factors::Api::openapi(),
         accounts::Api::openapi(),
         members::Api::openapi(),
         invites::Api::openapi(),

@@ -1,0 +1,198 @@
+//! `/v1/me/factors` and `/v1/me/recovery-codes` (API.md §10): a user's second factors. A TOTP
+//! factor is enrolled pending, with its secret shown once, and turns active with a first
+//! code; the user's first active factor comes with ten recovery codes, also shown once.
+//! Adding or removing one, or new recovery codes, needs a login within 10 minutes.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::http::error::HttpError;
+use crate::http::openapi;
+use crate::http::v1::body::{ApiJson, OptionalApiJson};
+use crate::manage::caller::Caller;
+use crate::manage::factors::{self, FactorView};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/me/factors", get(list_factors))
+        .route("/v1/me/factors/totp", post(enrol_totp))
+        .route("/v1/me/factors/{id}/verify", post(verify_factor))
+        .route("/v1/me/factors/{id}", delete(remove_factor))
+        .route("/v1/me/recovery-codes", post(regenerate_recovery_codes))
+}
+
+/// The caller's factors, oldest first (a user has a handful: one page).
+#[derive(Serialize, utoipa::ToSchema)]
+struct FactorList {
+    data: Vec<FactorView>,
+    next_cursor: Option<String>,
+}
+
+/// List the caller's second factors.
+#[utoipa::path(
+    get,
+    path = "/v1/me/factors",
+    tag = "me",
+    responses(
+        (status = 200, description = "The caller's factors, never their secrets", body = FactorList),
+        openapi::AuthErrors
+    )
+)]
+async fn list_factors(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<FactorList>, HttpError> {
+    Ok(Json(FactorList {
+        data: factors::list(&state.store, &caller).await?,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewTotp {
+    /// What the user calls it ("Phone"); "Authenticator app" when left out.
+    name: Option<String>,
+}
+
+/// A pending TOTP factor with its secret, shown this once.
+#[derive(Serialize, utoipa::ToSchema)]
+struct EnrolledTotp {
+    #[serde(flatten)]
+    factor: FactorView,
+    /// Base32, for typing into an authenticator app.
+    secret: String,
+    /// `otpauth://totp/…`, for a QR code.
+    otpauth_uri: String,
+}
+
+/// Start enrolling a TOTP app.
+#[utoipa::path(
+    post,
+    path = "/v1/me/factors/totp",
+    tag = "me",
+    request_body(content = NewTotp, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The pending factor, its secret and otpauth URI (shown once)", body = EnrolledTotp),
+        openapi::BodyErrors
+    )
+)]
+async fn enrol_totp(
+    State(state): State<AppState>,
+    caller: Caller,
+    OptionalApiJson(body): OptionalApiJson<NewTotp>,
+) -> Result<Response, HttpError> {
+    let name = body.unwrap_or_default().name;
+    let kek = state.keys.key_encryption_key();
+    let enrolled = factors::enrol_totp(&state.store, kek, &caller, name).await?;
+    let answer = EnrolledTotp {
+        factor: enrolled.factor,
+        secret: enrolled.secret,
+        otpauth_uri: enrolled.otpauth_uri,
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Verification {
+    /// The app's current 6-digit code.
+    code: String,
+}
+
+/// An active factor, with the first recovery codes when it is the user's first.
+#[derive(Serialize, utoipa::ToSchema)]
+struct VerifiedFactor {
+    #[serde(flatten)]
+    factor: FactorView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes: Option<Vec<String>>,
+}
+
+/// Activate a pending factor with a code.
+#[utoipa::path(
+    post,
+    path = "/v1/me/factors/{id}/verify",
+    tag = "me",
+    params(("id" = String, Path, description = "Factor id (fac_...)")),
+    request_body(content = Verification, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The active factor (and recovery codes, shown once, for the first)", body = VerifiedFactor),
+        openapi::BodyErrors,
+        openapi::NotFound,
+        openapi::Conflict
+    )
+)]
+async fn verify_factor(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Verification>,
+) -> Result<Json<VerifiedFactor>, HttpError> {
+    let kek = state.keys.key_encryption_key();
+    let verified = factors::verify(&state.store, kek, &caller, &id, &body.code).await?;
+    Ok(Json(VerifiedFactor {
+        factor: verified.factor,
+        recovery_codes: verified.recovery_codes,
+    }))
+}
+
+/// Remove a factor.
+#[utoipa::path(
+    delete,
+    path = "/v1/me/factors/{id}",
+    tag = "me",
+    params(("id" = String, Path, description = "Factor id (fac_...)")),
+    responses(
+        (status = 204, description = "Removed (with the last one, the recovery codes)"),
+        openapi::AuthErrors,
+        openapi::NotFound
+    )
+)]
+async fn remove_factor(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, HttpError> {
+    factors::remove(&state.store, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct RecoveryCodes {
+    recovery_codes: Vec<String>,
+}
+
+/// Replace the recovery codes.
+#[utoipa::path(
+    post,
+    path = "/v1/me/recovery-codes",
+    tag = "me",
+    responses(
+        (status = 200, description = "Ten new recovery codes, shown once; the old ones stop working", body = RecoveryCodes),
+        openapi::AuthErrors,
+        openapi::Conflict
+    )
+)]
+async fn regenerate_recovery_codes(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<RecoveryCodes>, HttpError> {
+    let recovery_codes = factors::regenerate_recovery_codes(&state.store, &caller).await?;
+    Ok(Json(RecoveryCodes { recovery_codes }))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_factors,
+    enrol_totp,
+    verify_factor,
+    remove_factor,
+    regenerate_recovery_codes
+))]
+pub struct Api;

@@ -1,0 +1,328 @@
+//! Second factors (API.md §10) end to end: TOTP enrolment over REST with codes computed here,
+//! the login's second step on the hosted pages, recovery codes, replay refused, `amr`/`acr`
+//! in the tokens, and the recent-login rule.
+
+use oauth2::TokenResponse;
+use reqwest::Method;
+use serde_json::{Value, json};
+use totp_rs::{Algorithm, Secret, TOTP};
+
+use crate::authorization_code::{Rp, log_in_through_code_flow, query, verify};
+use crate::helpers::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, TestApp, expect_problem, hidden_input,
+};
+
+/// The code an authenticator app shows now for `secret` (base32), computed independently
+/// of the server's TOTP code.
+fn totp_now(secret: &str) -> String {
+    let bytes = Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
+    let totp = TOTP::new(Algorithm::SHA1, 6, 0, 30, bytes, None, "test".into()).unwrap();
+    totp.generate_current().unwrap()
+}
+
+/// A browser of its own: cookies kept, redirects not followed.
+fn new_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Loads `path` in `browser`, posts its form to `action` with `fields` (plus its hidden ones).
+async fn submit(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    path: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let page = browser.get(app.url(path)).send().await.unwrap();
+    assert_eq!(page.status(), 200, "GET {path}");
+    let html = page.text().await.unwrap();
+    let mut form: Vec<(String, String)> = ["csrf_token", "return_to"]
+        .iter()
+        .filter_map(|name| hidden_input(&html, name).map(|value| ((*name).to_owned(), value)))
+        .collect();
+    form.extend(
+        fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    browser
+        .post(app.url(action))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn enrol(app: &TestApp, token: &str) -> (String, String, Vec<String>) {
+    let enrolled = app
+        .api(Method::POST, "/v1/me/factors/totp", token)
+        .json(&json!({"name": "Phone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enrolled.status(), 201);
+    let enrolled: Value = enrolled.json().await.unwrap();
+    assert_eq!(enrolled["status"], "pending");
+    assert_eq!(enrolled["type"], "totp");
+    let id = enrolled["id"].as_str().unwrap().to_owned();
+    let secret = enrolled["secret"].as_str().unwrap().to_owned();
+    let uri = enrolled["otpauth_uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("otpauth://totp/") && uri.contains(&secret),
+        "{uri}"
+    );
+
+    let wrong = app
+        .api(Method::POST, &format!("/v1/me/factors/{id}/verify"), token)
+        .json(&json!({"code": "12345x"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(wrong, 400, "invalid_code").await;
+
+    let code = totp_now(&secret);
+    let verified = app
+        .api(Method::POST, &format!("/v1/me/factors/{id}/verify"), token)
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+    let verified: Value = verified.json().await.unwrap();
+    assert_eq!(verified["status"], "active");
+    let codes: Vec<String> = serde_json::from_value(verified["recovery_codes"].clone()).unwrap();
+    assert_eq!(codes.len(), 10);
+    (id, code, codes)
+}
+
+#[tokio::test]
+async fn a_totp_factor_adds_a_second_step_to_the_login_and_mfa_to_the_tokens() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let rp = Rp::register(&deployment, &app, &[]).await;
+    let scopes = ["openid", "tessera:manage"];
+    let tokens = log_in_through_code_flow(&app, &rp, &scopes, &[]).await;
+    let token = tokens.access_token().secret().clone();
+    let claims = verify(&app, &token, "at+jwt", &rp.registered.client_id).await;
+    assert_eq!(claims["amr"], json!(["pwd"]));
+    assert_eq!(claims["acr"], "urn:tessera:acr:pwd");
+
+    let (id, used_code, recovery_codes) = enrol(&app, &token).await;
+    let listed: Value = app
+        .api(Method::GET, "/v1/me/factors", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"][0]["id"], id.as_str());
+    assert_eq!(listed["data"][0]["status"], "active");
+    assert!(listed["data"][0].get("secret").is_none(), "{listed}");
+
+    // A password alone no longer signs in: the second step comes first.
+    let browser = new_browser();
+    let login = submit(
+        &app,
+        &browser,
+        "/login?return_to=/account",
+        "/login",
+        &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(login.status(), 303);
+    let next = location(&login);
+    assert!(next.starts_with("/login/mfa?"), "{next}");
+    let account = browser.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(
+        account.status(),
+        303,
+        "not signed in before the second step"
+    );
+
+    // The code accepted at enrolment does not work twice, nor does a wrong one.
+    for code in [used_code.as_str(), "000000x"] {
+        let refused = submit(&app, &browser, &next, "/login/mfa", &[("code", code)]).await;
+        assert_eq!(refused.status(), 401, "{code}");
+    }
+    let passed = submit(
+        &app,
+        &browser,
+        &next,
+        "/login/mfa",
+        &[("code", &recovery_codes[0].to_uppercase())],
+    )
+    .await;
+    assert_eq!(passed.status(), 303);
+    assert_eq!(location(&passed), "/account");
+    let account = browser.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(account.status(), 200);
+
+    // That browser's session now says two factors: its tokens say `mfa`.
+    let (url, _, verifier) = rp.authorize_url(&scopes, &[]);
+    let back = browser.get(&url).send().await.unwrap();
+    assert_eq!(back.status(), 303);
+    let code = query(&location(&back))["code"].clone();
+    let tokens = rp.exchange(&code, verifier).await.unwrap();
+    let claims = verify(
+        &app,
+        tokens.access_token().secret(),
+        "at+jwt",
+        &rp.registered.client_id,
+    )
+    .await;
+    assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
+    assert_eq!(claims["acr"], "urn:tessera:acr:mfa");
+    let id_token = tokens.extra_fields().id_token.clone().unwrap();
+    let id_claims = verify(&app, &id_token, "JWT", &rp.registered.client_id).await;
+    assert_eq!(id_claims["acr"], "urn:tessera:acr:mfa");
+
+    // A recovery code works once.
+    let other = browser_signed_in_with_password(&app).await;
+    let again = submit(
+        &app,
+        &other.0,
+        &other.1,
+        "/login/mfa",
+        &[("code", &recovery_codes[0])],
+    )
+    .await;
+    assert_eq!(again.status(), 401);
+
+    // Enabling was recorded in the admin's account and mailed.
+    let account_id = crate::kit::first_account(&app.state.store).await;
+    let actions = app.audit_actions(account_id.as_str()).await;
+    assert!(
+        actions.iter().any(|action| action == "user.mfa_enabled"),
+        "{actions:?}"
+    );
+    let mail = app.emails_to(ADMIN_EMAIL).await;
+    assert!(
+        mail.iter()
+            .any(|body| body.contains("A second factor was added")),
+        "{mail:?}"
+    );
+
+    // New recovery codes replace the old ones; removing the factor ends the second step.
+    let renewed: Value = app
+        .api(Method::POST, "/v1/me/recovery-codes", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(renewed["recovery_codes"].as_array().unwrap().len(), 10);
+    let (third, pending) = browser_signed_in_with_password(&app).await;
+    let stale = submit(
+        &app,
+        &third,
+        &pending,
+        "/login/mfa",
+        &[("code", &recovery_codes[1])],
+    )
+    .await;
+    assert_eq!(stale.status(), 401, "the old codes stopped working");
+    let removed = app
+        .api(Method::DELETE, &format!("/v1/me/factors/{id}"), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    let actions = app.audit_actions(account_id.as_str()).await;
+    assert!(
+        actions.iter().any(|action| action == "user.mfa_disabled"),
+        "{actions:?}"
+    );
+    let plain = submit(
+        &app,
+        &new_browser(),
+        "/login?return_to=/account",
+        "/login",
+        &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(
+        location(&plain),
+        "/account",
+        "no second step without a factor"
+    );
+}
+
+/// A fresh browser that gave the admin's password and waits at the second step.
+async fn browser_signed_in_with_password(app: &TestApp) -> (reqwest::Client, String) {
+    let browser = new_browser();
+    let login = submit(
+        app,
+        &browser,
+        "/login?return_to=/account",
+        "/login",
+        &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+    )
+    .await;
+    let next = location(&login);
+    assert!(next.starts_with("/login/mfa?"), "{next}");
+    (browser, next)
+}
+
+#[tokio::test]
+async fn changing_factors_needs_a_recent_login() {
+    let app = TestApp::spawn().await;
+    // A token that shows no login (no grant behind it): listing yes, changing no.
+    let user = app.user("ada@example.com").await;
+    let listed = app
+        .api(Method::GET, "/v1/me/factors", &user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    assert_eq!(listed.json::<Value>().await.unwrap()["data"], json!([]));
+    let enrol = app
+        .api(Method::POST, "/v1/me/factors/totp", &user.token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(enrol, 403, "reauthentication_required").await;
+    let codes = app
+        .api(Method::POST, "/v1/me/recovery-codes", &user.token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(codes, 403, "reauthentication_required").await;
+    let unknown = app
+        .api(
+            Method::POST,
+            "/v1/me/factors/fac_01J00000000000000000000000/verify",
+            &user.token,
+        )
+        .json(&json!({"code": "123456"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(unknown, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn the_second_step_waits_for_a_password_first() {
+    let app = TestApp::spawn().await;
+    let browser = new_browser();
+    let page = browser
+        .get(app.url("/login/mfa?return_to=/account"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 303);
+    assert!(
+        location(&page).starts_with("/login?"),
+        "{}",
+        location(&page)
+    );
+}
