@@ -14,6 +14,7 @@ use crate::clock;
 use crate::http::login::login_url;
 use crate::http::login::require_csrf;
 use crate::http::page::{HtmlForm, PageError, render};
+use crate::manage::factors;
 use crate::oauth::authorize::{self, AuthorizationRequest, Rejection};
 use crate::oauth::decision::{self, Authentication, Decision};
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -252,8 +253,25 @@ async fn decide(
             let location = authorize::redirect_with(&request.redirect_uri, &response);
             Ok(Redirect::to(&location).into_response())
         }
-        // Consent and codes are only ever decided for a signed-in user.
-        (Decision::Consent | Decision::IssueCode, None) => Ok(send_to_login(state, query, None)),
+        (Decision::SecondFactor, Some((user, _))) => {
+            if !factors::required(&state.store, user).await? {
+                // Enrolment comes first, and it is not a step of this flow.
+                return Err(to_client(
+                    &request,
+                    ErrorCode::UnmetAuthenticationRequirements,
+                    "the user has no second factor to use",
+                ));
+            }
+            session.await_second_factor(&user.id, now).await?;
+            let back = format!("{}/oauth2/authorize?{query}", state.issuer.path());
+            let encoded: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+            let next = format!("{}/login/mfa?return_to={encoded}", state.issuer.path());
+            Ok(Redirect::to(&next).into_response())
+        }
+        // Consent, step-up and codes are only ever decided for a signed-in user.
+        (Decision::Consent | Decision::SecondFactor | Decision::IssueCode, None) => {
+            Ok(send_to_login(state, query, None))
+        }
     }
 }
 

@@ -222,8 +222,8 @@ pub async fn regenerate_recovery_codes(
 }
 
 /// Whether the user's login needs a second step.
-pub async fn required(store: &Store, user: &User) -> Result<bool, Error> {
-    Ok(factors::has_active(store.pool(), &user.id).await?)
+pub async fn required(store: &Store, user: &User) -> Result<bool, sqlx::Error> {
+    factors::has_active(store.pool(), &user.id).await
 }
 
 /// The second step of a login: a TOTP code of an active factor (each step once) or an unused

@@ -36,6 +36,9 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub account_id: Option<AccountId>,
+    /// `acr_values` asks for `urn:tessera:acr:mfa`: a second factor now if the login had none
+    /// (other values are voluntary and ignored, OIDC Core §3.1.2.1).
+    pub requires_mfa: bool,
 }
 
 /// Why a request is refused, and so how to tell.
@@ -133,6 +136,11 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest
                     .ok_or_else(|| OAuthError::invalid_request("account_id is malformed"))
             })
             .transpose()?;
+        let requires_mfa = params.get("acr_values")?.is_some_and(|values| {
+            values
+                .split(' ')
+                .any(|value| value == crate::oauth::claims::ACR_MFA)
+        });
         let nonce = params.get("nonce")?.map(str::to_owned);
         if state.as_ref().is_some_and(|s| s.len() > 2048)
             || nonce.as_ref().is_some_and(|n| n.len() > 2048)
@@ -151,6 +159,7 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest
             prompt,
             max_age,
             account_id,
+            requires_mfa,
         })
     })();
     checked.map_err(fail)

@@ -42,6 +42,8 @@ pub enum Decision {
     Login {
         login_after: Option<i64>,
     },
+    /// A second factor now (step-up): the login had none and the request needs one.
+    SecondFactor,
     /// Show the consent page.
     Consent,
     /// Send `error` back to the client.
@@ -72,6 +74,15 @@ pub fn decide(facts: &Facts<'_>) -> Decision {
         return Decision::Login {
             login_after: Some(facts.now_ms),
         };
+    }
+    if request.requires_mfa && !authentication.amr.iter().any(|method| method == "mfa") {
+        if silent {
+            return deny(
+                ErrorCode::InteractionRequired,
+                "the request needs a second factor",
+            );
+        }
+        return Decision::SecondFactor;
     }
     if request.account_id.is_some() && !facts.member_of_requested_account {
         return deny(
@@ -143,6 +154,7 @@ mod tests {
                 prompt: Prompt::Default,
                 max_age: None,
                 account_id: None,
+                requires_mfa: false,
             },
             authentication: Some(Authentication {
                 auth_time: NOW - 60,
@@ -227,6 +239,32 @@ mod tests {
                 "back from a forced login with a newer one",
                 |s| s.login_after = Some((NOW - 60) * 1000 - 1),
                 Decision::IssueCode,
+            ),
+            (
+                "acr_values asks for mfa after a password login",
+                |s| s.request.requires_mfa = true,
+                Decision::SecondFactor,
+            ),
+            (
+                "acr_values asks for mfa after a two-factor login",
+                |s| {
+                    s.request.requires_mfa = true;
+                    if let Some(authentication) = &mut s.authentication {
+                        authentication.amr = vec!["pwd".into(), "otp".into(), "mfa".into()];
+                    }
+                },
+                Decision::IssueCode,
+            ),
+            (
+                "acr_values asks for mfa with prompt=none",
+                |s| {
+                    s.request.requires_mfa = true;
+                    s.request.prompt = Prompt::None;
+                },
+                deny(
+                    ErrorCode::InteractionRequired,
+                    "the request needs a second factor",
+                ),
             ),
             (
                 "not a member of the account asked for",

@@ -19,6 +19,11 @@ pub enum ErrorCode {
     InvalidTarget,
     InvalidToken,
     InsufficientScope,
+    /// OIDC Core §3.1.2.6: the request cannot go on without the user.
+    InteractionRequired,
+    /// OpenID Connect Unmet Authentication Requirements 1.0: the login cannot meet the
+    /// requested `acr` (the user has no second factor).
+    UnmetAuthenticationRequirements,
 }
 
 impl ErrorCode {
@@ -35,6 +40,8 @@ impl ErrorCode {
             ErrorCode::ServerError => "server_error",
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",

@@ -128,6 +128,38 @@ async fn a_totp_factor_adds_a_second_step_to_the_login_and_mfa_to_the_tokens() {
     assert_eq!(listed["data"][0]["status"], "active");
     assert!(listed["data"][0].get("secret").is_none(), "{listed}");
 
+    // Step-up: the browser that signed in with a password only is asked for a second factor
+    // when a client wants `acr=mfa` (and prompt=none cannot ask).
+    let mfa = [("acr_values", "urn:tessera:acr:mfa")];
+    let (silent, _, _) = rp.authorize_url(&scopes, &[mfa[0], ("prompt", "none")]);
+    let refused = app.http.get(&silent).send().await.unwrap();
+    assert_eq!(query(&location(&refused))["error"], "interaction_required");
+    let (url, _, verifier) = rp.authorize_url(&scopes, &mfa);
+    let step_up = app.http.get(&url).send().await.unwrap();
+    let next = location(&step_up);
+    assert!(next.starts_with("/login/mfa?return_to="), "{next}");
+    // The enrolment spent this step's TOTP code: a recovery code stands in.
+    let passed = submit(
+        &app,
+        &app.http,
+        &next,
+        "/login/mfa",
+        &[("code", &recovery_codes[2])],
+    )
+    .await;
+    assert_eq!(passed.status(), 303);
+    let back = app.get(&location(&passed)).await;
+    let code = query(&location(&back))["code"].clone();
+    let stepped = rp.exchange(&code, verifier).await.unwrap();
+    let claims = verify(
+        &app,
+        stepped.access_token().secret(),
+        "at+jwt",
+        &rp.registered.client_id,
+    )
+    .await;
+    assert_eq!(claims["acr"], "urn:tessera:acr:mfa");
+
     // A password alone no longer signs in: the second step comes first.
     let browser = new_browser();
     let login = submit(
