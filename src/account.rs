@@ -19,9 +19,10 @@ const MAX_URL: usize = 2048;
 /// Fields of an account that no request may set.
 pub const READ_ONLY_FIELDS: [&str; 4] = ["id", "parent_id", "created_at", "updated_at"];
 /// Fields a merge patch may change.
-pub const MUTABLE_FIELDS: [&str; 6] = [
+pub const MUTABLE_FIELDS: [&str; 7] = [
     "name",
     "status",
+    "settings",
     "avatar_url",
     "billing_email",
     "labels",
@@ -52,6 +53,14 @@ impl AccountStatus {
     }
 }
 
+/// An account's policies.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AccountSettings {
+    /// Account-scoped tokens for this account and its descendants come only from a login
+    /// with a second factor (API.md §10). Only an owner changes it.
+    pub require_mfa: bool,
+}
+
 /// An account as stored and as the REST API shows it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Account {
@@ -63,6 +72,7 @@ pub struct Account {
     pub billing_email: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub external_id: Option<String>,
+    pub settings: AccountSettings,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -78,6 +88,7 @@ impl Account {
             billing_email: None,
             labels: BTreeMap::new(),
             external_id: None,
+            settings: AccountSettings::default(),
             created_at: Timestamp(now),
             updated_at: Timestamp(now),
         }
@@ -190,9 +201,29 @@ impl Account {
                 .ok_or_else(|| fail("labels", "values must be strings"))?,
             _ => return Err(fail("labels", "must be an object")),
         };
+        let settings = match &document["settings"] {
+            Value::Object(settings) => {
+                if let Some(unknown) = settings.keys().find(|key| *key != "require_mfa") {
+                    return Err(vec![FieldError {
+                        field: "settings",
+                        message: format!("unknown setting `{unknown}`"),
+                    }]);
+                }
+                AccountSettings {
+                    require_mfa: match settings.get("require_mfa") {
+                        None | Some(Value::Null) => false,
+                        Some(Value::Bool(on)) => *on,
+                        Some(_) => return Err(fail("settings.require_mfa", "must be a boolean")),
+                    },
+                }
+            }
+            Value::Null => AccountSettings::default(),
+            _ => return Err(fail("settings", "must be an object")),
+        };
         Ok(Account {
             name,
             status,
+            settings,
             avatar_url: text("avatar_url")?,
             billing_email: text("billing_email")?,
             labels,
@@ -221,6 +252,9 @@ impl Account {
         }
         if self.external_id != other.external_id {
             changed.push("external_id");
+        }
+        if self.settings != other.settings {
+            changed.push("settings");
         }
         changed
     }

@@ -40,6 +40,7 @@ pub async fn gather<'r>(
         now,
         now_ms,
         member_of_requested_account: false,
+        account_requires_mfa: false,
         client_trusted: client.first_party,
         consented: false,
     };
@@ -56,6 +57,7 @@ pub async fn gather<'r>(
             memberships::role_in_active_account(store.pool(), account_id, &user.id)
                 .await?
                 .is_some();
+        facts.account_requires_mfa = accounts::mfa_required(store.pool(), account_id).await?;
     }
     // API.md §4: no consent page for the operator's own clients, nor for a client an account
     // the user belongs to registered; every other client (another tenant's, any

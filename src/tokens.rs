@@ -321,6 +321,13 @@ pub async fn exchange(
     let grant_id = subject.gid.as_deref().and_then(GrantId::parse);
     // The account token says how the user signed in, as the token it was traded from did.
     let amr = subject.amr.clone().unwrap_or_default();
+    if liveness.mfa_required && !amr.iter().any(|method| method == "mfa") {
+        return Err(OAuthError::new(
+            ErrorCode::InsufficientUserAuthentication,
+            "the account requires a login with a second factor",
+        )
+        .into());
+    }
     let subject = Subject::User {
         user_id: &user_id,
         account: Some((account_id, role)),

@@ -271,6 +271,9 @@ pub async fn update(
     if updated.status != current.status && role < Role::Owner {
         return Err(Error::forbidden("only an owner may change the status"));
     }
+    if updated.settings.require_mfa != current.settings.require_mfa && role < Role::Owner {
+        return Err(Error::forbidden("only an owner may change require_mfa"));
+    }
     let changed = updated.changed_fields(&current);
     if changed.is_empty() {
         return Ok(current);

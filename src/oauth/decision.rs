@@ -28,6 +28,8 @@ pub struct Facts<'r> {
     pub now_ms: i64,
     /// The user is a member of the request's `account_id`; not read when none is asked.
     pub member_of_requested_account: bool,
+    /// The request's `account_id` (or an ancestor) requires a second factor.
+    pub account_requires_mfa: bool,
     /// The client needs no consent page: the operator's own, or one an account the user
     /// belongs to (or an ancestor of it) registered, and not self-registered (API.md §4).
     pub client_trusted: bool,
@@ -54,8 +56,8 @@ pub enum Decision {
     IssueCode,
 }
 
-/// The rules in order: signed in, recently enough; a member of the account asked for; the
-/// client trusted or approved. `prompt=none` turns every page into an error.
+/// The rules in order: signed in, recently enough; a member of the account asked for; a
+/// second factor when the request or the account needs one; the client trusted or approved. `prompt=none` turns every page into an error.
 pub fn decide(facts: &Facts<'_>) -> Decision {
     let request = facts.request;
     let silent = request.prompt == Prompt::None;
@@ -75,7 +77,14 @@ pub fn decide(facts: &Facts<'_>) -> Decision {
             login_after: Some(facts.now_ms),
         };
     }
-    if request.requires_mfa && !authentication.amr.iter().any(|method| method == "mfa") {
+    if request.account_id.is_some() && !facts.member_of_requested_account {
+        return deny(
+            ErrorCode::AccessDenied,
+            "the user is not a member of that account",
+        );
+    }
+    let needs_mfa = request.requires_mfa || facts.account_requires_mfa;
+    if needs_mfa && !authentication.amr.iter().any(|method| method == "mfa") {
         if silent {
             return deny(
                 ErrorCode::InteractionRequired,
@@ -83,12 +92,6 @@ pub fn decide(facts: &Facts<'_>) -> Decision {
             );
         }
         return Decision::SecondFactor;
-    }
-    if request.account_id.is_some() && !facts.member_of_requested_account {
-        return deny(
-            ErrorCode::AccessDenied,
-            "the user is not a member of that account",
-        );
     }
     if !facts.client_trusted && (request.prompt == Prompt::Consent || !facts.consented) {
         if silent {
@@ -137,6 +140,7 @@ mod tests {
         authentication: Option<Authentication>,
         login_after: Option<i64>,
         member_of_requested_account: bool,
+        account_requires_mfa: bool,
         client_trusted: bool,
         consented: bool,
     }
@@ -163,6 +167,7 @@ mod tests {
             }),
             login_after: None,
             member_of_requested_account: false,
+            account_requires_mfa: false,
             client_trusted: true,
             consented: false,
         }
@@ -267,6 +272,15 @@ mod tests {
                 ),
             ),
             (
+                "an account that requires mfa after a password login",
+                |s| {
+                    asks_an_account(s);
+                    s.member_of_requested_account = true;
+                    s.account_requires_mfa = true;
+                },
+                Decision::SecondFactor,
+            ),
+            (
                 "not a member of the account asked for",
                 asks_an_account,
                 deny(
@@ -350,6 +364,7 @@ mod tests {
                 now: NOW,
                 now_ms: NOW_MS,
                 member_of_requested_account: situation.member_of_requested_account,
+                account_requires_mfa: situation.account_requires_mfa,
                 client_trusted: situation.client_trusted,
                 consented: situation.consented,
             };

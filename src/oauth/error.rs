@@ -21,6 +21,9 @@ pub enum ErrorCode {
     InsufficientScope,
     /// OIDC Core §3.1.2.6: the request cannot go on without the user.
     InteractionRequired,
+    /// RFC 9470: the login was not strong enough for what is asked (an account that
+    /// requires a second factor).
+    InsufficientUserAuthentication,
     /// OpenID Connect Unmet Authentication Requirements 1.0: the login cannot meet the
     /// requested `acr` (the user has no second factor).
     UnmetAuthenticationRequirements,
@@ -41,6 +44,7 @@ impl ErrorCode {
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::InsufficientUserAuthentication => "insufficient_user_authentication",
             ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::InvalidToken => "invalid_token",

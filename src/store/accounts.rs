@@ -3,7 +3,7 @@
 use sqlx::{Any, Executor, FromRow};
 
 use crate::access::Link;
-use crate::account::{Account, AccountStatus};
+use crate::account::{Account, AccountSettings, AccountStatus};
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, UserId};
 use crate::role::Role;
@@ -19,6 +19,7 @@ struct AccountRow {
     billing_email: Option<String>,
     labels: String,
     external_id: Option<String>,
+    require_mfa: i64,
     created_at: i64,
     updated_at: i64,
 }
@@ -34,6 +35,9 @@ impl AccountRow {
             billing_email: self.billing_email,
             labels: json_or_default(&self.labels),
             external_id: self.external_id,
+            settings: AccountSettings {
+                require_mfa: self.require_mfa == 1,
+            },
             created_at: Timestamp(self.created_at),
             updated_at: Timestamp(self.updated_at),
         })
@@ -41,7 +45,7 @@ impl AccountRow {
 }
 
 const COLUMNS: &str = "id, parent_id, name, status, avatar_url, billing_email, labels, external_id, \
-                       created_at, updated_at";
+                       require_mfa, created_at, updated_at";
 
 pub async fn insert<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -49,7 +53,8 @@ pub async fn insert<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into accounts (id, parent_id, name, status, avatar_url, billing_email, labels, \
-         external_id, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         external_id, created_at, updated_at, require_mfa) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(account.id.as_str())
     .bind(account.parent_id.as_ref().map(AccountId::as_str))
@@ -61,6 +66,7 @@ pub async fn insert<'e>(
     .bind(account.external_id.as_deref())
     .bind(account.created_at.0)
     .bind(account.updated_at.0)
+    .bind(i64::from(account.settings.require_mfa))
     .execute(db)
     .await
     .map(|_| ())
@@ -131,6 +137,32 @@ pub async fn lineage<'e>(
 /// SQL that holds when the account whose id `param` names, or one of its ancestors, is not
 /// active: a suspension covers the subtree. An expression, so token checks stay one statement;
 /// an unknown account holds nothing here (other conditions catch it).
+pub(crate) fn mfa_required_along(param: &str) -> String {
+    format!(
+        "exists (with recursive up (id, parent_id, require_mfa, depth) as ( \
+           select id, parent_id, require_mfa, cast(0 as bigint) from accounts where id = {param} \
+           union all \
+           select a.id, a.parent_id, a.require_mfa, up.depth + 1 from accounts a \
+           join up on a.id = up.parent_id where up.depth < 64) \
+         select 1 from up where require_mfa = 1)"
+    )
+}
+
+/// Whether the account or an ancestor requires a second factor for its account tokens.
+pub async fn mfa_required<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &AccountId,
+) -> Result<bool, sqlx::Error> {
+    let required: i64 = sqlx::query_scalar(&format!(
+        "select cast(case when {} then 1 else 0 end as bigint)",
+        mfa_required_along("$1")
+    ))
+    .bind(id.as_str())
+    .fetch_one(db)
+    .await?;
+    Ok(required == 1)
+}
+
 pub(crate) fn suspended_along(param: &str) -> String {
     format!(
         "exists (with recursive up (id, parent_id, status, depth) as ( \
@@ -212,7 +244,7 @@ pub async fn update<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update accounts set name = $2, status = $3, avatar_url = $4, billing_email = $5, \
-         labels = $6, external_id = $7, updated_at = $8 where id = $1",
+         labels = $6, external_id = $7, updated_at = $8, require_mfa = $9 where id = $1",
     )
     .bind(account.id.as_str())
     .bind(&account.name)
@@ -222,6 +254,7 @@ pub async fn update<'e>(
     .bind(to_json(&account.labels))
     .bind(account.external_id.as_deref())
     .bind(account.updated_at.0)
+    .bind(i64::from(account.settings.require_mfa))
     .execute(db)
     .await
     .map(|_| ())
@@ -271,7 +304,7 @@ pub async fn of_user<'e>(
     };
     let sql = format!(
         "{subtree}select a.id, a.parent_id, a.name, a.status, a.avatar_url, a.billing_email, \
-         a.labels, a.external_id, a.created_at, a.updated_at, m.role as member_role, \
+         a.labels, a.external_id, a.require_mfa, a.created_at, a.updated_at, m.role as member_role, \
          m.created_at as member_since \
          from memberships m join accounts a on a.id = m.account_id \
          where m.user_id = $1 {in_subtree}\

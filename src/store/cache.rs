@@ -240,6 +240,7 @@ mod tests {
             live: true,
             role: None,
             until: i64::MAX,
+            mfa_required: false,
         };
         cache.keep_token(key.clone(), live, cache.generation());
         assert!(cache.token(&key).is_some());

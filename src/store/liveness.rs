@@ -39,6 +39,8 @@ pub struct Liveness {
     /// Unix time until which `live` holds without a change: when the grant expires (a refresh
     /// may extend it, so then ask again).
     pub until: i64,
+    /// The account asked about, or an ancestor, requires a second factor for its tokens.
+    pub mfa_required: bool,
 }
 
 /// Absent optional values are bound as `''`, which no id equals (a bare NULL parameter has
@@ -59,9 +61,11 @@ static QUERY: LazyLock<String> = LazyLock::new(|| {
          else 1 end as bigint), \
      (select expires_at from grants where id = $2), \
      (select role from memberships where account_id = $6 and user_id = $7 \
-      and not {role_account_suspended})",
+      and not {role_account_suspended}), \
+     cast(case when $6 <> '' and {mfa_required} then 1 else 0 end as bigint)",
         token_account_suspended = accounts::suspended_along("$4"),
         role_account_suspended = accounts::suspended_along("$6"),
+        mfa_required = accounts::mfa_required_along("$6"),
     )
 });
 
@@ -73,20 +77,22 @@ pub async fn check<'e>(
     role_in: Option<(&AccountId, &UserId)>,
     now: i64,
 ) -> Result<Liveness, sqlx::Error> {
-    let (live, grant_expires_at, role): (i64, Option<i64>, Option<String>) = sqlx::query_as(&QUERY)
-        .bind(token.jti)
-        .bind(token.grant_id.unwrap_or(""))
-        .bind(now)
-        .bind(token.account_id.unwrap_or(""))
-        .bind(token.user_id.unwrap_or(""))
-        .bind(role_in.map_or("", |(account_id, _)| account_id.as_str()))
-        .bind(role_in.map_or("", |(_, user_id)| user_id.as_str()))
-        .bind(token.issued_at_ms)
-        .fetch_one(db)
-        .await?;
+    let (live, grant_expires_at, role, mfa_required): (i64, Option<i64>, Option<String>, i64) =
+        sqlx::query_as(&QUERY)
+            .bind(token.jti)
+            .bind(token.grant_id.unwrap_or(""))
+            .bind(now)
+            .bind(token.account_id.unwrap_or(""))
+            .bind(token.user_id.unwrap_or(""))
+            .bind(role_in.map_or("", |(account_id, _)| account_id.as_str()))
+            .bind(role_in.map_or("", |(_, user_id)| user_id.as_str()))
+            .bind(token.issued_at_ms)
+            .fetch_one(db)
+            .await?;
     Ok(Liveness {
         live: live == 1,
         role: role.as_deref().and_then(Role::parse),
         until: grant_expires_at.unwrap_or(i64::MAX),
+        mfa_required: mfa_required == 1,
     })
 }

@@ -17,6 +17,8 @@ pub struct Member {
     pub email: String,
     pub name: Option<String>,
     pub role: Role,
+    /// The user has an active second factor (admins see who lacks one, API.md §10).
+    pub mfa: bool,
     pub created_at: Timestamp,
 }
 
@@ -26,6 +28,7 @@ struct MemberRow {
     email: String,
     name: Option<String>,
     role: String,
+    mfa: i64,
     created_at: i64,
 }
 
@@ -36,12 +39,19 @@ impl MemberRow {
             email: self.email,
             name: self.name,
             role: Role::parse(&self.role)?,
+            mfa: self.mfa == 1,
             created_at: Timestamp(self.created_at),
         })
     }
 }
 
-const MEMBER_COLUMNS: &str = "m.user_id, u.email, u.name, m.role, m.created_at";
+/// Whether the member `m` has an active second factor, as a 0/1 column.
+const HAS_MFA: &str = "cast(case when exists (select 1 from factors f \
+                       where f.user_id = m.user_id and f.status = 'active') \
+                       then 1 else 0 end as bigint)";
+
+static MEMBER_COLUMNS: LazyLock<String> =
+    LazyLock::new(|| format!("m.user_id, u.email, u.name, m.role, {HAS_MFA} as mfa, m.created_at"));
 
 pub async fn insert<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -141,6 +151,7 @@ struct EntryRow {
     name: Option<String>,
     role: String,
     expires_at: Option<i64>,
+    mfa: i64,
     created_at: i64,
 }
 
@@ -152,6 +163,7 @@ impl EntryRow {
                 email: self.email,
                 name: self.name,
                 role: Role::parse(&self.role)?,
+                mfa: self.mfa == 1,
                 created_at: Timestamp(self.created_at),
             }),
             _ => Entry::Invited(Invited {
@@ -174,20 +186,21 @@ pub async fn list<'e>(
     limit: i64,
     now: i64,
 ) -> Result<Vec<Entry>, sqlx::Error> {
-    let rows: Vec<EntryRow> = sqlx::query_as(
-        "select kind, id, email, name, role, expires_at, created_at from ( \
+    let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+        "select kind, id, email, name, role, expires_at, mfa, created_at from ( \
            select 'member' as kind, m.user_id as id, u.email as email, u.name as name, \
-                  m.role as role, cast(null as bigint) as expires_at, m.created_at as created_at \
+                  m.role as role, cast(null as bigint) as expires_at, {HAS_MFA} as mfa, \
+                  m.created_at as created_at \
              from memberships m join users u on u.id = m.user_id where m.account_id = $1 \
            union all \
            select 'invited', i.id, i.email, cast(null as text), i.role, i.expires_at, \
-                  i.created_at \
+                  cast(0 as bigint), i.created_at \
              from invitations i \
             where i.account_id = $1 and i.status = 'pending' and i.expires_at > $5 \
          ) entries \
          where created_at < $2 or (created_at = $2 and id < $3) \
          order by created_at desc, id desc limit $4",
-    )
+    ))
     .bind(account_id.as_str())
     .bind(after.created_at)
     .bind(&after.id)
@@ -204,8 +217,9 @@ pub async fn find<'e>(
     user_id: &UserId,
 ) -> Result<Option<Member>, sqlx::Error> {
     let row: Option<MemberRow> = sqlx::query_as(&format!(
-        "select {MEMBER_COLUMNS} from memberships m join users u on u.id = m.user_id \
-         where m.account_id = $1 and m.user_id = $2"
+        "select {} from memberships m join users u on u.id = m.user_id \
+         where m.account_id = $1 and m.user_id = $2",
+        *MEMBER_COLUMNS
     ))
     .bind(account_id.as_str())
     .bind(user_id.as_str())

@@ -358,3 +358,121 @@ async fn the_second_step_waits_for_a_password_first() {
         location(&page)
     );
 }
+
+/// RFC 8693 exchange of `subject` for an account token, by the relying party.
+async fn exchange(app: &TestApp, rp: &Rp, subject: &str, account: &str) -> reqwest::Response {
+    app.http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&rp.registered.client_id, rp.registered.secret.as_deref())
+        .form(&[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", subject),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+            ("account_id", account),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_account_that_requires_mfa_gets_account_tokens_only_after_a_second_factor() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let rp = Rp::register(&deployment, &app, &[]).await;
+    let scopes = ["openid", "tessera:manage"];
+    let tokens = log_in_through_code_flow(&app, &rp, &scopes, &[]).await;
+    let token = tokens.access_token().secret().clone();
+    let account = crate::kit::first_account(&app.state.store)
+        .await
+        .to_string();
+
+    // The owner turns the policy on; a child inherits it.
+    let patched = app
+        .api(Method::PATCH, &format!("/v1/accounts/{account}"), &token)
+        .json(&json!({"settings": {"require_mfa": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    assert_eq!(
+        patched.json::<Value>().await.unwrap()["settings"]["require_mfa"],
+        true
+    );
+    let child = app
+        .api(Method::POST, "/v1/accounts", &token)
+        .json(&json!({"name": "Child", "parent_id": account}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(child.status(), 201);
+    let child = child.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A password-only login gets no account token, by either form.
+    for target in [&account, &child] {
+        let refused = exchange(&app, &rp, &token, target).await;
+        assert_eq!(refused.status(), 400);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"], "insufficient_user_authentication", "{body}");
+    }
+    let rest = app
+        .api(Method::POST, "/v1/auth/account-token", &token)
+        .json(&json!({"account_id": child}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(rest, 403, "mfa_required").await;
+
+    // Members lists say who has a factor.
+    assert_eq!(admin_mfa(&app, &token, &account).await, false);
+    let (_, _, recovery_codes) = enrol(&app, &token).await;
+    assert_eq!(admin_mfa(&app, &token, &account).await, true);
+
+    // Authorize with the account asks for the second factor, then the tokens may be traded.
+    let (url, _, verifier) = rp.authorize_url(&scopes, &[("account_id", &account)]);
+    let step_up = app.http.get(&url).send().await.unwrap();
+    let next = location(&step_up);
+    assert!(next.starts_with("/login/mfa?return_to="), "{next}");
+    let passed = submit(
+        &app,
+        &app.http,
+        &next,
+        "/login/mfa",
+        &[("code", &recovery_codes[0])],
+    )
+    .await;
+    let back = app.get(&location(&passed)).await;
+    let code = query(&location(&back))["code"].clone();
+    let strong = rp.exchange(&code, verifier).await.unwrap();
+    let strong = strong.access_token().secret().clone();
+    let claims = verify(&app, &strong, "at+jwt", &rp.registered.client_id).await;
+    assert_eq!(claims["acc"], account.as_str());
+    let traded = exchange(&app, &rp, &strong, &child).await;
+    assert_eq!(traded.status(), 200, "{:?}", traded.text().await);
+}
+
+/// The `mfa` flag of the only member of `account` (the admin).
+async fn admin_mfa(app: &TestApp, token: &str, account: &str) -> Value {
+    let members: Value = app
+        .api(
+            Method::GET,
+            &format!("/v1/accounts/{account}/members"),
+            token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    members["data"][0]["mfa"].clone()
+}

@@ -101,6 +101,11 @@ async fn issue_account_token(
                 HttpError::invalid_field("scope", "must not be wider than the login token's")
             }
             ErrorCode::InvalidRequest => HttpError::invalid_field("audience", error.description),
+            ErrorCode::InsufficientUserAuthentication => HttpError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "mfa_required",
+                error.description,
+            ),
             _ => HttpError::forbidden(error.description),
         },
         TokenError::Database(error) => HttpError::internal(&error),

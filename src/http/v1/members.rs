@@ -77,6 +77,7 @@ async fn list_members(
                 name: None,
                 role: invited.role,
                 status: MemberStatus::Invited,
+                mfa: false,
                 invitation_id: Some(invited.invitation_id),
                 expires_at: Some(invited.expires_at),
                 created_at: invited.created_at,
@@ -103,6 +104,8 @@ struct MemberView {
     name: Option<String>,
     role: Role,
     status: MemberStatus,
+    /// The user has an active second factor (false for an invitation).
+    mfa: bool,
     /// An invited row's invitation (`DELETE /v1/accounts/{acc}/invites/{id}` revokes it).
     invitation_id: Option<InvitationId>,
     /// When an invited row's invitation expires.
@@ -118,6 +121,7 @@ impl MemberView {
             name: member.name,
             role: member.role,
             status: MemberStatus::Member,
+            mfa: member.mfa,
             invitation_id: None,
             expires_at: None,
             created_at: member.created_at,
@@ -131,6 +135,7 @@ impl MemberView {
             name: None,
             role: invitation.role,
             status: MemberStatus::Invited,
+            mfa: false,
             invitation_id: Some(invitation.id),
             expires_at: Some(invitation.expires_at),
             created_at: invitation.created_at,
