@@ -14,6 +14,7 @@ pub mod invites;
 mod me;
 mod members;
 pub mod page;
+mod sessions;
 mod webhooks;
 
 use axum::Router;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(auth::routes())
         .merge(me::routes())
+        .merge(sessions::routes())
         .merge(accounts::routes())
         .merge(members::routes())
         .merge(invites::routes())
@@ -64,6 +66,7 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
     vec![
         auth::Api::openapi(),
         me::Api::openapi(),
+        sessions::Api::openapi(),
         accounts::Api::openapi(),
         members::Api::openapi(),
         invites::Api::openapi(),
