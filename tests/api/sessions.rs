@@ -267,3 +267,30 @@ async fn only_the_user_may_end_its_sessions() {
     }
     assert_eq!(list(&app, &ada.token).await.len(), 1, "still signed in");
 }
+
+#[tokio::test]
+async fn a_browser_in_use_is_seen() {
+    let app = TestApp::spawn().await;
+    let ada = app.user_with("ada@example.com", Some(PASSWORD)).await;
+    let laptop = browser("Laptop/1.0");
+    log_in(&app, &laptop, &ada.email).await;
+    let hour_ago = tessera::clock::now() - 3600;
+    sqlx::query("update browser_sessions set created_at = $1, last_seen_at = $1")
+        .bind(hour_ago)
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    let stale = list(&app, &ada.token).await[0]["last_seen_at"].clone();
+    assert_eq!(stale, tessera::clock::Timestamp(hour_ago).rfc3339());
+
+    assert_eq!(laptop.get(app.url("/")).send().await.unwrap().status(), 200);
+    // Written down off the request's path: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while list(&app, &ada.token).await[0]["last_seen_at"] == stale {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the use was not recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
