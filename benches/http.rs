@@ -235,6 +235,7 @@ impl Seed {
                 scope: "openid email".into(),
                 auth_time: Some(now),
                 amr: vec!["pwd".to_owned()],
+                session_id: None,
                 created_at: now,
                 expires_at: now + 86_400,
                 revoked_at: None,

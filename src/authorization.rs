@@ -2,7 +2,7 @@
 //! its two writes, a consent and a code. The handler parses and renders; no HTTP here.
 
 use crate::access;
-use crate::ids::{ClientId, UserId};
+use crate::ids::{ClientId, SessionId, UserId};
 use crate::oauth::authorize::AuthorizationRequest;
 use crate::oauth::client::Client;
 use crate::oauth::decision::{Authentication, Facts};
@@ -102,6 +102,7 @@ pub async fn issue_code(
     request: &AuthorizationRequest,
     user_id: &UserId,
     authentication: &Authentication,
+    session_id: Option<&SessionId>,
     now: i64,
 ) -> Result<String, sqlx::Error> {
     let code = secret::generate();
@@ -115,6 +116,7 @@ pub async fn issue_code(
         code_challenge: request.code_challenge.clone(),
         auth_time: authentication.auth_time,
         amr: authentication.amr.clone(),
+        session_id: session_id.cloned(),
         expires_at: now + CODE_LIFETIME_SECONDS,
     };
     let mut change = store.change().await?;

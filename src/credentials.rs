@@ -5,7 +5,7 @@
 use crate::ids::UserId;
 use sqlx::AnyConnection;
 
-use crate::store::{grants, sessions, users};
+use crate::store::{browser_sessions, grants, sessions, users};
 
 /// Ends the user's sessions and revokes their tokens, inside the change that sets the new
 /// password (its `user.updated` event clears the token cache on commit).
@@ -17,5 +17,6 @@ pub async fn revoke_all(
     users::revoke_tokens_before(&mut *db, user_id, crate::clock::now_ms()).await?;
     grants::revoke_for_user(&mut *db, user_id, now).await?;
     sessions::delete_for_user(&mut *db, user_id).await?;
+    browser_sessions::end_all_of_user(&mut *db, user_id, now).await?;
     Ok(())
 }

@@ -98,6 +98,11 @@ prefixed_id!(
     "fac_"
 );
 prefixed_id!(
+    /// One signed-in browser (a login on the hosted pages), as `/v1/me/sessions` lists it.
+    SessionId,
+    "ses_"
+);
+prefixed_id!(
     /// One authorization an access-token family descends from (a refresh-token family).
     GrantId,
     "grt_"

@@ -9,8 +9,10 @@ use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
 use crate::clock;
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
+use crate::manage::sessions::ABSOLUTE_LIFETIME_SECONDS;
 use crate::secret;
+use crate::store::browser_sessions::BrowserSession;
 
 const USER_KEY: &str = "user";
 const CSRF_KEY: &str = "csrf";
@@ -38,6 +40,10 @@ pub struct SignedIn {
     /// were recorded signed in with a password.
     #[serde(default = "password_only")]
     pub amr: Vec<String>,
+    /// The browser session (`/v1/me/sessions`) this login opened; none for a login from
+    /// before they were kept.
+    #[serde(default)]
+    pub session_id: Option<SessionId>,
 }
 
 fn password_only() -> Vec<String> {
@@ -60,10 +66,6 @@ impl<S: Send + Sync> FromRequestParts<S> for LoginSession {
     }
 }
 
-/// A session ends this long after its sign-in, however busy (API.md §10); idleness ends it
-/// sooner (the session layer's expiry).
-pub const ABSOLUTE_LIFETIME_SECONDS: i64 = 14 * 86_400;
-
 impl LoginSession {
     /// Who is signed in, unless the sign-in is older than the absolute lifetime (then the
     /// session is ended here).
@@ -78,25 +80,23 @@ impl LoginSession {
         }
     }
 
-    /// Records a successful login. The session id changes (no fixation) and so does the CSRF
-    /// token, so nothing an anonymous visitor saw stays valid.
-    /// `amr` says how (RFC 8176: `pwd`, plus `otp` and `mfa` after a second factor).
-    pub async fn sign_in(
-        &self,
-        user_id: &UserId,
-        now: i64,
-        amr: Vec<String>,
-    ) -> Result<(), SessionError> {
+    /// Records a successful login, the browser session `manage::sessions::open` just opened
+    /// for it (its user, time and `amr`: RFC 8176 `pwd`, plus `otp` and `mfa` after a second
+    /// factor). The session id changes (no fixation; the store ends the browser session of
+    /// the old id) and so does the CSRF token, so nothing an anonymous visitor saw stays
+    /// valid.
+    pub async fn sign_in(&self, opened: BrowserSession) -> Result<(), SessionError> {
         self.0.cycle_id().await?;
         self.0.remove::<PendingSecondFactor>(PENDING_KEY).await?;
         self.0
             .insert(
                 USER_KEY,
                 SignedIn {
-                    user_id: user_id.clone(),
-                    auth_time: now,
+                    user_id: opened.user_id,
+                    auth_time: opened.created_at.0,
                     signed_in_at_ms: clock::now_ms(),
-                    amr,
+                    amr: opened.amr,
+                    session_id: Some(opened.id),
                 },
             )
             .await?;

@@ -394,6 +394,7 @@ fn new_grant(client: &Client, code: &CodeGrant, now: i64) -> Grant {
         scope: code.scope.to_string(),
         auth_time: Some(code.auth_time),
         amr: code.amr.clone(),
+        session_id: code.session_id.clone(),
         created_at: now,
         expires_at: now + client.settings.refresh_token_ttl_seconds,
         revoked_at: None,

@@ -18,6 +18,8 @@ use crate::audit::Origin;
 use crate::clock;
 use crate::http::login::{MessagePage, login_url, require_csrf};
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render};
+use crate::manage::sessions;
+use crate::manage::sign_in::Visitor;
 use crate::profile::{self, Edit, EmailChange, ProfileError, Proof};
 use crate::session::LoginSession;
 use crate::state::AppState;
@@ -358,8 +360,15 @@ async fn change_password(
         Ok(user) => {
             // The new password ended every session, this one too; the person who just
             // proved the current password stays signed in here, under a new session id.
+            let visitor = Visitor {
+                ip,
+                user_agent: visit.user_agent.as_deref(),
+            };
+            let opened = sessions::open(&state.store, &user.id, visit.amr, visitor, clock::now())
+                .await
+                .map_err(|error| PageError::from(error).into_response())?;
             session
-                .sign_in(&user.id, clock::now(), visit.amr.clone())
+                .sign_in(opened)
                 .await
                 .map_err(|error| PageError::from(error).into_response())?;
             Ok(done(&state, "password"))

@@ -194,6 +194,9 @@ async fn decide(
     let request = authorize::validate(&params, &client)?;
     let now = clock::now();
     let signed_in = session.signed_in().await?;
+    let session_id = signed_in
+        .as_ref()
+        .and_then(|signed_in| signed_in.session_id.clone());
     let login_after = params
         .get(LOGIN_AFTER)
         .ok()
@@ -242,9 +245,15 @@ async fn decide(
             Ok(render(StatusCode::OK, &page)?)
         }
         (Decision::IssueCode, Some((user, authentication))) => {
-            let code =
-                authorization::issue_code(&state.store, &request, &user.id, &authentication, now)
-                    .await?;
+            let code = authorization::issue_code(
+                &state.store,
+                &request,
+                &user.id,
+                &authentication,
+                session_id.as_ref(),
+                now,
+            )
+            .await?;
             let mut response = vec![("code", code.as_str())];
             if let Some(client_state) = &request.state {
                 response.push(("state", client_state));

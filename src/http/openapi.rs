@@ -48,7 +48,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     modifiers(&BearerScheme),
     security(("bearer" = [])),
     tags(
-        (name = "me", description = "The caller's profile, accounts and invitations"),
+        (name = "me", description = "The caller's profile, accounts, invitations and signed-in browsers"),
         (name = "accounts", description = "Accounts (tenants) and their children"),
         (name = "members", description = "Who belongs to an account, with which role"),
         (name = "invites", description = "Invitations to join an account"),

@@ -1,7 +1,7 @@
 //! Token requests (RFC 6749 §4.1.3, §4.4, §6; RFC 8693 §2.1) and the rules for redeeming a
 //! code or a refresh token. Records and `now` are passed in; nothing here touches storage.
 
-use crate::ids::{AccountId, ClientId, UserId};
+use crate::ids::{AccountId, ClientId, SessionId, UserId};
 use crate::oauth::client::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
@@ -123,6 +123,8 @@ pub struct CodeGrant {
     pub auth_time: i64,
     /// How the user signed in (RFC 8176), for the tokens' `amr`.
     pub amr: Vec<String>,
+    /// The browser session the code was issued in: ending it revokes the grant.
+    pub session_id: Option<SessionId>,
     pub expires_at: i64,
 }
 
@@ -223,6 +225,7 @@ mod tests {
             code_challenge: challenge.map(str::to_owned),
             auth_time: 100,
             amr: vec!["pwd".to_owned()],
+            session_id: None,
             expires_at: 160,
         }
     }

@@ -3,7 +3,7 @@
 
 use sqlx::{Any, Executor, FromRow};
 
-use crate::ids::{AccountId, ClientId, GrantId, UserId};
+use crate::ids::{AccountId, ClientId, GrantId, SessionId, UserId};
 use crate::oauth::scope::Scope;
 use crate::oauth::token::CodeGrant;
 
@@ -18,6 +18,7 @@ struct CodeRow {
     code_challenge: Option<String>,
     auth_time: i64,
     amr: Option<String>,
+    session_id: Option<String>,
     expires_at: i64,
 }
 
@@ -33,6 +34,7 @@ impl CodeRow {
             code_challenge: self.code_challenge,
             auth_time: self.auth_time,
             amr: super::grants::methods(self.amr.as_deref()),
+            session_id: self.session_id.as_deref().and_then(SessionId::parse),
             expires_at: self.expires_at,
         })
     }
@@ -46,8 +48,8 @@ pub async fn insert<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into authorization_codes (code_hash, client_id, user_id, account_id, redirect_uri, scope, \
-         nonce, code_challenge, auth_time, created_at, expires_at, amr) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         nonce, code_challenge, auth_time, created_at, expires_at, amr, session_id) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(code_hash)
     .bind(code.client_id.as_str())
@@ -61,6 +63,7 @@ pub async fn insert<'e>(
     .bind(now)
     .bind(code.expires_at)
     .bind(code.amr.join(" "))
+    .bind(code.session_id.as_ref().map(SessionId::as_str))
     .execute(db)
     .await
     .map(|_| ())
@@ -74,7 +77,7 @@ pub async fn consume<'e>(
 ) -> Result<Option<CodeGrant>, sqlx::Error> {
     let row: Option<CodeRow> = sqlx::query_as(
         "update authorization_codes set consumed_at = $1 where code_hash = $2 and consumed_at is null \
-         returning client_id, user_id, account_id, redirect_uri, scope, nonce, code_challenge, auth_time, amr, expires_at",
+         returning client_id, user_id, account_id, redirect_uri, scope, nonce, code_challenge, auth_time, amr, session_id, expires_at",
     )
     .bind(now)
     .bind(code_hash)

@@ -2,7 +2,7 @@
 
 use sqlx::{Any, Executor, FromRow};
 
-use crate::ids::{AccountId, ClientId, GrantId, UserId};
+use crate::ids::{AccountId, ClientId, GrantId, SessionId, UserId};
 
 #[derive(Clone, Debug)]
 pub struct Grant {
@@ -14,6 +14,8 @@ pub struct Grant {
     pub auth_time: Option<i64>,
     /// How the user signed in (RFC 8176), carried to every token of the family.
     pub amr: Vec<String>,
+    /// The browser session the family came through, if it came through one.
+    pub session_id: Option<SessionId>,
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
@@ -34,6 +36,7 @@ struct GrantRow {
     scope: String,
     auth_time: Option<i64>,
     amr: Option<String>,
+    session_id: Option<String>,
     created_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
@@ -49,6 +52,7 @@ impl GrantRow {
             scope: self.scope,
             auth_time: self.auth_time,
             amr: methods(self.amr.as_deref()),
+            session_id: self.session_id.as_deref().and_then(SessionId::parse),
             created_at: self.created_at,
             expires_at: self.expires_at,
             revoked_at: self.revoked_at,
@@ -61,8 +65,8 @@ pub async fn insert<'e>(
     grant: &Grant,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into grants (id, client_id, user_id, account_id, scope, auth_time, created_at, expires_at, revoked_at, amr) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "insert into grants (id, client_id, user_id, account_id, scope, auth_time, created_at, expires_at, revoked_at, amr, session_id) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(grant.id.as_str())
     .bind(grant.client_id.as_str())
@@ -74,6 +78,7 @@ pub async fn insert<'e>(
     .bind(grant.expires_at)
     .bind(grant.revoked_at)
     .bind((!grant.amr.is_empty()).then(|| grant.amr.join(" ")))
+    .bind(grant.session_id.as_ref().map(SessionId::as_str))
     .execute(db)
     .await
     .map(|_| ())
@@ -84,8 +89,8 @@ pub async fn find<'e>(
     id: &GrantId,
 ) -> Result<Option<Grant>, sqlx::Error> {
     let row: Option<GrantRow> = sqlx::query_as(
-        "select id, client_id, user_id, account_id, scope, auth_time, amr, created_at, expires_at, \
-         revoked_at from grants where id = $1",
+        "select id, client_id, user_id, account_id, scope, auth_time, amr, session_id, created_at, \
+         expires_at, revoked_at from grants where id = $1",
     )
     .bind(id.as_str())
     .fetch_optional(db)
@@ -117,6 +122,20 @@ pub async fn revoke_access_tokens_before<'e>(
     sqlx::query("update grants set access_valid_after_ms = $1 where id = $2")
         .bind(now_ms)
         .bind(id.as_str())
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Revokes every refresh family that came through browser session `session_id`.
+pub async fn revoke_for_session<'e>(
+    db: impl Executor<'e, Database = Any>,
+    session_id: &SessionId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update grants set revoked_at = $1 where session_id = $2 and revoked_at is null")
+        .bind(now)
+        .bind(session_id.as_str())
         .execute(db)
         .await
         .map(|_| ())

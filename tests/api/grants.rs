@@ -66,6 +66,7 @@ impl Fixture {
             code_challenge: Some(challenge(VERIFIER)),
             auth_time: now,
             amr: vec!["pwd".to_owned()],
+            session_id: None,
             expires_at: now + expires_in,
         };
         authorization_codes::insert(

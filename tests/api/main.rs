@@ -42,6 +42,7 @@ mod operator;
 mod outbox;
 mod registration;
 mod self_service;
+mod sessions;
 mod store;
 mod structure;
 mod tenant_isolation;

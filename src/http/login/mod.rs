@@ -176,7 +176,10 @@ async fn submit_login(
     .await;
     let disabled = match login {
         Ok(Login::SignedIn(user)) => {
-            session.sign_in(&user.id, now, mfa::amr(None)).await?;
+            let opened =
+                manage::sessions::open(&state.store, &user.id, mfa::amr(None), visitor, now)
+                    .await?;
+            session.sign_in(opened).await?;
             return Ok(Redirect::to(&return_to).into_response());
         }
         Ok(Login::SecondFactorNeeded(user)) => {

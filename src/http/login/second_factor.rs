@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::{login_url, page_error, require_csrf};
 use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_return_to};
+use crate::manage::sessions;
 use crate::manage::sign_in::{self, Visitor};
 use crate::mfa;
 use crate::session::LoginSession;
@@ -86,9 +87,9 @@ pub(super) async fn submit_second_factor(
         .map_err(page_error)?;
     match passed {
         Some((user, second)) => {
-            session
-                .sign_in(&user.id, now, mfa::amr(Some(second)))
-                .await?;
+            let amr = mfa::amr(Some(second));
+            let opened = sessions::open(&state.store, &user.id, amr, visitor, now).await?;
+            session.sign_in(opened).await?;
             Ok(Redirect::to(&return_to).into_response())
         }
         None => {

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -11,7 +11,8 @@ use super::{MessagePage, ReturnTo, TokenQuery, form_error, page_error, require_c
 use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_return_to};
 use crate::manage::Error;
-use crate::manage::sign_in::{self, SignUp};
+use crate::manage::sessions;
+use crate::manage::sign_in::{self, SignUp, Visitor};
 use crate::mfa;
 use crate::session::LoginSession;
 use crate::state::AppState;
@@ -80,6 +81,7 @@ pub(super) async fn submit_signup(
     State(state): State<AppState>,
     session: LoginSession,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     HtmlForm(form): HtmlForm<SignupForm>,
 ) -> Result<Response, PageError> {
     require_csrf(&session, &form.csrf_token).await?;
@@ -104,7 +106,13 @@ pub(super) async fn submit_signup(
     .await;
     let (status, message) = match signed_up {
         Ok(user) => {
-            session.sign_in(&user.id, now, mfa::amr(None)).await?;
+            let user_agent = headers
+                .get(header::USER_AGENT)
+                .and_then(|value| value.to_str().ok());
+            let visitor = Visitor { ip, user_agent };
+            let opened =
+                sessions::open(&state.store, &user.id, mfa::amr(None), visitor, now).await?;
+            session.sign_in(opened).await?;
             return Ok(Redirect::to(&return_to).into_response());
         }
         Err(error @ Error::Conflict { .. }) => (StatusCode::CONFLICT, error.to_string()),

@@ -15,6 +15,7 @@ pub mod invites;
 mod me;
 mod members;
 pub mod page;
+mod sessions;
 mod webhooks;
 
 use axum::Router;
@@ -28,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .merge(auth::routes())
         .merge(me::routes())
         .merge(factors::routes())
+        .merge(sessions::routes())
         .merge(accounts::routes())
         .merge(members::routes())
         .merge(invites::routes())
@@ -67,6 +69,7 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
         auth::Api::openapi(),
         me::Api::openapi(),
         factors::Api::openapi(),
+        sessions::Api::openapi(),
         accounts::Api::openapi(),
         members::Api::openapi(),
         invites::Api::openapi(),
