@@ -80,7 +80,13 @@ pub async fn redeem_code(
     let user = users::find(&mut *change, &grant.user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
-    let role = account_role(&mut *change, grant.account_id.as_ref(), &grant.user_id).await?;
+    let role = account_role(
+        &mut *change,
+        grant.account_id.as_ref(),
+        &grant.user_id,
+        &grant.amr,
+    )
+    .await?;
     let family = new_grant(client, &grant, now);
     grants::insert(&mut *change, &family).await?;
     authorization_codes::link_grant(&mut *change, &code_hash, &family.id).await?;
@@ -138,7 +144,7 @@ pub async fn refresh(
     let (user, role) = match &grant.user_id {
         Some(user_id) => (
             users::find(pool, user_id).await?,
-            account_role(pool, grant.account_id.as_ref(), user_id).await,
+            account_role(pool, grant.account_id.as_ref(), user_id, &grant.amr).await,
         ),
         None => (None, Ok(None)),
     };
@@ -367,21 +373,31 @@ pub(crate) fn liveness_of(claims: &AccessTokenClaims) -> liveness::Token<'_> {
 }
 
 /// The role for an account-scoped grant, checked at issue time.
+/// The user's role now in the account a grant is bound to, if it still may have one: a
+/// member, the account active, and a second factor in the login (`amr`) when the account
+/// (or an ancestor) requires one, which it may have started to since the login.
 async fn account_role<'e>(
     db: impl Executor<'e, Database = Any>,
     account_id: Option<&AccountId>,
     user_id: &UserId,
+    amr: &[String],
 ) -> Result<Option<Role>, TokenError> {
     let Some(account_id) = account_id else {
         return Ok(None);
     };
-    let role = memberships::role_in_active_account(db, account_id, user_id)
+    let (role, mfa_required) = memberships::standing_in(db, account_id, user_id)
         .await?
         .ok_or_else(|| {
             OAuthError::invalid_grant(
                 "the user is no longer a member of that account, or it is suspended",
             )
         })?;
+    if mfa_required && !amr.iter().any(|method| method == "mfa") {
+        return Err(OAuthError::invalid_grant(
+            "the account requires a login with a second factor: sign in again",
+        )
+        .into());
+    }
     Ok(Some(role))
 }
 

@@ -109,6 +109,29 @@ pub async fn role_in_active_account<'e>(
     Ok(role.as_deref().and_then(Role::parse))
 }
 
+/// [`role_in_active_account`], and whether the account or an ancestor requires a second
+/// factor for its account tokens: one round trip for the token endpoint.
+pub async fn standing_in<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+    user_id: &UserId,
+) -> Result<Option<(Role, bool)>, sqlx::Error> {
+    static QUERY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "select role, cast(case when {} then 1 else 0 end as bigint) from memberships \
+             where account_id = $1 and user_id = $2 and not {}",
+            accounts::mfa_required_along("$1"),
+            accounts::suspended_along("$1")
+        )
+    });
+    let row: Option<(String, i64)> = sqlx::query_as(&QUERY)
+        .bind(account_id.as_str())
+        .bind(user_id.as_str())
+        .fetch_optional(db)
+        .await?;
+    Ok(row.and_then(|(role, mfa)| Some((Role::parse(&role)?, mfa == 1))))
+}
+
 /// A pending invitation as a row of the members list: only what the inviter gave, never
 /// anything about a user who may own the address.
 #[derive(Clone, Debug)]

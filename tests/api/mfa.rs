@@ -393,6 +393,16 @@ async fn an_account_that_requires_mfa_gets_account_tokens_only_after_a_second_fa
         .await
         .to_string();
 
+    // A refresh token bound to the account, from before the policy.
+    let bound = log_in_through_code_flow(
+        &app,
+        &rp,
+        &["openid", "offline_access"],
+        &[("account_id", &account)],
+    )
+    .await;
+    let bound_refresh = bound.refresh_token().unwrap().secret().clone();
+
     // The owner turns the policy on; a child inherits it.
     let patched = app
         .api(Method::PATCH, &format!("/v1/accounts/{account}"), &token)
@@ -431,6 +441,14 @@ async fn an_account_that_requires_mfa_gets_account_tokens_only_after_a_second_fa
         .await
         .unwrap();
     expect_problem(rest, 403, "mfa_required").await;
+    // Nor does a family bound to the account from a password-only login refresh any more.
+    let refreshed = rp.refresh(&bound_refresh).await;
+    assert!(
+        refreshed
+            .as_ref()
+            .is_err_and(|error| error.contains("invalid_grant")),
+        "{refreshed:?}"
+    );
 
     // Members lists say who has a factor.
     assert_eq!(admin_mfa(&app, &token, &account).await, false);
