@@ -18,6 +18,7 @@ mod metrics;
 pub mod openapi;
 pub mod page;
 mod register;
+mod security_page;
 mod token;
 mod userinfo;
 pub mod v1;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::routes())
         .merge(invite_page::routes())
         .merge(account_page::routes())
+        .merge(security_page::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

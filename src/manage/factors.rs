@@ -63,9 +63,45 @@ pub struct Verified {
     pub recovery_codes: Option<Vec<String>>,
 }
 
-pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<FactorView>, Error> {
-    let user = caller::user(store, caller).await?;
-    let factors = factors::list(store.pool(), &user.id).await?;
+/// The user changing their own factors, and when they last proved who they are: a REST
+/// caller (its token's login) or a signed-in page (its session's login).
+pub struct Owner<'a> {
+    pub user: User,
+    pub auth_time: Option<i64>,
+    pub origin: Origin<'a>,
+}
+
+impl<'a> Owner<'a> {
+    /// The caller's own user; user-level tokens only (a token for one account must not
+    /// change how the person signs in).
+    pub async fn of_caller(store: &Store, caller: &'a Caller) -> Result<Owner<'a>, Error> {
+        caller.require_user_level()?;
+        Ok(Owner {
+            user: caller::user(store, caller).await?,
+            auth_time: caller::auth_time(store, caller).await?,
+            origin: caller.origin(),
+        })
+    }
+
+    /// Refuses unless the login is at most [`RECENT_LOGIN_SECONDS`] old (403
+    /// `reauthentication_required`): a stolen token or an unattended browser alone must not
+    /// change how the account is protected.
+    fn signed_in_recently(&self) -> Result<&User, Error> {
+        let recent = self
+            .auth_time
+            .is_some_and(|auth_time| clock::now() - auth_time <= RECENT_LOGIN_SECONDS);
+        if !recent {
+            return Err(Error::Refused {
+                code: "reauthentication_required",
+                message: "this needs a login within the last 10 minutes: sign in again".to_owned(),
+            });
+        }
+        Ok(&self.user)
+    }
+}
+
+pub async fn list(store: &Store, owner: &Owner<'_>) -> Result<Vec<FactorView>, Error> {
+    let factors = factors::list(store.pool(), &owner.user.id).await?;
     Ok(factors.iter().map(FactorView::of).collect())
 }
 
@@ -73,10 +109,10 @@ pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<FactorView>, Err
 pub async fn enrol_totp(
     store: &Store,
     kek: &KeyEncryptionKey,
-    caller: &Caller,
+    owner: &Owner<'_>,
     name: Option<String>,
 ) -> Result<Enrolled, Error> {
-    let user = &recently_signed_in(store, caller).await?;
+    let user = owner.signed_in_recently()?;
     let name = name.map(|name| name.trim().to_owned()).unwrap_or_default();
     let name = if name.is_empty() {
         "Authenticator app".to_owned()
@@ -118,14 +154,13 @@ pub async fn enrol_totp(
 pub async fn verify(
     store: &Store,
     kek: &KeyEncryptionKey,
-    caller: &Caller,
+    owner: &Owner<'_>,
     id: &str,
     code: &str,
 ) -> Result<Verified, Error> {
-    caller.require_user_level()?;
-    let user = &caller::user(store, caller).await?;
+    let user = &owner.user;
     let id = &factor_id(id)?;
-    let origin = caller.origin();
+    let origin = owner.origin;
     let now = clock::now();
     let mut change = store.change().await?;
     let factor = factors::find(&mut *change, &user.id, id)
@@ -164,10 +199,10 @@ pub async fn verify(
 }
 
 /// Removes a factor; with the last active one go the recovery codes.
-pub async fn remove(store: &Store, caller: &Caller, id: &str) -> Result<(), Error> {
-    let user = &recently_signed_in(store, caller).await?;
+pub async fn remove(store: &Store, owner: &Owner<'_>, id: &str) -> Result<(), Error> {
+    let user = owner.signed_in_recently()?;
     let id = &factor_id(id)?;
-    let origin = caller.origin();
+    let origin = owner.origin;
     let now = clock::now();
     let mut change = store.change().await?;
     let factor = factors::find(&mut *change, &user.id, id)
@@ -191,10 +226,10 @@ pub async fn remove(store: &Store, caller: &Caller, id: &str) -> Result<(), Erro
 /// New recovery codes, shown this once; the old ones stop working.
 pub async fn regenerate_recovery_codes(
     store: &Store,
-    caller: &Caller,
+    owner: &Owner<'_>,
 ) -> Result<Vec<String>, Error> {
-    let user = &recently_signed_in(store, caller).await?;
-    let origin = caller.origin();
+    let user = owner.signed_in_recently()?;
+    let origin = owner.origin;
     let now = clock::now();
     let mut change = store.change().await?;
     if !factors::has_active(&mut *change, &user.id).await? {
@@ -256,24 +291,6 @@ pub async fn check_second_factor(
         .await?;
     change.commit_unaudited(Unaudited::Factors).await?;
     Ok(used.then_some(SecondFactor::RecoveryCode))
-}
-
-/// The calling user, if its token descends from a login within [`RECENT_LOGIN_SECONDS`]
-/// (403 `reauthentication_required` otherwise): a stolen token alone must not change how the
-/// account is protected. User-level tokens only.
-async fn recently_signed_in(store: &Store, caller: &Caller) -> Result<User, Error> {
-    caller.require_user_level()?;
-    let user = caller::user(store, caller).await?;
-    let recent = caller::auth_time(store, caller)
-        .await?
-        .is_some_and(|auth_time| clock::now() - auth_time <= RECENT_LOGIN_SECONDS);
-    if !recent {
-        return Err(Error::Refused {
-            code: "reauthentication_required",
-            message: "this needs a login within the last 10 minutes: sign in again".to_owned(),
-        });
-    }
-    Ok(user)
 }
 
 fn factor_id(text: &str) -> Result<FactorId, Error> {

@@ -173,6 +173,15 @@ async fn a_totp_factor_adds_a_second_step_to_the_login_and_mfa_to_the_tokens() {
     assert_eq!(login.status(), 303);
     let next = location(&login);
     assert!(next.starts_with("/login/mfa?"), "{next}");
+    let form = browser
+        .get(app.url(&next))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    crate::login::assert_accessible("/login/mfa", &form);
     let account = browser.get(app.url("/account")).send().await.unwrap();
     assert_eq!(
         account.status(),
@@ -493,4 +502,88 @@ async fn admin_mfa(app: &TestApp, token: &str, account: &str) -> Value {
         .await
         .unwrap();
     members["data"][0]["mfa"].clone()
+}
+
+/// The text of the first `<code>` after `marker` in `html`.
+fn code_after<'a>(html: &'a str, marker: &str) -> &'a str {
+    let rest = &html[html.find(marker).unwrap()..];
+    let start = rest.find("<code>").unwrap() + "<code>".len();
+    let end = rest[start..].find("</code>").unwrap();
+    &rest[start..start + end]
+}
+
+#[tokio::test]
+async fn the_security_page_enrols_an_app_shows_recovery_codes_once_and_removes_it() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.log_in(ADMIN_EMAIL, ADMIN_PASSWORD).await.status(), 303);
+    let page = app.get("/account/security").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Off: signing in needs only your password."),
+        "{html}"
+    );
+
+    let enrolment = app
+        .submit_form(
+            "/account/security",
+            "/account/security/totp",
+            &[("name", "Phone")],
+        )
+        .await;
+    assert_eq!(enrolment.status(), 200);
+    let html = enrolment.text().await.unwrap();
+    assert!(html.contains("<svg"), "the QR code is inline SVG");
+    crate::login::assert_accessible("/account/security (enrolment)", &html);
+    let secret = code_after(&html, "Key:").to_owned();
+    let factor_id = hidden_input(&html, "factor_id").unwrap();
+    let csrf = hidden_input(&html, "csrf_token").unwrap();
+
+    let verified = app
+        .post_form(
+            "/account/security/totp/verify",
+            &[
+                ("csrf_token", &csrf),
+                ("factor_id", &factor_id),
+                ("code", &totp_now(&secret)),
+            ],
+        )
+        .await;
+    assert_eq!(verified.status(), 200);
+    let html = verified.text().await.unwrap();
+    assert_eq!(
+        html.matches("<li><code>").count(),
+        10,
+        "ten recovery codes, once"
+    );
+    crate::login::assert_accessible("/account/security (codes)", &html);
+    let listed = app.get("/account/security").await.text().await.unwrap();
+    assert!(listed.contains("Phone (on,"), "{listed}");
+    assert!(
+        !listed.contains("<li><code>"),
+        "the codes are not shown again"
+    );
+
+    let csrf = hidden_input(&listed, "csrf_token").unwrap();
+    let removed = app
+        .post_form(
+            &format!("/account/security/factors/{factor_id}/remove"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(removed.status(), 303);
+    let after = app.get(&location(&removed)).await.text().await.unwrap();
+    assert!(after.contains("The factor is removed."), "{after}");
+    assert!(
+        after.contains("Off: signing in needs only your password."),
+        "{after}"
+    );
+
+    let forged = app
+        .post_form(
+            "/account/security/recovery-codes",
+            &[("csrf_token", "wrong")],
+        )
+        .await;
+    assert_eq!(forged.status(), 403, "CSRF");
 }

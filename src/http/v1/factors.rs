@@ -14,7 +14,7 @@ use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::{ApiJson, OptionalApiJson};
 use crate::manage::caller::Caller;
-use crate::manage::factors::{self, FactorView};
+use crate::manage::factors::{self, FactorView, Owner};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -48,7 +48,11 @@ async fn list_factors(
     caller: Caller,
 ) -> Result<Json<FactorList>, HttpError> {
     Ok(Json(FactorList {
-        data: factors::list(&state.store, &caller).await?,
+        data: factors::list(
+            &state.store,
+            &Owner::of_caller(&state.store, &caller).await?,
+        )
+        .await?,
         next_cursor: None,
     }))
 }
@@ -89,7 +93,8 @@ async fn enrol_totp(
 ) -> Result<Response, HttpError> {
     let name = body.unwrap_or_default().name;
     let kek = state.keys.key_encryption_key();
-    let enrolled = factors::enrol_totp(&state.store, kek, &caller, name).await?;
+    let owner = Owner::of_caller(&state.store, &caller).await?;
+    let enrolled = factors::enrol_totp(&state.store, kek, &owner, name).await?;
     let answer = EnrolledTotp {
         factor: enrolled.factor,
         secret: enrolled.secret,
@@ -135,7 +140,8 @@ async fn verify_factor(
     ApiJson(body): ApiJson<Verification>,
 ) -> Result<Json<VerifiedFactor>, HttpError> {
     let kek = state.keys.key_encryption_key();
-    let verified = factors::verify(&state.store, kek, &caller, &id, &body.code).await?;
+    let owner = Owner::of_caller(&state.store, &caller).await?;
+    let verified = factors::verify(&state.store, kek, &owner, &id, &body.code).await?;
     Ok(Json(VerifiedFactor {
         factor: verified.factor,
         recovery_codes: verified.recovery_codes,
@@ -159,7 +165,8 @@ async fn remove_factor(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, HttpError> {
-    factors::remove(&state.store, &caller, &id).await?;
+    let owner = Owner::of_caller(&state.store, &caller).await?;
+    factors::remove(&state.store, &owner, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -183,7 +190,8 @@ async fn regenerate_recovery_codes(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<RecoveryCodes>, HttpError> {
-    let recovery_codes = factors::regenerate_recovery_codes(&state.store, &caller).await?;
+    let owner = Owner::of_caller(&state.store, &caller).await?;
+    let recovery_codes = factors::regenerate_recovery_codes(&state.store, &owner).await?;
     Ok(Json(RecoveryCodes { recovery_codes }))
 }
 

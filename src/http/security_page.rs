@@ -1,0 +1,372 @@
+//! `/account/security` (API.md §10): the signed-in user's second factors on a hosted page.
+//! Enrol a TOTP app (QR code as inline SVG, the key as text), see recovery codes once, remove
+//! a factor, get new recovery codes. The rules are `manage::factors`' (a login within 10
+//! minutes to add or remove); this module parses forms and renders.
+
+use std::net::IpAddr;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::audit::{Actor, Origin};
+use crate::http::login::{login_url, require_csrf};
+use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render};
+use crate::manage::Error;
+use crate::manage::factors::{self, FactorView, Owner};
+use crate::profile;
+use crate::session::LoginSession;
+use crate::state::AppState;
+use crate::store::factors::FactorStatus;
+
+const HERE: &str = "/account/security";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(HERE, get(show))
+        .route("/account/security/totp", post(enrol_totp))
+        .route("/account/security/totp/verify", post(verify_totp))
+        .route("/account/security/factors/{id}/remove", post(remove_factor))
+        .route("/account/security/recovery-codes", post(new_recovery_codes))
+}
+
+#[derive(Template)]
+#[template(path = "account_security.html")]
+struct SecurityPage<'a> {
+    base: &'a str,
+    csrf_token: String,
+    return_here: String,
+    factors: Vec<FactorRow>,
+    has_active: bool,
+    enrolment: Option<Enrolment>,
+    recovery_codes: Option<Vec<String>>,
+    notice: Option<&'a str>,
+    error: Option<String>,
+    reauthenticate: bool,
+}
+
+struct FactorRow {
+    id: String,
+    name: String,
+    status_text: &'static str,
+    created: String,
+}
+
+struct Enrolment {
+    factor_id: String,
+    secret: String,
+    qr_svg: Option<String>,
+}
+
+/// What the page shows beside the list.
+#[derive(Default)]
+struct Extra<'a> {
+    enrolment: Option<Enrolment>,
+    recovery_codes: Option<Vec<String>>,
+    notice: Option<&'a str>,
+    error: Option<String>,
+    reauthenticate: bool,
+}
+
+#[derive(Deserialize)]
+struct Done {
+    done: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CsrfForm {
+    csrf_token: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EnrolForm {
+    csrf_token: String,
+    name: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct VerifyForm {
+    csrf_token: String,
+    factor_id: String,
+    code: String,
+}
+
+/// The signed-in visitor as the owner of their factors (the session's login is their proof
+/// of a recent login), or the way to the login page.
+struct Visitor {
+    user: crate::user::User,
+    auth_time: i64,
+    actor: Actor,
+    ip: String,
+    user_agent: Option<String>,
+}
+
+impl Visitor {
+    fn owner(&self) -> Owner<'_> {
+        Owner {
+            user: self.user.clone(),
+            auth_time: Some(self.auth_time),
+            origin: Origin {
+                actor: &self.actor,
+                ip: Some(&self.ip),
+                user_agent: self.user_agent.as_deref(),
+            },
+        }
+    }
+}
+
+async fn visitor(
+    state: &AppState,
+    session: &LoginSession,
+    ip: IpAddr,
+    headers: &HeaderMap,
+) -> Result<Visitor, Response> {
+    let base = state.issuer.path();
+    let to_login = || Redirect::to(&login_url(base, &format!("{base}{HERE}"))).into_response();
+    let signed_in = match session.signed_in().await {
+        Ok(Some(signed_in)) => signed_in,
+        Ok(None) => return Err(to_login()),
+        Err(error) => return Err(PageError::from(error).into_response()),
+    };
+    let user = match profile::find(&state.store, &signed_in.user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(to_login()),
+        Err(error) => return Err(PageError::from(error).into_response()),
+    };
+    Ok(Visitor {
+        actor: Actor::User(user.id.to_string()),
+        user,
+        auth_time: signed_in.auth_time,
+        ip: ip.to_string(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.chars().take(512).collect()),
+    })
+}
+
+async fn page(
+    state: &AppState,
+    session: &LoginSession,
+    visitor: &Visitor,
+    status: StatusCode,
+    extra: Extra<'_>,
+) -> Result<Response, PageError> {
+    let listed: Vec<FactorView> = factors::list(&state.store, &visitor.owner())
+        .await
+        .map_err(refusal)?;
+    let base = state.issuer.path();
+    let page = SecurityPage {
+        base,
+        csrf_token: session.csrf_token().await?,
+        return_here: format!("{base}{HERE}"),
+        has_active: listed.iter().any(|f| f.status == FactorStatus::Active),
+        factors: listed
+            .into_iter()
+            .map(|factor| FactorRow {
+                status_text: match factor.status {
+                    FactorStatus::Active => "on",
+                    FactorStatus::Pending => "not confirmed yet",
+                },
+                created: factor.created_at.rfc3339(),
+                id: factor.id,
+                name: factor.name,
+            })
+            .collect(),
+        enrolment: extra.enrolment,
+        recovery_codes: extra.recovery_codes,
+        notice: extra.notice,
+        error: extra.error,
+        reauthenticate: extra.reauthenticate,
+    };
+    render(status, &page)
+}
+
+/// A refusal the page explains (with the way to sign in again when a recent login is
+/// needed); anything else is an error page.
+async fn refused(
+    state: &AppState,
+    session: &LoginSession,
+    visitor: &Visitor,
+    error: Error,
+) -> Result<Response, PageError> {
+    let (status, message, reauthenticate) = match error {
+        Error::Refused { message, .. } => (StatusCode::FORBIDDEN, message, true),
+        Error::Rejected { message, .. } | Error::Forbidden(message) => {
+            (StatusCode::BAD_REQUEST, message, false)
+        }
+        Error::Invalid(errors) => (
+            StatusCode::BAD_REQUEST,
+            errors
+                .into_iter()
+                .map(|error| format!("{} {}", error.field, error.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            false,
+        ),
+        Error::Conflict { message, .. } => (StatusCode::CONFLICT, message, false),
+        other => return Err(refusal(other)),
+    };
+    let extra = Extra {
+        error: Some(message),
+        reauthenticate,
+        ..Extra::default()
+    };
+    page(state, session, visitor, status, extra).await
+}
+
+fn refusal(error: Error) -> PageError {
+    crate::http::login::page_error(error)
+}
+
+async fn show(
+    State(state): State<AppState>,
+    session: LoginSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    HtmlQuery(query): HtmlQuery<Done>,
+) -> Result<Response, Response> {
+    let visitor = visitor(&state, &session, ip, &headers).await?;
+    let notice = match query.done.as_deref() {
+        Some("removed") => Some("The factor is removed."),
+        Some("added") => Some("Two-step verification is on for this factor."),
+        _ => None,
+    };
+    let extra = Extra {
+        notice,
+        ..Extra::default()
+    };
+    page(&state, &session, &visitor, StatusCode::OK, extra)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+async fn enrol_totp(
+    State(state): State<AppState>,
+    session: LoginSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    HtmlForm(form): HtmlForm<EnrolForm>,
+) -> Result<Response, Response> {
+    require_csrf(&session, &form.csrf_token)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let visitor = visitor(&state, &session, ip, &headers).await?;
+    let name = Some(form.name).filter(|name| !name.trim().is_empty());
+    let kek = state.keys.key_encryption_key();
+    let result = match factors::enrol_totp(&state.store, kek, &visitor.owner(), name).await {
+        Ok(enrolled) => {
+            let extra = Extra {
+                enrolment: Some(Enrolment {
+                    qr_svg: qr_svg(&enrolled.otpauth_uri),
+                    factor_id: enrolled.factor.id,
+                    secret: enrolled.secret,
+                }),
+                ..Extra::default()
+            };
+            page(&state, &session, &visitor, StatusCode::OK, extra).await
+        }
+        Err(error) => refused(&state, &session, &visitor, error).await,
+    };
+    result.map_err(IntoResponse::into_response)
+}
+
+async fn verify_totp(
+    State(state): State<AppState>,
+    session: LoginSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    HtmlForm(form): HtmlForm<VerifyForm>,
+) -> Result<Response, Response> {
+    require_csrf(&session, &form.csrf_token)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let visitor = visitor(&state, &session, ip, &headers).await?;
+    let kek = state.keys.key_encryption_key();
+    let owner = visitor.owner();
+    let result = match factors::verify(&state.store, kek, &owner, &form.factor_id, &form.code).await
+    {
+        Ok(verified) => match verified.recovery_codes {
+            Some(codes) => {
+                let extra = Extra {
+                    notice: Some("Two-step verification is on."),
+                    recovery_codes: Some(codes),
+                    ..Extra::default()
+                };
+                page(&state, &session, &visitor, StatusCode::OK, extra).await
+            }
+            None => Ok(
+                Redirect::to(&format!("{}{HERE}?done=added", state.issuer.path())).into_response(),
+            ),
+        },
+        Err(error) => refused(&state, &session, &visitor, error).await,
+    };
+    result.map_err(IntoResponse::into_response)
+}
+
+async fn remove_factor(
+    State(state): State<AppState>,
+    session: LoginSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    HtmlForm(form): HtmlForm<CsrfForm>,
+) -> Result<Response, Response> {
+    require_csrf(&session, &form.csrf_token)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let visitor = visitor(&state, &session, ip, &headers).await?;
+    let result = match factors::remove(&state.store, &visitor.owner(), &id).await {
+        Ok(()) => Ok(
+            Redirect::to(&format!("{}{HERE}?done=removed", state.issuer.path())).into_response(),
+        ),
+        Err(error) => refused(&state, &session, &visitor, error).await,
+    };
+    result.map_err(IntoResponse::into_response)
+}
+
+async fn new_recovery_codes(
+    State(state): State<AppState>,
+    session: LoginSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    HtmlForm(form): HtmlForm<CsrfForm>,
+) -> Result<Response, Response> {
+    require_csrf(&session, &form.csrf_token)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let visitor = visitor(&state, &session, ip, &headers).await?;
+    let result = match factors::regenerate_recovery_codes(&state.store, &visitor.owner()).await {
+        Ok(codes) => {
+            let extra = Extra {
+                notice: Some("New recovery codes: the old ones no longer work."),
+                recovery_codes: Some(codes),
+                ..Extra::default()
+            };
+            page(&state, &session, &visitor, StatusCode::OK, extra).await
+        }
+        Err(error) => refused(&state, &session, &visitor, error).await,
+    };
+    result.map_err(IntoResponse::into_response)
+}
+
+/// The otpauth URI as an inline SVG QR code (no script, no image request: the CSP stays
+/// strict), without the XML declaration HTML does not want.
+fn qr_svg(uri: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(uri.as_bytes()).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build();
+    Some(match svg.find("<svg") {
+        Some(at) => svg[at..].to_owned(),
+        None => svg,
+    })
+}
