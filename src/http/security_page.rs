@@ -14,16 +14,22 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::audit::{Actor, Origin};
+use crate::clock;
 use crate::http::login::{login_url, require_csrf};
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render};
+use crate::ids::SessionId;
 use crate::manage::Error;
 use crate::manage::factors::{self, FactorView, Owner};
+use crate::manage::sessions;
 use crate::profile;
 use crate::session::LoginSession;
 use crate::state::AppState;
+use crate::store::Position;
 use crate::store::factors::FactorStatus;
 
 const HERE: &str = "/account/security";
+/// Browsers listed on the page (the API pages through all of them).
+const LISTED_BROWSERS: i64 = 50;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/security/totp/verify", post(verify_totp))
         .route("/account/security/factors/{id}/remove", post(remove_factor))
         .route("/account/security/recovery-codes", post(new_recovery_codes))
+        .route("/account/security/sessions/{id}/end", post(end_session))
 }
 
 #[derive(Template)]
@@ -47,6 +54,16 @@ struct SecurityPage<'a> {
     notice: Option<&'a str>,
     error: Option<String>,
     reauthenticate: bool,
+    browsers: Vec<BrowserRow>,
+}
+
+struct BrowserRow {
+    id: String,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    created: String,
+    last_seen: String,
+    current: bool,
 }
 
 struct FactorRow {
@@ -103,6 +120,8 @@ struct VerifyForm {
 struct Visitor {
     user: crate::user::User,
     auth_time: i64,
+    /// This browser's session (`/v1/me/sessions`), if the login recorded one.
+    session_id: Option<SessionId>,
     actor: Actor,
     ip: String,
     user_agent: Option<String>,
@@ -144,6 +163,7 @@ async fn visitor(
         actor: Actor::User(user.id.to_string()),
         user,
         auth_time: signed_in.auth_time,
+        session_id: signed_in.session_id,
         ip: ip.to_string(),
         user_agent: headers
             .get(header::USER_AGENT)
@@ -162,8 +182,31 @@ async fn page(
     let listed: Vec<FactorView> = factors::list(&state.store, &visitor.owner())
         .await
         .map_err(refusal)?;
+    let now = clock::now();
+    let current = visitor.session_id.as_ref();
+    let browsers = sessions::list_for(
+        &state.store,
+        &visitor.user.id,
+        current,
+        &Position::start(),
+        LISTED_BROWSERS,
+        now,
+    )
+    .await
+    .map_err(refusal)?;
     let base = state.issuer.path();
     let page = SecurityPage {
+        browsers: browsers
+            .into_iter()
+            .map(|browser| BrowserRow {
+                id: browser.id,
+                user_agent: browser.user_agent,
+                ip: browser.ip,
+                created: browser.created_at.rfc3339(),
+                last_seen: browser.last_seen_at.rfc3339(),
+                current: browser.current,
+            })
+            .collect(),
         base,
         csrf_token: session.csrf_token().await?,
         return_here: format!("{base}{HERE}"),
@@ -237,6 +280,7 @@ async fn show(
     let notice = match query.done.as_deref() {
         Some("removed") => Some("The factor is removed."),
         Some("added") => Some("Two-step verification is on for this factor."),
+        Some("signed_out") => Some("That browser is signed out."),
         _ => None,
     };
     let extra = Extra {
@@ -355,6 +399,34 @@ async fn new_recovery_codes(
         Err(error) => refused(&state, &session, &visitor, error).await,
     };
     result.map_err(IntoResponse::into_response)
+}
+
+async fn end_session(
+    State(state): State<AppState>,
+    session: LoginSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    HtmlForm(form): HtmlForm<CsrfForm>,
+) -> Result<Response, Response> {
+    require_csrf(&session, &form.csrf_token)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let visitor = visitor(&state, &session, ip, &headers).await?;
+    let Some(id) = SessionId::parse(&id) else {
+        return Err(PageError::NotFound.into_response());
+    };
+    sessions::end_for(&state.store, &visitor.user.id, &id, clock::now())
+        .await
+        .map_err(|error| refusal(error).into_response())?;
+    let base = state.issuer.path();
+    // Ending this browser's own session signs it out: the login page is next.
+    let next = if visitor.session_id.as_ref() == Some(&id) {
+        login_url(base, &format!("{base}{HERE}"))
+    } else {
+        format!("{base}{HERE}?done=signed_out")
+    };
+    Ok(Redirect::to(&next).into_response())
 }
 
 /// The otpauth URI as an inline SVG QR code (no script, no image request: the CSP stays

@@ -70,6 +70,19 @@ pub async fn list(
 ) -> Result<Vec<SessionView>, Error> {
     let user_id = person(caller)?;
     let current = current_session(store, caller).await?;
+    list_for(store, user_id, current.as_ref(), after, limit, now).await
+}
+
+/// The live sessions of `user_id`, newest first; `current` marks the one the request came
+/// through (the page's own browser, or the token's session).
+pub async fn list_for(
+    store: &Store,
+    user_id: &UserId,
+    current: Option<&SessionId>,
+    after: &Position,
+    limit: i64,
+    now: i64,
+) -> Result<Vec<SessionView>, Error> {
     let found = browser_sessions::list_live(
         store.pool(),
         user_id,
@@ -82,7 +95,7 @@ pub async fn list(
     Ok(found
         .into_iter()
         .map(|session| SessionView {
-            current: current.as_ref() == Some(&session.id),
+            current: current == Some(&session.id),
             id: session.id.to_string(),
             created_at: session.created_at,
             last_seen_at: session.last_seen_at,
@@ -97,7 +110,16 @@ pub async fn list(
 /// issued through it is revoked, in one change. Ending one that already ended changes
 /// nothing; another user's is not found.
 pub async fn end(store: &Store, caller: &Caller, id: &SessionId, now: i64) -> Result<(), Error> {
-    let user_id = person(caller)?;
+    end_for(store, person(caller)?, id, now).await
+}
+
+/// [`end`] for `user_id`'s own session `id`.
+pub async fn end_for(
+    store: &Store,
+    user_id: &UserId,
+    id: &SessionId,
+    now: i64,
+) -> Result<(), Error> {
     let mut change = store.change().await?;
     if !browser_sessions::end_for_user(&mut *change, user_id, id, now).await? {
         return Err(Error::NotFound("session"));

@@ -524,11 +524,11 @@ async fn the_security_page_enrols_an_app_shows_recovery_codes_once_and_removes_i
         "{html}"
     );
 
+    let csrf = hidden_input(&html, "csrf_token").unwrap();
     let enrolment = app
-        .submit_form(
-            "/account/security",
+        .post_form(
             "/account/security/totp",
-            &[("name", "Phone")],
+            &[("csrf_token", &csrf), ("name", "Phone")],
         )
         .await;
     assert_eq!(enrolment.status(), 200);
