@@ -80,6 +80,16 @@ impl LoginSession {
         }
     }
 
+    /// The signed-in user just proved a second factor (a first code of a new factor): the
+    /// session now counts as a two-factor login (`amr`), with the same sign-in otherwise.
+    pub async fn proved_second_factor(&self, amr: Vec<String>) -> Result<(), SessionError> {
+        if let Some(mut signed_in) = self.0.get::<SignedIn>(USER_KEY).await? {
+            signed_in.amr = amr;
+            self.0.insert(USER_KEY, signed_in).await?;
+        }
+        Ok(())
+    }
+
     /// Records a successful login, the browser session `manage::sessions::open` just opened
     /// for it (its user, time and `amr`: RFC 8176 `pwd`, plus `otp` and `mfa` after a second
     /// factor). The session id changes (no fixation; the store ends the browser session of

@@ -263,17 +263,18 @@ async fn decide(
             Ok(Redirect::to(&location).into_response())
         }
         (Decision::SecondFactor, Some((user, _))) => {
-            if !factors::required(&state.store, user).await? {
-                // Enrolment comes first, and it is not a step of this flow.
-                return Err(to_client(
-                    &request,
-                    ErrorCode::UnmetAuthenticationRequirements,
-                    "the user has no second factor to use",
-                ));
-            }
-            session.await_second_factor(&user.id, now).await?;
             let back = format!("{}/oauth2/authorize?{query}", state.issuer.path());
             let encoded: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+            if !factors::required(&state.store, user).await? {
+                // Enrolment first (API.md §10): the security page, and back here once a
+                // first code has proved the new factor.
+                let next = format!(
+                    "{}/account/security?return_to={encoded}",
+                    state.issuer.path()
+                );
+                return Ok(Redirect::to(&next).into_response());
+            }
+            session.await_second_factor(&user.id, now).await?;
             let next = format!("{}/login/mfa?return_to={encoded}", state.issuer.path());
             Ok(Redirect::to(&next).into_response())
         }

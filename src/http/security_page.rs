@@ -16,11 +16,12 @@ use serde::Deserialize;
 use crate::audit::{Actor, Origin};
 use crate::clock;
 use crate::http::login::{login_url, require_csrf};
-use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render};
+use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_return_to};
 use crate::ids::SessionId;
 use crate::manage::Error;
 use crate::manage::factors::{self, FactorView, Owner};
 use crate::manage::sessions;
+use crate::mfa::{self, SecondFactor};
 use crate::profile;
 use crate::session::LoginSession;
 use crate::state::AppState;
@@ -55,6 +56,10 @@ struct SecurityPage<'a> {
     error: Option<String>,
     reauthenticate: bool,
     browsers: Vec<BrowserRow>,
+    /// Where an enrolment asked for by an authorization request goes back to.
+    return_to: Option<String>,
+    /// Shown with the recovery codes once the enrolment it was for is done.
+    continue_to: Option<String>,
 }
 
 struct BrowserRow {
@@ -87,11 +92,14 @@ struct Extra<'a> {
     notice: Option<&'a str>,
     error: Option<String>,
     reauthenticate: bool,
+    return_to: Option<String>,
+    continue_to: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct Done {
     done: Option<String>,
+    return_to: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -105,6 +113,7 @@ struct CsrfForm {
 struct EnrolForm {
     csrf_token: String,
     name: String,
+    return_to: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -113,6 +122,7 @@ struct VerifyForm {
     csrf_token: String,
     factor_id: String,
     code: String,
+    return_to: Option<String>,
 }
 
 /// The signed-in visitor as the owner of their factors (the session's login is their proof
@@ -228,6 +238,8 @@ async fn page(
         notice: extra.notice,
         error: extra.error,
         reauthenticate: extra.reauthenticate,
+        return_to: extra.return_to,
+        continue_to: extra.continue_to,
     };
     render(status, &page)
 }
@@ -285,6 +297,7 @@ async fn show(
     };
     let extra = Extra {
         notice,
+        return_to: back_to(&state, query.return_to.as_deref()),
         ..Extra::default()
     };
     page(&state, &session, &visitor, StatusCode::OK, extra)
@@ -313,6 +326,7 @@ async fn enrol_totp(
                     factor_id: enrolled.factor.id,
                     secret: enrolled.secret,
                 }),
+                return_to: back_to(&state, form.return_to.as_deref()),
                 ..Extra::default()
             };
             page(&state, &session, &visitor, StatusCode::OK, extra).await
@@ -337,19 +351,31 @@ async fn verify_totp(
     let owner = visitor.owner();
     let result = match factors::verify(&state.store, kek, &owner, &form.factor_id, &form.code).await
     {
-        Ok(verified) => match verified.recovery_codes {
-            Some(codes) => {
-                let extra = Extra {
-                    notice: Some("Two-step verification is on."),
-                    recovery_codes: Some(codes),
-                    ..Extra::default()
-                };
-                page(&state, &session, &visitor, StatusCode::OK, extra).await
+        Ok(verified) => {
+            // The first code proved the new factor: this session is a two-factor login now.
+            let amr = mfa::amr(Some(SecondFactor::Totp));
+            if let Err(error) = session.proved_second_factor(amr).await {
+                return Err(PageError::from(error).into_response());
             }
-            None => Ok(
-                Redirect::to(&format!("{}{HERE}?done=added", state.issuer.path())).into_response(),
-            ),
-        },
+            let back = back_to(&state, form.return_to.as_deref());
+            match (verified.recovery_codes, back) {
+                (Some(codes), back) => {
+                    let extra = Extra {
+                        notice: Some("Two-step verification is on."),
+                        recovery_codes: Some(codes),
+                        continue_to: back,
+                        ..Extra::default()
+                    };
+                    page(&state, &session, &visitor, StatusCode::OK, extra).await
+                }
+                (None, Some(back)) => Ok(Redirect::to(&back).into_response()),
+                (None, None) => Ok(Redirect::to(&format!(
+                    "{}{HERE}?done=added",
+                    state.issuer.path()
+                ))
+                .into_response()),
+            }
+        }
         Err(error) => refused(&state, &session, &visitor, error).await,
     };
     result.map_err(IntoResponse::into_response)
@@ -427,6 +453,12 @@ async fn end_session(
         format!("{base}{HERE}?done=signed_out")
     };
     Ok(Redirect::to(&next).into_response())
+}
+
+/// A way back given with the request, if it is a path on this server.
+fn back_to(state: &AppState, requested: Option<&str>) -> Option<String> {
+    let requested = requested.filter(|path| !path.is_empty())?;
+    Some(safe_return_to(state.issuer.path(), Some(requested)))
 }
 
 /// The otpauth URI as an inline SVG QR code (no script, no image request: the CSP stays

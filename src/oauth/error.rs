@@ -24,9 +24,6 @@ pub enum ErrorCode {
     /// RFC 9470: the login was not strong enough for what is asked (an account that
     /// requires a second factor).
     InsufficientUserAuthentication,
-    /// OpenID Connect Unmet Authentication Requirements 1.0: the login cannot meet the
-    /// requested `acr` (the user has no second factor).
-    UnmetAuthenticationRequirements,
 }
 
 impl ErrorCode {
@@ -45,7 +42,6 @@ impl ErrorCode {
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::InteractionRequired => "interaction_required",
             ErrorCode::InsufficientUserAuthentication => "insufficient_user_authentication",
-            ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",

@@ -587,3 +587,63 @@ async fn the_security_page_enrols_an_app_shows_recovery_codes_once_and_removes_i
         .await;
     assert_eq!(forged.status(), 403, "CSRF");
 }
+
+#[tokio::test]
+async fn a_step_up_without_a_factor_enrols_one_first_and_comes_back() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let rp = Rp::register(&deployment, &app, &[]).await;
+    let scopes = ["openid"];
+    log_in_through_code_flow(&app, &rp, &scopes, &[]).await;
+
+    let (url, _, verifier) = rp.authorize_url(&scopes, &[("acr_values", "urn:tessera:acr:mfa")]);
+    let asked = app.http.get(&url).send().await.unwrap();
+    let next = location(&asked);
+    assert!(next.starts_with("/account/security?return_to="), "{next}");
+    let html = app.get(&next).await.text().await.unwrap();
+    assert!(html.contains("asks for two-step verification"), "{html}");
+    let csrf = hidden_input(&html, "csrf_token").unwrap();
+    let back = hidden_input(&html, "return_to").unwrap();
+    assert!(back.starts_with("/oauth2/authorize?"), "{back}");
+
+    let enrolment = app
+        .post_form(
+            "/account/security/totp",
+            &[("csrf_token", &csrf), ("return_to", &back)],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let secret = code_after(&enrolment, "Key:").to_owned();
+    let factor_id = hidden_input(&enrolment, "factor_id").unwrap();
+    let verified = app
+        .post_form(
+            "/account/security/totp/verify",
+            &[
+                ("csrf_token", &csrf),
+                ("factor_id", &factor_id),
+                ("code", &totp_now(&secret)),
+                ("return_to", &back),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(verified.matches("<li><code>").count(), 10);
+    assert!(verified.contains("continue</a>"), "{verified}");
+
+    // Back to the authorization request: the session proved the factor, a code follows.
+    let returned = app.get(&back.replace("&amp;", "&")).await;
+    let code = query(&location(&returned))["code"].clone();
+    let tokens = rp.exchange(&code, verifier).await.unwrap();
+    let claims = verify(
+        &app,
+        tokens.access_token().secret(),
+        "at+jwt",
+        &rp.registered.client_id,
+    )
+    .await;
+    assert_eq!(claims["acr"], "urn:tessera:acr:mfa");
+}
