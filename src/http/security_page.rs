@@ -182,6 +182,20 @@ async fn visitor(
     })
 }
 
+/// [`visitor`] of a form post, once its CSRF token matches the session's.
+async fn form_visitor(
+    state: &AppState,
+    session: &LoginSession,
+    csrf_token: &str,
+    ip: IpAddr,
+    headers: &HeaderMap,
+) -> Result<Visitor, Response> {
+    require_csrf(session, csrf_token)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    visitor(state, session, ip, headers).await
+}
+
 async fn page(
     state: &AppState,
     session: &LoginSession,
@@ -312,10 +326,7 @@ async fn enrol_totp(
     headers: HeaderMap,
     HtmlForm(form): HtmlForm<EnrolForm>,
 ) -> Result<Response, Response> {
-    require_csrf(&session, &form.csrf_token)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let visitor = visitor(&state, &session, ip, &headers).await?;
+    let visitor = form_visitor(&state, &session, &form.csrf_token, ip, &headers).await?;
     let name = Some(form.name).filter(|name| !name.trim().is_empty());
     let kek = state.keys.key_encryption_key();
     let result = match factors::enrol_totp(&state.store, kek, &visitor.owner(), name).await {
@@ -343,10 +354,7 @@ async fn verify_totp(
     headers: HeaderMap,
     HtmlForm(form): HtmlForm<VerifyForm>,
 ) -> Result<Response, Response> {
-    require_csrf(&session, &form.csrf_token)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let visitor = visitor(&state, &session, ip, &headers).await?;
+    let visitor = form_visitor(&state, &session, &form.csrf_token, ip, &headers).await?;
     let kek = state.keys.key_encryption_key();
     let owner = visitor.owner();
     let result = match factors::verify(&state.store, kek, &owner, &form.factor_id, &form.code).await
@@ -389,10 +397,7 @@ async fn remove_factor(
     Path(id): Path<String>,
     HtmlForm(form): HtmlForm<CsrfForm>,
 ) -> Result<Response, Response> {
-    require_csrf(&session, &form.csrf_token)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let visitor = visitor(&state, &session, ip, &headers).await?;
+    let visitor = form_visitor(&state, &session, &form.csrf_token, ip, &headers).await?;
     let result = match factors::remove(&state.store, &visitor.owner(), &id).await {
         Ok(()) => Ok(
             Redirect::to(&format!("{}{HERE}?done=removed", state.issuer.path())).into_response(),
@@ -409,10 +414,7 @@ async fn new_recovery_codes(
     headers: HeaderMap,
     HtmlForm(form): HtmlForm<CsrfForm>,
 ) -> Result<Response, Response> {
-    require_csrf(&session, &form.csrf_token)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let visitor = visitor(&state, &session, ip, &headers).await?;
+    let visitor = form_visitor(&state, &session, &form.csrf_token, ip, &headers).await?;
     let result = match factors::regenerate_recovery_codes(&state.store, &visitor.owner()).await {
         Ok(codes) => {
             let extra = Extra {
@@ -435,10 +437,7 @@ async fn end_session(
     Path(id): Path<String>,
     HtmlForm(form): HtmlForm<CsrfForm>,
 ) -> Result<Response, Response> {
-    require_csrf(&session, &form.csrf_token)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let visitor = visitor(&state, &session, ip, &headers).await?;
+    let visitor = form_visitor(&state, &session, &form.csrf_token, ip, &headers).await?;
     let Some(id) = SessionId::parse(&id) else {
         return Err(PageError::NotFound.into_response());
     };
