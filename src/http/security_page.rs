@@ -268,9 +268,8 @@ async fn refused(
 ) -> Result<Response, PageError> {
     let (status, message, reauthenticate) = match error {
         Error::Refused { message, .. } => (StatusCode::FORBIDDEN, message, true),
-        Error::Rejected { message, .. } | Error::Forbidden(message) => {
-            (StatusCode::BAD_REQUEST, message, false)
-        }
+        Error::Rejected { message, .. } => (StatusCode::BAD_REQUEST, message, false),
+        Error::Forbidden(message) => (StatusCode::FORBIDDEN, message, false),
         Error::Invalid(errors) => (
             StatusCode::BAD_REQUEST,
             errors

@@ -134,18 +134,10 @@ pub async fn lineage<'e>(
         .collect())
 }
 
-/// SQL that holds when the account whose id `param` names, or one of its ancestors, is not
-/// active: a suspension covers the subtree. An expression, so token checks stay one statement;
-/// an unknown account holds nothing here (other conditions catch it).
+/// SQL that holds when the account `param` names, or an ancestor, requires a second factor
+/// for its account tokens (`settings.require_mfa` covers the subtree).
 pub(crate) fn mfa_required_along(param: &str) -> String {
-    format!(
-        "exists (with recursive up (id, parent_id, require_mfa, depth) as ( \
-           select id, parent_id, require_mfa, cast(0 as bigint) from accounts where id = {param} \
-           union all \
-           select a.id, a.parent_id, a.require_mfa, up.depth + 1 from accounts a \
-           join up on a.id = up.parent_id where up.depth < 64) \
-         select 1 from up where require_mfa = 1)"
-    )
+    along(param, "require_mfa = 1")
 }
 
 /// Whether the account or an ancestor requires a second factor for its account tokens.
@@ -163,14 +155,23 @@ pub async fn mfa_required<'e>(
     Ok(required == 1)
 }
 
+/// SQL that holds when the account whose id `param` names, or one of its ancestors, is not
+/// active: a suspension covers the subtree. An expression, so token checks stay one statement;
+/// an unknown account holds nothing here (other conditions catch it).
 pub(crate) fn suspended_along(param: &str) -> String {
+    along(param, "status <> 'active'")
+}
+
+/// An SQL condition: some account from `param` up its ancestors (at most 64) meets
+/// `condition`, a predicate on the `accounts` row.
+fn along(param: &str, condition: &str) -> String {
     format!(
-        "exists (with recursive up (id, parent_id, status, depth) as ( \
-           select id, parent_id, status, cast(0 as bigint) from accounts where id = {param} \
+        "exists (with recursive up (id, parent_id, depth) as ( \
+           select id, parent_id, cast(0 as bigint) from accounts where id = {param} \
            union all \
-           select a.id, a.parent_id, a.status, up.depth + 1 from accounts a \
+           select a.id, a.parent_id, up.depth + 1 from accounts a \
            join up on a.id = up.parent_id where up.depth < 64) \
-         select 1 from up where status <> 'active')"
+         select 1 from up join accounts a on a.id = up.id where a.{condition})"
     )
 }
 

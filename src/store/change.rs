@@ -158,11 +158,6 @@ impl<'s> Recorded<'s> {
         self.0.insert_event(event, now).await
     }
 
-    /// Queues `email` in the outbox; it goes out once the change commits.
-    pub async fn queue_email(&mut self, email: &NewEmail, now: i64) -> Result<(), sqlx::Error> {
-        self.0.queue_email(email, now).await
-    }
-
     /// Commits the change and its events; clears the cache and wakes the outboxes as needed.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.0.commit().await

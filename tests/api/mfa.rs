@@ -647,3 +647,52 @@ async fn a_step_up_without_a_factor_enrols_one_first_and_comes_back() {
     .await;
     assert_eq!(claims["acr"], "urn:tessera:acr:mfa");
 }
+
+#[tokio::test]
+async fn only_an_owner_sets_require_mfa_and_an_account_token_manages_no_factor() {
+    let app = TestApp::spawn().await;
+    let team = app.team("policy").await;
+    // An account token from before the policy (after it, none would be issued).
+    let scoped: Value = app
+        .api(Method::POST, "/v1/auth/account-token", &team.member.token)
+        .json(&json!({"account_id": team.account}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let scoped = scoped["access_token"].as_str().unwrap();
+    let path = format!("/v1/accounts/{}", team.account);
+    let on = json!({"settings": {"require_mfa": true}});
+    let by_admin = app
+        .api(Method::PATCH, &path, &team.admin.token)
+        .json(&on)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(by_admin, 403, "forbidden").await;
+    let by_owner = app
+        .api(Method::PATCH, &path, &team.owner.token)
+        .json(&on)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_owner.status(), 200);
+    let unknown = app
+        .api(Method::PATCH, &path, &team.owner.token)
+        .json(&json!({"settings": {"require_mfa": true, "other": 1}}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(unknown, 400, "validation_failed").await;
+
+    // A token handed to an app for one account does not change how the person signs in.
+
+    let enrol = app
+        .api(Method::POST, "/v1/me/factors/totp", scoped)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(enrol, 403, "forbidden").await;
+}
