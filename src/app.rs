@@ -15,6 +15,7 @@ use crate::keys::{KeyEncryptionKey, KeyRing};
 use crate::mailer::{self, Transport};
 use crate::maintenance;
 use crate::metrics::Metrics;
+use crate::passkey::RelyingParty;
 use crate::password::Hasher;
 use crate::state::{AppState, Documents};
 use crate::store::{self, Store};
@@ -59,6 +60,7 @@ impl App {
             .context("cannot create the first superadmin")?;
         let state = AppState {
             documents: Arc::new(Documents::new(issuer.as_str())),
+            passkeys: RelyingParty::for_issuer(&issuer).map(Arc::new),
             issuer: Arc::new(issuer),
             config: Arc::new(config),
             store,

@@ -27,6 +27,7 @@ pub mod manage;
 pub mod metrics;
 pub mod mfa;
 pub mod oauth;
+pub mod passkey;
 pub mod password;
 pub mod profile;
 pub mod rate_limit;

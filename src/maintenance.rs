@@ -29,6 +29,7 @@ pub async fn sweep(store: &Store, now: i64) -> Result<u64, sqlx::Error> {
         "delete from revoked_tokens where expires_at < $1",
         "delete from refresh_tokens where expires_at < $1",
         "delete from grants where expires_at < $1",
+        "delete from passkey_ceremonies where expires_at < $1",
     ] {
         deleted += sqlx::query(statement)
             .bind(cutoff)

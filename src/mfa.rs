@@ -93,18 +93,28 @@ pub fn recovery_code_hash(code: &str) -> String {
 pub enum SecondFactor {
     Totp,
     RecoveryCode,
+    Passkey,
 }
 
-/// RFC 8176 method references of a login: the password, plus the second factor if one was
-/// used (then also `mfa`).
+/// RFC 8176 method references of a password login: the password, plus the second factor if
+/// one was used (then also `mfa`).
 pub fn amr(second: Option<SecondFactor>) -> Vec<String> {
     let mut methods = vec!["pwd".to_owned()];
-    if second.is_some() {
+    match second {
+        None => return methods,
         // A recovery code is a one-time password too.
-        methods.push("otp".to_owned());
-        methods.push("mfa".to_owned());
+        Some(SecondFactor::Totp | SecondFactor::RecoveryCode) => methods.push("otp".to_owned()),
+        Some(SecondFactor::Passkey) => methods.push("hwk".to_owned()),
     }
+    methods.push("mfa".to_owned());
     methods
+}
+
+/// RFC 8176 method references of a password-less passkey sign-in: the key (`hwk`), unlocked
+/// on the device by a PIN or biometric (user verification, which every passkey ceremony
+/// here requires): two factors (API.md §10).
+pub fn passkey_amr() -> Vec<String> {
+    vec!["hwk".to_owned(), "mfa".to_owned()]
 }
 
 #[cfg(test)]
@@ -183,5 +193,8 @@ mod tests {
         let both = amr(Some(SecondFactor::Totp));
         assert_eq!(both, ["pwd", "otp", "mfa"]);
         assert_eq!(acr(&both), ACR_MFA);
+        assert_eq!(amr(Some(SecondFactor::Passkey)), ["pwd", "hwk", "mfa"]);
+        assert_eq!(passkey_amr(), ["hwk", "mfa"]);
+        assert_eq!(acr(&passkey_amr()), ACR_MFA);
     }
 }

@@ -17,6 +17,7 @@ use crate::store::browser_sessions::BrowserSession;
 const USER_KEY: &str = "user";
 const CSRF_KEY: &str = "csrf";
 const PENDING_KEY: &str = "second_factor_pending";
+const PASSKEY_CEREMONY_KEY: &str = "passkey_ceremony";
 
 /// How long the second step of a login waits after a correct password.
 pub const SECOND_STEP_SECONDS: i64 = 5 * 60;
@@ -133,6 +134,17 @@ impl LoginSession {
         Ok(pending
             .filter(|pending| now - pending.password_at <= SECOND_STEP_SECONDS)
             .map(|pending| pending.user_id))
+    }
+
+    /// The secret a passkey ceremony of this browser waits under (`manage::passkeys`); created
+    /// on first use.
+    pub async fn passkey_ceremony(&self) -> Result<String, SessionError> {
+        if let Some(key) = self.0.get::<String>(PASSKEY_CEREMONY_KEY).await? {
+            return Ok(key);
+        }
+        let key = secret::generate();
+        self.0.insert(PASSKEY_CEREMONY_KEY, &key).await?;
+        Ok(key)
     }
 
     /// Ends the session everywhere: the stored record is deleted and the cookie cleared.

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use crate::config::{Config, Issuer};
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
+use crate::passkey::RelyingParty;
 use crate::password::Hasher;
 use crate::store::Store;
 
@@ -22,6 +23,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Every password hash and check goes through it (bounded concurrency).
     pub hasher: Hasher,
+    /// The WebAuthn relying party of the issuer's host; none on an IP address.
+    pub passkeys: Option<Arc<RelyingParty>>,
 }
 
 impl AppState {
@@ -32,6 +35,11 @@ impl AppState {
             keys: &self.keys,
             issuer: self.issuer.as_str(),
         }
+    }
+
+    /// The relying party for `manage::passkeys`, if passkeys work here.
+    pub fn relying_party(&self) -> Option<&RelyingParty> {
+        self.passkeys.as_deref()
     }
 }
 

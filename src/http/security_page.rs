@@ -1,17 +1,19 @@
 //! `/account/security` (API.md §10): the signed-in user's second factors on a hosted page.
-//! Enrol a TOTP app (QR code as inline SVG, the key as text), see recovery codes once, remove
-//! a factor, get new recovery codes. The rules are `manage::factors`' (a login within 10
+//! Enrol a TOTP app (QR code as inline SVG, the key as text) or a passkey (where JavaScript
+//! runs: `/assets/passkeys.js` fetches the options, then posts the browser's credential), see
+//! recovery codes once, remove a factor, get new recovery codes. The rules are `manage::factors`' (a login within 10
 //! minutes to add or remove); this module parses forms and renders.
 
 use std::net::IpAddr;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Deserialize;
+use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use crate::audit::{Actor, Origin};
 use crate::clock;
@@ -19,7 +21,8 @@ use crate::http::login::{login_url, require_csrf};
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_return_to};
 use crate::ids::SessionId;
 use crate::manage::Error;
-use crate::manage::factors::{self, FactorView, Owner};
+use crate::manage::factors::{self, FactorView, Owner, Verified};
+use crate::manage::passkeys;
 use crate::manage::sessions;
 use crate::mfa::{self, SecondFactor};
 use crate::profile;
@@ -37,6 +40,8 @@ pub fn routes() -> Router<AppState> {
         .route(HERE, get(show))
         .route("/account/security/totp", post(enrol_totp))
         .route("/account/security/totp/verify", post(verify_totp))
+        .route("/account/security/passkey/options", post(passkey_options))
+        .route("/account/security/passkey", post(enrol_passkey))
         .route("/account/security/factors/{id}/remove", post(remove_factor))
         .route("/account/security/recovery-codes", post(new_recovery_codes))
         .route("/account/security/sessions/{id}/end", post(end_session))
@@ -60,6 +65,8 @@ struct SecurityPage<'a> {
     return_to: Option<String>,
     /// Shown with the recovery codes once the enrolment it was for is done.
     continue_to: Option<String>,
+    /// Whether passkeys can be added here (where JavaScript runs).
+    passkeys: bool,
 }
 
 struct BrowserRow {
@@ -113,6 +120,16 @@ struct CsrfForm {
 struct EnrolForm {
     csrf_token: String,
     name: String,
+    return_to: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PasskeyForm {
+    csrf_token: String,
+    name: String,
+    /// `PublicKeyCredential.toJSON()` of the new passkey.
+    credential: String,
     return_to: Option<String>,
 }
 
@@ -254,6 +271,7 @@ async fn page(
         reauthenticate: extra.reauthenticate,
         return_to: extra.return_to,
         continue_to: extra.continue_to,
+        passkeys: state.passkeys.is_some(),
     };
     render(status, &page)
 }
@@ -359,29 +377,106 @@ async fn verify_totp(
     let result = match factors::verify(&state.store, kek, &owner, &form.factor_id, &form.code).await
     {
         Ok(verified) => {
-            // The first code proved the new factor: this session is a two-factor login now.
-            let amr = mfa::amr(Some(SecondFactor::Totp));
-            if let Err(error) = session.proved_second_factor(amr).await {
-                return Err(PageError::from(error).into_response());
-            }
             let back = back_to(&state, form.return_to.as_deref());
-            match (verified.recovery_codes, back) {
-                (Some(codes), back) => {
-                    let extra = Extra {
-                        notice: Some("Two-step verification is on."),
-                        recovery_codes: Some(codes),
-                        continue_to: back,
-                        ..Extra::default()
-                    };
-                    page(&state, &session, &visitor, StatusCode::OK, extra).await
-                }
-                (None, Some(back)) => Ok(Redirect::to(&back).into_response()),
-                (None, None) => Ok(Redirect::to(&format!(
-                    "{}{HERE}?done=added",
-                    state.issuer.path()
-                ))
-                .into_response()),
-            }
+            added(
+                &state,
+                &session,
+                &visitor,
+                verified,
+                back,
+                SecondFactor::Totp,
+            )
+            .await
+        }
+        Err(error) => refused(&state, &session, &visitor, error).await,
+    };
+    result.map_err(IntoResponse::into_response)
+}
+
+/// A factor was just added, and proved (`second`): this session is a two-factor login now.
+/// The first factor's recovery codes are shown; otherwise the browser goes back to where
+/// the enrolment was asked for, or to this page.
+async fn added(
+    state: &AppState,
+    session: &LoginSession,
+    visitor: &Visitor,
+    verified: Verified,
+    back: Option<String>,
+    second: SecondFactor,
+) -> Result<Response, PageError> {
+    session.proved_second_factor(mfa::amr(Some(second))).await?;
+    match (verified.recovery_codes, back) {
+        (Some(codes), back) => {
+            let extra = Extra {
+                notice: Some("Two-step verification is on."),
+                recovery_codes: Some(codes),
+                continue_to: back,
+                ..Extra::default()
+            };
+            page(state, session, visitor, StatusCode::OK, extra).await
+        }
+        (None, Some(back)) => Ok(Redirect::to(&back).into_response()),
+        (None, None) => {
+            Ok(Redirect::to(&format!("{}{HERE}?done=added", state.issuer.path())).into_response())
+        }
+    }
+}
+
+/// The options to create a passkey, as JSON for the page's script. A refusal (a login too
+/// old, say) is an error here; the script then posts the form without a credential, and
+/// [`enrol_passkey`] shows why.
+async fn passkey_options(
+    State(state): State<AppState>,
+    session: LoginSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    HtmlForm(form): HtmlForm<CsrfForm>,
+) -> Result<Response, Response> {
+    let visitor = form_visitor(&state, &session, &form.csrf_token, ip, &headers).await?;
+    let rp = state.relying_party();
+    match passkeys::enrolment_options(&state.store, rp, &visitor.owner(), clock::now()).await {
+        Ok(options) => Ok(Json(options).into_response()),
+        Err(error) => Err(refusal(error).into_response()),
+    }
+}
+
+async fn enrol_passkey(
+    State(state): State<AppState>,
+    session: LoginSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    HtmlForm(form): HtmlForm<PasskeyForm>,
+) -> Result<Response, Response> {
+    let visitor = form_visitor(&state, &session, &form.csrf_token, ip, &headers).await?;
+    let owner = visitor.owner();
+    let credential = serde_json::from_str::<RegisterPublicKeyCredential>(&form.credential);
+    let enrolled = match credential {
+        Ok(credential) => {
+            let name = Some(form.name).filter(|name| !name.trim().is_empty());
+            let rp = state.relying_party();
+            passkeys::enrol(&state.store, rp, &owner, &credential, name, clock::now()).await
+        }
+        // No passkey came: say why the options were refused, if they were.
+        Err(_) => Err(owner
+            .signed_in_recently()
+            .err()
+            .unwrap_or_else(|| Error::Rejected {
+                code: "invalid_passkey",
+                message: "No passkey was created. Try again.".to_owned(),
+            })),
+    };
+    let result = match enrolled {
+        Ok(verified) => {
+            let back = back_to(&state, form.return_to.as_deref());
+            added(
+                &state,
+                &session,
+                &visitor,
+                verified,
+                back,
+                SecondFactor::Passkey,
+            )
+            .await
         }
         Err(error) => refused(&state, &session, &visitor, error).await,
     };

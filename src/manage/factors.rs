@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::audit::{Action, NewEvent, Origin};
 use crate::clock::{self, Timestamp};
-use crate::ids::{AccountId, FactorId};
+use crate::ids::{AccountId, FactorId, UserId};
 use crate::keys::KeyEncryptionKey;
 use crate::mailer;
 use crate::manage::Error;
@@ -86,7 +86,7 @@ impl<'a> Owner<'a> {
     /// Refuses unless the login is at most [`RECENT_LOGIN_SECONDS`] old (403
     /// `reauthentication_required`): a stolen token or an unattended browser alone must not
     /// change how the account is protected.
-    fn signed_in_recently(&self) -> Result<&User, Error> {
+    pub fn signed_in_recently(&self) -> Result<&User, Error> {
         let recent = self
             .auth_time
             .is_some_and(|auth_time| clock::now() - auth_time <= RECENT_LOGIN_SECONDS);
@@ -113,18 +113,7 @@ pub async fn enrol_totp(
     name: Option<String>,
 ) -> Result<Enrolled, Error> {
     let user = owner.signed_in_recently()?;
-    let name = name.map(|name| name.trim().to_owned()).unwrap_or_default();
-    let name = if name.is_empty() {
-        "Authenticator app".to_owned()
-    } else {
-        name
-    };
-    if name.chars().count() > MAX_NAME_CHARS || !crate::text::is_one_line(&name) {
-        return Err(Error::invalid(
-            "name",
-            "must be one line of at most 100 characters",
-        ));
-    }
+    let name = factor_name(name, "Authenticator app")?;
     let secret = mfa::new_totp_secret();
     let id = FactorId::generate();
     let now = clock::now();
@@ -136,6 +125,8 @@ pub async fn enrol_totp(
         name,
         status: FactorStatus::Pending,
         last_step: None,
+        credential: None,
+        credential_id: None,
         created_at: Timestamp(now),
         last_used_at: None,
     };
@@ -173,6 +164,23 @@ pub async fn verify(
     let first = !factors::has_active(&mut *change, &user.id).await?;
     factors::activate(&mut *change, &factor.id).await?;
     factors::accept_step(&mut *change, &factor.id, step, now).await?;
+    let mut factor = factor;
+    factor.status = FactorStatus::Active;
+    factor.last_used_at = Some(Timestamp(now));
+    added(change, user, &factor, first, origin, now).await
+}
+
+/// The end of every enrolment: `factor` is now active. The user is mailed, the change is
+/// recorded as `user.mfa_enabled`, and the user's `first` active factor comes with its
+/// recovery codes, shown this once.
+pub(super) async fn added(
+    mut change: crate::store::Change<'_>,
+    user: &User,
+    factor: &Factor,
+    first: bool,
+    origin: Origin<'_>,
+    now: i64,
+) -> Result<Verified, Error> {
     let recovery_codes = if first {
         let codes = mfa::new_recovery_codes();
         let hashes: Vec<String> = codes
@@ -189,11 +197,8 @@ pub async fn verify(
     let details = json!({ "factor_id": factor.id, "type": factor.kind, "name": factor.name });
     let change = record(change, user, Action::UserMfaEnabled, details, origin, now).await?;
     change.commit().await?;
-    let mut view = FactorView::of(&factor);
-    view.status = FactorStatus::Active;
-    view.last_used_at = Some(Timestamp(now));
     Ok(Verified {
-        factor: view,
+        factor: FactorView::of(factor),
         recovery_codes,
     })
 }
@@ -261,6 +266,14 @@ pub async fn required(store: &Store, user: &User) -> Result<bool, sqlx::Error> {
     factors::has_active(store.pool(), &user.id).await
 }
 
+/// Whether the user has an active passkey (the second step can offer it).
+pub async fn has_passkey(store: &Store, user_id: &UserId) -> Result<bool, sqlx::Error> {
+    let listed = factors::list(store.pool(), user_id).await?;
+    Ok(listed
+        .iter()
+        .any(|factor| factor.kind == FactorType::Passkey && factor.status == FactorStatus::Active))
+}
+
 /// The second step of a login: a TOTP code of an active factor (each step once) or an unused
 /// recovery code. `None`: wrong, reused or unknown.
 pub async fn check_second_factor(
@@ -275,7 +288,10 @@ pub async fn check_second_factor(
         .into_iter()
         .filter(|factor| factor.status == FactorStatus::Active)
         .collect();
-    for factor in &active {
+    for factor in active
+        .iter()
+        .filter(|factor| factor.kind == FactorType::Totp)
+    {
         if let Some(step) = totp_step(kek, factor, code, now) {
             let mut change = store.change().await?;
             let fresh = factors::accept_step(&mut *change, &factor.id, step, now).await?;
@@ -291,6 +307,21 @@ pub async fn check_second_factor(
         .await?;
     change.commit_unaudited(Unaudited::Factors).await?;
     Ok(used.then_some(SecondFactor::RecoveryCode))
+}
+
+/// The name the user gave a new factor, or `default`.
+pub(super) fn factor_name(name: Option<String>, default: &str) -> Result<String, Error> {
+    let name = name.map(|name| name.trim().to_owned()).unwrap_or_default();
+    if name.is_empty() {
+        return Ok(default.to_owned());
+    }
+    if name.chars().count() > MAX_NAME_CHARS || !crate::text::is_one_line(&name) {
+        return Err(Error::invalid(
+            "name",
+            "must be one line of at most 100 characters",
+        ));
+    }
+    Ok(name)
 }
 
 fn factor_id(text: &str) -> Result<FactorId, Error> {

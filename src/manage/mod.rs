@@ -11,6 +11,7 @@ pub mod factors;
 pub mod invites;
 pub mod keys;
 pub mod members;
+pub mod passkeys;
 pub mod sessions;
 pub mod sign_in;
 pub mod users;

@@ -102,12 +102,7 @@ pub async fn log_in(
     visitor: Visitor<'_>,
     now: i64,
 ) -> Result<Login, Error> {
-    let attempt = rate_limit::begin_login(store, email, visitor.ip, now)
-        .await?
-        .map_err(|limited| Error::RateLimited {
-            message: "too many attempts".to_owned(),
-            retry_after: limited.retry_after,
-        })?;
+    let attempt = begin_attempt(store, email, visitor, now).await?;
     let user = users::find_by_email(store.pool(), email.trim()).await?;
     // An unknown email still costs one argon2 verification, so timing does not tell.
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());
@@ -163,12 +158,7 @@ pub async fn second_step(
         .await?
         .filter(|user| user.disabled_at.is_none())
         .ok_or(Error::NotFound("user"))?;
-    let attempt = rate_limit::begin_login(store, &user.email, visitor.ip, now)
-        .await?
-        .map_err(|limited| Error::RateLimited {
-            message: "too many attempts".to_owned(),
-            retry_after: limited.retry_after,
-        })?;
+    let attempt = begin_attempt(store, &user.email, visitor, now).await?;
     let passed = factors::check_second_factor(store, kek, &user, code).await?;
     let ip = visitor.ip.to_string();
     let actor = Actor::User(user.id.to_string());
@@ -186,9 +176,25 @@ pub async fn second_step(
     }
 }
 
+/// Counts a sign-in attempt for `email` from the visitor's IP (`rate_limit::begin_login`),
+/// refusing it when either is over its limit.
+pub(super) async fn begin_attempt(
+    store: &Store,
+    email: &str,
+    visitor: Visitor<'_>,
+    now: i64,
+) -> Result<rate_limit::LoginAttempt, Error> {
+    rate_limit::begin_login(store, email, visitor.ip, now)
+        .await?
+        .map_err(|limited| Error::RateLimited {
+            message: "too many attempts".to_owned(),
+            retry_after: limited.retry_after,
+        })
+}
+
 /// Writes a `user.login*` event into the log of every account the user belongs to (a login
 /// is not an account's own change, but its admins want to see them), in one change.
-async fn record_login(
+pub(super) async fn record_login(
     store: &Store,
     action: Action,
     user_id: &UserId,
@@ -212,7 +218,7 @@ async fn record_login(
 }
 
 /// The user acting on its own behalf.
-fn user_origin<'a>(
+pub(super) fn user_origin<'a>(
     actor: &'a Actor,
     ip: Option<&'a str>,
     user_agent: Option<&'a str>,

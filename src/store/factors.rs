@@ -1,6 +1,8 @@
 //! The `factors` table: a user's second factors. A TOTP factor's secret is stored sealed
 //! (the caller seals and opens it); `last_step` is the last TOTP step accepted, and the
-//! conditional update in [`accept_step`] is what makes each code single use.
+//! conditional update in [`accept_step`] is what makes each code single use. A passkey's
+//! credential (public key and signature counter, as webauthn-rs stores it) is JSON, and its
+//! credential id is unique across users.
 
 use serde::Serialize;
 use sqlx::{Any, Executor, FromRow};
@@ -12,17 +14,23 @@ use crate::ids::{FactorId, UserId};
 #[serde(rename_all = "lowercase")]
 pub enum FactorType {
     Totp,
+    Passkey,
 }
 
 impl FactorType {
     pub fn as_str(self) -> &'static str {
         match self {
             FactorType::Totp => "totp",
+            FactorType::Passkey => "passkey",
         }
     }
 
     fn parse(text: &str) -> Option<FactorType> {
-        (text == "totp").then_some(FactorType::Totp)
+        match text {
+            "totp" => Some(FactorType::Totp),
+            "passkey" => Some(FactorType::Passkey),
+            _ => None,
+        }
     }
 }
 
@@ -52,6 +60,10 @@ pub struct Factor {
     pub status: FactorStatus,
     pub secret_sealed: Option<String>,
     pub last_step: Option<i64>,
+    /// A passkey's webauthn-rs credential, as JSON.
+    pub credential: Option<String>,
+    /// A passkey's WebAuthn credential id, base64url.
+    pub credential_id: Option<String>,
     pub created_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
 }
@@ -66,6 +78,8 @@ struct FactorRow {
     status: String,
     secret_sealed: Option<String>,
     last_step: Option<i64>,
+    credential: Option<String>,
+    credential_id: Option<String>,
     created_at: i64,
     last_used_at: Option<i64>,
 }
@@ -83,14 +97,16 @@ impl FactorRow {
             },
             secret_sealed: self.secret_sealed,
             last_step: self.last_step,
+            credential: self.credential,
+            credential_id: self.credential_id,
             created_at: Timestamp(self.created_at),
             last_used_at: self.last_used_at.map(Timestamp),
         })
     }
 }
 
-const COLUMNS: &str =
-    "id, user_id, type, name, status, secret_sealed, last_step, created_at, last_used_at";
+const COLUMNS: &str = "id, user_id, type, name, status, secret_sealed, last_step, credential, \
+                       credential_id, created_at, last_used_at";
 
 pub async fn insert<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -98,7 +114,8 @@ pub async fn insert<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into factors (id, user_id, type, name, status, secret_sealed, last_step, \
-         created_at, last_used_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         credential, credential_id, created_at, last_used_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(factor.id.as_str())
     .bind(factor.user_id.as_str())
@@ -107,6 +124,8 @@ pub async fn insert<'e>(
     .bind(factor.status.as_str())
     .bind(factor.secret_sealed.as_deref())
     .bind(factor.last_step)
+    .bind(factor.credential.as_deref())
+    .bind(factor.credential_id.as_deref())
     .bind(factor.created_at.0)
     .bind(factor.last_used_at.map(|at| at.0))
     .execute(db)
@@ -178,6 +197,23 @@ pub async fn accept_step<'e>(
     .execute(db)
     .await
     .map(|done| done.rows_affected() == 1)
+}
+
+/// A passkey was just used: its credential as updated by the check (the signature counter,
+/// backup state), and when.
+pub async fn passkey_used<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &FactorId,
+    credential: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update factors set credential = $2, last_used_at = $3 where id = $1")
+        .bind(id.as_str())
+        .bind(credential)
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
 /// Makes a pending factor active.

@@ -19,6 +19,7 @@ pub mod invitations;
 pub mod liveness;
 pub mod memberships;
 pub mod outbox;
+pub mod passkey_ceremonies;
 pub mod rate_limits;
 pub mod recovery_codes;
 pub mod refresh_tokens;

@@ -165,7 +165,7 @@ impl TestApp {
             page.status()
         );
         let html = page.text().await.expect("page body");
-        let mut form: Vec<(String, String)> = hidden_inputs(&html)
+        let mut form: Vec<(String, String)> = form_hidden_inputs(&html, action_path)
             .into_iter()
             .filter(|(name, _)| !fields.iter().any(|(field, _)| field == name))
             .collect();
@@ -221,6 +221,20 @@ pub fn hidden_inputs(html: &str) -> Vec<(String, String)> {
         .filter(|tag| attribute(tag, "type").as_deref() == Some("hidden"))
         .filter_map(|tag| Some((attribute(tag, "name")?, attribute(tag, "value")?)))
         .collect()
+}
+
+/// The hidden inputs of the form that posts to `action` (as a browser submits one form of a
+/// page that has several), or of the whole page when no form names that action.
+pub fn form_hidden_inputs(html: &str, action: &str) -> Vec<(String, String)> {
+    let wanted = format!(" action=\"{action}\"");
+    html.split("<form")
+        .skip(1)
+        .find(|form| {
+            form.split_once('>')
+                .is_some_and(|(tag, _)| tag.contains(&wanted))
+        })
+        .and_then(|form| form.split("</form>").next())
+        .map_or_else(|| hidden_inputs(html), hidden_inputs)
 }
 
 /// The value of one hidden input of a page.

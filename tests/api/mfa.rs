@@ -21,7 +21,7 @@ fn totp_now(secret: &str) -> String {
 }
 
 /// A browser of its own: cookies kept, redirects not followed.
-fn new_browser() -> reqwest::Client {
+pub(crate) fn new_browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -30,7 +30,7 @@ fn new_browser() -> reqwest::Client {
 }
 
 /// Loads `path` in `browser`, posts its form to `action` with `fields` (plus its hidden ones).
-async fn submit(
+pub(crate) async fn submit(
     app: &TestApp,
     browser: &reqwest::Client,
     path: &str,
@@ -57,7 +57,7 @@ async fn submit(
         .unwrap()
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub(crate) fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
 

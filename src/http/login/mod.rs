@@ -2,6 +2,7 @@
 //! here; sign-up and email verification in `signup`, password reset in `password_reset`.
 //! Every form posts the session's CSRF token back; a missing or wrong one is a 403.
 
+mod passkey;
 mod password_reset;
 mod second_factor;
 mod signup;
@@ -11,7 +12,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::clock;
@@ -31,6 +32,13 @@ pub fn routes() -> Router<AppState> {
             "/login/mfa",
             get(second_factor::show_second_factor).post(second_factor::submit_second_factor),
         )
+        .route("/login/passkey/options", post(passkey::sign_in_options))
+        .route("/login/passkey", post(passkey::sign_in))
+        .route(
+            "/login/mfa/passkey/options",
+            post(passkey::second_factor_options),
+        )
+        .route("/login/mfa/passkey", post(passkey::second_factor))
         .route("/logout", get(show_logout).post(submit_logout))
         .route(
             "/signup",
@@ -90,6 +98,28 @@ struct LoginPage<'a> {
     email: &'a str,
     error: Option<&'a str>,
     signup_enabled: bool,
+    /// Whether the page offers "Sign in with a passkey" (where JavaScript runs).
+    passkeys: bool,
+}
+
+impl<'a> LoginPage<'a> {
+    fn new(
+        state: &'a AppState,
+        csrf_token: String,
+        return_to: String,
+        email: &'a str,
+        error: Option<&'a str>,
+    ) -> LoginPage<'a> {
+        LoginPage {
+            base: state.issuer.path(),
+            csrf_token,
+            return_to,
+            email,
+            error,
+            signup_enabled: state.config.signup_enabled,
+            passkeys: state.passkeys.is_some(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -136,17 +166,12 @@ async fn show_login(
     session: LoginSession,
     HtmlQuery(query): HtmlQuery<ReturnTo>,
 ) -> Result<Response, PageError> {
-    let base = state.issuer.path();
+    let return_to = safe_return_to(state.issuer.path(), query.return_to.as_deref());
+    let email = query.login_hint.as_deref().unwrap_or_default();
+    let csrf_token = session.csrf_token().await?;
     render(
         StatusCode::OK,
-        &LoginPage {
-            base,
-            csrf_token: session.csrf_token().await?,
-            return_to: safe_return_to(base, query.return_to.as_deref()),
-            email: query.login_hint.as_deref().unwrap_or_default(),
-            error: None,
-            signup_enabled: state.config.signup_enabled,
-        },
+        &LoginPage::new(&state, csrf_token, return_to, email, None),
     )
 }
 
@@ -161,10 +186,7 @@ async fn submit_login(
     let base = state.issuer.path();
     let return_to = safe_return_to(base, form.return_to.as_deref());
     let now = clock::now();
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|value| value.to_str().ok());
-    let visitor = Visitor { ip, user_agent };
+    let visitor = visitor(ip, &headers);
     let login = sign_in::log_in(
         &state.store,
         &state.hasher,
@@ -176,11 +198,8 @@ async fn submit_login(
     .await;
     let disabled = match login {
         Ok(Login::SignedIn(user)) => {
-            let opened =
-                manage::sessions::open(&state.store, &user.id, mfa::amr(None), visitor, now)
-                    .await?;
-            session.sign_in(opened).await?;
-            return Ok(Redirect::to(&return_to).into_response());
+            let amr = mfa::amr(None);
+            return signed_in(&state, &session, &user, amr, visitor, now, &return_to).await;
         }
         Ok(Login::SecondFactorNeeded(user)) => {
             session.await_second_factor(&user.id, now).await?;
@@ -198,21 +217,45 @@ async fn submit_login(
         }
     };
     state.metrics.login_failed("credentials");
-    render(
-        StatusCode::UNAUTHORIZED,
-        &LoginPage {
-            base,
-            csrf_token: session.csrf_token().await?,
-            return_to,
-            email: form.email.trim(),
-            error: Some(if disabled {
-                USER_DISABLED
-            } else {
-                WRONG_CREDENTIALS
-            }),
-            signup_enabled: state.config.signup_enabled,
-        },
-    )
+    let error = if disabled {
+        USER_DISABLED
+    } else {
+        WRONG_CREDENTIALS
+    };
+    let csrf_token = session.csrf_token().await?;
+    let page = LoginPage::new(
+        &state,
+        csrf_token,
+        return_to,
+        form.email.trim(),
+        Some(error),
+    );
+    render(StatusCode::UNAUTHORIZED, &page)
+}
+
+/// Who is asking, for the rate limits and the events.
+fn visitor(ip: std::net::IpAddr, headers: &HeaderMap) -> Visitor<'_> {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok());
+    Visitor { ip, user_agent }
+}
+
+/// The last step of every login: a browser session opens for `user`, signed in by `amr`;
+/// the login session signs in (a new id and CSRF token) and the browser goes on to
+/// `return_to`.
+async fn signed_in(
+    state: &AppState,
+    session: &LoginSession,
+    user: &crate::user::User,
+    amr: Vec<String>,
+    visitor: Visitor<'_>,
+    now: i64,
+    return_to: &str,
+) -> Result<Response, PageError> {
+    let opened = manage::sessions::open(&state.store, &user.id, amr, visitor, now).await?;
+    session.sign_in(opened).await?;
+    Ok(Redirect::to(return_to).into_response())
 }
 
 /// A refused sign-in step as an error page; the refusals a form can help with are rendered

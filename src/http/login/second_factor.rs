@@ -5,26 +5,50 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{login_url, page_error, require_csrf};
+use super::{login_url, page_error, require_csrf, signed_in, visitor};
 use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_return_to};
-use crate::manage::sessions;
-use crate::manage::sign_in::{self, Visitor};
+use crate::ids::UserId;
+use crate::manage::factors;
+use crate::manage::sign_in;
 use crate::mfa;
 use crate::session::LoginSession;
 use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "login_mfa.html")]
-struct SecondFactorPage<'a> {
+pub(super) struct SecondFactorPage<'a> {
     base: &'a str,
     csrf_token: String,
     return_to: String,
     error: Option<&'a str>,
+    /// Whether the page offers the user's passkey (where JavaScript runs).
+    passkey: bool,
+}
+
+impl<'a> SecondFactorPage<'a> {
+    /// The page for `user_id`, saying `error` unless it is empty.
+    pub(super) async fn new(
+        state: &'a AppState,
+        session: &LoginSession,
+        user_id: &UserId,
+        return_to: String,
+        error: &'a str,
+    ) -> Result<SecondFactorPage<'a>, PageError> {
+        let passkey =
+            state.passkeys.is_some() && factors::has_passkey(&state.store, user_id).await?;
+        Ok(SecondFactorPage {
+            base: state.issuer.path(),
+            csrf_token: session.csrf_token().await?,
+            return_to,
+            error: (!error.is_empty()).then_some(error),
+            passkey,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -40,7 +64,7 @@ pub(super) struct CodeForm {
     return_to: Option<String>,
 }
 
-const WRONG_CODE: &str = "That code is not valid. Enter the current code from your app, \
+pub(super) const WRONG_CODE: &str = "That code is not valid. Enter the current code from your app, \
                           or an unused recovery code.";
 
 pub(super) async fn show_second_factor(
@@ -50,16 +74,11 @@ pub(super) async fn show_second_factor(
 ) -> Result<Response, PageError> {
     let base = state.issuer.path();
     let return_to = safe_return_to(base, query.return_to.as_deref());
-    if session.second_factor_pending(clock::now()).await?.is_none() {
+    let Some(user_id) = session.second_factor_pending(clock::now()).await? else {
         return Ok(Redirect::to(&login_url(base, &return_to)).into_response());
-    }
-    let page = SecondFactorPage {
-        base,
-        csrf_token: session.csrf_token().await?,
-        return_to,
-        error: None,
     };
-    render(StatusCode::OK, &page)
+    let page = SecondFactorPage::new(&state, &session, &user_id, return_to, "");
+    render(StatusCode::OK, &page.await?)
 }
 
 pub(super) async fn submit_second_factor(
@@ -77,10 +96,7 @@ pub(super) async fn submit_second_factor(
         // Too late, or never asked: the password comes first.
         return Ok(Redirect::to(&login_url(base, &return_to)).into_response());
     };
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|value| value.to_str().ok());
-    let visitor = Visitor { ip, user_agent };
+    let visitor = visitor(ip, &headers);
     let kek = state.keys.key_encryption_key();
     let passed = sign_in::second_step(&state.store, kek, &user_id, &form.code, visitor, now)
         .await
@@ -88,19 +104,12 @@ pub(super) async fn submit_second_factor(
     match passed {
         Some((user, second)) => {
             let amr = mfa::amr(Some(second));
-            let opened = sessions::open(&state.store, &user.id, amr, visitor, now).await?;
-            session.sign_in(opened).await?;
-            Ok(Redirect::to(&return_to).into_response())
+            signed_in(&state, &session, &user, amr, visitor, now, &return_to).await
         }
         None => {
             state.metrics.login_failed("second_factor");
-            let page = SecondFactorPage {
-                base,
-                csrf_token: session.csrf_token().await?,
-                return_to,
-                error: Some(WRONG_CODE),
-            };
-            render(StatusCode::UNAUTHORIZED, &page)
+            let page = SecondFactorPage::new(&state, &session, &user_id, return_to, WRONG_CODE);
+            render(StatusCode::UNAUTHORIZED, &page.await?)
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `/v1/me/factors` and `/v1/me/recovery-codes` (API.md §10): a user's second factors. A TOTP
 //! factor is enrolled pending, with its secret shown once, and turns active with a first
 //! code; the user's first active factor comes with ten recovery codes, also shown once.
-//! Adding or removing one, or new recovery codes, needs a login within 10 minutes.
+//! A passkey is enrolled in one WebAuthn ceremony: options, then the browser's credential,
+//! and is active at once. Adding or removing one, or new recovery codes, needs a login
+//! within 10 minutes.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,18 +11,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use webauthn_rs::prelude::{CreationChallengeResponse, RegisterPublicKeyCredential};
 
+use crate::clock;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::{ApiJson, OptionalApiJson};
 use crate::manage::caller::Caller;
 use crate::manage::factors::{self, FactorView, Owner};
+use crate::manage::passkeys;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/me/factors", get(list_factors))
         .route("/v1/me/factors/totp", post(enrol_totp))
+        .route("/v1/me/factors/passkey/options", post(passkey_options))
+        .route("/v1/me/factors/passkey", post(enrol_passkey))
         .route("/v1/me/factors/{id}/verify", post(verify_factor))
         .route("/v1/me/factors/{id}", delete(remove_factor))
         .route("/v1/me/recovery-codes", post(regenerate_recovery_codes))
@@ -99,6 +106,67 @@ async fn enrol_totp(
         factor: enrolled.factor,
         secret: enrolled.secret,
         otpauth_uri: enrolled.otpauth_uri,
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// Start enrolling a passkey.
+#[utoipa::path(
+    post,
+    path = "/v1/me/factors/passkey/options",
+    tag = "me",
+    responses(
+        (status = 200, description = "WebAuthn creation options for `navigator.credentials.create` (`{publicKey}`, binary fields base64url); they expire in 5 minutes", body = Object),
+        openapi::BodyErrors
+    )
+)]
+async fn passkey_options(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<CreationChallengeResponse>, HttpError> {
+    let owner = Owner::of_caller(&state.store, &caller).await?;
+    let options =
+        passkeys::enrolment_options(&state.store, state.relying_party(), &owner, clock::now())
+            .await?;
+    Ok(Json(options))
+}
+
+/// The browser's new credential, as `PublicKeyCredential.toJSON()` gives it, and optionally
+/// what the user calls it.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct NewPasskey {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    credential: RegisterPublicKeyCredential,
+    /// What the user calls it ("Laptop"); "Passkey" when left out.
+    name: Option<String>,
+}
+
+/// Finish enrolling a passkey.
+#[utoipa::path(
+    post,
+    path = "/v1/me/factors/passkey",
+    tag = "me",
+    request_body(content = NewPasskey, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The active passkey factor (and recovery codes, shown once, for the first factor)", body = VerifiedFactor),
+        openapi::BodyErrors,
+        openapi::Conflict
+    )
+)]
+async fn enrol_passkey(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewPasskey>,
+) -> Result<Response, HttpError> {
+    let owner = Owner::of_caller(&state.store, &caller).await?;
+    let rp = state.relying_party();
+    let now = clock::now();
+    let enrolled =
+        passkeys::enrol(&state.store, rp, &owner, &body.credential, body.name, now).await?;
+    let answer = VerifiedFactor {
+        factor: enrolled.factor,
+        recovery_codes: enrolled.recovery_codes,
     };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
@@ -199,6 +267,8 @@ async fn regenerate_recovery_codes(
 #[openapi(paths(
     list_factors,
     enrol_totp,
+    passkey_options,
+    enrol_passkey,
     verify_factor,
     remove_factor,
     regenerate_recovery_codes
