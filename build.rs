@@ -1,21 +1,31 @@
-//! One build-time fact for the test suite: whether the real-browser test can run here.
-//! `tests/api/browser.rs` is marked ignored, with its reason, when Chromium or chromedriver
-//! is missing, so `cargo test` never reports a skipped browser test as passed; with
-//! `CI=true` it is never ignored, and a missing browser fails the run.
+//! Build-time facts for the test suite: whether the real-browser tests can run here.
+//! `tests/api/browser/` marks its tests ignored, with the reason, when Chromium or
+//! chromedriver is missing (`tessera_no_browser`), and its axe check when axe-core is not
+//! installed (`tessera_no_axe`), so `cargo test` never reports a skipped test as passed; with
+//! `CI=true` they are never ignored, and whatever is missing fails the run.
 
 use std::path::Path;
 
 const BROWSER: [&str; 2] = ["/usr/bin/chromium", "/usr/bin/chromedriver"];
+/// Installed by `npm ci --prefix tests/browser` (the version pinned in its package.json).
+const AXE: &str = "tests/browser/node_modules/axe-core/axe.min.js";
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(tessera_no_browser)");
+    println!("cargo::rustc-check-cfg=cfg(tessera_no_axe)");
     println!("cargo::rerun-if-env-changed=CI");
-    // The directory, not the two files: a file that is missing would make cargo rerun this
-    // script, and rebuild the crate, on every build. Installing them changes the directory.
+    // Directories, not the files: a file that is missing would make cargo rerun this script,
+    // and rebuild the crate, on every build. Installing them changes the directories.
     println!("cargo::rerun-if-changed=/usr/bin");
-    let installed = BROWSER.iter().all(|path| Path::new(path).exists());
+    println!("cargo::rerun-if-changed=tests/browser");
     let ci = std::env::var("CI").is_ok_and(|value| value == "true");
-    if !installed && !ci {
+    if ci {
+        return;
+    }
+    if !BROWSER.iter().all(|path| Path::new(path).exists()) {
         println!("cargo::rustc-cfg=tessera_no_browser");
+    }
+    if !Path::new(AXE).exists() {
+        println!("cargo::rustc-cfg=tessera_no_axe");
     }
 }

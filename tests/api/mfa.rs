@@ -14,10 +14,23 @@ use crate::helpers::{
 
 /// The code an authenticator app shows now for `secret` (base32), computed independently
 /// of the server's TOTP code.
-fn totp_now(secret: &str) -> String {
+pub fn totp_now(secret: &str) -> String {
+    authenticator_app(secret).generate_current().unwrap()
+}
+
+/// The code of the next 30-second step: one the server takes now (±1 step) even when this
+/// step's code is spent, so a test signs in with a fresh code without waiting for it.
+pub fn totp_next_step(secret: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    authenticator_app(secret).generate(now + 30)
+}
+
+fn authenticator_app(secret: &str) -> TOTP {
     let bytes = Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
-    let totp = TOTP::new(Algorithm::SHA1, 6, 0, 30, bytes, None, "test".into()).unwrap();
-    totp.generate_current().unwrap()
+    TOTP::new(Algorithm::SHA1, 6, 0, 30, bytes, None, "test".into()).unwrap()
 }
 
 /// A browser of its own: cookies kept, redirects not followed.
