@@ -7,7 +7,8 @@
 //! `BENCH_ROUNDS` (4: the scenarios take turns, each measured for a quarter of its time per
 //! round), `BENCH_CONNECTIONS` (`32,128`), `BENCH_SCENARIOS` (e.g. `healthz,jwks,rs256_raw`),
 //! `BENCH_REFRESH_POOL` (refresh tokens minted for `token_refresh`, 120000),
-//! `BENCH_LOGIN_POOL` (users seeded for each of `login_password` and `login_totp`, 6000),
+//! `BENCH_LOGIN_POOL` (users seeded for each of `login_password` and `login_totp`, 3000 per
+//! core),
 //! `BENCH_DATABASE_URL` (a PostgreSQL server where the bench may create, use and drop a
 //! database of its own, instead of SQLite in a temp dir).
 //!
@@ -65,8 +66,8 @@ const LOAD_THREAD: &str = "bench-load";
 const REWARM: Duration = Duration::from_millis(500);
 
 fn main() {
-    let settings = Settings::from_env();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let settings = Settings::from_env(cores);
     let server_runtime = runtime(SERVER_THREAD, cores);
     let load_runtime = runtime(LOAD_THREAD, cores);
 
@@ -976,7 +977,7 @@ struct Settings {
 }
 
 impl Settings {
-    fn from_env() -> Settings {
+    fn from_env(cores: usize) -> Settings {
         let seconds = |name: &str, default: f64| {
             let value = std::env::var(name).map_or(default, |text| {
                 text.parse()
@@ -1008,7 +1009,8 @@ impl Settings {
             refresh_pool: std::env::var("BENCH_REFRESH_POOL").map_or(120_000, |text| {
                 text.parse().expect("BENCH_REFRESH_POOL must be a count")
             }),
-            login_pool: std::env::var("BENCH_LOGIN_POOL").map_or(6_000, |text| {
+            // A core verifies ~70 passwords a second: 30 s of logins, with room to spare.
+            login_pool: std::env::var("BENCH_LOGIN_POOL").map_or(3_000 * cores, |text| {
                 text.parse().expect("BENCH_LOGIN_POOL must be a count")
             }),
             warmup: seconds("BENCH_WARMUP_SECONDS", 2.0),

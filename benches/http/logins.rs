@@ -121,7 +121,9 @@ pub async fn log_in_in_turn(
     while Instant::now() < end {
         let user = pool.take();
         let began = Instant::now();
-        let signed_in = log_in(server, &host, &user.email, PASSWORD, user.app.as_ref()).await;
+        let signed_in = log_in(server, &host, &user.email, PASSWORD, user.app.as_ref())
+            .await
+            .is_some();
         let done = Instant::now();
         if done >= end {
             break;
@@ -152,7 +154,9 @@ pub async fn log_in_admin_repeatedly(
         ticker.tick().await;
         let host = host.clone();
         running.spawn(async move {
-            log_in(server, &host, kit::ADMIN_EMAIL, kit::ADMIN_PASSWORD, None).await
+            log_in(server, &host, kit::ADMIN_EMAIL, kit::ADMIN_PASSWORD, None)
+                .await
+                .is_some()
         });
     }
     let (mut done, mut failed) = (0, 0);
@@ -166,7 +170,7 @@ pub async fn log_in_admin_repeatedly(
     (done, failed)
 }
 
-/// One login on a fresh connection and session; whether it ended signed in, sent back to
+/// One login on a fresh connection and session; `Some` if it ended signed in, sent back to
 /// [`RETURN_TO`].
 async fn log_in(
     server: SocketAddr,
@@ -174,31 +178,22 @@ async fn log_in(
     email: &str,
     password: &str,
     app: Option<&Authenticator>,
-) -> bool {
-    let Some(mut browser) = Browser::open(server, host.clone()).await else {
-        return false;
-    };
-    let Some(page) = browser.get("/login").await else {
-        return false;
-    };
-    let Some(csrf) = csrf_token(&page.body) else {
-        return false;
-    };
+) -> Option<()> {
+    let mut browser = Browser::open(server, host.clone()).await?;
+    let page = browser.get("/login").await?;
+    let csrf = csrf_token(&page.body)?;
     let form = encode_form(&[
         ("email", email),
         ("password", password),
         ("csrf_token", &csrf),
         ("return_to", RETURN_TO),
     ]);
-    let Some(answer) = browser.post_form("/login", form).await else {
-        return false;
-    };
+    let answer = browser.post_form("/login", form).await?;
     let Some(app) = app else {
         return answer.redirects_to(RETURN_TO);
     };
-    if !answer.redirects_to("/login/mfa?return_to=%2Faccount") {
-        return false;
-    }
+    let return_to: String = url::form_urlencoded::byte_serialize(RETURN_TO.as_bytes()).collect();
+    answer.redirects_to(&format!("/login/mfa?return_to={return_to}"))?;
     let code = app.code_now();
     let form = encode_form(&[
         ("code", &code),
@@ -207,8 +202,8 @@ async fn log_in(
     ]);
     browser
         .post_form("/login/mfa", form)
-        .await
-        .is_some_and(|answer| answer.redirects_to(RETURN_TO))
+        .await?
+        .redirects_to(RETURN_TO)
 }
 
 fn encode_form(fields: &[(&str, &str)]) -> String {
@@ -238,12 +233,10 @@ struct Answer {
 }
 
 impl Answer {
-    fn redirects_to(&self, path: &str) -> bool {
-        self.status == 303
-            && self
-                .location
-                .as_ref()
-                .is_some_and(|location| location == path)
+    /// `Some` if it is a 303 to `path`.
+    fn redirects_to(&self, path: &str) -> Option<()> {
+        let location = self.location.as_ref()?;
+        (self.status == 303 && location == path).then_some(())
     }
 }
 
