@@ -7,6 +7,8 @@
 //! `BENCH_ROUNDS` (4: the scenarios take turns, each measured for a quarter of its time per
 //! round), `BENCH_CONNECTIONS` (`32,128`), `BENCH_SCENARIOS` (e.g. `healthz,jwks,rs256_raw`),
 //! `BENCH_REFRESH_POOL` (refresh tokens minted for `token_refresh`, 120000),
+//! `BENCH_LOGIN_POOL` (users seeded for each of `login_password` and `login_totp`, 3000 per
+//! core),
 //! `BENCH_DATABASE_URL` (a PostgreSQL server where the bench may create, use and drop a
 //! database of its own, instead of SQLite in a temp dir).
 //!
@@ -28,6 +30,8 @@
     reason = "the kit serves the tests too; the bench uses a part of it"
 )]
 mod kit;
+#[path = "http/logins.rs"]
+mod logins;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -35,13 +39,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
 use hyper::body::Bytes;
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
-use hyper_util::rt::TokioIo;
+use hyper::header::HeaderValue;
 use tessera::api_key::ApiKey;
 use tessera::ids::GrantId;
 use tessera::keys::{KeyRing, SigningKey};
@@ -63,8 +66,8 @@ const LOAD_THREAD: &str = "bench-load";
 const REWARM: Duration = Duration::from_millis(500);
 
 fn main() {
-    let settings = Settings::from_env();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let settings = Settings::from_env(cores);
     let server_runtime = runtime(SERVER_THREAD, cores);
     let load_runtime = runtime(LOAD_THREAD, cores);
 
@@ -73,16 +76,16 @@ fn main() {
         server_runtime.block_on(kit::Deployment::fresh(settings.postgres_server.as_deref()));
     let (server, seed) = server_runtime.block_on(async {
         let server = kit::Server::start(deployment.config()).await;
-        let seed = Seed::plant(
-            &server.state,
-            // Minting refresh tokens takes a while: only for the scenario that spends them.
-            if settings.wants("token_refresh") {
-                settings.refresh_pool
-            } else {
-                0
-            },
-        )
-        .await;
+        // Minting refresh tokens and seeding users take a while: only for the scenarios
+        // that spend them.
+        let pool_for =
+            |scenario: &str, size: usize| if settings.wants(scenario) { size } else { 0 };
+        let pools = Pools {
+            refresh_tokens: pool_for("token_refresh", settings.refresh_pool),
+            password_logins: pool_for("login_password", settings.login_pool),
+            totp_logins: pool_for("login_totp", settings.login_pool),
+        };
+        let seed = Seed::plant(&server.state, &pools).await;
         (server, seed)
     });
     let (address, keys) = (server.address, server.state.keys.clone());
@@ -94,19 +97,25 @@ fn main() {
         settings.rounds
     );
 
-    let http: Vec<Scenario> = http_scenarios(&seed, &address.to_string())
+    // Twice the argon2 slots: every slot stays busy while the other logins are between
+    // requests, and none waits anywhere near long enough for the server to turn it away.
+    let logins_in_flight = 2 * server.state.config.password_hash_concurrency;
+    let http: Vec<Scenario> = http_scenarios(&seed, &address.to_string(), logins_in_flight)
         .into_iter()
         .filter(|scenario| settings.wants(scenario.name))
         .collect();
-    let cpu: Vec<_> = cpu_scenarios(&keys)
+    let cpu: Vec<_> = cpu_scenarios(&keys, &seed.password_hash)
         .into_iter()
         .filter(|(name, _, _)| settings.wants(name))
         .collect();
     let mut rows: Vec<Row> = http
         .iter()
         .flat_map(|scenario| {
-            let connections = settings.connections.iter();
-            connections.map(|&count| Row::new(scenario.name, scenario.limit, count))
+            let concurrencies = scenario.concurrencies(&settings.connections);
+            concurrencies.map(|count| Row {
+                target: scenario.target,
+                ..Row::new(scenario.name, scenario.limit, count)
+            })
         })
         .chain(
             cpu.iter()
@@ -124,7 +133,7 @@ fn main() {
         };
         let mut row = rows.iter_mut();
         for scenario in &http {
-            for &connections in &settings.connections {
+            for connections in scenario.concurrencies(&settings.connections) {
                 let stats =
                     load_runtime.block_on(load(address, scenario, connections, warmup, measure));
                 row.next().unwrap().stats.add(stats);
@@ -141,15 +150,29 @@ fn main() {
     assert_eq!(errors, 0, "every request must succeed");
 }
 
-/// One kind of request, sent over and over on every connection.
+/// One kind of load, kept up on every connection (or by every login in flight).
 struct Scenario {
     name: &'static str,
     /// The scenario whose rate bounds this one's (same connection count if it has one).
     limit: Option<&'static str>,
-    /// Builds each request: path-only URI, any method, headers and body; `load` adds `Host`.
-    request: Arc<BuildRequest>,
+    /// The least ratio of its rate to its limit's that the issue behind it asks for.
+    target: Option<f64>,
+    load: Load,
     /// Browser logins per second (argon2 each) running beside the load, from other clients.
     logins_per_second: u32,
+}
+
+enum Load {
+    /// One request sent over and over on keep-alive connections, as many as
+    /// `BENCH_CONNECTIONS` says: it builds each request (path-only URI, any method, headers
+    /// and body; `load` adds `Host`).
+    Requests(Arc<BuildRequest>),
+    /// Whole hosted logins by the users of a pool, each on a fresh connection, this many at
+    /// once.
+    Logins {
+        pool: Arc<logins::Pool>,
+        in_flight: usize,
+    },
 }
 
 /// Builds each request as it goes on the wire.
@@ -164,9 +187,37 @@ impl Scenario {
         Scenario {
             name,
             limit,
-            request: Arc::new(request),
+            target: None,
+            load: Load::Requests(Arc::new(request)),
             logins_per_second: 0,
         }
+    }
+
+    fn logins(
+        name: &'static str,
+        limit: Option<&'static str>,
+        pool: &Arc<logins::Pool>,
+        in_flight: usize,
+    ) -> Scenario {
+        Scenario {
+            name,
+            limit,
+            target: None,
+            load: Load::Logins {
+                pool: pool.clone(),
+                in_flight,
+            },
+            logins_per_second: 0,
+        }
+    }
+
+    /// The concurrencies it runs at: the connection counts asked for, or its logins in flight.
+    fn concurrencies(&self, connections: &[usize]) -> impl Iterator<Item = usize> {
+        match self.load {
+            Load::Requests(_) => connections.to_vec(),
+            Load::Logins { in_flight, .. } => vec![in_flight],
+        }
+        .into_iter()
     }
 
     fn get(name: &'static str, host: &str, path: &str, limit: Option<&'static str>) -> Scenario {
@@ -189,9 +240,17 @@ fn wire(method: &str, path: &str, host: &str, headers: &[(&str, &str)], body: &s
     Bytes::from(text)
 }
 
-/// What the token scenarios need in the database before they run: a confidential client
-/// for client credentials, and a pool of refresh tokens (each one rotates away when used,
-/// so every request takes the next) in grants of their own.
+/// How many of each thing used up (or used once per TOTP step) to seed.
+struct Pools {
+    refresh_tokens: usize,
+    password_logins: usize,
+    totp_logins: usize,
+}
+
+/// What the scenarios need in the database before they run: a confidential client for
+/// client credentials, a pool of refresh tokens (each one rotates away when used, so every
+/// request takes the next) in grants of their own, and members who log in, without and with
+/// a TOTP factor.
 struct Seed {
     account_id: String,
     /// A user-level login token of the admin, issued to the app client.
@@ -202,10 +261,14 @@ struct Seed {
     next_refresh: Arc<AtomicUsize>,
     /// `Bearer tsk_…`: an admin API key of the first account.
     api_key_auth: String,
+    /// The PHC hash of the login pools' password.
+    password_hash: String,
+    password_logins: Arc<logins::Pool>,
+    totp_logins: Arc<logins::Pool>,
 }
 
 impl Seed {
-    async fn plant(state: &AppState, refresh_pool: usize) -> Seed {
+    async fn plant(state: &AppState, pools: &Pools) -> Seed {
         let store = &state.store;
         let account_id = kit::first_account(store).await;
         let service = ClientSettings {
@@ -224,9 +287,9 @@ impl Seed {
             .unwrap();
 
         let now = tessera::clock::now();
-        let mut refresh_tokens = Vec::with_capacity(refresh_pool);
+        let mut refresh_tokens = Vec::with_capacity(pools.refresh_tokens);
         let mut change = store.change().await.unwrap();
-        for _ in 0..refresh_pool {
+        for _ in 0..pools.refresh_tokens {
             let grant = Grant {
                 id: GrantId::generate(),
                 client_id: app.client_id.clone(),
@@ -274,6 +337,12 @@ impl Seed {
         )
         .await
         .unwrap();
+        let password_hash = logins::password_hash(state).await;
+        let pool = |prefix, count, totp| {
+            logins::Pool::seed(state, &account_id, prefix, count, &password_hash, totp)
+        };
+        let password_logins = pool("login-password-", pools.password_logins, false).await;
+        let totp_logins = pool("login-totp-", pools.totp_logins, true).await;
         Seed {
             account_id: account_id.to_string(),
             login_token: kit::user_token(state, &app.client_id, &admin.id, "openid email", 86_400),
@@ -282,6 +351,9 @@ impl Seed {
             refresh_auth: basic(app.client_id.as_str(), &app.secret),
             refresh_tokens: Arc::new(refresh_tokens),
             next_refresh: Arc::new(AtomicUsize::new(0)),
+            password_hash,
+            password_logins: Arc::new(password_logins),
+            totp_logins: Arc::new(totp_logins),
         }
     }
 }
@@ -303,7 +375,7 @@ fn token_request(host: &str, auth: &str, body: &str) -> Bytes {
 /// The HTTP scenarios, in the order they run. Token scenarios are bounded by `rs256_raw`
 /// (one signature per token); read their `cpu us/op` ratio, the server's CPU per token over
 /// one signature's, whatever the load generator took.
-fn http_scenarios(seed: &Seed, host: &str) -> Vec<Scenario> {
+fn http_scenarios(seed: &Seed, host: &str, logins_in_flight: usize) -> Vec<Scenario> {
     let client_credentials = token_request(
         host,
         &seed.client_credentials_auth,
@@ -373,13 +445,32 @@ fn http_scenarios(seed: &Seed, host: &str) -> Vec<Scenario> {
         Scenario::new("api_key_verify", Some("healthz"), move || {
             api_key_verify.clone()
         }),
+        // Issue 12: a login with TOTP costs one argon2 verification plus microseconds.
+        Scenario::logins(
+            "login_password",
+            Some("argon2_verify"),
+            &seed.password_logins,
+            logins_in_flight,
+        ),
+        Scenario {
+            target: Some(0.95),
+            ..Scenario::logins(
+                "login_totp",
+                Some("login_password"),
+                &seed.totp_logins,
+                logins_in_flight,
+            )
+        },
     ]
 }
 
 type Work = Box<dyn Fn() + Send + Sync>;
 
 /// CPU-only scenarios: (name, limit, one operation), run on every core at once.
-fn cpu_scenarios(keys: &Arc<KeyRing>) -> Vec<(&'static str, Option<&'static str>, Work)> {
+fn cpu_scenarios(
+    keys: &Arc<KeyRing>,
+    password_hash: &str,
+) -> Vec<(&'static str, Option<&'static str>, Work)> {
     let claims = sample_claims();
     let token = keys.sign_access_token(&claims).unwrap();
     // The raw signature covers exactly the bytes a token's signature covers: header.claims.
@@ -402,6 +493,13 @@ fn cpu_scenarios(keys: &Arc<KeyRing>) -> Vec<(&'static str, Option<&'static str>
     let full = move || {
         std::hint::black_box(keys.sign_access_token(&claims).unwrap());
     };
+    // What `POST /login` computes for a right password (`password::Hasher::verify`).
+    let password_hash = password_hash.to_owned();
+    let argon2 = move || {
+        let parsed = PasswordHash::new(&password_hash).unwrap();
+        let password = logins::PASSWORD.as_bytes();
+        assert!(Argon2::default().verify_password(password, &parsed).is_ok());
+    };
     vec![
         ("rs256_raw", None, Box::new(raw) as Work),
         (
@@ -409,6 +507,7 @@ fn cpu_scenarios(keys: &Arc<KeyRing>) -> Vec<(&'static str, Option<&'static str>
             Some("rs256_raw"),
             Box::new(full) as Work,
         ),
+        ("argon2_verify", None, Box::new(argon2) as Work),
     ]
 }
 
@@ -561,11 +660,18 @@ async fn load(
     let host = HeaderValue::from_str(&server.to_string()).unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..connections {
-        let request = scenario.request.clone();
-        tasks.spawn(connection(server, request, start, end));
+        match &scenario.load {
+            Load::Requests(request) => {
+                tasks.spawn(connection(server, request.clone(), start, end));
+            }
+            Load::Logins { pool, .. } => {
+                let (host, pool) = (host.clone(), pool.clone());
+                tasks.spawn(logins::log_in_in_turn(server, host, pool, start, end));
+            }
+        }
     }
     let logins = (scenario.logins_per_second > 0).then(|| {
-        tokio::spawn(log_in_repeatedly(
+        tokio::spawn(logins::log_in_admin_repeatedly(
             server,
             host.clone(),
             scenario.logins_per_second,
@@ -684,85 +790,6 @@ fn invalid_data(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> s
     std::io::Error::new(std::io::ErrorKind::InvalidData, error)
 }
 
-/// Signs the bootstrap admin in through the hosted login form `per_second` times a second
-/// from `start` until `end`, each on a fresh connection and session: GET /login for the
-/// cookie and CSRF token, then POST /login (an argon2 verification). Returns (completed, failed).
-async fn log_in_repeatedly(
-    server: SocketAddr,
-    host: HeaderValue,
-    per_second: u32,
-    start: Instant,
-    end: Instant,
-) -> (u64, u64) {
-    tokio::time::sleep_until(start.into()).await;
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(per_second)));
-    let mut running = tokio::task::JoinSet::new();
-    while Instant::now() < end {
-        ticker.tick().await;
-        running.spawn(log_in_once(server, host.clone()));
-    }
-    let (mut done, mut failed) = (0, 0);
-    while let Some(result) = running.join_next().await {
-        if result.unwrap() {
-            done += 1;
-        } else {
-            failed += 1;
-        }
-    }
-    (done, failed)
-}
-
-async fn log_in_once(server: SocketAddr, host: HeaderValue) -> bool {
-    let Ok(stream) = TcpStream::connect(server).await else {
-        return false;
-    };
-    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
-    else {
-        return false;
-    };
-    tokio::spawn(conn);
-    let page = Request::get("/login")
-        .header(HOST, host.clone())
-        .body(Full::<Bytes>::default())
-        .unwrap();
-    let Ok(response) = sender.send_request(page).await else {
-        return false;
-    };
-    let cookie = response
-        .headers()
-        .get(hyper::header::SET_COOKIE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .map(str::to_owned);
-    let Ok(body) = response.into_body().collect().await else {
-        return false;
-    };
-    let html = String::from_utf8_lossy(&body.to_bytes()).into_owned();
-    let marker = "name=\"csrf_token\" value=\"";
-    let (Some(cookie), Some(at)) = (cookie, html.find(marker)) else {
-        return false;
-    };
-    let csrf: String = html[at + marker.len()..]
-        .chars()
-        .take_while(|c| *c != '"')
-        .collect();
-    let form = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("email", kit::ADMIN_EMAIL)
-        .append_pair("password", kit::ADMIN_PASSWORD)
-        .append_pair("csrf_token", &csrf)
-        .finish();
-    let login = Request::post("/login")
-        .header(HOST, host)
-        .header(hyper::header::COOKIE, cookie)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Full::from(form))
-        .unwrap();
-    if sender.ready().await.is_err() {
-        return false;
-    }
-    matches!(sender.send_request(login).await, Ok(response) if response.status().as_u16() == 303)
-}
-
 /// Runs `work` back to back on `threads` threads for `warmup` then `measure`.
 fn on_threads(
     threads: usize,
@@ -820,6 +847,7 @@ fn on_threads(
 struct Row {
     name: &'static str,
     limit: Option<&'static str>,
+    target: Option<f64>,
     concurrency: usize,
     stats: Stats,
 }
@@ -829,6 +857,7 @@ impl Row {
         Row {
             name,
             limit,
+            target: None,
             concurrency,
             stats: Stats {
                 cpu: Some(CpuTime::default()),
@@ -886,12 +915,12 @@ fn print_table(rows: &[Row], cores: usize) {
         let versus = row
             .limit(rows)
             .map(|limit| {
-                let mut text = format!(
-                    "{:.2} x {} ({:.0}/s)",
-                    stats.rate() / limit.stats.rate(),
-                    limit.name,
-                    limit.stats.rate()
-                );
+                let ratio = stats.rate() / limit.stats.rate();
+                let mut text = format!("{ratio:.2} x {} ({:.0}/s)", limit.name, limit.stats.rate());
+                if let Some(target) = row.target {
+                    let verdict = if ratio >= target { "met" } else { "MISSED" };
+                    text.push_str(&format!(" target >= {target:.2}: {verdict}"));
+                }
                 if let (Some(mine), Some(theirs)) = (row.cpu_per_op(), limit.cpu_per_op()) {
                     text.push_str(&format!("; cpu us/op {:.2} x", mine / theirs));
                 }
@@ -920,9 +949,10 @@ fn print_table(rows: &[Row], cores: usize) {
     }
     println!();
     println!(
-        "conc: connections (HTTP) or threads (CPU).\n\
-         cpu us/op: CPU time per request of every thread but the load generator's (HTTP) or per \
-         operation (CPU); \
+        "conc: connections (HTTP), logins in flight (login_*, each on a fresh connection) or \
+         threads (CPU).\n\
+         cpu us/op: CPU time per request (per login) of every thread but the load generator's \
+         (HTTP) or per operation (CPU); \
          unlike ops/s it does not depend on\n  how much CPU the load generator or other \
          processes took, so its ratio is the steadier one.\n\
          loadgen: the load generator's share of the CPU it and the server used.\n\
@@ -939,12 +969,15 @@ struct Settings {
     scenarios: Option<Vec<String>>,
     /// Refresh tokens minted for `token_refresh`: one per request, warm-ups included.
     refresh_pool: usize,
+    /// Users seeded for each login scenario; each TOTP user logs in at most once per 30 s
+    /// step, so it must hold more than 30 s of logins.
+    login_pool: usize,
     /// The PostgreSQL server to run on (`BENCH_DATABASE_URL`), in a database of the bench's own.
     postgres_server: Option<String>,
 }
 
 impl Settings {
-    fn from_env() -> Settings {
+    fn from_env(cores: usize) -> Settings {
         let seconds = |name: &str, default: f64| {
             let value = std::env::var(name).map_or(default, |text| {
                 text.parse()
@@ -975,6 +1008,10 @@ impl Settings {
         Settings {
             refresh_pool: std::env::var("BENCH_REFRESH_POOL").map_or(120_000, |text| {
                 text.parse().expect("BENCH_REFRESH_POOL must be a count")
+            }),
+            // A core verifies ~70 passwords a second: 30 s of logins, with room to spare.
+            login_pool: std::env::var("BENCH_LOGIN_POOL").map_or(3_000 * cores, |text| {
+                text.parse().expect("BENCH_LOGIN_POOL must be a count")
             }),
             warmup: seconds("BENCH_WARMUP_SECONDS", 2.0),
             measure: seconds("BENCH_SECONDS", 8.0),

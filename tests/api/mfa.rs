@@ -709,3 +709,45 @@ async fn only_an_owner_sets_require_mfa_and_an_account_token_manages_no_factor()
         .unwrap();
     expect_problem(enrol, 403, "forbidden").await;
 }
+
+/// The load benchmark seeds its login pools below HTTP (`kit::members`): its members must
+/// sign in through the hosted pages as enrolled users do, or the bench measures refusals.
+#[tokio::test]
+async fn members_seeded_by_the_kit_sign_in_with_their_password_and_totp_code() {
+    let app = TestApp::spawn().await;
+    let (store, password) = (&app.state.store, "seeded-password-1");
+    let account = crate::kit::first_account(store).await;
+    let hash = app.state.hasher.hash(password.into()).await.unwrap();
+    let kek = app.state.keys.key_encryption_key();
+    let seed = |prefix, totp| crate::kit::members(store, &account, prefix, 1, &hash, totp);
+    let plain = seed("seeded-plain-", None).await.remove(0);
+    let with_totp = seed("seeded-totp-", Some(kek)).await.remove(0);
+    assert!(plain.totp_secret.is_none());
+
+    let app = &app;
+    let log_in = |email: String| async move {
+        let browser = new_browser();
+        let fields = [("email", email.as_str()), ("password", password)];
+        let login = submit(
+            app,
+            &browser,
+            "/login?return_to=/account",
+            "/login",
+            &fields,
+        )
+        .await;
+        assert_eq!(login.status(), 303);
+        (browser, location(&login))
+    };
+    let (_, next) = log_in(plain.email).await;
+    assert_eq!(next, "/account");
+    let (browser, next) = log_in(with_totp.email).await;
+    assert!(next.starts_with("/login/mfa?"), "{next}");
+    let secret = Secret::Raw(with_totp.totp_secret.unwrap())
+        .to_encoded()
+        .to_string();
+    let code = totp_now(&secret);
+    let passed = submit(app, &browser, &next, "/login/mfa", &[("code", &code)]).await;
+    assert_eq!(passed.status(), 303);
+    assert_eq!(location(&passed), "/account");
+}

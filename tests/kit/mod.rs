@@ -9,5 +9,5 @@ mod seed;
 mod server;
 
 pub use database::Database;
-pub use seed::{ConfidentialClient, confidential_client, first_account, user_token};
+pub use seed::{ConfidentialClient, confidential_client, first_account, members, user_token};
 pub use server::{ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, Server};
