@@ -142,6 +142,8 @@ async fn active_totp_factor(
         name: "Authenticator app".to_owned(),
         status: FactorStatus::Active,
         last_step: None,
+        credential: None,
+        credential_id: None,
         created_at: Timestamp(now),
         last_used_at: None,
     };
