@@ -8,12 +8,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use webauthn_rs::prelude::PublicKeyCredential;
 
-use super::second_factor::SecondFactorPage;
-use super::{LoginPage, login_url, page_error, require_csrf, signed_in, visitor};
+use super::second_factor::{Owed, SecondFactorPage, owed};
+use super::{LoginPage, page_error, require_csrf, signed_in, visitor};
 use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, PageError, render, safe_return_to};
 use crate::manage::passkeys;
@@ -116,13 +116,18 @@ pub(super) async fn second_factor(
     headers: HeaderMap,
     HtmlForm(form): HtmlForm<CredentialForm>,
 ) -> Result<Response, PageError> {
-    require_csrf(&session, &form.csrf_token).await?;
-    let base = state.issuer.path();
-    let return_to = safe_return_to(base, form.return_to.as_deref());
     let now = clock::now();
-    let Some(user_id) = session.second_factor_pending(now).await? else {
-        // Too late, or never asked: the password comes first.
-        return Ok(Redirect::to(&login_url(base, &return_to)).into_response());
+    let (user_id, return_to) = match owed(
+        &state,
+        &session,
+        &form.csrf_token,
+        form.return_to.as_deref(),
+        now,
+    )
+    .await?
+    {
+        Owed::By(user_id, return_to) => (user_id, return_to),
+        Owed::PasswordFirst(redirect) => return Ok(redirect),
     };
     let visitor = visitor(ip, &headers);
     let passed = match credential(&form.credential) {

@@ -64,6 +64,32 @@ pub(super) struct CodeForm {
     return_to: Option<String>,
 }
 
+/// Who a post to the second step is for.
+pub(super) enum Owed {
+    /// This user owes a second factor; the browser goes on to the return path after it.
+    By(UserId, String),
+    /// Nobody (too late, or never asked): the password step comes first.
+    PasswordFirst(Response),
+}
+
+/// The start of every form of the second step (the code, the passkey): the CSRF token must
+/// match, and the password step must have been passed moments ago.
+pub(super) async fn owed(
+    state: &AppState,
+    session: &LoginSession,
+    csrf_token: &str,
+    return_to: Option<&str>,
+    now: i64,
+) -> Result<Owed, PageError> {
+    require_csrf(session, csrf_token).await?;
+    let base = state.issuer.path();
+    let return_to = safe_return_to(base, return_to);
+    Ok(match session.second_factor_pending(now).await? {
+        Some(user_id) => Owed::By(user_id, return_to),
+        None => Owed::PasswordFirst(Redirect::to(&login_url(base, &return_to)).into_response()),
+    })
+}
+
 pub(super) const WRONG_CODE: &str = "That code is not valid. Enter the current code from your app, \
                           or an unused recovery code.";
 
@@ -88,13 +114,18 @@ pub(super) async fn submit_second_factor(
     headers: HeaderMap,
     HtmlForm(form): HtmlForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    require_csrf(&session, &form.csrf_token).await?;
-    let base = state.issuer.path();
-    let return_to = safe_return_to(base, form.return_to.as_deref());
     let now = clock::now();
-    let Some(user_id) = session.second_factor_pending(now).await? else {
-        // Too late, or never asked: the password comes first.
-        return Ok(Redirect::to(&login_url(base, &return_to)).into_response());
+    let (user_id, return_to) = match owed(
+        &state,
+        &session,
+        &form.csrf_token,
+        form.return_to.as_deref(),
+        now,
+    )
+    .await?
+    {
+        Owed::By(user_id, return_to) => (user_id, return_to),
+        Owed::PasswordFirst(redirect) => return Ok(redirect),
     };
     let visitor = visitor(ip, &headers);
     let kek = state.keys.key_encryption_key();
