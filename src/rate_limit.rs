@@ -70,7 +70,29 @@ pub async fn begin_login(
         (email_key("login-email", email), LOGIN_FAILURES_PER_EMAIL),
         (ip_key("login-ip", ip), LOGIN_FAILURES_PER_IP),
     ];
-    let mut hits = Vec::with_capacity(limits.len());
+    begin(store, limits, now).await
+}
+
+/// Counts a second-factor guess (a code, a passkey after the password) against the email
+/// alone, like [`begin_login`] counts a password: API.md §10 counts wrong codes toward the
+/// per-email limit. The IP's counter has already seen the password step that had to pass
+/// before any code can be tried, so it is not counted again.
+pub async fn begin_second_step(
+    store: &Store,
+    email: &str,
+    now: i64,
+) -> Result<Result<LoginAttempt, Limited>, sqlx::Error> {
+    let limits = [(email_key("login-email", email), LOGIN_FAILURES_PER_EMAIL)];
+    begin(store, limits, now).await
+}
+
+/// Hits each `(key, limit)` counter; `Err` with the longest wait when any is over its limit.
+async fn begin<const N: usize>(
+    store: &Store,
+    limits: [(String, i64); N],
+    now: i64,
+) -> Result<Result<LoginAttempt, Limited>, sqlx::Error> {
+    let mut hits = Vec::with_capacity(N);
     let mut limited: Option<Limited> = None;
     for (key, limit) in limits {
         let window = rate_limits::hit(store.pool(), &key, now, WINDOW_SECONDS).await?;

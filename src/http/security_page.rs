@@ -374,36 +374,37 @@ async fn verify_totp(
     let visitor = form_visitor(&state, &session, &form.csrf_token, ip, &headers).await?;
     let kek = state.keys.key_encryption_key();
     let owner = visitor.owner();
-    let result = match factors::verify(&state.store, kek, &owner, &form.factor_id, &form.code).await
-    {
-        Ok(verified) => {
-            let back = back_to(&state, form.return_to.as_deref());
-            added(
-                &state,
-                &session,
-                &visitor,
-                verified,
-                back,
-                SecondFactor::Totp,
-            )
-            .await
-        }
-        Err(error) => refused(&state, &session, &visitor, error).await,
-    };
-    result.map_err(IntoResponse::into_response)
+    let verified = factors::verify(&state.store, kek, &owner, &form.factor_id, &form.code).await;
+    let back = form.return_to.as_deref();
+    enrolled(
+        &state,
+        &session,
+        &visitor,
+        verified,
+        back,
+        SecondFactor::Totp,
+    )
+    .await
+    .map_err(IntoResponse::into_response)
 }
 
-/// A factor was just added, and proved (`second`): this session is a two-factor login now.
-/// The first factor's recovery codes are shown; otherwise the browser goes back to where
-/// the enrolment was asked for, or to this page.
-async fn added(
+/// The end of an enrolment (`second`: what the new factor is). Refused, the page says why.
+/// Added, the factor was proved: this session is a two-factor login now. The first
+/// factor's recovery codes are shown; otherwise the browser goes back to where the
+/// enrolment was asked for (`return_to`), or to this page.
+async fn enrolled(
     state: &AppState,
     session: &LoginSession,
     visitor: &Visitor,
-    verified: Verified,
-    back: Option<String>,
+    verified: Result<Verified, Error>,
+    return_to: Option<&str>,
     second: SecondFactor,
 ) -> Result<Response, PageError> {
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(error) => return refused(state, session, visitor, error).await,
+    };
+    let back = back_to(state, return_to);
     session.proved_second_factor(mfa::amr(Some(second))).await?;
     match (verified.recovery_codes, back) {
         (Some(codes), back) => {
@@ -450,7 +451,7 @@ async fn enrol_passkey(
     let visitor = form_visitor(&state, &session, &form.csrf_token, ip, &headers).await?;
     let owner = visitor.owner();
     let credential = serde_json::from_str::<RegisterPublicKeyCredential>(&form.credential);
-    let enrolled = match credential {
+    let verified = match credential {
         Ok(credential) => {
             let name = Some(form.name).filter(|name| !name.trim().is_empty());
             let rp = state.relying_party();
@@ -460,27 +461,19 @@ async fn enrol_passkey(
         Err(_) => Err(owner
             .signed_in_recently()
             .err()
-            .unwrap_or_else(|| Error::Rejected {
-                code: "invalid_passkey",
-                message: "No passkey was created. Try again.".to_owned(),
-            })),
+            .unwrap_or_else(|| passkeys::invalid_passkey("the browser created none; try again"))),
     };
-    let result = match enrolled {
-        Ok(verified) => {
-            let back = back_to(&state, form.return_to.as_deref());
-            added(
-                &state,
-                &session,
-                &visitor,
-                verified,
-                back,
-                SecondFactor::Passkey,
-            )
-            .await
-        }
-        Err(error) => refused(&state, &session, &visitor, error).await,
-    };
-    result.map_err(IntoResponse::into_response)
+    let back = form.return_to.as_deref();
+    enrolled(
+        &state,
+        &session,
+        &visitor,
+        verified,
+        back,
+        SecondFactor::Passkey,
+    )
+    .await
+    .map_err(IntoResponse::into_response)
 }
 
 async fn remove_factor(

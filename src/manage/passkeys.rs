@@ -19,7 +19,7 @@ use crate::clock::Timestamp;
 use crate::ids::{FactorId, UserId};
 use crate::manage::Error;
 use crate::manage::factors::{self, Owner, Verified};
-use crate::manage::sign_in::{Visitor, begin_attempt, record_login, user_origin};
+use crate::manage::sign_in::{Visitor, counted, record_login, user_origin};
 use crate::passkey::{AuthenticationResult, RelyingParty};
 use crate::rate_limit;
 use crate::store::factors::{self as stored, Factor, FactorStatus, FactorType};
@@ -41,7 +41,8 @@ fn relying_party(rp: Option<&RelyingParty>) -> Result<&RelyingParty, Error> {
     })
 }
 
-fn invalid_passkey(detail: &str) -> Error {
+/// 400 `invalid_passkey`: the ceremony failed, for the reason `detail` gives.
+pub fn invalid_passkey(detail: &str) -> Error {
     Error::Rejected {
         code: "invalid_passkey",
         message: format!("the passkey was not accepted: {detail}"),
@@ -163,9 +164,9 @@ pub async fn second_factor_options(
     Ok(options)
 }
 
-/// The second step of a login with a passkey. Counts against the email's and the IP's
-/// limits like a code, and is recorded as `user.login` or `user.login_failed`. `None`: not
-/// one of the user's passkeys, or not a valid answer to this session's challenge.
+/// The second step of a login with a passkey. Counts against the email's limit like a
+/// code, and is recorded as `user.login` or `user.login_failed`. `None`: not one of the
+/// user's passkeys, or not a valid answer to this session's challenge.
 pub async fn prove_second_factor(
     store: &Store,
     rp: Option<&RelyingParty>,
@@ -179,7 +180,7 @@ pub async fn prove_second_factor(
     let user = active_user(store, user_id)
         .await?
         .ok_or(Error::NotFound("user"))?;
-    let attempt = begin_attempt(store, &user.email, visitor, now).await?;
+    let attempt = counted(rate_limit::begin_second_step(store, &user.email, now).await?)?;
     let state = take(store, ceremony, Some(user_id), Purpose::SecondFactor, now).await?;
     let passed = match state {
         Some(state) => rp
@@ -187,7 +188,8 @@ pub async fn prove_second_factor(
             .ok(),
         None => None,
     };
-    concluded(store, &user, passed, attempt, visitor, now).await
+    let passkeys = passkeys_of(store, &user.id).await?;
+    concluded(store, &user, &passkeys, passed, attempt, visitor, now).await
 }
 
 /// The options of a password-less sign-in; the state waits under `ceremony`.
@@ -231,23 +233,26 @@ pub async fn sign_in(
     };
     // An unknown passkey still counts against the IP (its "email" is no one's).
     let email = user.as_ref().map_or("", |user| user.email.as_str());
-    let attempt = begin_attempt(store, email, visitor, now).await?;
+    let attempt = counted(rate_limit::begin_login(store, email, visitor.ip, now).await?)?;
     let state = take(store, ceremony, None, Purpose::SignIn, now).await?;
     let (Some(user), Some(state)) = (user, state) else {
         return Ok(None);
     };
-    let passkeys = passkeys(store, &user.id).await?;
+    let passkeys = passkeys_of(store, &user.id).await?;
+    let keys: Vec<Passkey> = passkeys.iter().map(|(_, key)| key.clone()).collect();
     let passed = rp
-        .finish_sign_in(credential, from_json(&state)?, &passkeys)
+        .finish_sign_in(credential, from_json(&state)?, &keys)
         .ok();
-    concluded(store, &user, passed, attempt, visitor, now).await
+    concluded(store, &user, &passkeys, passed, attempt, visitor, now).await
 }
 
-/// The end of a passkey sign-in step: on success the used passkey's counter is saved, the
-/// attempt refunded and `user.login` recorded; otherwise `user.login_failed`.
+/// The end of a passkey sign-in step: on success the used one of `passkeys` (the user's) has
+/// its counter saved, the attempt is refunded and `user.login` recorded; otherwise
+/// `user.login_failed`.
 async fn concluded(
     store: &Store,
     user: &User,
+    passkeys: &[(FactorId, Passkey)],
     passed: Option<AuthenticationResult>,
     attempt: rate_limit::LoginAttempt,
     visitor: Visitor<'_>,
@@ -260,14 +265,14 @@ async fn concluded(
         record_login(store, Action::UserLoginFailed, &user.id, origin, now).await?;
         return Ok(None);
     };
-    let used = passkeys_of(store, &user.id)
-        .await?
-        .into_iter()
+    let used = passkeys
+        .iter()
         .find(|(_, passkey)| passkey.cred_id() == result.cred_id());
-    if let Some((factor_id, mut passkey)) = used {
+    if let Some((factor_id, passkey)) = used {
+        let mut passkey = passkey.clone();
         passkey.update_credential(&result);
         let mut change = store.change().await?;
-        stored::passkey_used(&mut *change, &factor_id, &to_json(&passkey)?, now).await?;
+        stored::passkey_used(&mut *change, factor_id, &to_json(&passkey)?, now).await?;
         change.commit_unaudited(Unaudited::Factors).await?;
     }
     rate_limit::login_succeeded(store, attempt).await?;

@@ -102,7 +102,7 @@ pub async fn log_in(
     visitor: Visitor<'_>,
     now: i64,
 ) -> Result<Login, Error> {
-    let attempt = begin_attempt(store, email, visitor, now).await?;
+    let attempt = counted(rate_limit::begin_login(store, email, visitor.ip, now).await?)?;
     let user = users::find_by_email(store.pool(), email.trim()).await?;
     // An unknown email still costs one argon2 verification, so timing does not tell.
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());
@@ -144,7 +144,7 @@ pub async fn log_in(
 
 /// The second step of a login (API.md §10): a TOTP code or a recovery code of `user_id`, who
 /// passed the password step (or, stepping up, is signed in). Each attempt counts against the
-/// email's and the IP's limits like a password guess; a success is refunded and recorded as
+/// email's limit (`rate_limit::begin_second_step`); a success is refunded and recorded as
 /// `user.login`, a failure as `user.login_failed`. `None`: wrong, reused or unknown code.
 pub async fn second_step(
     store: &Store,
@@ -158,7 +158,7 @@ pub async fn second_step(
         .await?
         .filter(|user| user.disabled_at.is_none())
         .ok_or(Error::NotFound("user"))?;
-    let attempt = begin_attempt(store, &user.email, visitor, now).await?;
+    let attempt = counted(rate_limit::begin_second_step(store, &user.email, now).await?)?;
     let passed = factors::check_second_factor(store, kek, &user, code).await?;
     let ip = visitor.ip.to_string();
     let actor = Actor::User(user.id.to_string());
@@ -176,20 +176,15 @@ pub async fn second_step(
     }
 }
 
-/// Counts a sign-in attempt for `email` from the visitor's IP (`rate_limit::begin_login`),
-/// refusing it when either is over its limit.
-pub(super) async fn begin_attempt(
-    store: &Store,
-    email: &str,
-    visitor: Visitor<'_>,
-    now: i64,
+/// A counted sign-in attempt (`rate_limit::begin_login` or `begin_second_step`), or its
+/// refusal when a counter is over its limit.
+pub(super) fn counted(
+    attempt: Result<rate_limit::LoginAttempt, rate_limit::Limited>,
 ) -> Result<rate_limit::LoginAttempt, Error> {
-    rate_limit::begin_login(store, email, visitor.ip, now)
-        .await?
-        .map_err(|limited| Error::RateLimited {
-            message: "too many attempts".to_owned(),
-            retry_after: limited.retry_after,
-        })
+    attempt.map_err(|limited| Error::RateLimited {
+        message: "too many attempts".to_owned(),
+        retry_after: limited.retry_after,
+    })
 }
 
 /// Writes a `user.login*` event into the log of every account the user belongs to (a login

@@ -381,6 +381,36 @@ async fn the_second_step_waits_for_a_password_first() {
     );
 }
 
+#[tokio::test]
+async fn wrong_codes_count_toward_the_email_login_limit() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let rp = Rp::register(&deployment, &app, &[]).await;
+    let tokens = log_in_through_code_flow(&app, &rp, &["openid", "tessera:manage"], &[]).await;
+    enrol(&app, tokens.access_token().secret()).await;
+
+    // The password is right each time; the guessed codes are not. Ten wrong codes use up
+    // the email's allowance: the eleventh guess is not even checked.
+    let (browser, next) = browser_signed_in_with_password(&app).await;
+    for attempt in 1..=10 {
+        let wrong = submit(&app, &browser, &next, "/login/mfa", &[("code", "000000x")]).await;
+        assert_eq!(wrong.status(), 401, "guess {attempt}");
+    }
+    let limited = submit(&app, &browser, &next, "/login/mfa", &[("code", "000000x")]).await;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().contains_key("retry-after"));
+    // The email is locked for passwords too, from another browser.
+    let login = submit(
+        &app,
+        &new_browser(),
+        "/login?return_to=/account",
+        "/login",
+        &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(login.status(), 429);
+}
+
 /// RFC 8693 exchange of `subject` for an account token, by the relying party.
 async fn exchange(app: &TestApp, rp: &Rp, subject: &str, account: &str) -> reqwest::Response {
     app.http

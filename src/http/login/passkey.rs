@@ -153,7 +153,13 @@ pub(super) async fn second_factor(
         return signed_in(&state, &session, &user, amr, visitor, now, &return_to).await;
     }
     state.metrics.login_failed("second_factor");
-    let page = SecondFactorPage::new(&state, &session, &user_id, return_to, SECOND_FACTOR_REFUSED);
+    let page = SecondFactorPage::new(
+        &state,
+        &session,
+        &user_id,
+        return_to,
+        Some(SECOND_FACTOR_REFUSED),
+    );
     render(StatusCode::UNAUTHORIZED, &page.await?)
 }
 

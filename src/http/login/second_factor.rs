@@ -31,13 +31,13 @@ pub(super) struct SecondFactorPage<'a> {
 }
 
 impl<'a> SecondFactorPage<'a> {
-    /// The page for `user_id`, saying `error` unless it is empty.
+    /// The page for `user_id`, saying `error` if any.
     pub(super) async fn new(
         state: &'a AppState,
         session: &LoginSession,
         user_id: &UserId,
         return_to: String,
-        error: &'a str,
+        error: Option<&'a str>,
     ) -> Result<SecondFactorPage<'a>, PageError> {
         let passkey =
             state.passkeys.is_some() && factors::has_passkey(&state.store, user_id).await?;
@@ -45,7 +45,7 @@ impl<'a> SecondFactorPage<'a> {
             base: state.issuer.path(),
             csrf_token: session.csrf_token().await?,
             return_to,
-            error: (!error.is_empty()).then_some(error),
+            error,
             passkey,
         })
     }
@@ -90,7 +90,7 @@ pub(super) async fn owed(
     })
 }
 
-pub(super) const WRONG_CODE: &str = "That code is not valid. Enter the current code from your app, \
+const WRONG_CODE: &str = "That code is not valid. Enter the current code from your app, \
                           or an unused recovery code.";
 
 pub(super) async fn show_second_factor(
@@ -103,7 +103,7 @@ pub(super) async fn show_second_factor(
     let Some(user_id) = session.second_factor_pending(clock::now()).await? else {
         return Ok(Redirect::to(&login_url(base, &return_to)).into_response());
     };
-    let page = SecondFactorPage::new(&state, &session, &user_id, return_to, "");
+    let page = SecondFactorPage::new(&state, &session, &user_id, return_to, None);
     render(StatusCode::OK, &page.await?)
 }
 
@@ -139,7 +139,8 @@ pub(super) async fn submit_second_factor(
         }
         None => {
             state.metrics.login_failed("second_factor");
-            let page = SecondFactorPage::new(&state, &session, &user_id, return_to, WRONG_CODE);
+            let page =
+                SecondFactorPage::new(&state, &session, &user_id, return_to, Some(WRONG_CODE));
             render(StatusCode::UNAUTHORIZED, &page.await?)
         }
     }
