@@ -14,6 +14,30 @@ const HTTP_REQUESTS: &str = "tessera_http_requests_total";
 const HTTP_DURATION: &str = "tessera_http_request_duration_seconds";
 const TOKENS_ISSUED: &str = "tessera_tokens_issued_total";
 const LOGIN_FAILURES: &str = "tessera_login_failures_total";
+
+/// Why a login on the hosted pages was refused: the `reason` of `tessera_login_failures_total`.
+#[derive(Clone, Copy, Debug)]
+pub enum LoginFailure {
+    /// A wrong email or password.
+    Credentials,
+    /// Over the email's or the IP's limit: nothing was checked.
+    RateLimited,
+    /// A wrong, reused or unknown code, or a refused passkey, at the second step.
+    SecondFactor,
+    /// A refused passkey at the password-less sign-in.
+    Passkey,
+}
+
+impl LoginFailure {
+    fn label(self) -> &'static str {
+        match self {
+            LoginFailure::Credentials => "credentials",
+            LoginFailure::RateLimited => "rate_limited",
+            LoginFailure::SecondFactor => "second_factor",
+            LoginFailure::Passkey => "passkey",
+        }
+    }
+}
 const PROCESS_START: &str = "process_start_time_seconds";
 const PROCESS_RSS: &str = "process_resident_memory_bytes";
 const PROCESS_FDS: &str = "process_open_fds";
@@ -107,9 +131,9 @@ impl Metrics {
             .increment(1);
     }
 
-    /// A refused login: `credentials` (wrong email or password) or `rate_limited`.
-    pub fn login_failed(&self, reason: &'static str) {
-        let labels = vec![Label::from_static_parts("reason", reason)];
+    /// A refused login, by why (the `reason` label).
+    pub fn login_failed(&self, reason: LoginFailure) {
+        let labels = vec![Label::from_static_parts("reason", reason.label())];
         self.recorder
             .register_counter(&Key::from_parts(LOGIN_FAILURES, labels), &METADATA)
             .increment(1);

@@ -97,7 +97,7 @@ pub async fn check_current_password(
             message: "is not the current password",
         });
     }
-    rate_limit::login_succeeded(store, attempt).await?;
+    rate_limit::login_succeeded(&mut *store.pool().acquire().await?, attempt).await?;
     Ok(())
 }
 

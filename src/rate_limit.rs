@@ -4,7 +4,8 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use sqlx::{Any, Executor};
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, AnyConnection, Executor};
 
 use crate::ids::AccountId;
 use crate::secret;
@@ -28,10 +29,21 @@ pub struct Limited {
     pub retry_after: i64,
 }
 
-/// The counters one login attempt holds, to be handed back if the login succeeds.
-#[derive(Debug)]
+/// The counters one login attempt holds (each key with the window it was counted in), to be
+/// handed back if the login succeeds. A password step that a second factor must follow
+/// keeps its attempt in the login session until that step passes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LoginAttempt {
-    hits: Vec<(String, rate_limits::Window)>,
+    hits: Vec<(String, i64)>,
+}
+
+impl LoginAttempt {
+    /// The counters of both attempts, refunded together when the login they are steps of
+    /// succeeds.
+    pub fn and(mut self, other: LoginAttempt) -> LoginAttempt {
+        self.hits.extend(other.hits);
+        self
+    }
 }
 
 fn email_key(prefix: &str, email: &str) -> String {
@@ -102,7 +114,7 @@ async fn begin<const N: usize>(
                 retry_after: longest,
             });
         }
-        hits.push((key, window));
+        hits.push((key, window.started_at));
     }
     Ok(match limited {
         Some(limited) => Err(limited),
@@ -110,10 +122,14 @@ async fn begin<const N: usize>(
     })
 }
 
-/// The login succeeded: it was not a failure, so it does not count.
-pub async fn login_succeeded(store: &Store, attempt: LoginAttempt) -> Result<(), sqlx::Error> {
-    for (key, window) in attempt.hits {
-        rate_limits::refund(store.pool(), &key, window.started_at).await?;
+/// The login succeeded: it was not a failure, so it does not count (`db`: the change that
+/// records the login, or any connection).
+pub async fn login_succeeded(
+    db: &mut AnyConnection,
+    attempt: LoginAttempt,
+) -> Result<(), sqlx::Error> {
+    for (key, started_at) in attempt.hits {
+        rate_limits::refund(&mut *db, &key, started_at).await?;
     }
     Ok(())
 }

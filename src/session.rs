@@ -11,6 +11,8 @@ use tower_sessions::Session;
 use crate::clock;
 use crate::ids::{SessionId, UserId};
 use crate::manage::sessions::ABSOLUTE_LIFETIME_SECONDS;
+use crate::manage::sign_in::SecondStepDue;
+use crate::rate_limit::LoginAttempt;
 use crate::secret;
 use crate::store::browser_sessions::BrowserSession;
 
@@ -27,6 +29,10 @@ pub const SECOND_STEP_SECONDS: i64 = 5 * 60;
 struct PendingSecondFactor {
     user_id: UserId,
     password_at: i64,
+    /// The password step's rate-limit counters, still counted: a login is a failure until
+    /// its second step passes too (none when a signed-in user steps up).
+    #[serde(default)]
+    attempt: LoginAttempt,
 }
 
 /// The signed-in user and when they last proved it (the OIDC `auth_time`).
@@ -115,25 +121,34 @@ impl LoginSession {
         Ok(())
     }
 
-    /// Remembers that `user_id` gave the right password and owes a second factor.
+    /// Remembers that `user_id` gave the right password (counted in `attempt`, refunded when
+    /// the second step passes) and owes a second factor.
     pub async fn await_second_factor(
         &self,
         user_id: &UserId,
+        attempt: LoginAttempt,
         now: i64,
     ) -> Result<(), SessionError> {
         let pending = PendingSecondFactor {
             user_id: user_id.clone(),
             password_at: now,
+            attempt,
         };
         Ok(self.0.insert(PENDING_KEY, pending).await?)
     }
 
     /// The user who owes a second factor, if the password step was recent enough.
-    pub async fn second_factor_pending(&self, now: i64) -> Result<Option<UserId>, SessionError> {
+    pub async fn second_factor_pending(
+        &self,
+        now: i64,
+    ) -> Result<Option<SecondStepDue>, SessionError> {
         let pending: Option<PendingSecondFactor> = self.0.get(PENDING_KEY).await?;
         Ok(pending
             .filter(|pending| now - pending.password_at <= SECOND_STEP_SECONDS)
-            .map(|pending| pending.user_id))
+            .map(|pending| SecondStepDue {
+                user_id: pending.user_id,
+                attempt: pending.attempt,
+            }))
     }
 
     /// The secret a passkey ceremony of this browser waits under (`manage::passkeys`); created

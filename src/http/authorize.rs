@@ -20,6 +20,7 @@ use crate::oauth::decision::{self, Authentication, Decision};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::scope;
+use crate::rate_limit::LoginAttempt;
 use crate::session::LoginSession;
 use crate::state::AppState;
 
@@ -274,7 +275,9 @@ async fn decide(
                 );
                 return Ok(Redirect::to(&next).into_response());
             }
-            session.await_second_factor(&user.id, now).await?;
+            // Stepping up: signed in already, no password step counted.
+            let attempt = LoginAttempt::default();
+            session.await_second_factor(&user.id, attempt, now).await?;
             let next = format!("{}/login/mfa?return_to={encoded}", state.issuer.path());
             Ok(Redirect::to(&next).into_response())
         }

@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 use serde_json::json;
+use sqlx::AnyConnection;
 
 use crate::audit::{Action, NewEvent, Origin};
 use crate::clock::{self, Timestamp};
@@ -274,39 +275,62 @@ pub async fn has_passkey(store: &Store, user_id: &UserId) -> Result<bool, sqlx::
         .any(|factor| factor.kind == FactorType::Passkey && factor.status == FactorStatus::Active))
 }
 
-/// The second step of a login: a TOTP code of an active factor (each step once) or an unused
-/// recovery code. `None`: wrong, reused or unknown.
-pub async fn check_second_factor(
+/// What a code typed at the second step of a login may be, before it is used up.
+pub enum CodeMatch {
+    /// The code of this TOTP factor's `step` (±1 step of now).
+    Totp { factor_id: FactorId, step: i64 },
+    /// Not a current TOTP code: perhaps one of the user's unused recovery codes.
+    RecoveryCode { hash: String },
+}
+
+/// Which of `user`'s active factors `code` may be for; reads only. `None`: the user has no
+/// active factor.
+pub async fn match_code(
     store: &Store,
     kek: &KeyEncryptionKey,
     user: &User,
     code: &str,
-) -> Result<Option<SecondFactor>, Error> {
-    let now = clock::now();
+    now: i64,
+) -> Result<Option<CodeMatch>, sqlx::Error> {
     let active: Vec<Factor> = factors::list(store.pool(), &user.id)
         .await?
         .into_iter()
         .filter(|factor| factor.status == FactorStatus::Active)
         .collect();
-    for factor in active
+    let totp = active
         .iter()
         .filter(|factor| factor.kind == FactorType::Totp)
-    {
-        if let Some(step) = totp_step(kek, factor, code, now) {
-            let mut change = store.change().await?;
-            let fresh = factors::accept_step(&mut *change, &factor.id, step, now).await?;
-            change.commit_unaudited(Unaudited::Factors).await?;
-            return Ok(fresh.then_some(SecondFactor::Totp));
+        .find_map(|factor| Some((factor, totp_step(kek, factor, code, now)?)));
+    Ok(match totp {
+        Some((factor, step)) => Some(CodeMatch::Totp {
+            factor_id: factor.id.clone(),
+            step,
+        }),
+        None if active.is_empty() => None,
+        None => Some(CodeMatch::RecoveryCode {
+            hash: mfa::recovery_code_hash(code),
+        }),
+    })
+}
+
+/// Uses the matched code up, in the change that records the login: a TOTP step once, a
+/// recovery code once. `None`: used before, or no recovery code of the user.
+pub async fn use_code(
+    db: &mut AnyConnection,
+    user_id: &UserId,
+    matched: &CodeMatch,
+    now: i64,
+) -> Result<Option<SecondFactor>, sqlx::Error> {
+    Ok(match matched {
+        CodeMatch::Totp { factor_id, step } => {
+            factors::accept_step(&mut *db, factor_id, *step, now)
+                .await?
+                .then_some(SecondFactor::Totp)
         }
-    }
-    if active.is_empty() {
-        return Ok(None);
-    }
-    let mut change = store.change().await?;
-    let used = recovery_codes::consume(&mut *change, &user.id, &mfa::recovery_code_hash(code), now)
-        .await?;
-    change.commit_unaudited(Unaudited::Factors).await?;
-    Ok(used.then_some(SecondFactor::RecoveryCode))
+        CodeMatch::RecoveryCode { hash } => recovery_codes::consume(&mut *db, user_id, hash, now)
+            .await?
+            .then_some(SecondFactor::RecoveryCode),
+    })
 }
 
 /// The name the user gave a new factor, or `default`.

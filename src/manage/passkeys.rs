@@ -19,7 +19,7 @@ use crate::clock::Timestamp;
 use crate::ids::{FactorId, UserId};
 use crate::manage::Error;
 use crate::manage::factors::{self, Owner, Verified};
-use crate::manage::sign_in::{Visitor, counted, record_login, user_origin};
+use crate::manage::sign_in::{SecondStepDue, Visitor, commit_login, counted, user_origin};
 use crate::passkey::{AuthenticationResult, RelyingParty};
 use crate::rate_limit;
 use crate::store::factors::{self as stored, Factor, FactorStatus, FactorType};
@@ -164,24 +164,24 @@ pub async fn second_factor_options(
     Ok(options)
 }
 
-/// The second step of a login with a passkey. Counts against the email's limit like a
-/// code, and is recorded as `user.login` or `user.login_failed`. `None`: not one of the
-/// user's passkeys, or not a valid answer to this session's challenge.
+/// The second step of a login with a passkey, for the user who is `due` it. Counts against the email's limit like a code, and is recorded as `user.login`
+/// (with both attempts refunded) or `user.login_failed`. `None`: not one of the user's
+/// passkeys, or not a valid answer to this session's challenge.
 pub async fn prove_second_factor(
     store: &Store,
     rp: Option<&RelyingParty>,
-    user_id: &UserId,
+    due: SecondStepDue,
     ceremony: &str,
     credential: &PublicKeyCredential,
     visitor: Visitor<'_>,
     now: i64,
 ) -> Result<Option<User>, Error> {
     let rp = relying_party(rp)?;
-    let user = active_user(store, user_id)
+    let user = active_user(store, &due.user_id)
         .await?
         .ok_or(Error::NotFound("user"))?;
     let attempt = counted(rate_limit::begin_second_step(store, &user.email, now).await?)?;
-    let state = take(store, ceremony, Some(user_id), Purpose::SecondFactor, now).await?;
+    let state = take(store, ceremony, Some(&user.id), Purpose::SecondFactor, now).await?;
     let passed = match state {
         Some(state) => rp
             .finish_authentication(credential, &from_json(&state)?)
@@ -189,6 +189,7 @@ pub async fn prove_second_factor(
         None => None,
     };
     let passkeys = passkeys_of(store, &user.id).await?;
+    let attempt = due.attempt.and(attempt);
     concluded(store, &user, &passkeys, passed, attempt, visitor, now).await
 }
 
@@ -246,9 +247,9 @@ pub async fn sign_in(
     concluded(store, &user, &passkeys, passed, attempt, visitor, now).await
 }
 
-/// The end of a passkey sign-in step: on success the used one of `passkeys` (the user's) has
-/// its counter saved, the attempt is refunded and `user.login` recorded; otherwise
-/// `user.login_failed`.
+/// The end of a passkey sign-in step, in one change: on success the used one of `passkeys`
+/// (the user's) has its counter saved, the attempt is refunded and `user.login` recorded;
+/// otherwise `user.login_failed`.
 async fn concluded(
     store: &Store,
     user: &User,
@@ -261,8 +262,9 @@ async fn concluded(
     let ip = visitor.ip.to_string();
     let actor = Actor::User(user.id.to_string());
     let origin = user_origin(&actor, Some(&ip), visitor.user_agent);
+    let mut change = store.change().await?;
     let Some(result) = passed else {
-        record_login(store, Action::UserLoginFailed, &user.id, origin, now).await?;
+        commit_login(change, Action::UserLoginFailed, &user.id, origin, now).await?;
         return Ok(None);
     };
     let used = passkeys
@@ -271,12 +273,10 @@ async fn concluded(
     if let Some((factor_id, passkey)) = used {
         let mut passkey = passkey.clone();
         passkey.update_credential(&result);
-        let mut change = store.change().await?;
         stored::passkey_used(&mut *change, factor_id, &to_json(&passkey)?, now).await?;
-        change.commit_unaudited(Unaudited::Factors).await?;
     }
-    rate_limit::login_succeeded(store, attempt).await?;
-    record_login(store, Action::UserLogin, &user.id, origin, now).await?;
+    rate_limit::login_succeeded(&mut change, attempt).await?;
+    commit_login(change, Action::UserLogin, &user.id, origin, now).await?;
     Ok(Some(user.clone()))
 }
 

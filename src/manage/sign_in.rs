@@ -81,8 +81,8 @@ pub struct Visitor<'a> {
 pub enum Login {
     SignedIn(User),
     /// The password is right and the user has a second factor: not signed in until
-    /// [`second_step`] passes.
-    SecondFactorNeeded(User),
+    /// [`second_step`] passes. The attempt stays counted until then.
+    SecondFactorNeeded(User, rate_limit::LoginAttempt),
     /// The email is unknown or the password wrong (`disabled: false`: never say which), or
     /// the password is right but an operator disabled the user (`disabled: true`).
     Refused {
@@ -110,14 +110,15 @@ pub async fn log_in(
     let ip = visitor.ip.to_string();
     match user {
         Some(user) if valid && user.disabled_at.is_none() => {
-            rate_limit::login_succeeded(store, attempt).await?;
             if factors::required(store, &user).await? {
-                // Recorded as a login once the second step passes.
-                return Ok(Login::SecondFactorNeeded(user));
+                // Refunded and recorded as a login once the second step passes.
+                return Ok(Login::SecondFactorNeeded(user, attempt));
             }
             let actor = Actor::User(user.id.to_string());
             let origin = user_origin(&actor, Some(&ip), visitor.user_agent);
-            record_login(store, Action::UserLogin, &user.id, origin, now).await?;
+            let mut change = store.change().await?;
+            rate_limit::login_succeeded(&mut change, attempt).await?;
+            commit_login(change, Action::UserLogin, &user.id, origin, now).await?;
             Ok(Login::SignedIn(user))
         }
         user => {
@@ -142,38 +143,51 @@ pub async fn log_in(
     }
 }
 
-/// The second step of a login (API.md §10): a TOTP code or a recovery code of `user_id`, who
-/// passed the password step (or, stepping up, is signed in). Each attempt counts against the
-/// email's limit (`rate_limit::begin_second_step`); a success is refunded and recorded as
-/// `user.login`, a failure as `user.login_failed`. `None`: wrong, reused or unknown code.
+/// A login between its steps: the user who passed the password step (or, stepping up, is
+/// signed in) and owes a second factor, and the rate-limit counters the password step holds
+/// (none when stepping up), refunded once the second step passes.
+#[derive(Clone, Debug)]
+pub struct SecondStepDue {
+    pub user_id: UserId,
+    pub attempt: rate_limit::LoginAttempt,
+}
+
+/// The second step of a login (API.md §10): a TOTP code or a recovery code of the user who
+/// is `due` it. Each
+/// attempt counts against the email's limit (`rate_limit::begin_second_step`). A success
+/// uses the code up, refunds this attempt and the password step's, and records `user.login`, in one
+/// change; a failure records `user.login_failed`. `None`: a wrong, reused or unknown code.
 pub async fn second_step(
     store: &Store,
     kek: &KeyEncryptionKey,
-    user_id: &UserId,
+    due: SecondStepDue,
     code: &str,
     visitor: Visitor<'_>,
     now: i64,
 ) -> Result<Option<(User, SecondFactor)>, Error> {
-    let user = users::find(store.pool(), user_id)
+    let user = users::find(store.pool(), &due.user_id)
         .await?
         .filter(|user| user.disabled_at.is_none())
         .ok_or(Error::NotFound("user"))?;
     let attempt = counted(rate_limit::begin_second_step(store, &user.email, now).await?)?;
-    let passed = factors::check_second_factor(store, kek, &user, code).await?;
+    let matched = factors::match_code(store, kek, &user, code, now).await?;
     let ip = visitor.ip.to_string();
     let actor = Actor::User(user.id.to_string());
     let origin = user_origin(&actor, Some(&ip), visitor.user_agent);
-    match passed {
-        Some(second) => {
-            rate_limit::login_succeeded(store, attempt).await?;
-            record_login(store, Action::UserLogin, &user.id, origin, now).await?;
-            Ok(Some((user, second)))
+    let mut change = store.change().await?;
+    let passed = match &matched {
+        Some(matched) => factors::use_code(&mut change, &user.id, matched, now).await?,
+        None => None,
+    };
+    let action = match passed {
+        Some(_) => {
+            rate_limit::login_succeeded(&mut change, due.attempt.and(attempt)).await?;
+            Action::UserLogin
         }
-        None => {
-            record_login(store, Action::UserLoginFailed, &user.id, origin, now).await?;
-            Ok(None)
-        }
-    }
+        None => Action::UserLoginFailed,
+    };
+    commit_login(change, action, &user.id, origin, now).await?;
+    Ok(passed.map(|second| (user, second)))
 }
 
 /// A counted sign-in attempt (`rate_limit::begin_login` or `begin_second_step`), or its
@@ -196,20 +210,37 @@ pub(super) async fn record_login(
     origin: Origin<'_>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let account_ids = memberships::account_ids_of_user(store.pool(), user_id).await?;
-    let events: Vec<_> = account_ids
-        .iter()
-        .map(|account_id| {
-            origin.event(
-                Some(account_id),
-                action,
-                "user",
-                user_id.as_str(),
-                json!({}),
-            )
-        })
-        .collect();
-    store.record_events(&events, now).await
+    commit_login(store.change().await?, action, user_id, origin, now).await
+}
+
+/// Commits `change` (what the sign-in step wrote: a code used up, counters refunded) with a
+/// `user.login*` event in the log of every account of the user.
+pub(super) async fn commit_login(
+    mut change: Change<'_>,
+    action: Action,
+    user_id: &UserId,
+    origin: Origin<'_>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let account_ids = memberships::account_ids_of_user(&mut *change, user_id).await?;
+    let mut events = account_ids.iter().map(|account_id| {
+        origin.event(
+            Some(account_id),
+            action,
+            "user",
+            user_id.as_str(),
+            json!({}),
+        )
+    });
+    let Some(first) = events.next() else {
+        // A user in no account: the login is in no account's log.
+        return change.commit_unaudited(Unaudited::SignIn).await;
+    };
+    let mut recorded = change.record(&first, now).await?;
+    for event in events {
+        recorded.record(&event, now).await?;
+    }
+    recorded.commit().await
 }
 
 /// The user acting on its own behalf.

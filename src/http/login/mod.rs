@@ -19,6 +19,7 @@ use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, home, render, safe_return_to};
 use crate::manage;
 use crate::manage::sign_in::{self, Login, Visitor};
+use crate::metrics::LoginFailure;
 use crate::mfa;
 use crate::profile;
 use crate::session::LoginSession;
@@ -201,8 +202,8 @@ async fn submit_login(
             let amr = mfa::amr(None);
             return signed_in(&state, &session, &user, amr, visitor, now, &return_to).await;
         }
-        Ok(Login::SecondFactorNeeded(user)) => {
-            session.await_second_factor(&user.id, now).await?;
+        Ok(Login::SecondFactorNeeded(user, attempt)) => {
+            session.await_second_factor(&user.id, attempt, now).await?;
             let encoded: String =
                 url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
             let next = format!("{base}/login/mfa?return_to={encoded}");
@@ -211,12 +212,12 @@ async fn submit_login(
         Ok(Login::Refused { disabled }) => disabled,
         Err(error) => {
             if let manage::Error::RateLimited { .. } = error {
-                state.metrics.login_failed("rate_limited");
+                state.metrics.login_failed(LoginFailure::RateLimited);
             }
             return Err(page_error(error));
         }
     };
-    state.metrics.login_failed("credentials");
+    state.metrics.login_failed(LoginFailure::Credentials);
     let error = if disabled {
         USER_DISABLED
     } else {

@@ -17,6 +17,7 @@ use super::{LoginPage, page_error, require_csrf, signed_in, visitor};
 use crate::clock;
 use crate::http::page::{ClientIp, HtmlForm, PageError, render, safe_return_to};
 use crate::manage::passkeys;
+use crate::metrics::LoginFailure;
 use crate::mfa::{self, SecondFactor};
 use crate::session::LoginSession;
 use crate::state::AppState;
@@ -82,7 +83,7 @@ pub(super) async fn sign_in(
         let amr = mfa::passkey_amr();
         return signed_in(&state, &session, &user, amr, visitor, now, &return_to).await;
     }
-    state.metrics.login_failed("passkey");
+    state.metrics.login_failed(LoginFailure::Passkey);
     let csrf_token = session.csrf_token().await?;
     let page = LoginPage::new(&state, csrf_token, return_to, "", Some(PASSKEY_REFUSED));
     render(StatusCode::UNAUTHORIZED, &page)
@@ -95,15 +96,16 @@ pub(super) async fn second_factor_options(
     HtmlForm(form): HtmlForm<OptionsForm>,
 ) -> Result<Response, PageError> {
     require_csrf(&session, &form.csrf_token).await?;
-    let Some(user_id) = session.second_factor_pending(clock::now()).await? else {
+    let Some(due) = session.second_factor_pending(clock::now()).await? else {
         return Err(PageError::bad_request(
             "The password step is too long ago: sign in again.",
         ));
     };
     let ceremony = session.passkey_ceremony().await?;
     let rp = state.relying_party();
+    let user_id = &due.user_id;
     let options =
-        passkeys::second_factor_options(&state.store, rp, &user_id, &ceremony, clock::now())
+        passkeys::second_factor_options(&state.store, rp, user_id, &ceremony, clock::now())
             .await
             .map_err(page_error)?;
     Ok(Json(options).into_response())
@@ -117,7 +119,7 @@ pub(super) async fn second_factor(
     HtmlForm(form): HtmlForm<CredentialForm>,
 ) -> Result<Response, PageError> {
     let now = clock::now();
-    let (user_id, return_to) = match owed(
+    let (due, return_to) = match owed(
         &state,
         &session,
         &form.csrf_token,
@@ -126,10 +128,11 @@ pub(super) async fn second_factor(
     )
     .await?
     {
-        Owed::By(user_id, return_to) => (user_id, return_to),
+        Owed::By(due, return_to) => (due, return_to),
         Owed::PasswordFirst(redirect) => return Ok(redirect),
     };
     let visitor = visitor(ip, &headers);
+    let user_id = due.user_id.clone();
     let passed = match credential(&form.credential) {
         Some(credential) => {
             let ceremony = session.passkey_ceremony().await?;
@@ -137,7 +140,7 @@ pub(super) async fn second_factor(
             passkeys::prove_second_factor(
                 &state.store,
                 rp,
-                &user_id,
+                due,
                 &ceremony,
                 &credential,
                 visitor,
@@ -152,7 +155,7 @@ pub(super) async fn second_factor(
         let amr = mfa::amr(Some(SecondFactor::Passkey));
         return signed_in(&state, &session, &user, amr, visitor, now, &return_to).await;
     }
-    state.metrics.login_failed("second_factor");
+    state.metrics.login_failed(LoginFailure::SecondFactor);
     let page = SecondFactorPage::new(
         &state,
         &session,

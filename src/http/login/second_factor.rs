@@ -15,6 +15,8 @@ use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_r
 use crate::ids::UserId;
 use crate::manage::factors;
 use crate::manage::sign_in;
+use crate::manage::sign_in::SecondStepDue;
+use crate::metrics::LoginFailure;
 use crate::mfa;
 use crate::session::LoginSession;
 use crate::state::AppState;
@@ -66,8 +68,8 @@ pub(super) struct CodeForm {
 
 /// Who a post to the second step is for.
 pub(super) enum Owed {
-    /// This user owes a second factor; the browser goes on to the return path after it.
-    By(UserId, String),
+    /// This login owes a second factor; the browser goes on to the return path after it.
+    By(SecondStepDue, String),
     /// Nobody (too late, or never asked): the password step comes first.
     PasswordFirst(Response),
 }
@@ -85,7 +87,7 @@ pub(super) async fn owed(
     let base = state.issuer.path();
     let return_to = safe_return_to(base, return_to);
     Ok(match session.second_factor_pending(now).await? {
-        Some(user_id) => Owed::By(user_id, return_to),
+        Some(due) => Owed::By(due, return_to),
         None => Owed::PasswordFirst(Redirect::to(&login_url(base, &return_to)).into_response()),
     })
 }
@@ -100,10 +102,10 @@ pub(super) async fn show_second_factor(
 ) -> Result<Response, PageError> {
     let base = state.issuer.path();
     let return_to = safe_return_to(base, query.return_to.as_deref());
-    let Some(user_id) = session.second_factor_pending(clock::now()).await? else {
+    let Some(due) = session.second_factor_pending(clock::now()).await? else {
         return Ok(Redirect::to(&login_url(base, &return_to)).into_response());
     };
-    let page = SecondFactorPage::new(&state, &session, &user_id, return_to, None);
+    let page = SecondFactorPage::new(&state, &session, &due.user_id, return_to, None);
     render(StatusCode::OK, &page.await?)
 }
 
@@ -115,7 +117,7 @@ pub(super) async fn submit_second_factor(
     HtmlForm(form): HtmlForm<CodeForm>,
 ) -> Result<Response, PageError> {
     let now = clock::now();
-    let (user_id, return_to) = match owed(
+    let (due, return_to) = match owed(
         &state,
         &session,
         &form.csrf_token,
@@ -124,12 +126,13 @@ pub(super) async fn submit_second_factor(
     )
     .await?
     {
-        Owed::By(user_id, return_to) => (user_id, return_to),
+        Owed::By(due, return_to) => (due, return_to),
         Owed::PasswordFirst(redirect) => return Ok(redirect),
     };
     let visitor = visitor(ip, &headers);
     let kek = state.keys.key_encryption_key();
-    let passed = sign_in::second_step(&state.store, kek, &user_id, &form.code, visitor, now)
+    let user_id = due.user_id.clone();
+    let passed = sign_in::second_step(&state.store, kek, due, &form.code, visitor, now)
         .await
         .map_err(page_error)?;
     match passed {
@@ -138,7 +141,7 @@ pub(super) async fn submit_second_factor(
             signed_in(&state, &session, &user, amr, visitor, now, &return_to).await
         }
         None => {
-            state.metrics.login_failed("second_factor");
+            state.metrics.login_failed(LoginFailure::SecondFactor);
             let page =
                 SecondFactorPage::new(&state, &session, &user_id, return_to, Some(WRONG_CODE));
             render(StatusCode::UNAUTHORIZED, &page.await?)
