@@ -86,6 +86,7 @@ pub async fn redeem_code(
         grant.account_id.as_ref(),
         &grant.user_id,
         &grant.amr,
+        AccountNamed::ByGrant,
     )
     .await?;
     let family = new_grant(client, &grant, now);
@@ -121,11 +122,14 @@ pub async fn redeem_code(
 
 /// `refresh_token` (RFC 6749 §6): rotate on every use; presenting a spent token again is
 /// reuse and revokes the family, except as a retry within the client's grace period.
+/// `switch_to` scopes the new access token to another account of the user's and binds the
+/// family to it (API.md §11).
 pub async fn refresh(
     ctx: Issuance<'_>,
     client: &Client,
     refresh_token: &str,
     requested_scope: Option<&Scope>,
+    switch_to: Option<&AccountId>,
     now: i64,
 ) -> Result<TokenResponse, TokenError> {
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
@@ -142,11 +146,15 @@ pub async fn refresh(
     if grant.client_id != client.client_id || !grant.is_active(now) || record.expires_at <= now {
         return Err(invalid().into());
     }
+    let (account_id, named) = match switch_to {
+        Some(account_id) => (Some(account_id), AccountNamed::ByRequest),
+        None => (grant.account_id.as_ref(), AccountNamed::ByGrant),
+    };
     let (user, standing) = match &grant.user_id {
         Some(user_id) => {
             let mut db = pool.acquire().await?;
             let standing =
-                account_standing(&mut db, grant.account_id.as_ref(), user_id, &grant.amr).await;
+                account_standing(&mut db, account_id, user_id, &grant.amr, named).await;
             (users::find(&mut *db, user_id).await?, standing)
         }
         None => (None, Ok(None)),
@@ -190,6 +198,11 @@ pub async fn refresh(
     let scope = token::narrowed_scope(&granted, requested_scope)?;
     let user = user.ok_or_else(invalid)?;
     let standing = standing?;
+    // One family, now of the account switched to: a later refresh without `account_id` stays
+    // there. Access tokens already issued for the old account live out their time.
+    if let Some(account_id) = switch_to.filter(|&id| grant.account_id.as_ref() != Some(id)) {
+        grants::rebind_account(&mut *change, &grant.id, account_id).await?;
+    }
     let refresh =
         issue_refresh_token(&mut change, client, &grant.id, Some(&token_hash), now).await?;
     grants::extend(
@@ -210,7 +223,7 @@ pub async fn refresh(
         ctx,
         client,
         &user.id,
-        grant.account_id.as_ref().zip(standing.as_ref()),
+        account_id.zip(standing.as_ref()),
         &grant.id,
         &scope,
         &grant.amr,
@@ -299,12 +312,6 @@ pub async fn exchange(
     }
     let granted = Scope::parse(&subject.scope).unwrap_or_default();
     let scope = token::narrowed_scope(&granted, requested_scope)?;
-    let not_member = || {
-        OAuthError::new(
-            ErrorCode::InvalidTarget,
-            "the user is not a member of that account",
-        )
-    };
     // The subject's liveness and the standing, from memory while nothing changed: this is
     // the hot path.
     let liveness = ctx
@@ -314,7 +321,7 @@ pub async fn exchange(
     if !liveness.live {
         return Err(OAuthError::invalid_grant("the subject token is revoked").into());
     }
-    let found = liveness.standing.ok_or_else(not_member)?;
+    let found = liveness.standing.ok_or_else(not_a_member)?;
     let mut standing = found.standing.clone();
     // A token for one account must not become a key to its parent or a sibling, nor a
     // higher role than it carried (a member's token must not mint an owner's).
@@ -325,7 +332,7 @@ pub async fn exchange(
                 .iter()
                 .any(|ancestor| ancestor.as_str() == subject_account);
         let Some(cap) = Held::carried_by(subject).filter(|_| within) else {
-            return Err(not_member().into());
+            return Err(not_a_member().into());
         };
         standing = standing.capped_by(&cap);
     }
@@ -333,11 +340,7 @@ pub async fn exchange(
     // The account token says how the user signed in, as the token it was traded from did.
     let amr = subject.amr.clone().unwrap_or_default();
     if found.mfa_required && !amr.iter().any(|method| method == "mfa") {
-        return Err(OAuthError::new(
-            ErrorCode::InsufficientUserAuthentication,
-            "the account requires a login with a second factor",
-        )
-        .into());
+        return Err(second_factor_required().into());
     }
     let subject = Subject::User {
         user_id: &user_id,
@@ -377,33 +380,65 @@ pub(crate) fn liveness_of(claims: &AccessTokenClaims) -> liveness::Token<'_> {
     }
 }
 
-/// The user's standing now in the account a grant is bound to, if it still may have one: a
-/// role there (its own or an ancestor's passed down), the account active, and a second
-/// factor in the login (`amr`) when the account (or an ancestor) requires one, which it may
-/// have started to since the login.
+/// Who named the account a token is to be scoped to, which decides how a refusal reads.
+#[derive(Clone, Copy)]
+enum AccountNamed {
+    /// The grant is bound to it: without standing there the grant serves no more
+    /// (`invalid_grant`: sign in again).
+    ByGrant,
+    /// The request names it, as an exchange does: refused as a target (`invalid_target`,
+    /// `insufficient_user_authentication`); the grant still serves its own account.
+    ByRequest,
+}
+
+/// The user's standing now in the account a grant is bound to (or a refresh switches to),
+/// if it may have one: a role there (its own or an ancestor's passed down), the account
+/// active, and a second factor in the login (`amr`) when the account (or an ancestor)
+/// requires one, which it may have started to since the login.
 async fn account_standing(
     db: &mut AnyConnection,
     account_id: Option<&AccountId>,
     user_id: &UserId,
     amr: &[String],
+    named: AccountNamed,
 ) -> Result<Option<Standing>, TokenError> {
     let Some(account_id) = account_id else {
         return Ok(None);
     };
     let found = liveness::standing(db, account_id, user_id)
         .await?
-        .ok_or_else(|| {
-            OAuthError::invalid_grant(
+        .ok_or_else(|| match named {
+            AccountNamed::ByGrant => OAuthError::invalid_grant(
                 "the user is no longer a member of that account, or it is suspended",
-            )
+            ),
+            AccountNamed::ByRequest => not_a_member(),
         })?;
     if found.mfa_required && !amr.iter().any(|method| method == "mfa") {
-        return Err(OAuthError::invalid_grant(
-            "the account requires a login with a second factor: sign in again",
-        )
+        return Err(match named {
+            AccountNamed::ByGrant => OAuthError::invalid_grant(
+                "the account requires a login with a second factor: sign in again",
+            ),
+            AccountNamed::ByRequest => second_factor_required(),
+        }
         .into());
     }
     Ok(Some(found.standing))
+}
+
+/// RFC 8693 §2.2.2: the account asked for is none the user may act in.
+fn not_a_member() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::InvalidTarget,
+        "the user is not a member of that account",
+    )
+}
+
+/// RFC 9470 §3: the account asked for requires a second factor this login lacks.
+fn second_factor_required() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::InsufficientUserAuthentication,
+        "the account requires a login with a second factor",
+    )
 }
 
 /// What an account token says of the user's standing there.
