@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::clock::Timestamp;
 use crate::email_address::EmailAddress;
 use crate::ids::AccountId;
+use crate::permission::Permission;
 use crate::validation::FieldError;
 
 const MAX_LABELS: usize = 64;
@@ -231,6 +232,24 @@ impl Account {
             ..self.clone()
         })
     }
+
+    /// The permission changing `field` (a name from [`Account::changed_fields`]) needs:
+    /// suspending and the security policy weigh as much as deleting (owners only, among the
+    /// built-in roles); billing details are billing's; the rest is the account's own.
+    pub fn permission_to_change(field: &str) -> Permission {
+        match field {
+            "status" | "settings" => Permission::AccountDelete,
+            "billing_email" => Permission::BillingWrite,
+            _ => Permission::AccountWrite,
+        }
+    }
+
+    /// The permissions that may change some field: who holds none may not patch at all.
+    pub const CHANGING: [Permission; 3] = [
+        Permission::AccountWrite,
+        Permission::BillingWrite,
+        Permission::AccountDelete,
+    ];
 
     /// The names of the fields that differ from `other`.
     pub fn changed_fields(&self, other: &Account) -> Vec<&'static str> {

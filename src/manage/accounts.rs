@@ -255,9 +255,8 @@ pub async fn find(store: &Store, account_id: &AccountId) -> Result<Account, Erro
         .ok_or(Error::NotFound("account"))
 }
 
-/// Changes an account by JSON Merge Patch (`account:write`; the status and the security
-/// policy `account:delete`, billing details `billing:write`). Unchanged, it
-/// writes and records nothing.
+/// Changes an account by JSON Merge Patch, each changed field with its permission
+/// (`Account::permission_to_change`). Unchanged, it writes and records nothing.
 pub async fn update(
     store: &Store,
     caller: &Caller,
@@ -265,8 +264,15 @@ pub async fn update(
     patch: &Value,
 ) -> Result<Account, Error> {
     let mut change = locked(store, account_id).await?;
-    let standing =
-        caller::authorize_in(&mut change, caller, account_id, Permission::AccountWrite).await?;
+    let standing = caller::related_in(&mut change, caller, account_id).await?;
+    if !Account::CHANGING
+        .iter()
+        .any(|permission| standing.may(*permission))
+    {
+        return Err(Error::forbidden(
+            "this needs the account:write permission on the account",
+        ));
+    }
     let current = accounts::find(&mut *change, account_id)
         .await?
         .ok_or(Error::NotFound("account"))?;
@@ -275,26 +281,16 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    // Suspending and the security policy weigh as much as deleting: owners only, among
-    // the built-in roles.
-    if updated.status != current.status && !standing.may(Permission::AccountDelete) {
-        return Err(Error::forbidden(
-            "changing the status needs the account:delete permission",
-        ));
-    }
-    if updated.settings.require_mfa != current.settings.require_mfa
-        && !standing.may(Permission::AccountDelete)
-    {
-        return Err(Error::forbidden(
-            "changing require_mfa needs the account:delete permission",
-        ));
-    }
-    if updated.billing_email != current.billing_email && !standing.may(Permission::BillingWrite) {
-        return Err(Error::forbidden(
-            "changing billing_email needs the billing:write permission",
-        ));
-    }
     let changed = updated.changed_fields(&current);
+    for field in &changed {
+        let needed = Account::permission_to_change(field);
+        if !standing.may(needed) {
+            return Err(Error::forbidden(format!(
+                "changing {field} needs the {} permission",
+                needed.as_str()
+            )));
+        }
+    }
     if changed.is_empty() {
         return Ok(current);
     }

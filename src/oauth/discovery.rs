@@ -39,7 +39,8 @@ pub fn metadata(issuer: &str) -> Value {
         "acr_values_supported": [claims::ACR_MFA, claims::ACR_PASSWORD],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "acr",
-            "email", "email_verified", "name", "uid", "acc", "role", "scope", "client_id"
+            "email", "email_verified", "name", "uid", "acc", "role", "permissions",
+            "inherited_from", "scope", "client_id"
         ],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

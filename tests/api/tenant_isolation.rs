@@ -174,3 +174,367 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
         1
     );
 }
+
+/// The permission each account endpoint asks for (API.md §11), and a body that would pass.
+fn guarded_endpoints(
+    a: &str,
+    fixtures: &Fixtures,
+) -> Vec<(Method, String, Option<Value>, &'static str)> {
+    let Fixtures {
+        client,
+        key,
+        invitation,
+        viewer,
+        role,
+    } = fixtures;
+    let members = format!("/v1/accounts/{a}/members");
+    vec![
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}"),
+            None,
+            "account:read",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/children"),
+            None,
+            "account:read",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}"),
+            Some(json!({"name": "Renamed"})),
+            "account:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/children"),
+            Some(json!({"name": "Child"})),
+            "account:write",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}"),
+            Some(json!({"billing_email": "billing@example.com"})),
+            "billing:write",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}"),
+            Some(json!({"settings": {"require_mfa": true}})),
+            "account:delete",
+        ),
+        (Method::GET, members.clone(), None, "members:read"),
+        (
+            Method::GET,
+            format!("{members}/{viewer}"),
+            None,
+            "members:read",
+        ),
+        (
+            Method::POST,
+            members.clone(),
+            Some(json!({"email": "new@example.com", "role": "viewer"})),
+            "members:write",
+        ),
+        (
+            Method::PATCH,
+            format!("{members}/{viewer}"),
+            Some(json!({"role": "viewer"})),
+            "members:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/invites"),
+            None,
+            "invites:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/invites"),
+            Some(json!({"email": "guest2@example.com", "role": "viewer"})),
+            "invites:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/roles"),
+            None,
+            "members:read",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/roles/{role}"),
+            None,
+            "members:read",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/roles"),
+            Some(json!({"id": "walker", "name": "Walker", "permissions": ["account:read"]})),
+            "roles:write",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/roles/{role}"),
+            Some(json!({"description": "walked"})),
+            "roles:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/clients"),
+            None,
+            "clients:read",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/clients/{client}"),
+            None,
+            "clients:read",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/clients/{client}"),
+            Some(json!({"name": "Renamed"})),
+            "clients:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/clients"),
+            Some(json!({
+                "name": "Walk",
+                "redirect_uris": ["https://walk.example.com/cb"],
+                "grant_types": ["authorization_code"],
+                "token_endpoint_auth_method": "client_secret_basic"
+            })),
+            "clients:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/clients/{client}/secret"),
+            None,
+            "clients:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/api-keys"),
+            None,
+            "api_keys:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/api-keys"),
+            Some(json!({"name": "walk", "role": "viewer"})),
+            "api_keys:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/api-keys/{key}/roll"),
+            None,
+            "api_keys:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/audit-logs"),
+            None,
+            "audit:read",
+        ),
+        (
+            Method::PUT,
+            format!("/v1/accounts/{a}/webhook"),
+            Some(json!({"url": "https://hooks.example.com/walk"})),
+            "webhooks:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/webhook"),
+            None,
+            "webhooks:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/webhook/rotate-secret"),
+            None,
+            "webhooks:write",
+        ),
+        // Destructive last: with the permission, they happen.
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/invites/{invitation}"),
+            None,
+            "invites:write",
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/webhook"),
+            None,
+            "webhooks:write",
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/clients/{client}"),
+            None,
+            "clients:write",
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/api-keys/{key}"),
+            None,
+            "api_keys:write",
+        ),
+        (
+            Method::DELETE,
+            format!("{members}/{viewer}"),
+            None,
+            "members:write",
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/roles/{role}"),
+            None,
+            "roles:write",
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}?cascade=true"),
+            None,
+            "account:delete",
+        ),
+    ]
+}
+
+/// What the walk's endpoints name.
+struct Fixtures {
+    client: String,
+    key: String,
+    invitation: String,
+    viewer: String,
+    role: String,
+}
+
+#[tokio::test]
+async fn every_account_endpoint_needs_its_permission() {
+    // The webhook's address is not resolved when private ones are allowed: no network here.
+    let app = &TestApp::spawn_with(|config| config.webhook_block_private = false).await;
+    let acme = app.team("perm").await;
+    let a = acme.account.as_str();
+    let owner = &acme.owner.token;
+    let post = |path: String, body: Value| async move {
+        let response = app
+            .api(Method::POST, &path, owner)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{path}");
+        response.json::<Value>().await.unwrap()
+    };
+    let catalogue: Value = app
+        .api(Method::GET, "/v1/permissions", owner)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let catalogue: Vec<String> = catalogue["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(catalogue.len(), 16);
+    // For each permission, a member whose role has everything else, and one whose role has
+    // it and what granting a viewer takes (the walk's bodies grant `viewer`).
+    let mut holders = std::collections::BTreeMap::new();
+    for permission in &catalogue {
+        let slug = permission.replace(':', "-");
+        let all_but: Vec<&String> = catalogue.iter().filter(|p| *p != permission).collect();
+        let with: Vec<&str> = [permission.as_str(), "account:read", "members:read"].into();
+        let mut pair = Vec::new();
+        for (id, permissions) in [
+            (format!("no-{slug}"), json!(all_but)),
+            (format!("only-{slug}"), json!(with)),
+        ] {
+            let path = format!("/v1/accounts/{a}/roles");
+            post(
+                path,
+                json!({"id": id, "name": id, "permissions": permissions}),
+            )
+            .await;
+            let holder = app.user(&format!("{id}@example.com")).await;
+            app.verify_email(&holder).await;
+            app.add_member(&acme.owner, a, &holder, &id).await;
+            pair.push(holder.token);
+        }
+        holders.insert(permission.clone(), pair);
+    }
+    let target_role = "walk-target";
+    post(
+        format!("/v1/accounts/{a}/roles"),
+        json!({"id": target_role, "name": "Target", "permissions": ["account:read"]}),
+    )
+    .await;
+    let client = post(
+        format!("/v1/accounts/{a}/clients"),
+        json!({
+            "name": "Target",
+            "redirect_uris": ["https://target.example.com/cb"],
+            "grant_types": ["authorization_code"],
+            "token_endpoint_auth_method": "client_secret_basic"
+        }),
+    )
+    .await;
+    let key = post(
+        format!("/v1/accounts/{a}/api-keys"),
+        json!({"name": "target", "role": "viewer"}),
+    )
+    .await;
+    let invitation = post(
+        format!("/v1/accounts/{a}/invites"),
+        json!({"email": "target@example.com", "role": "viewer"}),
+    )
+    .await;
+    let fixtures = Fixtures {
+        client: client["client_id"].as_str().unwrap().to_owned(),
+        key: key["id"].as_str().unwrap().to_owned(),
+        invitation: invitation["id"].as_str().unwrap().to_owned(),
+        viewer: acme.viewer.id.clone(),
+        role: target_role.to_owned(),
+    };
+    let send = |method: &Method, path: &str, body: &Option<Value>, token: &str| {
+        let mut request = app.api(method.clone(), path, token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send()
+    };
+    let endpoints = guarded_endpoints(a, &fixtures);
+    for (method, path, body, permission) in &endpoints {
+        let [without, with] = &holders[*permission][..] else {
+            unreachable!()
+        };
+        let response = send(method, path, body, without).await.unwrap();
+        assert_eq!(
+            response.status(),
+            403,
+            "{method} {path} without {permission}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], "forbidden", "{method} {path}");
+        let response = send(method, path, body, with).await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{method} {path} with {permission}: {} {}",
+            response.status(),
+            response.text().await.unwrap()
+        );
+    }
+    // The last endpoint deleted the account: nothing of it is left to act on.
+    let response = app
+        .api(Method::GET, &format!("/v1/accounts/{a}"), owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
