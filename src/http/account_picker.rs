@@ -105,7 +105,15 @@ async fn choose_account(
             Some(account_id) => Ok(back_with_account(&state, &query, Some(&account_id))),
             None => {
                 let error = Some("Choose one of the accounts listed.");
-                picker(&state, &session, &query, &examined, StatusCode::BAD_REQUEST, error).await
+                picker(
+                    &state,
+                    &session,
+                    &query,
+                    &examined,
+                    StatusCode::BAD_REQUEST,
+                    error,
+                )
+                .await
             }
         }
     }
