@@ -147,6 +147,7 @@ pub struct ClientSettings {
     /// Audiences besides its own id that token exchange may name for this client (RFC 8693
     /// `audience`); another client's id only when listed here.
     pub allowed_audiences: Vec<String>,
+    /// Whether `/oauth2/authorize` has the user pick an account (API.md §11).
     pub account_selection: AccountSelection,
 }
 

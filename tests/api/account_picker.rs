@@ -13,15 +13,15 @@ use crate::helpers::{
 
 /// The bootstrap admin's accounts once `accounts` has run: the first account (owner), Acme
 /// (owner) and EMEA under Acme (member).
-struct Accounts {
-    first: String,
-    acme: String,
-    emea: String,
+pub struct Accounts {
+    pub first: String,
+    pub acme: String,
+    pub emea: String,
 }
 
 /// Gives the admin two more accounts: Acme, which the admin owns, and EMEA under it, which
 /// someone else owns and the admin is a member of.
-async fn accounts(deployment: &Deployment, app: &TestApp) -> Accounts {
+pub async fn accounts(deployment: &Deployment, app: &TestApp) -> Accounts {
     let first = crate::discovery::first_account_id(app).await;
     let create = |name: &str, owner: &str, parent: Option<&str>| {
         let mut args = vec!["accounts", "create", "--name", name, "--owner", owner];
@@ -209,7 +209,7 @@ async fn prompt_select_account_lists_the_accounts_and_the_choice_binds_the_grant
         .collect();
     assert_eq!(
         checked,
-        [accounts.emea.clone()],
+        [accounts.emea.as_str()],
         "account_hint checks its radio"
     );
 
