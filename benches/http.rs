@@ -50,7 +50,7 @@ use tessera::ids::GrantId;
 use tessera::keys::{KeyRing, SigningKey};
 use tessera::oauth::claims::AccessTokenClaims;
 use tessera::oauth::client::{ClientSettings, GrantType};
-use tessera::role::Role;
+use tessera::role::Builtin;
 use tessera::state::AppState;
 use tessera::store::api_keys;
 use tessera::store::grants::{self, Grant};
@@ -325,7 +325,7 @@ impl Seed {
         let api_key = ApiKey::new(
             account_id.clone(),
             "bench key".into(),
-            Role::Admin,
+            Builtin::Admin.into(),
             None,
             None,
             tessera::clock::now(),
@@ -528,6 +528,8 @@ fn sample_claims() -> AccessTokenClaims {
         uid: Some("usr_01JD5Q7Z3M4K8X2N6P9R1T0VWY".into()),
         acc: Some("acc_01JD5Q7ZB1C3D5E7F9G2H4J6KM".into()),
         role: Some("admin".into()),
+        permissions: Some(Builtin::Admin.permissions().ids()),
+        inherited_from: None,
         gid: None,
         amr: Some(vec!["pwd".into()]),
         acr: Some("urn:tessera:acr:pwd".into()),

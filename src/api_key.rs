@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, ApiKeyId, UserId};
-use crate::role::Role;
+use crate::role::RoleId;
 use crate::secret;
 
 /// What every API key secret starts with.
@@ -39,7 +39,7 @@ pub struct ApiKey {
     pub id: ApiKeyId,
     pub account_id: AccountId,
     pub name: String,
-    pub role: Role,
+    pub role: RoleId,
     pub created_by: Option<String>,
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
@@ -52,7 +52,7 @@ impl ApiKey {
     pub fn new(
         account_id: AccountId,
         name: String,
-        role: Role,
+        role: RoleId,
         created_by: Option<&UserId>,
         expires_at: Option<Timestamp>,
         now: i64,
@@ -97,7 +97,7 @@ mod tests {
     use super::{ApiKey, ApiKeyStatus, generate, looks_like_key};
     use crate::clock::Timestamp;
     use crate::ids::AccountId;
-    use crate::role::Role;
+    use crate::role::Builtin;
 
     #[test]
     fn keys_are_prefixed_url_safe_and_long() {
@@ -112,7 +112,7 @@ mod tests {
         let mut key = ApiKey::new(
             AccountId::generate(),
             "ci".into(),
-            Role::Member,
+            Builtin::Member.into(),
             None,
             Some(Timestamp(100)),
             0,

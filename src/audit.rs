@@ -58,6 +58,10 @@ actions! {
     ApiKeyCreated = "api_key.created", access: true;
     ApiKeyRolled = "api_key.rolled", access: true;
     ApiKeyRevoked = "api_key.revoked", access: true;
+    // A role's permissions are part of every cached standing of its holders.
+    RoleCreated = "role.created", access: false;
+    RoleUpdated = "role.updated", access: true;
+    RoleDeleted = "role.deleted", access: true;
     WebhookUpdated = "webhook.updated", access: false;
     WebhookDeleted = "webhook.deleted", access: false;
     WebhookSecretRotated = "webhook.secret_rotated", access: false;

@@ -10,7 +10,7 @@ use crate::oauth::scope::Scope;
 use crate::oauth::token::CodeGrant;
 use crate::secret;
 use crate::store::accounts::Selectable;
-use crate::store::{Store, Unaudited, accounts, authorization_codes, consents, memberships, users};
+use crate::store::{Store, Unaudited, accounts, authorization_codes, consents, liveness, users};
 use crate::user::User;
 
 /// Codes live at most this long (the contract allows 60 s).
@@ -63,11 +63,11 @@ pub async fn gather<'r>(
     };
     facts.authentication = Some(authentication);
     if let Some(account_id) = &request.account_id {
-        facts.member_of_requested_account =
-            memberships::role_in_active_account(store.pool(), account_id, &user.id)
-                .await?
-                .is_some();
-        facts.account_requires_mfa = accounts::mfa_required(store.pool(), account_id).await?;
+        let mut db = store.pool().acquire().await?;
+        if let Some(found) = liveness::standing(&mut db, account_id, &user.id).await? {
+            facts.member_of_requested_account = true;
+            facts.account_requires_mfa = found.mfa_required;
+        }
     }
     let mut selectable = Vec::new();
     if decision::asks_for_account(request, client.settings.account_selection) {
@@ -91,7 +91,7 @@ pub async fn gather<'r>(
     facts.client_trusted = client.first_party
         || (!client.self_registered
             && access::is_member_along(
-                &accounts::lineage(store.pool(), &client.account_id, &user.id).await?,
+                &accounts::lineage(store.pool(), &client.account_id, Some(&user.id)).await?,
             ));
     if !facts.client_trusted {
         facts.consented = consents::exists(

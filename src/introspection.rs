@@ -5,14 +5,14 @@
 
 use serde_json::{Value, json};
 
+use crate::access::Held;
 use crate::api_key;
 use crate::config::Issuer;
 use crate::ids::{AccountId, ClientId, UserId};
 use crate::keys::KeyRing;
 use crate::oauth::client::Client;
-use crate::role::Role;
 use crate::secret;
-use crate::store::{Store, api_keys, grants, memberships, refresh_tokens};
+use crate::store::{Store, api_keys, grants, liveness, refresh_tokens};
 use crate::tokens;
 
 /// The introspection answer about `token` for the client `caller`: an access token, an API
@@ -70,13 +70,18 @@ async fn access_token_view(
     }
     // The role held now, never more than the token was issued with: a demotion shows at once,
     // a promotion does not widen a token already out.
-    let role = match (&member, liveness.role) {
-        (None, _) => claims.role.clone(),
-        (Some(_), Some(now_role)) => claims
-            .role
-            .as_deref()
-            .and_then(Role::parse)
-            .map(|issued| issued.min(now_role).as_str().to_owned()),
+    let (role, permissions) = match (&member, liveness.standing) {
+        (None, _) => (claims.role.clone(), None),
+        (Some(_), Some(found)) => {
+            let standing = match Held::carried_by(&claims) {
+                Some(issued) => found.standing.clone().capped_by(&issued),
+                None => return Ok(Some(json!({"active": false}))),
+            };
+            (
+                Some(standing.role.to_string()),
+                Some(standing.permissions.ids()),
+            )
+        }
         (Some(_), None) => return Ok(Some(json!({"active": false}))),
     };
     let mut view = json!({
@@ -97,6 +102,9 @@ async fn access_token_view(
             view[name] = value.into();
         }
     }
+    if let Some(permissions) = permissions {
+        view["permissions"] = permissions.into();
+    }
     Ok(Some(view))
 }
 
@@ -111,7 +119,8 @@ async fn api_key_view(
 ) -> Result<Value, sqlx::Error> {
     let key =
         api_keys::find_by_token_hash_in_active_account(store.pool(), &secret::hash(token)).await?;
-    let Some(key) = key.filter(|key| key.is_active(now) && key.account_id == caller.account_id)
+    let Some((key, _)) =
+        key.filter(|(key, _)| key.is_active(now) && key.account_id == caller.account_id)
     else {
         return Ok(json!({"active": false}));
     };
@@ -159,10 +168,11 @@ async fn refresh_token_view(
         view["sub"] = user_id.to_string().into();
         view["uid"] = user_id.to_string().into();
         if let Some(account_id) = &grant.account_id {
-            match memberships::role_in_active_account(store.pool(), account_id, user_id).await? {
-                Some(role) => {
+            let mut db = store.pool().acquire().await?;
+            match liveness::standing(&mut db, account_id, user_id).await? {
+                Some(found) => {
                     view["acc"] = account_id.to_string().into();
-                    view["role"] = role.as_str().into();
+                    view["role"] = found.standing.role.as_str().into();
                 }
                 None => return Ok(Some(json!({"active": false}))),
             }

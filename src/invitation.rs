@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, InvitationId, UserId};
-use crate::role::Role;
+use crate::role::RoleId;
 
 /// Invitations live 7 days unless the inviter says otherwise, at most 30 days.
 pub const DEFAULT_TTL_SECONDS: i64 = 7 * 86_400;
@@ -50,7 +50,7 @@ pub struct Invitation {
     pub id: InvitationId,
     pub account_id: AccountId,
     pub email: String,
-    pub role: Role,
+    pub role: RoleId,
     pub status: InvitationStatus,
     pub invited_by: Option<UserId>,
     pub expires_at: Timestamp,
@@ -95,14 +95,14 @@ mod tests {
     use super::{Invitation, InvitationStatus, Unanswerable, check_answerable};
     use crate::clock::Timestamp;
     use crate::ids::{AccountId, InvitationId};
-    use crate::role::Role;
+    use crate::role::Builtin;
 
     fn invitation(status: InvitationStatus, expires_at: i64) -> Invitation {
         Invitation {
             id: InvitationId::generate(),
             account_id: AccountId::generate(),
             email: "Ada@Example.com".into(),
-            role: Role::Member,
+            role: Builtin::Member.into(),
             status,
             invited_by: None,
             expires_at: Timestamp(expires_at),

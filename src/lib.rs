@@ -29,6 +29,7 @@ pub mod mfa;
 pub mod oauth;
 pub mod passkey;
 pub mod password;
+pub mod permission;
 pub mod profile;
 pub mod rate_limit;
 pub mod revocation;

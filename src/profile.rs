@@ -19,7 +19,7 @@ use crate::invitation::Invitation;
 use crate::mailer;
 use crate::password::{self, Hasher, PasswordError};
 use crate::rate_limit;
-use crate::role::Role;
+use crate::role::RoleId;
 use crate::secret;
 use crate::store::user_tokens::{self, Purpose};
 use crate::store::{
@@ -338,7 +338,7 @@ pub async fn accounts(
     within: Option<&AccountId>,
     after: &Position,
     limit: i64,
-) -> Result<Vec<(Account, Role, Position)>, sqlx::Error> {
+) -> Result<Vec<(Account, RoleId, Position)>, sqlx::Error> {
     accounts::of_user(store.pool(), user_id, within, after, limit).await
 }
 

@@ -2,23 +2,24 @@
 //! exchange) loads what it needs, applies the `oauth` rules, persists in one transaction,
 //! and signs after committing (a signature must not hold the database's write lock).
 
-use sqlx::{Any, AnyConnection, Executor};
+use sqlx::AnyConnection;
+
+use crate::access::{Held, Standing};
 
 use crate::clock;
 use crate::ids::{AccountId, GrantId, UserId};
 use crate::keys::KeyRing;
-use crate::oauth::claims::{AccessTokenClaims, Subject};
+use crate::oauth::claims::{AccessTokenClaims, AccountRole, Subject};
 use crate::oauth::client::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::id_token::{self, ID_TOKEN_TYP, IdTokenClaims};
 use crate::oauth::scope::{self, Scope};
 use crate::oauth::token::{self, CodeGrant, SpentRefreshToken, TokenResponse};
-use crate::role::Role;
 use crate::secret;
 use crate::store::grants::{self, Grant};
 use crate::store::refresh_tokens::Children;
 use crate::store::{
-    Store, Unaudited, accounts, authorization_codes, liveness, memberships, refresh_tokens, users,
+    Store, Unaudited, accounts, authorization_codes, liveness, refresh_tokens, users,
 };
 use crate::user::User;
 
@@ -80,11 +81,12 @@ pub async fn redeem_code(
     let user = users::find(&mut *change, &grant.user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
-    let role = account_role(
-        &mut *change,
+    let standing = account_standing(
+        &mut change,
         grant.account_id.as_ref(),
         &grant.user_id,
         &grant.amr,
+        AccountNamed::ByGrant,
     )
     .await?;
     let family = new_grant(client, &grant, now);
@@ -108,7 +110,7 @@ pub async fn redeem_code(
         ctx,
         client,
         &user.id,
-        grant.account_id.as_ref().zip(role),
+        grant.account_id.as_ref().zip(standing.as_ref()),
         &family.id,
         &grant.scope,
         &grant.amr,
@@ -120,11 +122,14 @@ pub async fn redeem_code(
 
 /// `refresh_token` (RFC 6749 §6): rotate on every use; presenting a spent token again is
 /// reuse and revokes the family, except as a retry within the client's grace period.
+/// `switch_to` scopes the new access token to another account of the user's and binds the
+/// family to it (API.md §11).
 pub async fn refresh(
     ctx: Issuance<'_>,
     client: &Client,
     refresh_token: &str,
     requested_scope: Option<&Scope>,
+    switch_to: Option<&AccountId>,
     now: i64,
 ) -> Result<TokenResponse, TokenError> {
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
@@ -141,11 +146,17 @@ pub async fn refresh(
     if grant.client_id != client.client_id || !grant.is_active(now) || record.expires_at <= now {
         return Err(invalid().into());
     }
-    let (user, role) = match &grant.user_id {
-        Some(user_id) => (
-            users::find(pool, user_id).await?,
-            account_role(pool, grant.account_id.as_ref(), user_id, &grant.amr).await,
-        ),
+    let (account_id, named) = match switch_to {
+        Some(account_id) => (Some(account_id), AccountNamed::ByRequest),
+        None => (grant.account_id.as_ref(), AccountNamed::ByGrant),
+    };
+    let (user, standing) = match &grant.user_id {
+        Some(user_id) => {
+            let mut db = pool.acquire().await?;
+            let standing =
+                account_standing(&mut db, account_id, user_id, &grant.amr, named).await;
+            (users::find(&mut *db, user_id).await?, standing)
+        }
         None => (None, Ok(None)),
     };
 
@@ -186,7 +197,12 @@ pub async fn refresh(
     let granted = Scope::parse(&grant.scope).unwrap_or_default();
     let scope = token::narrowed_scope(&granted, requested_scope)?;
     let user = user.ok_or_else(invalid)?;
-    let role = role?;
+    let standing = standing?;
+    // One family, now of the account switched to: a later refresh without `account_id` stays
+    // there. Access tokens already issued for the old account live out their time.
+    if let Some(account_id) = switch_to.filter(|&id| grant.account_id.as_ref() != Some(id)) {
+        grants::rebind_account(&mut *change, &grant.id, account_id).await?;
+    }
     let refresh =
         issue_refresh_token(&mut change, client, &grant.id, Some(&token_hash), now).await?;
     grants::extend(
@@ -207,7 +223,7 @@ pub async fn refresh(
         ctx,
         client,
         &user.id,
-        grant.account_id.as_ref().zip(role),
+        account_id.zip(standing.as_ref()),
         &grant.id,
         &scope,
         &grant.amr,
@@ -267,10 +283,11 @@ pub async fn client_credentials(
 pub const AUDIENCE_REFUSED: &str = "the client may not address that audience";
 
 /// RFC 8693 token exchange, also behind `POST /v1/auth/account-token`: a user's access token
-/// issued to `client`, still live, becomes an access token scoped to one account the user belongs to,
-/// with the role read now, a scope no wider than the subject's, and no refresh token.
-/// An account-scoped subject reaches only its account and descendants, with at most its role;
-/// the audience is the client itself or one it registered (API.md §5).
+/// issued to `client`, still live, becomes an access token scoped to one account the user
+/// stands in (a role of its own there, or one an ancestor passes down), with the standing
+/// read now, a scope no wider than the subject's, and no refresh token. An account-scoped
+/// subject reaches only its account and descendants, with at most its role; the audience is
+/// the client itself or one it registered (API.md §5).
 pub async fn exchange(
     ctx: Issuance<'_>,
     client: &Client,
@@ -279,7 +296,7 @@ pub async fn exchange(
     audience: Option<&str>,
     requested_scope: Option<&Scope>,
     now: i64,
-) -> Result<(TokenResponse, Role), TokenError> {
+) -> Result<(TokenResponse, Standing), TokenError> {
     if subject.client_id != client.client_id.as_str() {
         return Err(
             OAuthError::invalid_grant("the subject token was issued to another client").into(),
@@ -295,13 +312,8 @@ pub async fn exchange(
     }
     let granted = Scope::parse(&subject.scope).unwrap_or_default();
     let scope = token::narrowed_scope(&granted, requested_scope)?;
-    let not_member = || {
-        OAuthError::new(
-            ErrorCode::InvalidTarget,
-            "the user is not a member of that account",
-        )
-    };
-    // The subject's liveness and the membership, in one round trip: this is the hot path.
+    // The subject's liveness and the standing, from memory while nothing changed: this is
+    // the hot path.
     let liveness = ctx
         .store
         .liveness(liveness_of(subject), Some((account_id, &user_id)), now)
@@ -309,34 +321,30 @@ pub async fn exchange(
     if !liveness.live {
         return Err(OAuthError::invalid_grant("the subject token is revoked").into());
     }
-    let mut role = liveness.role.ok_or_else(not_member)?;
+    let found = liveness.standing.ok_or_else(not_a_member)?;
+    let mut standing = found.standing.clone();
     // A token for one account must not become a key to its parent or a sibling, nor a
     // higher role than it carried (a member's token must not mint an owner's).
     if let Some(subject_account) = &subject.acc {
-        let subject_role = subject.role.as_deref().and_then(Role::parse);
         let within = account_id.as_str() == subject_account
             || accounts::ancestry(ctx.store.pool(), account_id)
                 .await?
                 .iter()
                 .any(|ancestor| ancestor.as_str() == subject_account);
-        let Some(subject_role) = subject_role.filter(|_| within) else {
-            return Err(not_member().into());
+        let Some(cap) = Held::carried_by(subject).filter(|_| within) else {
+            return Err(not_a_member().into());
         };
-        role = role.min(subject_role);
+        standing = standing.capped_by(&cap);
     }
     let grant_id = subject.gid.as_deref().and_then(GrantId::parse);
     // The account token says how the user signed in, as the token it was traded from did.
     let amr = subject.amr.clone().unwrap_or_default();
-    if liveness.mfa_required && !amr.iter().any(|method| method == "mfa") {
-        return Err(OAuthError::new(
-            ErrorCode::InsufficientUserAuthentication,
-            "the account requires a login with a second factor",
-        )
-        .into());
+    if found.mfa_required && !amr.iter().any(|method| method == "mfa") {
+        return Err(second_factor_required().into());
     }
     let subject = Subject::User {
         user_id: &user_id,
-        account: Some((account_id, role)),
+        account: Some(account_role(account_id, &standing)),
         grant_id: grant_id.as_ref(),
     };
     let claims =
@@ -348,7 +356,7 @@ pub async fn exchange(
         &scope,
     );
     response.issued_token_type = Some(token::ACCESS_TOKEN_TYPE);
-    Ok((response, role))
+    Ok((response, standing))
 }
 
 /// Whether an access token that verified is still live: not revoked by itself, its grant not
@@ -372,33 +380,75 @@ pub(crate) fn liveness_of(claims: &AccessTokenClaims) -> liveness::Token<'_> {
     }
 }
 
-/// The role for an account-scoped grant, checked at issue time.
-/// The user's role now in the account a grant is bound to, if it still may have one: a
-/// member, the account active, and a second factor in the login (`amr`) when the account
-/// (or an ancestor) requires one, which it may have started to since the login.
-async fn account_role<'e>(
-    db: impl Executor<'e, Database = Any>,
+/// Who named the account a token is to be scoped to, which decides how a refusal reads.
+#[derive(Clone, Copy)]
+enum AccountNamed {
+    /// The grant is bound to it: without standing there the grant serves no more
+    /// (`invalid_grant`: sign in again).
+    ByGrant,
+    /// The request names it, as an exchange does: refused as a target (`invalid_target`,
+    /// `insufficient_user_authentication`); the grant still serves its own account.
+    ByRequest,
+}
+
+/// The user's standing now in the account a grant is bound to (or a refresh switches to),
+/// if it may have one: a role there (its own or an ancestor's passed down), the account
+/// active, and a second factor in the login (`amr`) when the account (or an ancestor)
+/// requires one, which it may have started to since the login.
+async fn account_standing(
+    db: &mut AnyConnection,
     account_id: Option<&AccountId>,
     user_id: &UserId,
     amr: &[String],
-) -> Result<Option<Role>, TokenError> {
+    named: AccountNamed,
+) -> Result<Option<Standing>, TokenError> {
     let Some(account_id) = account_id else {
         return Ok(None);
     };
-    let (role, mfa_required) = memberships::standing_in(db, account_id, user_id)
+    let found = liveness::standing(db, account_id, user_id)
         .await?
-        .ok_or_else(|| {
-            OAuthError::invalid_grant(
+        .ok_or_else(|| match named {
+            AccountNamed::ByGrant => OAuthError::invalid_grant(
                 "the user is no longer a member of that account, or it is suspended",
-            )
+            ),
+            AccountNamed::ByRequest => not_a_member(),
         })?;
-    if mfa_required && !amr.iter().any(|method| method == "mfa") {
-        return Err(OAuthError::invalid_grant(
-            "the account requires a login with a second factor: sign in again",
-        )
+    if found.mfa_required && !amr.iter().any(|method| method == "mfa") {
+        return Err(match named {
+            AccountNamed::ByGrant => OAuthError::invalid_grant(
+                "the account requires a login with a second factor: sign in again",
+            ),
+            AccountNamed::ByRequest => second_factor_required(),
+        }
         .into());
     }
-    Ok(Some(role))
+    Ok(Some(found.standing))
+}
+
+/// RFC 8693 §2.2.2: the account asked for is none the user may act in.
+fn not_a_member() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::InvalidTarget,
+        "the user is not a member of that account",
+    )
+}
+
+/// RFC 9470 §3: the account asked for requires a second factor this login lacks.
+fn second_factor_required() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::InsufficientUserAuthentication,
+        "the account requires a login with a second factor",
+    )
+}
+
+/// What an account token says of the user's standing there.
+fn account_role<'a>(account_id: &'a AccountId, standing: &'a Standing) -> AccountRole<'a> {
+    AccountRole {
+        account_id,
+        role: &standing.role,
+        permissions: standing.permissions.ids(),
+        inherited_from: standing.inherited_from.as_ref(),
+    }
 }
 
 fn new_grant(client: &Client, code: &CodeGrant, now: i64) -> Grant {
@@ -469,7 +519,7 @@ fn sign_user_tokens(
     ctx: Issuance<'_>,
     client: &Client,
     user_id: &UserId,
-    account: Option<(&AccountId, Role)>,
+    account: Option<(&AccountId, &Standing)>,
     grant_id: &GrantId,
     scope: &Scope,
     amr: &[String],
@@ -479,7 +529,7 @@ fn sign_user_tokens(
 ) -> Result<TokenResponse, TokenError> {
     let subject = Subject::User {
         user_id,
-        account,
+        account: account.map(|(account_id, standing)| account_role(account_id, standing)),
         grant_id: Some(grant_id),
     };
     let claims = access_token_claims(ctx, client, &subject, scope, None, now).signed_in_by(amr);

@@ -21,6 +21,7 @@ use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render};
 use crate::manage::sessions;
 use crate::manage::sign_in::Visitor;
 use crate::profile::{self, Edit, EmailChange, ProfileError, Proof};
+use crate::role::RoleId;
 use crate::session::LoginSession;
 use crate::state::AppState;
 use crate::store::Position;
@@ -48,9 +49,9 @@ struct AccountPage<'a> {
     email_verified: bool,
     name: &'a str,
     /// (account name, role)
-    memberships: Vec<(String, &'static str)>,
+    memberships: Vec<(String, RoleId)>,
     /// (account name, role, expiry)
-    invitations: Vec<(String, &'static str, String)>,
+    invitations: Vec<(String, RoleId, String)>,
     notice: Option<&'a str>,
     error: Option<String>,
 }
@@ -146,7 +147,7 @@ async fn page(
     let memberships = profile::accounts(&state.store, &user.id, None, &Position::start(), LISTED)
         .await?
         .into_iter()
-        .map(|(account, role, _)| (account.name, role.as_str()))
+        .map(|(account, role, _)| (account.name, role))
         .collect();
     let now = clock::now();
     let invitations =
@@ -156,7 +157,7 @@ async fn page(
             .map(|(invitation, account_name)| {
                 (
                     account_name,
-                    invitation.role.as_str(),
+                    invitation.role,
                     invitation.expires_at.for_people(),
                 )
             })

@@ -25,7 +25,7 @@ use crate::oauth::client::{
     DEFAULT_REFRESH_TOKEN_TTL_SECONDS, GrantType,
 };
 use crate::oauth::scope;
-use crate::role::Role;
+use crate::permission::Permission;
 use crate::state::AppState;
 use crate::validation::FieldError;
 
@@ -279,11 +279,12 @@ impl FromRequestParts<AppState> for InitialAccessToken {
         state: &AppState,
     ) -> Result<InitialAccessToken, RegisterError> {
         let token = bearer(&parts.headers)?;
-        let key = crate::manage::caller::authenticate_api_key(&state.store, token)
+        let (key, held) = crate::manage::caller::authenticate_api_key(&state.store, token)
             .await
             .map_err(Error::from)?
             .ok_or(RegisterError::InvalidToken)?;
-        if key.role < Role::Admin {
+        // Registering a client into the account is what `clients:write` allows.
+        if !held.permissions.contains(Permission::ClientsWrite) {
             return Err(RegisterError::InsufficientRole);
         }
         Ok(InitialAccessToken(key))

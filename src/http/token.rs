@@ -56,12 +56,14 @@ async fn exchange_token(
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
+            account_id,
         } => {
             tokens::refresh(
                 state.issuance(),
                 &client,
                 &refresh_token,
                 scope.as_ref(),
+                account_id.as_ref(),
                 now,
             )
             .await?

@@ -13,10 +13,11 @@ use crate::clock::{self, Timestamp};
 use crate::config::Issuer;
 use crate::email_address::EmailAddress;
 use crate::ids::AccountId;
-use crate::manage::Error;
 use crate::manage::caller::{self, Caller};
+use crate::manage::{Error, locked};
 use crate::password::Hasher;
-use crate::role::Role;
+use crate::permission::Permission;
+use crate::role::Builtin;
 use crate::search::Condition;
 use crate::store::{Change, Position, Recorded, Store, accounts, memberships, users};
 use crate::user::User;
@@ -37,7 +38,7 @@ pub struct NewAccount {
 pub async fn create(store: &Store, caller: &Caller, new: NewAccount) -> Result<Account, Error> {
     match &new.parent_id {
         Some(parent_id) => {
-            caller::authorize(store, caller, parent_id, Role::Admin).await?;
+            caller::authorize(store, caller, parent_id, Permission::AccountWrite).await?;
         }
         None => caller.require_user_level()?,
     }
@@ -196,7 +197,14 @@ pub async fn insert_with_owner<'s>(
     now: i64,
 ) -> Result<Recorded<'s>, sqlx::Error> {
     accounts::insert(&mut *change, account).await?;
-    memberships::insert(&mut *change, &account.id, &owner.id, Role::Owner, now).await?;
+    memberships::insert(
+        &mut *change,
+        &account.id,
+        &owner.id,
+        &Builtin::Owner.into(),
+        now,
+    )
+    .await?;
     let account_id = account.id.as_str();
     let details = json!({"name": account.name});
     let created = origin.event(
@@ -207,7 +215,7 @@ pub async fn insert_with_owner<'s>(
         details,
     );
     let mut change = change.record(&created, now).await?;
-    let details = json!({"role": Role::Owner});
+    let details = json!({"role": Builtin::Owner.as_str()});
     let owner_added = origin.event(
         Some(&account.id),
         Action::MemberAdded,
@@ -236,7 +244,7 @@ pub async fn show(
     caller: &Caller,
     account_id: &AccountId,
 ) -> Result<Account, Error> {
-    caller::authorize(store, caller, account_id, Role::Viewer).await?;
+    caller::authorize(store, caller, account_id, Permission::AccountRead).await?;
     find(store, account_id).await
 }
 
@@ -247,7 +255,8 @@ pub async fn find(store: &Store, account_id: &AccountId) -> Result<Account, Erro
         .ok_or(Error::NotFound("account"))
 }
 
-/// Changes an account by JSON Merge Patch (admins; the status only owners). Unchanged, it
+/// Changes an account by JSON Merge Patch (`account:write`; the status and the security
+/// policy `account:delete`, billing details `billing:write`). Unchanged, it
 /// writes and records nothing.
 pub async fn update(
     store: &Store,
@@ -255,11 +264,9 @@ pub async fn update(
     account_id: &AccountId,
     patch: &Value,
 ) -> Result<Account, Error> {
-    let mut change = store
-        .change_account(account_id)
-        .await?
-        .ok_or(Error::NotFound("account"))?;
-    let role = caller::authorize_in(&mut change, caller, account_id, Role::Admin).await?;
+    let mut change = locked(store, account_id).await?;
+    let standing =
+        caller::authorize_in(&mut change, caller, account_id, Permission::AccountWrite).await?;
     let current = accounts::find(&mut *change, account_id)
         .await?
         .ok_or(Error::NotFound("account"))?;
@@ -268,11 +275,24 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    if updated.status != current.status && role < Role::Owner {
-        return Err(Error::forbidden("only an owner may change the status"));
+    // Suspending and the security policy weigh as much as deleting: owners only, among
+    // the built-in roles.
+    if updated.status != current.status && !standing.may(Permission::AccountDelete) {
+        return Err(Error::forbidden(
+            "changing the status needs the account:delete permission",
+        ));
     }
-    if updated.settings.require_mfa != current.settings.require_mfa && role < Role::Owner {
-        return Err(Error::forbidden("only an owner may change require_mfa"));
+    if updated.settings.require_mfa != current.settings.require_mfa
+        && !standing.may(Permission::AccountDelete)
+    {
+        return Err(Error::forbidden(
+            "changing require_mfa needs the account:delete permission",
+        ));
+    }
+    if updated.billing_email != current.billing_email && !standing.may(Permission::BillingWrite) {
+        return Err(Error::forbidden(
+            "changing billing_email needs the billing:write permission",
+        ));
     }
     let changed = updated.changed_fields(&current);
     if changed.is_empty() {
@@ -304,11 +324,8 @@ pub async fn delete(
     account_id: &AccountId,
     cascade: bool,
 ) -> Result<(), Error> {
-    let mut change = store
-        .change_account(account_id)
-        .await?
-        .ok_or(Error::NotFound("account"))?;
-    caller::authorize_in(&mut change, caller, account_id, Role::Owner).await?;
+    let mut change = locked(store, account_id).await?;
+    caller::authorize_in(&mut change, caller, account_id, Permission::AccountDelete).await?;
     let descendants = accounts::descendants(&mut *change, account_id).await?;
     if !descendants.is_empty() && !cascade {
         return Err(Error::Conflict {
@@ -365,7 +382,7 @@ pub async fn children<E: From<Error>>(
     after: impl FnOnce() -> Result<Position, E>,
     limit: i64,
 ) -> Result<Vec<Account>, E> {
-    caller::authorize(store, caller, account_id, Role::Viewer).await?;
+    caller::authorize(store, caller, account_id, Permission::AccountRead).await?;
     let after = after()?;
     let rows = accounts::children(store.pool(), account_id, &after, limit)
         .await

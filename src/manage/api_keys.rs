@@ -1,16 +1,18 @@
-//! An account's API keys: its admins create keys with a role no higher than their own (the
-//! token shown once), list, revoke and roll them.
+//! An account's API keys (`api_keys:write`): create keys with a role allowing no more than
+//! the caller may (the token shown once), list, revoke and roll them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::access;
 use crate::api_key::{self, ApiKey, ApiKeyStatus};
 use crate::audit::Action;
 use crate::clock::{self, Timestamp};
 use crate::ids::{AccountId, ApiKeyId};
-use crate::manage::Error;
 use crate::manage::caller::{self, Caller};
-use crate::role::Role;
+use crate::manage::{Error, roles};
+use crate::permission::Permission;
+use crate::role::RoleId;
 use crate::secret;
 use crate::store::{Position, Store, api_keys};
 
@@ -47,7 +49,7 @@ impl KeyView {
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub name: String,
-    pub role: Role,
+    pub role: RoleId,
     /// RFC 3339; absent: the key does not expire.
     pub expires_at: Option<String>,
 }
@@ -61,7 +63,7 @@ pub async fn list<E: From<Error>>(
     after: Result<Position, E>,
     limit: i64,
 ) -> Result<Vec<KeyView>, E> {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::ApiKeysWrite).await?;
     let rows = api_keys::list(store.pool(), account_id, &after?, limit)
         .await
         .map_err(Error::from)?;
@@ -79,12 +81,7 @@ pub async fn create(
     account_id: &AccountId,
     new: NewKey,
 ) -> Result<KeyView, Error> {
-    let role = caller::authorize(store, caller, account_id, Role::Admin).await?;
-    if new.role > role {
-        return Err(Error::forbidden(
-            "a key's role cannot be higher than the creator's",
-        ));
-    }
+    let standing = caller::authorize(store, caller, account_id, Permission::ApiKeysWrite).await?;
     let name = new.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::invalid("name", "must be 1 to 200 characters"));
@@ -111,13 +108,14 @@ pub async fn create(
     );
     let token = api_key::generate();
     let mut change = store.change().await?;
+    roles::grantable(&mut change, &standing, account_id, &key.role).await?;
     api_keys::insert(&mut *change, &key, &secret::hash(&token)).await?;
     let event = caller.event(
         Some(account_id),
         Action::ApiKeyCreated,
         "api_key",
         key.id.as_str(),
-        json!({"name": key.name, "role": key.role}),
+        json!({"name": key.name, "role": &key.role}),
     );
     change.record(&event, now).await?.commit().await?;
     Ok(KeyView::new(key, now, Some(token)))
@@ -141,7 +139,7 @@ pub async fn revoke(
     account_id: &AccountId,
     key: &str,
 ) -> Result<(), Error> {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::ApiKeysWrite).await?;
     let now = clock::now();
     let mut change = store.change().await?;
     let key = find(&mut change, account_id, key).await?;
@@ -165,14 +163,15 @@ pub async fn roll(
     account_id: &AccountId,
     key: &str,
 ) -> Result<KeyView, Error> {
-    let role = caller::authorize(store, caller, account_id, Role::Admin).await?;
+    let standing = caller::authorize(store, caller, account_id, Permission::ApiKeysWrite).await?;
     let now = clock::now();
     let mut change = store.change().await?;
     let mut key = find(&mut change, account_id, key).await?;
     // Rolling hands out the key's power: no more than the caller's own.
-    if key.role > role {
+    let held = roles::held_by(&mut change, account_id, &key.role).await?;
+    if !access::may_grant(&standing.permissions, &held.permissions) {
         return Err(Error::forbidden(
-            "a key with a higher role than yours cannot be rolled by you",
+            "a key whose role allows more than yours cannot be rolled by you",
         ));
     }
     let token = api_key::generate();

@@ -8,7 +8,7 @@ use crate::clock::Timestamp;
 use crate::ids::AccountId;
 use crate::manage::Error;
 use crate::manage::caller::{self, Caller};
-use crate::role::Role;
+use crate::permission::Permission;
 use crate::store::audit_events::{self, Event};
 use crate::store::{Position, Store};
 
@@ -77,7 +77,7 @@ pub async fn list<E: From<Error>>(
     filter: Result<Filter, E>,
     limit: i64,
 ) -> Result<Vec<EventView>, E> {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::AuditRead).await?;
     let filter = filter?;
     let rows = audit_events::list(
         store.pool(),

@@ -1,10 +1,10 @@
-//! Who calls the management API and what they may do on an account: the effective role
-//! along the account's lineage (a superadmin's user-level token acts as owner), 404 without a
-//! relation and 403 for a role too low. HTTP authenticates (`http::v1::caller`); this decides.
+//! Who calls the management API and what they may do on an account: the standing (role and
+//! permissions) along the account's lineage (a superadmin's user-level token acts as owner),
+//! 404 without a relation and 403 without the permission asked for. HTTP authenticates (`http::v1::caller`); this decides.
 
 use serde_json::Value;
 
-use crate::access::{self, Link, Reach};
+use crate::access::{self, Held, Link, Reach, Standing};
 use crate::api_key::{self, ApiKey};
 use crate::audit::{Action, Actor, NewEvent, Origin};
 use crate::clock;
@@ -12,7 +12,8 @@ use crate::ids::GrantId;
 use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::manage::Error;
 use crate::oauth::claims::AccessTokenClaims;
-use crate::role::Role;
+use crate::permission::Permission;
+use crate::role::Builtin;
 use crate::secret;
 use crate::store::{Store, accounts, api_keys, grants, users};
 use crate::user::User;
@@ -119,17 +120,17 @@ impl Caller {
     }
 }
 
-/// The active API key `token` names (`None`: unknown, expired, revoked, or its account or an
-/// ancestor suspended): one query. Its last use is written down at most once a minute, off
-/// the request's path.
+/// The active API key `token` names, with the role it holds (`None`: unknown, expired,
+/// revoked, or its account or an ancestor suspended): one query. Its last use is written down
+/// at most once a minute, off the request's path.
 pub async fn authenticate_api_key(
     store: &Store,
     token: &str,
-) -> Result<Option<ApiKey>, sqlx::Error> {
+) -> Result<Option<(ApiKey, Held)>, sqlx::Error> {
     let now = clock::now();
     let found =
         api_keys::find_by_token_hash_in_active_account(store.pool(), &secret::hash(token)).await?;
-    let Some(key) = found.filter(|key| key.is_active(now)) else {
+    let Some((key, held)) = found.filter(|(key, _)| key.is_active(now)) else {
         return Ok(None);
     };
     if key.use_is_news(now) {
@@ -142,7 +143,7 @@ pub async fn authenticate_api_key(
             }
         });
     }
-    Ok(Some(key))
+    Ok(Some((key, held)))
 }
 
 /// Whether the caller is a superadmin acting with a user-level token (an account-scoped
@@ -156,16 +157,16 @@ pub async fn is_superadmin(store: &Store, caller: &Caller) -> Result<bool, sqlx:
     }
 }
 
-/// The caller's effective role on `account_id` if it is at least `needed`: no relation (or
-/// no such account) is 404, a relation with a lower role is 403.
+/// The caller's standing on `account_id` if it allows `needed`: no relation (or no such
+/// account) is 404, a relation without the permission is 403.
 pub async fn authorize(
     store: &Store,
     caller: &Caller,
     account_id: &AccountId,
-    needed: Role,
-) -> Result<Role, Error> {
+    needed: Permission,
+) -> Result<Standing, Error> {
     let mut db = store.pool().acquire().await?;
-    require(effective_role(&mut db, caller, account_id).await?, needed)
+    authorize_in(&mut db, caller, account_id, needed).await
 }
 
 /// [`authorize`] inside a transaction that holds `accounts::lock`: for changes whose
@@ -174,55 +175,68 @@ pub async fn authorize_in(
     db: &mut sqlx::AnyConnection,
     caller: &Caller,
     account_id: &AccountId,
-    needed: Role,
-) -> Result<Role, Error> {
-    require(effective_role(db, caller, account_id).await?, needed)
-}
-
-fn require(role: Option<Role>, needed: Role) -> Result<Role, Error> {
-    let role = role.ok_or(Error::NotFound("account"))?;
-    if role < needed {
+    needed: Permission,
+) -> Result<Standing, Error> {
+    let standing = related_in(db, caller, account_id).await?;
+    if !standing.may(needed) {
         return Err(Error::forbidden(format!(
-            "this needs the {} role or higher on the account",
+            "this needs the {} permission on the account",
             needed.as_str()
         )));
     }
-    Ok(role)
+    Ok(standing)
 }
 
-/// The caller's effective role on an account, `None` without a relation. A superadmin's
-/// user-level token acts on every existing account as its owner would (API.md §2).
-pub async fn effective_role(
+/// The caller's standing on `account_id`, whatever it allows (404 without a relation): for
+/// what any member may do, such as leaving.
+pub async fn related_in(
     db: &mut sqlx::AnyConnection,
     caller: &Caller,
     account_id: &AccountId,
-) -> Result<Option<Role>, sqlx::Error> {
+) -> Result<Standing, Error> {
+    standing(db, caller, account_id)
+        .await?
+        .ok_or(Error::NotFound("account"))
+}
+
+/// The caller's standing on an account, `None` without a relation. A superadmin's
+/// user-level token acts on every existing account as its owner would (API.md §2).
+pub async fn standing(
+    db: &mut sqlx::AnyConnection,
+    caller: &Caller,
+    account_id: &AccountId,
+) -> Result<Option<Standing>, sqlx::Error> {
     let lineage = match &caller.credential {
         Credential::AccessToken(_) => match caller.user_id() {
-            Some(user_id) => accounts::lineage(&mut *db, account_id, user_id).await?,
+            Some(user_id) => accounts::lineage(&mut *db, account_id, Some(user_id)).await?,
             None => return Ok(None),
         },
         // A key holds its role on its own account, as a membership would.
-        Credential::ApiKey(key) => accounts::ancestry(&mut *db, account_id)
+        Credential::ApiKey(key) => accounts::lineage(&mut *db, account_id, None)
             .await?
             .into_iter()
-            .map(|id| Link {
-                role: (id == key.account_id).then_some(key.role),
-                account_id: id,
+            .map(|link| Link {
+                held: (link.account_id == key.account_id)
+                    .then(|| caller.reach.cap.clone())
+                    .flatten(),
+                ..link
             })
             .collect(),
     };
-    let role = access::effective_role(&lineage, &caller.reach);
+    let standing = access::standing(&lineage, &caller.reach);
     // Asked only when the caller is short of owner, so members pay nothing for it.
-    if role != Some(Role::Owner)
+    let is_owner = standing
+        .as_ref()
+        .is_some_and(|standing| standing.role.is(Builtin::Owner));
+    if !is_owner
         && !lineage.is_empty()
         && !caller.is_account_scoped()
         && let Some(user_id) = caller.user_id()
         && users::is_superadmin(&mut *db, user_id).await?
     {
-        return Ok(Some(Role::Owner));
+        return Ok(Some(Standing::superadmin()));
     }
-    Ok(role)
+    Ok(standing)
 }
 
 /// The calling user (a user's token only; an API key is 403), whose live token may outlive

@@ -13,7 +13,7 @@ use crate::ids::{AccountId, ClientId};
 use crate::manage::Error;
 use crate::manage::caller::{self, Caller};
 use crate::oauth::client::{Client, ClientSettings};
-use crate::role::Role;
+use crate::permission::Permission;
 use crate::secret;
 use crate::store::{Change, Position, Store, accounts, clients};
 
@@ -68,7 +68,7 @@ pub async fn list<E: From<Error>>(
     after: Result<Position, E>,
     limit: i64,
 ) -> Result<Vec<ClientView>, E> {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::ClientsRead).await?;
     let rows = clients::list(store.pool(), account_id, &after?, limit)
         .await
         .map_err(Error::from)?;
@@ -85,7 +85,7 @@ pub async fn show(
     account_id: &AccountId,
     cid: &str,
 ) -> Result<ClientView, Error> {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::ClientsRead).await?;
     let client = find_in_account(&mut *store.pool().acquire().await?, account_id, cid).await?;
     Ok(ClientView::new(client, None))
 }
@@ -163,7 +163,7 @@ pub async fn create(
     settings: ClientSettings,
     first_party: bool,
 ) -> Result<ClientView, Error> {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::ClientsWrite).await?;
     if first_party {
         require_superadmin(store, caller).await?;
     }
@@ -271,7 +271,7 @@ where
     M: FnOnce(&mut ClientSettings) -> Result<(), Error>,
     E: From<Error>,
 {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::ClientsWrite).await?;
     let patch = patch?;
     let mut db = store.pool().acquire().await.map_err(Error::from)?;
     let current = find_in_account(&mut db, account_id, cid).await?;
@@ -426,7 +426,7 @@ pub async fn delete(
     account_id: &AccountId,
     cid: &str,
 ) -> Result<(), Error> {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::ClientsWrite).await?;
     let mut change = store.change().await?;
     let client = find_in_account(&mut change, account_id, cid).await?;
     let details = json!({"name": client.settings.name});
@@ -469,7 +469,7 @@ pub async fn rotate_secret(
     account_id: &AccountId,
     cid: &str,
 ) -> Result<ClientView, Error> {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::ClientsWrite).await?;
     let client_id = ClientId::parse(cid).ok_or(Error::NotFound("client"))?;
     rotate(store, Some(account_id), &client_id, caller.origin()).await
 }

@@ -8,7 +8,6 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::access;
 use crate::account::Account;
 use crate::audit::{Action, Origin};
 use crate::clock::{self, Timestamp};
@@ -17,10 +16,11 @@ use crate::email_address::EmailAddress;
 use crate::ids::{AccountId, InvitationId, UserId};
 use crate::invitation::{self, Invitation, InvitationStatus, Unanswerable, check_answerable};
 use crate::mailer;
-use crate::manage::Error;
 use crate::manage::caller::{self, Caller};
+use crate::manage::{Error, locked, roles};
+use crate::permission::Permission;
 use crate::rate_limit;
-use crate::role::Role;
+use crate::role::RoleId;
 use crate::secret;
 use crate::store::{Change, Position, Recorded, Store, accounts, invitations, memberships, users};
 use crate::user::User;
@@ -32,7 +32,7 @@ pub struct InviteView {
     id: InvitationId,
     account_id: AccountId,
     email: String,
-    role: Role,
+    role: RoleId,
     status: InvitationStatus,
     invited_by: Option<UserId>,
     expires_at: Timestamp,
@@ -60,7 +60,7 @@ impl InviteView {
 /// An invitation to create, as the admin asked for it.
 pub struct NewInvite {
     pub email: String,
-    pub role: Role,
+    pub role: RoleId,
     pub ttl_seconds: Option<i64>,
 }
 
@@ -70,8 +70,8 @@ pub struct Sent {
     pub accept_url: String,
 }
 
-/// Invites `new.email` to `account_id`: admins only, and only owners invite owners; a user
-/// who already is a member is a conflict.
+/// Invites `new.email` to `account_id` (`invites:write`) with a role the caller may grant;
+/// a user who already is a member is a conflict.
 pub async fn create(
     store: &Store,
     issuer: &Issuer,
@@ -90,14 +90,10 @@ pub async fn create(
     }
     // The lock orders this invitation after any other to the same address (one stays
     // pending) and keeps the caller's permission from going stale before it is written.
-    let mut change = store
-        .change_account(account_id)
-        .await?
-        .ok_or(Error::NotFound("account"))?;
-    let role = caller::authorize_in(&mut change, caller, account_id, Role::Admin).await?;
-    if !access::may_grant(role, new.role) {
-        return Err(Error::forbidden("only an owner may invite an owner"));
-    }
+    let mut change = locked(store, account_id).await?;
+    let standing =
+        caller::authorize_in(&mut change, caller, account_id, Permission::InvitesWrite).await?;
+    roles::grantable(&mut change, &standing, account_id, &new.role).await?;
     let account = accounts::find(&mut *change, account_id)
         .await?
         .ok_or(Error::NotFound("account"))?;
@@ -126,7 +122,7 @@ pub async fn create(
 pub(super) struct Request<'a> {
     pub account: &'a Account,
     pub email: EmailAddress,
-    pub role: Role,
+    pub role: RoleId,
     pub ttl_seconds: i64,
     pub invited_by: Option<UserId>,
 }
@@ -204,7 +200,7 @@ pub async fn list<E: From<Error>>(
     after: impl FnOnce() -> Result<Position, E>,
     limit: i64,
 ) -> Result<Vec<Invitation>, E> {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::InvitesWrite).await?;
     let after = after()?;
     let rows = invitations::list_for_account(store.pool(), account_id, &after, limit)
         .await
@@ -230,7 +226,7 @@ pub async fn revoke(
     account_id: &AccountId,
     invitation_id: &str,
 ) -> Result<(), Error> {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::InvitesWrite).await?;
     let not_found = || Error::NotFound("invitation");
     let invitation_id = InvitationId::parse(invitation_id).ok_or_else(not_found)?;
     let now = clock::now();
@@ -330,7 +326,7 @@ pub enum Decision {
 pub struct Answered {
     pub invitation: Invitation,
     pub account_name: String,
-    pub role: Option<Role>,
+    pub role: Option<RoleId>,
 }
 
 /// Answers as the calling user (REST), who must be the invitee (by email).
@@ -406,7 +402,7 @@ pub async fn answer(
                 &mut *change,
                 &invitation.account_id,
                 &user.id,
-                invitation.role,
+                &invitation.role,
                 now,
             )
             .await?;

@@ -1,6 +1,7 @@
 //! An account's members: list (members and pending invitations), show, add (an invitation,
 //! or at once for a member of an ancestor account or by a superadmin), change a role, remove.
-//! Only owners grant or touch `owner`; the last owner can be neither removed nor demoted.
+//! Nobody grants, changes or removes a role allowing more than it may do itself (so only
+//! owners grant or touch `owner`); the last owner can be neither removed nor demoted.
 //! Changes authorize and write inside one change holding the account's lock, so the
 //! permission cannot go stale before the write.
 
@@ -14,8 +15,9 @@ use crate::email_address::EmailAddress;
 use crate::ids::{AccountId, UserId};
 use crate::invitation::{self, Invitation};
 use crate::manage::caller::{self, Caller};
-use crate::manage::{Error, invites};
-use crate::role::Role;
+use crate::manage::{Error, invites, locked, roles};
+use crate::permission::Permission;
+use crate::role::RoleId;
 use crate::store::memberships::{self, Entry, Member, RoleChange};
 use crate::store::{Change, Position, Recorded, Store, accounts, users};
 
@@ -28,7 +30,7 @@ pub async fn list<E: From<Error>>(
     after: impl FnOnce() -> Result<Position, E>,
     limit: i64,
 ) -> Result<Vec<Entry>, E> {
-    caller::authorize(store, caller, account_id, Role::Viewer).await?;
+    caller::authorize(store, caller, account_id, Permission::MembersRead).await?;
     let after = after()?;
     let rows = memberships::list(store.pool(), account_id, &after, limit, clock::now())
         .await
@@ -43,7 +45,7 @@ pub async fn show(
     account_id: &AccountId,
     user_id: &str,
 ) -> Result<Member, Error> {
-    caller::authorize(store, caller, account_id, Role::Viewer).await?;
+    caller::authorize(store, caller, account_id, Permission::MembersRead).await?;
     let user_id = member_id(user_id)?;
     memberships::find(store.pool(), account_id, &user_id)
         .await?
@@ -54,7 +56,7 @@ pub async fn show(
 pub struct NewMember {
     pub user_id: Option<String>,
     pub email: Option<String>,
-    pub role: Role,
+    pub role: RoleId,
 }
 
 /// A member added at once, or an invitation sent in their stead.
@@ -74,10 +76,9 @@ pub async fn add(
     new: NewMember,
 ) -> Result<Added, Error> {
     let mut change = locked(store, account_id).await?;
-    let role = caller::authorize_in(&mut change, caller, account_id, Role::Admin).await?;
-    if !access::may_grant(role, new.role) {
-        return Err(Error::forbidden("only an owner may grant the owner role"));
-    }
+    let standing =
+        caller::authorize_in(&mut change, caller, account_id, Permission::MembersWrite).await?;
+    roles::grantable(&mut change, &standing, account_id, &new.role).await?;
     // By email, the invitation goes to the address as typed and the answer never depends on
     // whether a user owns it (no enumeration of users); a user id names a known user.
     let (email, user) = match (new.user_id.as_deref(), new.email.as_deref()) {
@@ -114,11 +115,11 @@ pub async fn add(
             ));
         }
         if joins_at_once(&mut change, caller, account_id, &user.id).await? {
-            memberships::insert(&mut *change, account_id, &user.id, new.role, now).await?;
+            memberships::insert(&mut *change, account_id, &user.id, &new.role, now).await?;
             let member = memberships::find(&mut *change, account_id, &user.id)
                 .await?
                 .ok_or(Error::NotFound("member"))?;
-            let details = json!({ "role": new.role });
+            let details = json!({ "role": &new.role });
             record(
                 change,
                 caller,
@@ -166,7 +167,7 @@ async fn joins_at_once(
     {
         return Ok(true);
     }
-    let lineage = accounts::lineage(&mut *db, account_id, user_id).await?;
+    let lineage = accounts::lineage(&mut *db, account_id, Some(user_id)).await?;
     Ok(access::belongs_to_an_ancestor(&lineage))
 }
 
@@ -176,29 +177,32 @@ pub async fn change_role(
     caller: &Caller,
     account_id: &AccountId,
     user_id: &str,
-    new_role: Role,
+    new_role: RoleId,
 ) -> Result<Member, Error> {
     let mut change = locked(store, account_id).await?;
-    let role = caller::authorize_in(&mut change, caller, account_id, Role::Admin).await?;
+    let standing =
+        caller::authorize_in(&mut change, caller, account_id, Permission::MembersWrite).await?;
     let user_id = member_id(user_id)?;
     let current = memberships::find(&mut *change, account_id, &user_id)
         .await?
         .ok_or(Error::NotFound("member"))?;
-    if !access::may_change_role(role, current.role, new_role) {
+    let new = roles::grantable(&mut change, &standing, account_id, &new_role).await?;
+    let held = roles::held_by(&mut change, account_id, &current.role).await?;
+    if !access::may_change_role(&standing.permissions, &held.permissions, &new.permissions) {
         return Err(Error::forbidden(
-            "only an owner may grant the owner role or change an owner's role",
+            "changing this member's role needs every permission of its current role",
         ));
     }
     if current.role == new_role {
         return Ok(current);
     }
     let now = clock::now();
-    match memberships::set_role(&mut change, account_id, &user_id, new_role, now).await? {
+    match memberships::set_role(&mut change, account_id, &user_id, &new_role, now).await? {
         RoleChange::Done => {}
         RoleChange::NotMember => return Err(Error::NotFound("member")),
         RoleChange::LastOwner => return Err(last_owner()),
     }
-    let details = json!({ "from": current.role, "to": new_role });
+    let details = json!({ "from": &current.role, "to": &new_role });
     record(
         change,
         caller,
@@ -226,15 +230,16 @@ pub async fn remove(
     user_id: &str,
 ) -> Result<(), Error> {
     let mut change = locked(store, account_id).await?;
-    let role = caller::authorize_in(&mut change, caller, account_id, Role::Viewer).await?;
+    let standing = caller::related_in(&mut change, caller, account_id).await?;
     let user_id = member_id(user_id)?;
     let current = memberships::find(&mut *change, account_id, &user_id)
         .await?
         .ok_or(Error::NotFound("member"))?;
     let is_self = caller.user_id() == Some(&user_id);
-    if !access::may_remove(role, is_self, current.role) {
+    let held = roles::held_by(&mut change, account_id, &current.role).await?;
+    if !access::may_remove(&standing.permissions, is_self, &held.permissions) {
         return Err(Error::forbidden(
-            "removing another member needs admin, removing an owner needs owner",
+            "removing another member needs members:write and every permission of its role",
         ));
     }
     match memberships::remove(&mut change, account_id, &user_id).await? {
@@ -242,7 +247,7 @@ pub async fn remove(
         RoleChange::NotMember => return Err(Error::NotFound("member")),
         RoleChange::LastOwner => return Err(last_owner()),
     }
-    let details = json!({ "role": current.role, "left": is_self });
+    let details = json!({ "role": &current.role, "left": is_self });
     let now = clock::now();
     record(
         change,
@@ -282,12 +287,4 @@ async fn record<'s>(
 ) -> Result<Recorded<'s>, sqlx::Error> {
     let event = caller.event(Some(account_id), action, "user", user_id.as_str(), details);
     change.record(&event, now).await
-}
-
-/// A change holding the account's lock; not found when there is no such account.
-async fn locked<'s>(store: &'s Store, account_id: &AccountId) -> Result<Change<'s>, Error> {
-    store
-        .change_account(account_id)
-        .await?
-        .ok_or(Error::NotFound("account"))
 }

@@ -12,12 +12,15 @@ pub mod invites;
 pub mod keys;
 pub mod members;
 pub mod passkeys;
+pub mod roles;
 pub mod sessions;
 pub mod sign_in;
 pub mod users;
 pub mod webhooks;
 
+use crate::ids::AccountId;
 use crate::password::PasswordError;
+use crate::store::{Change, Store};
 use crate::validation::FieldError;
 
 /// Why a management action did not happen, in terms every adapter can render (a problem+json
@@ -86,4 +89,16 @@ fn describe(errors: &[FieldError]) -> String {
         .map(|error| format!("{}: {}", error.field, error.message))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A change holding the account's lock (`Store::change_account`); not found when there is
+/// no such account.
+pub(crate) async fn locked<'s>(
+    store: &'s Store,
+    account_id: &AccountId,
+) -> Result<Change<'s>, Error> {
+    store
+        .change_account(account_id)
+        .await?
+        .ok_or(Error::NotFound("account"))
 }

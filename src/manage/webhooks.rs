@@ -10,9 +10,9 @@ use crate::audit::Action;
 use crate::clock::{self, Timestamp};
 use crate::ids::AccountId;
 use crate::keys::KeyEncryptionKey;
-use crate::manage::Error;
 use crate::manage::caller::{self, Caller};
-use crate::role::Role;
+use crate::manage::{self, Error};
+use crate::permission::Permission;
 use crate::store::webhooks::{self, Webhook};
 use crate::store::{Change, Store};
 use crate::webhooks::{PREVIOUS_SECRET_SECONDS, Secret, address};
@@ -79,7 +79,7 @@ pub async fn show(
     caller: &Caller,
     account_id: &AccountId,
 ) -> Result<WebhookView, Error> {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::WebhooksWrite).await?;
     let webhook = webhooks::find(store.pool(), account_id)
         .await?
         .ok_or(Error::NotFound("webhook"))?;
@@ -97,7 +97,7 @@ pub async fn put(
     account_id: &AccountId,
     settings: WebhookSettings,
 ) -> Result<Saved, Error> {
-    caller::authorize(store, caller, account_id, Role::Admin).await?;
+    caller::authorize(store, caller, account_id, Permission::WebhooksWrite).await?;
     let events = check_events(settings.events)?;
     // Resolving the host takes time: do it before the change takes any lock.
     let url = address::check_url(settings.url.trim(), block_private)
@@ -105,7 +105,7 @@ pub async fn put(
         .map_err(|error| Error::invalid("url", error.to_string()))?;
     let secret = Secret::generate();
     let sealed = secret.seal(kek, account_id);
-    let mut change = locked(store, caller, account_id).await?;
+    let mut change = authorized(store, caller, account_id).await?;
     let now = clock::now();
     let webhook = webhooks::upsert(
         &mut *change,
@@ -167,7 +167,7 @@ fn check_events(events: Option<Vec<String>>) -> Result<Option<Vec<String>>, Erro
 
 /// Deletes the account's webhook (`webhook.deleted`).
 pub async fn delete(store: &Store, caller: &Caller, account_id: &AccountId) -> Result<(), Error> {
-    let mut change = locked(store, caller, account_id).await?;
+    let mut change = authorized(store, caller, account_id).await?;
     // Deleted before the event is written: its own deletion is not delivered to it.
     if !webhooks::delete(&mut *change, account_id).await? {
         return Err(Error::NotFound("webhook"));
@@ -191,7 +191,7 @@ pub async fn rotate_secret(
     caller: &Caller,
     account_id: &AccountId,
 ) -> Result<RotatedSecret, Error> {
-    let mut change = locked(store, caller, account_id).await?;
+    let mut change = authorized(store, caller, account_id).await?;
     let secret = Secret::generate();
     let sealed = secret.seal(kek, account_id);
     let now = clock::now();
@@ -214,17 +214,14 @@ pub async fn rotate_secret(
     })
 }
 
-/// A change holding the account's lock, in which the caller is an admin of it: the
+/// A change holding the account's lock, in which the caller may configure its webhook: the
 /// permission cannot go stale before the write. No such account: 404.
-async fn locked<'s>(
+async fn authorized<'s>(
     store: &'s Store,
     caller: &Caller,
     account_id: &AccountId,
 ) -> Result<Change<'s>, Error> {
-    let mut change = store
-        .change_account(account_id)
-        .await?
-        .ok_or(Error::NotFound("account"))?;
-    caller::authorize_in(&mut change, caller, account_id, Role::Admin).await?;
+    let mut change = manage::locked(store, account_id).await?;
+    caller::authorize_in(&mut change, caller, account_id, Permission::WebhooksWrite).await?;
     Ok(change)
 }

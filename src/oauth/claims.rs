@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{AccountId, ClientId, GrantId, UserId};
 use crate::oauth::scope::Scope;
-use crate::role::Role;
+use crate::role::RoleId;
 
 /// The JOSE `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -17,7 +17,7 @@ pub const MAX_TOKEN_LIFETIME_SECONDS: i64 = 86_400;
 pub const CLIENT_ROLE: &str = "client";
 
 /// An access token (RFC 9068): `typ: at+jwt`. User tokens carry `uid` (= `sub`);
-/// account-scoped tokens add `acc` and `role`; tokens that descend from a grant name it in
+/// account-scoped tokens add `acc`, `role` and `permissions` (and `inherited_from`); tokens that descend from a grant name it in
 /// `gid`, which is how a revoked grant (reuse, replay, logout) switches them off.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
@@ -40,6 +40,12 @@ pub struct AccessTokenClaims {
     pub acc: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// What `role` allows on `acc` (API.md §11): downstream services need nothing else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<String>>,
+    /// The ancestor account whose membership `role` comes from, when not `acc`'s own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherited_from: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
     /// How the user signed in (RFC 8176 method references), and the level that makes.
@@ -68,11 +74,21 @@ pub enum Subject<'a> {
     /// A user, optionally within one account with the role they hold there.
     User {
         user_id: &'a UserId,
-        account: Option<(&'a AccountId, Role)>,
+        account: Option<AccountRole<'a>>,
         grant_id: Option<&'a GrantId>,
     },
     /// The client itself, within the account that owns it.
     Client { account_id: &'a AccountId },
+}
+
+/// The account a user's token is scoped to, the role the user acts with there, what it
+/// allows, and where it comes from when an ancestor's membership passes it down.
+#[derive(Clone, Debug)]
+pub struct AccountRole<'a> {
+    pub account_id: &'a AccountId,
+    pub role: &'a RoleId,
+    pub permissions: Vec<String>,
+    pub inherited_from: Option<&'a AccountId>,
 }
 
 impl AccessTokenClaims {
@@ -95,23 +111,31 @@ impl AccessTokenClaims {
         lifetime: i64,
         now: i64,
     ) -> AccessTokenClaims {
-        let (sub, uid, acc, role, gid) = match subject {
+        let (sub, uid, gid) = match subject {
             Subject::User {
-                user_id,
-                account,
-                grant_id,
+                user_id, grant_id, ..
             } => (
                 user_id.to_string(),
                 Some(user_id.to_string()),
-                account.map(|(id, _)| id.to_string()),
-                account.map(|(_, role)| role.as_str().to_owned()),
                 grant_id.map(ToString::to_string),
             ),
+            Subject::Client { .. } => (client_id.to_string(), None, None),
+        };
+        let (acc, role, permissions, inherited_from) = match subject {
+            Subject::User {
+                account: Some(account),
+                ..
+            } => (
+                Some(account.account_id.to_string()),
+                Some(account.role.to_string()),
+                Some(account.permissions.clone()),
+                account.inherited_from.map(ToString::to_string),
+            ),
+            Subject::User { account: None, .. } => (None, None, None, None),
             Subject::Client { account_id } => (
-                client_id.to_string(),
-                None,
                 Some(account_id.to_string()),
                 Some(CLIENT_ROLE.to_owned()),
+                None,
                 None,
             ),
         };
@@ -129,6 +153,8 @@ impl AccessTokenClaims {
             uid,
             acc,
             role,
+            permissions,
+            inherited_from,
             gid,
             amr: None,
             acr: None,

@@ -21,6 +21,8 @@ pub enum TokenRequest {
     RefreshToken {
         refresh_token: String,
         scope: Option<Scope>,
+        /// The account the new access token is for, switching the family to it (API.md §11).
+        account_id: Option<AccountId>,
     },
     ClientCredentials {
         scope: Option<Scope>,
@@ -61,6 +63,15 @@ impl TokenRequest {
                 })
                 .transpose()
         };
+        // RFC 8693 §2.2.2: an account that cannot be one is a target this server cannot serve.
+        let account_id = |text: &str| {
+            AccountId::parse(text).ok_or_else(|| {
+                OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    "account_id is not a valid account",
+                )
+            })
+        };
         Ok(match grant {
             GrantType::AuthorizationCode => TokenRequest::AuthorizationCode {
                 code: params.require("code")?.to_owned(),
@@ -70,6 +81,7 @@ impl TokenRequest {
             GrantType::RefreshToken => TokenRequest::RefreshToken {
                 refresh_token: params.require("refresh_token")?.to_owned(),
                 scope: scope()?,
+                account_id: params.get("account_id")?.map(account_id).transpose()?,
             },
             GrantType::ClientCredentials => TokenRequest::ClientCredentials { scope: scope()? },
             GrantType::TokenExchange => {
@@ -92,16 +104,9 @@ impl TokenRequest {
                         "requested_token_type must be {ACCESS_TOKEN_TYPE}"
                     )));
                 }
-                let account_id =
-                    AccountId::parse(params.require("account_id")?).ok_or_else(|| {
-                        OAuthError::new(
-                            ErrorCode::InvalidTarget,
-                            "account_id is not a valid account",
-                        )
-                    })?;
                 TokenRequest::TokenExchange {
                     subject_token,
-                    account_id,
+                    account_id: account_id(params.require("account_id")?)?,
                     audience: params.get("audience")?.map(str::to_owned),
                     scope: scope()?,
                 }
@@ -201,7 +206,7 @@ mod tests {
         CodeGrant, SpentRefreshToken, TokenRequest, check_code, classify_spent, narrowed_scope,
     };
 
-    use crate::ids::UserId;
+    use crate::ids::{AccountId, UserId};
     use crate::oauth::client::Client;
     use crate::oauth::error::ErrorCode;
     use crate::oauth::params::Params;
@@ -252,6 +257,35 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(exchange.code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn a_refresh_may_name_an_account_to_switch_to() {
+        let parsed = |body: &[u8]| TokenRequest::parse(&Params::parse(body)).map_err(|e| e.code);
+        let refresh = |account_id: Option<&str>| TokenRequest::RefreshToken {
+            refresh_token: "r".into(),
+            scope: None,
+            account_id: account_id.and_then(AccountId::parse),
+        };
+        assert_eq!(
+            parsed(b"grant_type=refresh_token&refresh_token=r"),
+            Ok(refresh(None))
+        );
+        let account = "acc_01J00000000000000000000000";
+        assert_eq!(
+            parsed(
+                format!("grant_type=refresh_token&refresh_token=r&account_id={account}").as_bytes()
+            ),
+            Ok(refresh(Some(account)))
+        );
+        assert_eq!(
+            parsed(b"grant_type=refresh_token&refresh_token=r&account_id=usr_01J00000000000000000000000"),
+            Err(ErrorCode::InvalidTarget)
+        );
+        assert_eq!(
+            parsed(b"grant_type=refresh_token&refresh_token=r&account_id=a&account_id=b"),
+            Err(ErrorCode::InvalidRequest)
+        );
     }
 
     #[test]

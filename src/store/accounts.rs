@@ -8,8 +8,8 @@ use crate::access::Link;
 use crate::account::{Account, AccountSettings, AccountStatus};
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, UserId};
-use crate::role::Role;
-use crate::store::{Backend, Change, Position, json_or_default, to_json};
+use crate::role::{Builtin, RoleId};
+use crate::store::{Backend, Change, Position, json_or_default, roles, to_json};
 
 #[derive(FromRow)]
 struct AccountRow {
@@ -102,59 +102,47 @@ pub async fn lock(change: &mut Change<'_>, id: &AccountId) -> Result<bool, sqlx:
     Ok(found.is_some())
 }
 
-/// The account and its ancestors, nearest first, each with `user_id`'s role on it (if any):
-/// what `access::effective_role` decides from. Empty when the account does not exist.
+/// The account and its ancestors, nearest first: whether each is active and requires a
+/// second factor, and the role `user_id` holds on it with that role's permissions (none for
+/// no user): what `access::standing` decides from. Empty when the account does not exist.
 pub async fn lineage<'e>(
     db: impl Executor<'e, Database = Any>,
     id: &AccountId,
-    user_id: &UserId,
+    user_id: Option<&UserId>,
 ) -> Result<Vec<Link>, sqlx::Error> {
     // Parents cannot be changed after creation, so the chain has no cycles; the depth bound
-    // only guards against a hand-edited database.
-    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-        "with recursive chain (id, parent_id, depth) as ( \
-           select id, parent_id, cast(0 as bigint) from accounts where id = $1 \
+    // only guards against a hand-edited database. Role ids are unique along a lineage, so a
+    // custom role is the one of that id defined anywhere on the chain.
+    type Row = (String, String, i64, Option<String>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "with recursive chain (id, parent_id, status, require_mfa, depth) as ( \
+           select id, parent_id, status, require_mfa, cast(0 as bigint) from accounts \
+           where id = $1 \
            union all \
-           select a.id, a.parent_id, c.depth + 1 from accounts a \
+           select a.id, a.parent_id, a.status, a.require_mfa, c.depth + 1 from accounts a \
            join chain c on a.id = c.parent_id where c.depth < 64) \
-         select c.id, m.role from chain c \
+         select c.id, c.status, c.require_mfa, m.role, \
+                (select r.permissions from roles r \
+                  where r.id = m.role and r.account_id in (select id from chain)) \
+         from chain c \
          left join memberships m on m.account_id = c.id and m.user_id = $2 \
          order by c.depth",
     )
     .bind(id.as_str())
-    .bind(user_id.as_str())
+    .bind(user_id.map_or("", UserId::as_str))
     .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, role)| {
+        .filter_map(|(id, status, require_mfa, role, permissions)| {
             Some(Link {
                 account_id: AccountId::parse(&id)?,
-                role: role.as_deref().and_then(Role::parse),
+                active: status == AccountStatus::Active.as_str(),
+                requires_mfa: require_mfa == 1,
+                held: role.and_then(|role| roles::held(&role, permissions.as_deref())),
             })
         })
         .collect())
-}
-
-/// SQL that holds when the account `param` names, or an ancestor, requires a second factor
-/// for its account tokens (`settings.require_mfa` covers the subtree).
-pub(crate) fn mfa_required_along(param: &str) -> String {
-    along(param, "require_mfa = 1")
-}
-
-/// Whether the account or an ancestor requires a second factor for its account tokens.
-pub async fn mfa_required<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: &AccountId,
-) -> Result<bool, sqlx::Error> {
-    let required: i64 = sqlx::query_scalar(&format!(
-        "select cast(case when {} then 1 else 0 end as bigint)",
-        mfa_required_along("$1")
-    ))
-    .bind(id.as_str())
-    .fetch_one(db)
-    .await?;
-    Ok(required == 1)
 }
 
 /// SQL that holds when the account whose id `param` names, or one of its ancestors, is not
@@ -162,6 +150,27 @@ pub async fn mfa_required<'e>(
 /// an unknown account holds nothing here (other conditions catch it).
 pub(crate) fn suspended_along(param: &str) -> String {
     along(param, "status <> 'active'")
+}
+
+/// SQL that holds when the user `user` names holds a role on the account `account` names,
+/// or a role on an ancestor that reaches descendants (`Builtin::reaches_descendants`): the
+/// relation an account token of that user stands on.
+pub(crate) fn holds_a_role_along(account: &str, user: &str) -> String {
+    let reaching = Builtin::ALL
+        .into_iter()
+        .filter(|role| role.reaches_descendants())
+        .map(|role| format!("'{}'", role.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "exists (with recursive up (id, parent_id, depth) as ( \
+           select id, parent_id, cast(0 as bigint) from accounts where id = {account} \
+           union all \
+           select a.id, a.parent_id, up.depth + 1 from accounts a \
+           join up on a.id = up.parent_id where up.depth < 64) \
+         select 1 from up join memberships m on m.account_id = up.id \
+         where m.user_id = {user} and (up.depth = 0 or m.role in ({reaching})))"
+    )
 }
 
 /// An SQL condition: some account from `param` up its ancestors (at most 64) meets
@@ -285,7 +294,7 @@ pub async fn of_user<'e>(
     within: Option<&AccountId>,
     after: &Position,
     limit: i64,
-) -> Result<Vec<(Account, Role, Position)>, sqlx::Error> {
+) -> Result<Vec<(Account, RoleId, Position)>, sqlx::Error> {
     #[derive(FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -326,7 +335,7 @@ pub async fn of_user<'e>(
     Ok(rows
         .into_iter()
         .filter_map(|row| {
-            let role = Role::parse(&row.member_role)?;
+            let role = RoleId::parse(&row.member_role)?;
             let account = row.account.into_account()?;
             let position = Position {
                 created_at: row.member_since,

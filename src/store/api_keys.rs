@@ -4,11 +4,12 @@ use std::sync::LazyLock;
 
 use sqlx::{Any, Executor, FromRow};
 
+use crate::access::Held;
 use crate::api_key::ApiKey;
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, ApiKeyId};
-use crate::role::Role;
-use crate::store::{Position, accounts};
+use crate::role::RoleId;
+use crate::store::{Position, accounts, roles};
 
 #[derive(FromRow)]
 struct ApiKeyRow {
@@ -30,7 +31,7 @@ impl ApiKeyRow {
             id: ApiKeyId::parse(&self.id)?,
             account_id: AccountId::parse(&self.account_id)?,
             name: self.name,
-            role: Role::parse(&self.role)?,
+            role: RoleId::parse(&self.role)?,
             created_by: self.created_by,
             expires_at: self.expires_at.map(Timestamp),
             last_used_at: self.last_used_at.map(Timestamp),
@@ -69,24 +70,36 @@ pub async fn insert<'e>(
     .map(|_| ())
 }
 
-/// The key whose secret hashes to `token_hash`, in any status of its own, provided its
-/// account and every ancestor are active: a suspended account's keys authenticate nothing.
+/// The key whose secret hashes to `token_hash`, in any status of its own, with the role it
+/// holds and that role's permissions, provided its account and every ancestor are active: a
+/// suspended account's keys authenticate nothing.
 pub async fn find_by_token_hash_in_active_account<'e>(
     db: impl Executor<'e, Database = Any>,
     token_hash: &str,
-) -> Result<Option<ApiKey>, sqlx::Error> {
+) -> Result<Option<(ApiKey, Held)>, sqlx::Error> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        key: ApiKeyRow,
+        permissions: Option<String>,
+    }
     static QUERY: LazyLock<String> = LazyLock::new(|| {
+        // Uncorrelated: the lineage is walked from the key's own account.
+        let account = "(select account_id from api_keys where token_hash = $1)";
         format!(
-            "select {COLUMNS} from api_keys where token_hash = $1 and not {}",
-            // Uncorrelated: the lineage is walked once, from the key's own account.
-            accounts::suspended_along("(select account_id from api_keys where token_hash = $1)")
+            "select {COLUMNS}, {} as permissions from api_keys where token_hash = $1 and not {}",
+            roles::permissions_sql("api_keys.role", account),
+            accounts::suspended_along(account)
         )
     });
-    let row: Option<ApiKeyRow> = sqlx::query_as(&QUERY)
+    let row: Option<Row> = sqlx::query_as(&QUERY)
         .bind(token_hash)
         .fetch_optional(db)
         .await?;
-    Ok(row.and_then(ApiKeyRow::into_key))
+    Ok(row.and_then(|row| {
+        let held = roles::held(&row.key.role, row.permissions.as_deref())?;
+        Some((row.key.into_key()?, held))
+    }))
 }
 
 /// A key of `account_id`; another account's key is `None`.

@@ -1,6 +1,6 @@
 //! What every token request reads, held in memory: clients by id, and whether an access token
-//! still stands (with the user's role where an exchange asks). All of it depends on rows that
-//! change rarely: clients, accounts, memberships, revocations. Any such change forgets
+//! still stands (with the user's standing where an exchange asks). All of it depends on rows that
+//! change rarely: clients, accounts, memberships, roles, revocations. Any such change forgets
 //! everything: at once on the instance that made it (`Store::access_changed` after commit),
 //! through PostgreSQL `NOTIFY` (fired by the triggers of migration 0021) on every other
 //! instance, and after `TTL` at the latest otherwise.
@@ -238,9 +238,8 @@ mod tests {
         let key: TokenKey = ("01JD5Q80A7B3C5D9E2F4G6H8J0".into(), None);
         let live = Liveness {
             live: true,
-            role: None,
+            standing: None,
             until: i64::MAX,
-            mfa_required: false,
         };
         cache.keep_token(key.clone(), live, cache.generation());
         assert!(cache.token(&key).is_some());

@@ -169,6 +169,20 @@ pub async fn extend<'e>(
         .map(|_| ())
 }
 
+/// Binds the family to another account: its later tokens are scoped to it (API.md §11).
+pub async fn rebind_account<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &GrantId,
+    account_id: &AccountId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update grants set account_id = $1 where id = $2")
+        .bind(account_id.as_str())
+        .bind(id.as_str())
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
 /// Method references as stored: space-separated, none for a login from before they were.
 pub(crate) fn methods(stored: Option<&str>) -> Vec<String> {
     stored

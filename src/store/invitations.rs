@@ -5,7 +5,7 @@ use sqlx::{Any, Executor, FromRow};
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, InvitationId, UserId};
 use crate::invitation::{Invitation, InvitationStatus};
-use crate::role::Role;
+use crate::role::RoleId;
 use crate::store::Position;
 
 #[derive(FromRow)]
@@ -27,7 +27,7 @@ impl InvitationRow {
             id: InvitationId::parse(&self.id)?,
             account_id: AccountId::parse(&self.account_id)?,
             email: self.email,
-            role: Role::parse(&self.role)?,
+            role: RoleId::parse(&self.role)?,
             status: InvitationStatus::parse(&self.status)?,
             invited_by: self.invited_by.as_deref().and_then(UserId::parse),
             expires_at: Timestamp(self.expires_at),

@@ -7,8 +7,8 @@ use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, InvitationId, UserId};
-use crate::role::Role;
-use crate::store::{Position, accounts};
+use crate::role::RoleId;
+use crate::store::Position;
 
 /// A member of an account as the REST API shows it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -16,7 +16,7 @@ pub struct Member {
     pub user_id: UserId,
     pub email: String,
     pub name: Option<String>,
-    pub role: Role,
+    pub role: RoleId,
     /// The user has an active second factor (admins see who lacks one, API.md §10).
     pub mfa: bool,
     pub created_at: Timestamp,
@@ -38,7 +38,7 @@ impl MemberRow {
             user_id: UserId::parse(&self.user_id)?,
             email: self.email,
             name: self.name,
-            role: Role::parse(&self.role)?,
+            role: RoleId::parse(&self.role)?,
             mfa: self.mfa == 1,
             created_at: Timestamp(self.created_at),
         })
@@ -57,7 +57,7 @@ pub async fn insert<'e>(
     db: impl Executor<'e, Database = Any>,
     account_id: &AccountId,
     user_id: &UserId,
-    role: Role,
+    role: &RoleId,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -78,58 +78,14 @@ pub async fn role<'e>(
     db: impl Executor<'e, Database = Any>,
     account_id: &AccountId,
     user_id: &UserId,
-) -> Result<Option<Role>, sqlx::Error> {
+) -> Result<Option<RoleId>, sqlx::Error> {
     let role: Option<String> =
         sqlx::query_scalar("select role from memberships where account_id = $1 and user_id = $2")
             .bind(account_id.as_str())
             .bind(user_id.as_str())
             .fetch_optional(db)
             .await?;
-    Ok(role.as_deref().and_then(Role::parse))
-}
-
-/// The user's role in the account if the account and its ancestors are active (a suspension
-/// covers the subtree): what an account-scoped token may be issued with, in one query.
-pub async fn role_in_active_account<'e>(
-    db: impl Executor<'e, Database = Any>,
-    account_id: &AccountId,
-    user_id: &UserId,
-) -> Result<Option<Role>, sqlx::Error> {
-    static QUERY: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "select role from memberships where account_id = $1 and user_id = $2 and not {}",
-            accounts::suspended_along("$1")
-        )
-    });
-    let role: Option<String> = sqlx::query_scalar(&QUERY)
-        .bind(account_id.as_str())
-        .bind(user_id.as_str())
-        .fetch_optional(db)
-        .await?;
-    Ok(role.as_deref().and_then(Role::parse))
-}
-
-/// [`role_in_active_account`], and whether the account or an ancestor requires a second
-/// factor for its account tokens: one round trip for the token endpoint.
-pub async fn standing_in<'e>(
-    db: impl Executor<'e, Database = Any>,
-    account_id: &AccountId,
-    user_id: &UserId,
-) -> Result<Option<(Role, bool)>, sqlx::Error> {
-    static QUERY: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "select role, cast(case when {} then 1 else 0 end as bigint) from memberships \
-             where account_id = $1 and user_id = $2 and not {}",
-            accounts::mfa_required_along("$1"),
-            accounts::suspended_along("$1")
-        )
-    });
-    let row: Option<(String, i64)> = sqlx::query_as(&QUERY)
-        .bind(account_id.as_str())
-        .bind(user_id.as_str())
-        .fetch_optional(db)
-        .await?;
-    Ok(row.and_then(|(role, mfa)| Some((Role::parse(&role)?, mfa == 1))))
+    Ok(role.as_deref().and_then(RoleId::parse))
 }
 
 /// A pending invitation as a row of the members list: only what the inviter gave, never
@@ -138,7 +94,7 @@ pub async fn standing_in<'e>(
 pub struct Invited {
     pub invitation_id: InvitationId,
     pub email: String,
-    pub role: Role,
+    pub role: RoleId,
     pub expires_at: Timestamp,
     pub created_at: Timestamp,
 }
@@ -185,14 +141,14 @@ impl EntryRow {
                 user_id: UserId::parse(&self.id)?,
                 email: self.email,
                 name: self.name,
-                role: Role::parse(&self.role)?,
+                role: RoleId::parse(&self.role)?,
                 mfa: self.mfa == 1,
                 created_at: Timestamp(self.created_at),
             }),
             _ => Entry::Invited(Invited {
                 invitation_id: InvitationId::parse(&self.id)?,
                 email: self.email,
-                role: Role::parse(&self.role)?,
+                role: RoleId::parse(&self.role)?,
                 expires_at: Timestamp(self.expires_at?),
                 created_at: Timestamp(self.created_at),
             }),
@@ -259,7 +215,7 @@ pub async fn set_role(
     db: &mut AnyConnection,
     account_id: &AccountId,
     user_id: &UserId,
-    role: Role,
+    role: &RoleId,
     now: i64,
 ) -> Result<RoleChange, sqlx::Error> {
     let updated: Option<String> = sqlx::query_scalar(
@@ -324,7 +280,7 @@ pub async fn insert_if_absent<'e>(
     db: impl Executor<'e, Database = Any>,
     account_id: &AccountId,
     user_id: &UserId,
-    role: Role,
+    role: &RoleId,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(

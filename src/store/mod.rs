@@ -24,6 +24,7 @@ pub mod rate_limits;
 pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
+pub mod roles;
 pub mod sessions;
 pub mod signing_keys;
 pub mod user_tokens;
@@ -197,12 +198,12 @@ impl Store {
     pub async fn liveness(
         &self,
         token: Token<'_>,
-        role_in: Option<(&AccountId, &UserId)>,
+        standing_in: Option<(&AccountId, &UserId)>,
         now: i64,
     ) -> Result<Liveness, sqlx::Error> {
         let key: TokenKey = (
             token.jti.to_owned(),
-            role_in.map(|(account_id, user_id)| (account_id.clone(), user_id.clone())),
+            standing_in.map(|(account_id, user_id)| (account_id.clone(), user_id.clone())),
         );
         if let Some(known) = self.cache.token(&key)
             && now < known.until
@@ -210,8 +211,8 @@ impl Store {
             return Ok(known);
         }
         let generation = self.cache.generation();
-        let liveness = liveness::check(&self.pool, token, role_in, now).await?;
-        self.cache.keep_token(key, liveness, generation);
+        let liveness = liveness::check(&self.pool, token, standing_in, now).await?;
+        self.cache.keep_token(key, liveness.clone(), generation);
         Ok(liveness)
     }
 

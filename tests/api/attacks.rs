@@ -5,8 +5,9 @@ use oauth2::TokenResponse;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::account_switch::refresh_as;
 use crate::admin::superadmin;
-use crate::authorization_code::{Rp, log_in_through_code_flow, query};
+use crate::authorization_code::{Rp, browse_to_callback, log_in_through_code_flow, query};
 use crate::clients::create_client;
 use crate::helpers::{
     ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, TestApp, TestUser, expect_problem, set_refresh_grace,
@@ -638,6 +639,45 @@ async fn twenty_parallel_refreshes_of_one_token_give_one_pair_and_revoke_the_fam
         userinfo_status(&app, winner.access_token().secret()).await,
         401
     );
+}
+
+#[tokio::test]
+async fn a_refresh_cannot_switch_into_an_account_the_user_is_not_a_member_of() {
+    let deployment = Deployment::new().await;
+    let app = deployment.spawn().await;
+    let rp = Rp::register(&deployment, &app, &[]).await;
+    let victim = rp.registered.account_id.clone();
+    // Mallory signs in to an account of her own through the victim's first-party client.
+    let mallory = app
+        .user_with("mallory@example.com", Some("mallory-password-1"))
+        .await;
+    let hers = app
+        .create_account(&mallory, json!({"name": "Mallory's"}))
+        .await;
+    let hers = hers["id"].as_str().unwrap();
+    let (url, _, verifier) = rp.authorize_url(&["openid"], &[("account_id", hers)]);
+    let location = browse_to_callback(&app, &url, &mallory.email, "mallory-password-1").await;
+    let tokens = rp
+        .exchange(&query(&location)["code"], verifier)
+        .await
+        .unwrap();
+    let refresh = tokens.refresh_token().unwrap().secret().clone();
+
+    let (status, body) = refresh_as(&app, &rp, &refresh, Some(&victim)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_target");
+    assert!(body.get("access_token").is_none());
+    // Nor was her family moved: it still refreshes into her own account only.
+    let (status, body) = refresh_as(&app, &rp, &refresh, None).await;
+    assert_eq!(status, 200, "{body}");
+    let claims = crate::authorization_code::verify(
+        &app,
+        body["access_token"].as_str().unwrap(),
+        "at+jwt",
+        &rp.registered.client_id,
+    )
+    .await;
+    assert_eq!(claims["acc"], hers);
 }
 
 #[tokio::test]

@@ -190,7 +190,7 @@ pub async fn log_in_through_code_flow(
     rp.exchange(&params["code"], verifier).await.unwrap()
 }
 
-async fn introspect(app: &TestApp, rp: &Rp, token: &str) -> Value {
+pub async fn introspect(app: &TestApp, rp: &Rp, token: &str) -> Value {
     app.http
         .post(app.url("/oauth2/introspect"))
         .basic_auth(&rp.registered.client_id, rp.registered.secret.as_deref())

@@ -26,7 +26,7 @@ async fn first_start_creates_a_superadmin_who_owns_a_first_account_once() {
     let role = memberships::role(store.pool(), &account_id, &admin.id)
         .await
         .unwrap();
-    assert_eq!(role, Some(tessera::role::Role::Owner));
+    assert_eq!(role, Some(tessera::role::Builtin::Owner.into()));
     let actions = tessera::store::audit_events::actions_for_account(store.pool(), &account_id)
         .await
         .unwrap();

@@ -3,8 +3,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
 use tessera::clock;
-use tessera::ids::UserId;
+use tessera::ids::{AccountId, UserId};
 use tessera::oauth::client::Client;
 use tessera::oauth::error::ErrorCode;
 use tessera::oauth::scope::Scope;
@@ -100,11 +101,17 @@ impl Fixture {
     }
 
     async fn refresh(&self, token: &str) -> Result<String, ErrorCode> {
+        self.switch(token, None).await
+    }
+
+    /// A refresh that scopes the new pair to `account` when it names one.
+    async fn switch(&self, token: &str, account: Option<&AccountId>) -> Result<String, ErrorCode> {
         tokens::refresh(
             self.app.state.issuance(),
             &self.client,
             token,
             None,
+            account,
             clock::now(),
         )
         .await
@@ -204,6 +211,63 @@ async fn refresh_rotation_and_reuse_rules() {
         assert_eq!(retried.is_ok(), retry_works, "{rule}");
         // The pair the retried token produced is replaced, or the family is gone.
         assert_eq!(f.refresh(&second).await.is_ok(), newest_survives, "{rule}");
+    }
+}
+
+#[tokio::test]
+async fn refresh_account_switch_rules() {
+    let f = fixture(0).await;
+    let admin = crate::admin::superadmin(&f.app).await;
+    let strict = f
+        .app
+        .create_account(&admin, json!({"name": "Strict"}))
+        .await;
+    let strict = strict["id"].as_str().unwrap();
+    let patched = f
+        .app
+        .api(
+            reqwest::Method::PATCH,
+            &format!("/v1/accounts/{strict}"),
+            &admin.token,
+        )
+        .json(&json!({"settings": {"require_mfa": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let elsewhere = f.app.team("elsewhere").await;
+    let account = |id: &str| AccountId::parse(id).unwrap();
+    let own = crate::kit::first_account(&f.app.state.store).await;
+    let cases: [(&str, AccountId, Outcome); 4] = [
+        ("a member switches to its account", own, Ok(())),
+        (
+            "not a member",
+            account(&elsewhere.account),
+            Err(ErrorCode::InvalidTarget),
+        ),
+        (
+            "no such account",
+            AccountId::generate(),
+            Err(ErrorCode::InvalidTarget),
+        ),
+        (
+            "an account requiring a second factor, after a password login",
+            account(strict),
+            Err(ErrorCode::InsufficientUserAuthentication),
+        ),
+    ];
+    for (rule, account_id, expected) in cases {
+        let code = f.code(60).await;
+        let token = f.redeem(&code, REDIRECT_URI, VERIFIER).await.unwrap();
+        let got = f.switch(&token, Some(&account_id)).await.map(|_| ());
+        assert_eq!(got, expected, "{rule}");
+        if got.is_err() {
+            // Refused before the rotation committed: the token is not spent.
+            assert!(
+                f.refresh(&token).await.is_ok(),
+                "{rule}: the token still works"
+            );
+        }
     }
 }
 

@@ -27,6 +27,8 @@ fn claims(issuer: &str) -> AccessTokenClaims {
         uid: Some("usr_01J00000000000000000000000".into()),
         acc: Some("acc_01J00000000000000000000000".into()),
         role: Some("admin".into()),
+        permissions: None,
+        inherited_from: None,
         gid: None,
         amr: None,
         acr: None,

@@ -9,6 +9,7 @@
 )]
 mod access_changes;
 mod account_picker;
+mod account_switch;
 mod account_tokens;
 mod accounts;
 mod admin;

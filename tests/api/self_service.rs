@@ -6,9 +6,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera::clock;
 use tessera::ids::{AccountId, UserId};
+use tessera::oauth::claims::AccountRole;
 use tessera::oauth::claims::{AccessTokenClaims, Subject};
 use tessera::oauth::scope::Scope;
-use tessera::role::Role;
+use tessera::role::{Builtin, RoleId};
 
 use crate::authorization_code::{Rp, log_in_through_code_flow};
 use crate::helpers::{Deployment, LOGIN_SCOPE, TestApp, TestUser, expect_problem, hidden_input};
@@ -37,12 +38,18 @@ async fn account_token(app: &TestApp, user: &TestUser, account: &str) -> String 
     let client = app.login_client().await;
     let user_id = UserId::parse(&user.id).unwrap();
     let account_id = AccountId::parse(account).unwrap();
+    let member = RoleId::from(Builtin::Member);
     let claims = AccessTokenClaims::new(
         app.state.issuer.as_str(),
         &client.client_id,
         &Subject::User {
             user_id: &user_id,
-            account: Some((&account_id, Role::Member)),
+            account: Some(AccountRole {
+                account_id: &account_id,
+                role: &member,
+                permissions: Builtin::Member.permissions().ids(),
+                inherited_from: None,
+            }),
             grant_id: None,
         },
         &Scope::parse(LOGIN_SCOPE).unwrap(),

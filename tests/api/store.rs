@@ -6,7 +6,7 @@ use tessera::clock::{self, Timestamp};
 use tessera::email_address::EmailAddress;
 use tessera::ids::{AccountId, ClientId, UserId};
 use tessera::oauth::client::{Client, ClientSettings};
-use tessera::role::Role;
+use tessera::role::Builtin;
 use tessera::store::audit_events;
 use tessera::store::signing_keys::{self, SigningKeyRecord};
 use tessera::store::{self, accounts, clients, memberships, users};
@@ -100,14 +100,20 @@ async fn accounts_memberships_and_clients_round_trip() {
         "foreign key enforced"
     );
 
-    memberships::insert(store.pool(), &parent.id, &ada.id, Role::Admin, clock::now())
-        .await
-        .unwrap();
+    memberships::insert(
+        store.pool(),
+        &parent.id,
+        &ada.id,
+        &Builtin::Admin.into(),
+        clock::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         memberships::role(store.pool(), &parent.id, &ada.id)
             .await
             .unwrap(),
-        Some(Role::Admin)
+        Some(Builtin::Admin.into())
     );
     assert_eq!(
         memberships::role(store.pool(), &child.id, &ada.id)
@@ -119,7 +125,7 @@ async fn accounts_memberships_and_clients_round_trip() {
         store.pool(),
         &parent.id,
         &ada.id,
-        Role::Viewer,
+        &Builtin::Viewer.into(),
         clock::now(),
     )
     .await

@@ -142,6 +142,8 @@ const DIALECT_FILES: &[&str] = &[
     "0023_user_tokens_valid_after.sql",
     "0024_refresh_grace_chain.sql",
     "0045_user_disabled_at.sql",
+    // SQLite cannot drop a check constraint: it rebuilds the tables instead.
+    "0066_custom_roles.sql",
     // Types and functions spelled differently by the two dialects.
     "0001_users_accounts.sql",
     "0002_signing_keys.sql",

@@ -10,7 +10,7 @@ use tessera::mfa;
 use tessera::oauth::claims::{AccessTokenClaims, Subject};
 use tessera::oauth::client::ClientSettings;
 use tessera::oauth::scope::Scope;
-use tessera::role::Role;
+use tessera::role::Builtin;
 use tessera::state::AppState;
 use tessera::store::Store;
 use tessera::store::factors::{self, Factor, FactorStatus, FactorType};
@@ -109,7 +109,7 @@ pub async fn members(
         users::insert(&mut *tx, &user)
             .await
             .expect("insert the user");
-        memberships::insert(&mut *tx, account, &user.id, Role::Member, now)
+        memberships::insert(&mut *tx, account, &user.id, &Builtin::Member.into(), now)
             .await
             .expect("insert the membership");
         let totp_secret = match totp {

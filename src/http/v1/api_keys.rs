@@ -19,7 +19,7 @@ use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{AccountId, ApiKeyId};
 use crate::manage::api_keys::{self, KeyView, NewKey};
 use crate::manage::caller::Caller;
-use crate::role::Role;
+use crate::role::RoleId;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -161,7 +161,7 @@ async fn verify_key(caller: Caller) -> Result<Json<VerifiedKey>, HttpError> {
         id: key.id.clone(),
         account_id: key.account_id.clone(),
         name: key.name.clone(),
-        role: key.role,
+        role: key.role.clone(),
         status: key.status_at(clock::now()),
         expires_at: key.expires_at,
     }))
@@ -173,7 +173,7 @@ struct VerifiedKey {
     id: ApiKeyId,
     account_id: AccountId,
     name: String,
-    role: Role,
+    role: RoleId,
     status: ApiKeyStatus,
     expires_at: Option<Timestamp>,
 }

@@ -18,7 +18,7 @@ use crate::ids::{AccountId, ClientId};
 use crate::oauth::client::GrantType;
 use crate::oauth::error::ErrorCode;
 use crate::oauth::scope::Scope;
-use crate::role::Role;
+use crate::role::RoleId;
 use crate::state::AppState;
 use crate::tokens::{self, TokenError};
 
@@ -40,7 +40,12 @@ struct AccountTokenResponse {
     token_type: &'static str,
     expires_in: i64,
     account_id: AccountId,
-    role: Role,
+    role: RoleId,
+    /// What the role allows there, as the token's `permissions` claim.
+    permissions: Vec<String>,
+    /// The ancestor whose membership the role comes from, when not the account's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inherited_from: Option<AccountId>,
     scope: String,
 }
 
@@ -81,7 +86,7 @@ async fn issue_account_token(
             "the token's client may not obtain account tokens",
         ));
     }
-    let (response, role) = tokens::exchange(
+    let (response, standing) = tokens::exchange(
         state.issuance(),
         &client,
         subject,
@@ -117,7 +122,9 @@ async fn issue_account_token(
         token_type: response.token_type,
         expires_in: response.expires_in,
         account_id,
-        role,
+        permissions: standing.permissions.ids(),
+        role: standing.role,
+        inherited_from: standing.inherited_from,
         scope: response.scope,
     };
     Ok((

@@ -5,7 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
-use crate::access::Reach;
+use crate::access::{Held, Reach};
 use crate::api_key;
 use crate::audit::Actor;
 use crate::clock;
@@ -15,7 +15,6 @@ use crate::http::page::ClientIp;
 use crate::ids::{AccountId, UserId};
 use crate::manage::caller::{self, Caller, Credential, Principal};
 use crate::oauth::scope;
-use crate::role::Role;
 use crate::state::AppState;
 use crate::tokens;
 
@@ -62,7 +61,7 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, Htt
         .and_then(|value| value.to_str().ok())
         .map(|value| value.chars().take(512).collect());
     if api_key::looks_like_key(token) {
-        let key = caller::authenticate_api_key(&state.store, token)
+        let (key, held) = caller::authenticate_api_key(&state.store, token)
             .await?
             .ok_or_else(HttpError::invalid_token)?;
         return Ok(Caller {
@@ -70,7 +69,7 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, Htt
             principal: Principal::ApiKey(key.id.clone()),
             reach: Reach {
                 account_id: Some(key.account_id.clone()),
-                max_role: Some(key.role),
+                cap: Some(held),
             },
             credential: Credential::ApiKey(key),
             ip,
@@ -94,13 +93,7 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, Htt
     let reach = match claims.acc.as_deref() {
         Some(acc) => Reach {
             account_id: Some(AccountId::parse(acc).ok_or_else(HttpError::invalid_token)?),
-            max_role: Some(
-                claims
-                    .role
-                    .as_deref()
-                    .and_then(Role::parse)
-                    .ok_or_else(HttpError::invalid_token)?,
-            ),
+            cap: Some(Held::carried_by(&claims).ok_or_else(HttpError::invalid_token)?),
         },
         None => Reach::default(),
     };

@@ -19,7 +19,7 @@ use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::AccountId;
 use crate::manage::caller::Caller;
 use crate::manage::invites::{self, Decision, InviteView};
-use crate::role::Role;
+use crate::role::RoleId;
 use crate::state::AppState;
 use crate::store::Position;
 
@@ -38,7 +38,7 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct NewInvite {
     email: String,
-    role: Role,
+    role: RoleId,
     ttl_seconds: Option<i64>,
 }
 
@@ -196,7 +196,7 @@ struct AcceptedInvite {
     /// `added`
     status: String,
     account_id: AccountId,
-    role: Role,
+    role: RoleId,
 }
 
 /// What `decline` answers.

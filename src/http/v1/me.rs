@@ -19,7 +19,7 @@ use crate::invitation::InvitationStatus;
 use crate::manage::caller::Caller;
 use crate::manage::invites;
 use crate::profile::{self, Proof};
-use crate::role::Role;
+use crate::role::RoleId;
 use crate::state::AppState;
 use crate::store::Position;
 use crate::user::User;
@@ -271,7 +271,7 @@ fn problem(error: profile::ProfileError) -> HttpError {
 #[derive(Serialize, utoipa::ToSchema)]
 struct MyAccount {
     account: Account,
-    role: Role,
+    role: RoleId,
 }
 
 /// List the caller's accounts.
@@ -319,7 +319,7 @@ struct MyInvite {
     account_id: AccountId,
     account_name: String,
     email: String,
-    role: Role,
+    role: RoleId,
     status: InvitationStatus,
     expires_at: Timestamp,
     created_at: Timestamp,

@@ -20,7 +20,7 @@ use crate::ids::{InvitationId, UserId};
 use crate::invitation::Invitation;
 use crate::manage::caller::Caller;
 use crate::manage::members::{self, Added};
-use crate::role::Role;
+use crate::role::RoleId;
 use crate::state::AppState;
 use crate::store::memberships::{Entry, Member};
 
@@ -102,7 +102,7 @@ struct MemberView {
     user_id: Option<UserId>,
     email: String,
     name: Option<String>,
-    role: Role,
+    role: RoleId,
     status: MemberStatus,
     /// The user has an active second factor (false for an invitation).
     mfa: bool,
@@ -148,7 +148,7 @@ impl MemberView {
 struct NewMember {
     user_id: Option<String>,
     email: Option<String>,
-    role: Role,
+    role: RoleId,
 }
 
 /// Add a member.
@@ -210,7 +210,7 @@ async fn show_member(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleUpdate {
-    role: Role,
+    role: RoleId,
 }
 
 /// Change a member's role.

@@ -15,6 +15,7 @@ pub mod invites;
 mod me;
 mod members;
 pub mod page;
+mod roles;
 mod sessions;
 mod webhooks;
 
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .merge(sessions::routes())
         .merge(accounts::routes())
         .merge(members::routes())
+        .merge(roles::routes())
         .merge(invites::routes())
         .merge(clients::routes())
         .merge(api_keys::routes())
@@ -72,6 +74,7 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
         sessions::Api::openapi(),
         accounts::Api::openapi(),
         members::Api::openapi(),
+        roles::Api::openapi(),
         invites::Api::openapi(),
         clients::Api::openapi(),
         api_keys::Api::openapi(),
