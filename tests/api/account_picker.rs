@@ -217,8 +217,16 @@ async fn prompt_select_account_lists_the_accounts_and_the_choice_binds_the_grant
     assert_eq!(params.get("state"), Some(state.secret()));
     let (access, id_token) = redeem(&app, &rp, &params["code"], verifier).await;
     assert_eq!(access["acc"], accounts.emea.as_str());
-    assert_eq!(access["role"], "member");
     assert_eq!(id_token["acc"], accounts.emea.as_str());
+
+    // The same grant as a request naming `account_id` gets.
+    let (url, _, verifier) = rp.authorize_url(&["openid"], &[("account_id", &accounts.emea)]);
+    let params = query(&location(&visit(&app, &url).await));
+    let (named, _) = redeem(&app, &rp, &params["code"], verifier).await;
+    for claim in ["acc", "role", "permissions", "inherited_from"] {
+        assert_eq!(access.get(claim), named.get(claim), "{claim}");
+    }
+    assert!(access["role"].is_string(), "{access}");
 }
 
 #[tokio::test]
