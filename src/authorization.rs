@@ -1,14 +1,15 @@
-//! The authorization endpoint's use case: the reads its decision (`oauth::decision`) needs, and
-//! its two writes, a consent and a code. The handler parses and renders; no HTTP here.
+//! The authorization endpoint's use case: the reads its decision (`oauth::decision`) needs (the
+//! accounts the picker offers among them), and its two writes, a consent and a code. The handler parses and renders; no HTTP here.
 
 use crate::access;
 use crate::ids::{ClientId, SessionId, UserId};
 use crate::oauth::authorize::AuthorizationRequest;
 use crate::oauth::client::Client;
-use crate::oauth::decision::{Authentication, Facts};
+use crate::oauth::decision::{self, Authentication, Facts};
 use crate::oauth::scope::Scope;
 use crate::oauth::token::CodeGrant;
 use crate::secret;
+use crate::store::accounts::Selectable;
 use crate::store::{Store, Unaudited, accounts, authorization_codes, consents, liveness, users};
 use crate::user::User;
 
@@ -20,6 +21,9 @@ pub struct Situation<'r> {
     /// `None` when nobody is signed in or the session's user no longer exists.
     pub user: Option<User>,
     pub facts: Facts<'r>,
+    /// What the account picker lists, ordered by path and name; empty unless the request
+    /// asks for an account.
+    pub accounts: Vec<Selectable>,
 }
 
 /// Reads what the decision depends on. `signed_in` is who the session names; `login_after`
@@ -41,6 +45,8 @@ pub async fn gather<'r>(
         now_ms,
         member_of_requested_account: false,
         account_requires_mfa: false,
+        account_selection: client.settings.account_selection,
+        selectable_accounts: Vec::new(),
         client_trusted: client.first_party,
         consented: false,
     };
@@ -49,7 +55,11 @@ pub async fn gather<'r>(
         None => None,
     };
     let Some((user, (_, authentication))) = user.zip(signed_in) else {
-        return Ok(Situation { user: None, facts });
+        return Ok(Situation {
+            user: None,
+            facts,
+            accounts: Vec::new(),
+        });
     };
     facts.authentication = Some(authentication);
     if let Some(account_id) = &request.account_id {
@@ -58,6 +68,21 @@ pub async fn gather<'r>(
             facts.member_of_requested_account = true;
             facts.account_requires_mfa = found.mfa_required;
         }
+    }
+    let mut selectable = Vec::new();
+    if decision::asks_for_account(request, client.settings.account_selection) {
+        selectable = accounts::selectable_by(store.pool(), &user.id).await?;
+        selectable.sort_by_cached_key(|account| {
+            let mut path = account.ancestors.clone();
+            path.push(account.name.clone());
+            path.iter()
+                .map(|name| name.to_lowercase())
+                .collect::<Vec<_>>()
+        });
+        facts.selectable_accounts = selectable
+            .iter()
+            .map(|account| account.id.clone())
+            .collect();
     }
     // API.md §4: no consent page for the operator's own clients, nor for a client an account
     // the user belongs to registered; every other client (another tenant's, any
@@ -80,6 +105,7 @@ pub async fn gather<'r>(
     Ok(Situation {
         user: Some(user),
         facts,
+        accounts: selectable,
     })
 }
 

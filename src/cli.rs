@@ -18,7 +18,7 @@ use crate::manage::clients::{self, NewClient, Patch};
 use crate::manage::invites::{self, InviteView};
 use crate::manage::users::{self, AdminUser, NewUser};
 use crate::manage::{self, Error, accounts};
-use crate::oauth::client::{AuthMethod, ClientSettings, GrantType};
+use crate::oauth::client::{AccountSelection, AuthMethod, ClientSettings, GrantType};
 use crate::password::Hasher;
 use crate::store::{self, Backend, Position, Store};
 
@@ -159,6 +159,9 @@ struct UpdateClient {
     grants: Vec<GrantType>,
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
+    /// Whether sign-in has the user pick an account: none, optional or required.
+    #[arg(long = "account-selection", value_name = "SELECTION", value_parser = parse_account_selection)]
+    account_selection: Option<AccountSelection>,
     /// No consent page for the client's users.
     #[arg(long, conflicts_with = "third_party")]
     first_party: bool,
@@ -197,6 +200,9 @@ struct CreateClient {
     grants: Vec<GrantType>,
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
+    /// Whether sign-in has the user pick an account: none, optional or required.
+    #[arg(long = "account-selection", value_name = "SELECTION", value_parser = parse_account_selection)]
+    account_selection: Option<AccountSelection>,
     /// Show the consent page to users outside the client's account, like a tenant's client
     /// (without it the operator's client is first-party: no consent page).
     #[arg(long)]
@@ -214,6 +220,10 @@ fn parse_client_id(text: &str) -> Result<ClientId, String> {
 fn parse_auth_method(text: &str) -> Result<AuthMethod, String> {
     AuthMethod::parse(text)
         .ok_or_else(|| "expected client_secret_basic, client_secret_post or none".to_owned())
+}
+
+fn parse_account_selection(text: &str) -> Result<AccountSelection, String> {
+    AccountSelection::parse(text).ok_or_else(|| "expected none, optional or required".to_owned())
 }
 
 fn parse_grant(text: &str) -> Result<GrantType, String> {
@@ -442,6 +452,9 @@ async fn update_client(store: &Store, args: UpdateClient) -> Result<(), CliError
         if !args.scopes.is_empty() {
             settings.scopes = args.scopes;
         }
+        if let Some(selection) = args.account_selection {
+            settings.account_selection = selection;
+        }
         Ok(())
     };
     let patch = Patch {
@@ -503,6 +516,9 @@ async fn create_client(store: &Store, args: CreateClient) -> Result<(), CliError
     }
     if !args.scopes.is_empty() {
         settings.scopes = args.scopes;
+    }
+    if let Some(selection) = args.account_selection {
+        settings.account_selection = selection;
     }
     let new = NewClient {
         settings,

@@ -557,6 +557,7 @@ fn sign_user_tokens(
                 },
                 amr: claims.amr.clone(),
                 acr: claims.acr.clone(),
+                acc: account.map(|(account_id, _)| account_id.to_string()),
             };
             Some(ctx.keys.signing_key().sign(ID_TOKEN_TYP, &claims)?)
         }

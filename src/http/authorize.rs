@@ -1,5 +1,6 @@
 //! `GET /oauth2/authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2): validate, make sure the user
-//! is signed in (or send them to log in and back), then issue a single-use code.
+//! is signed in (or send them to log in and back), send them to the account picker or the
+//! consent page when the decision says so, then issue a single-use code.
 
 use askama::Template;
 use axum::Router;
@@ -11,11 +12,14 @@ use serde::Deserialize;
 
 use crate::authorization;
 use crate::clock;
+use crate::http::account_picker;
 use crate::http::login::login_url;
 use crate::http::login::require_csrf;
 use crate::http::page::{HtmlForm, PageError, render};
+use crate::ids::{AccountId, SessionId};
 use crate::manage::factors;
 use crate::oauth::authorize::{self, AuthorizationRequest, Rejection};
+use crate::oauth::client::Client;
 use crate::oauth::decision::{self, Authentication, Decision};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
@@ -23,6 +27,8 @@ use crate::oauth::scope;
 use crate::rate_limit::LoginAttempt;
 use crate::session::LoginSession;
 use crate::state::AppState;
+use crate::store::accounts::Selectable;
+use crate::user::User;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -116,7 +122,7 @@ async fn authorize(
     respond(&state, result)
 }
 
-fn respond(state: &AppState, result: Result<Response, Failure>) -> Response {
+pub(super) fn respond(state: &AppState, result: Result<Response, Failure>) -> Response {
     match result {
         Ok(response) => response,
         Err(Failure::Page(error)) => error.into_response(),
@@ -136,7 +142,7 @@ fn respond(state: &AppState, result: Result<Response, Failure>) -> Response {
     }
 }
 
-enum Failure {
+pub(super) enum Failure {
     /// Shown to the user: the client or its redirect URI is not verified, or we failed.
     Page(PageError),
     Redirect {
@@ -181,11 +187,25 @@ impl From<crate::session::SessionError> for Failure {
     }
 }
 
-async fn decide(
+/// A request read, checked and decided: what `/oauth2/authorize` and the account picker act on.
+pub(super) struct Examined {
+    pub client: Client,
+    pub request: AuthorizationRequest,
+    pub decision: Decision,
+    /// The signed-in user and their login; `None` when nobody is (or the user is gone).
+    pub signed_in: Option<(User, Authentication)>,
+    pub session_id: Option<SessionId>,
+    /// What the account picker lists (empty unless the request asks for an account).
+    pub accounts: Vec<Selectable>,
+    pub now: i64,
+}
+
+/// Parses and validates the request in `query`, reads what the decision needs, and decides.
+pub(super) async fn examine(
     state: &AppState,
     session: &LoginSession,
     query: &str,
-) -> Result<Response, Failure> {
+) -> Result<Examined, Failure> {
     let params = Params::parse(query.as_bytes());
     let client_id = authorize::client_id(&params)?;
     let client =
@@ -222,13 +242,44 @@ async fn decide(
         clock::now_ms(),
     )
     .await?;
-    let signed_in = situation
-        .user
-        .as_ref()
-        .zip(situation.facts.authentication.clone());
-    match (decision::decide(&situation.facts), signed_in) {
+    let decision = decision::decide(&situation.facts);
+    let accounts = situation.accounts;
+    let signed_in = situation.user.zip(situation.facts.authentication);
+    Ok(Examined {
+        client,
+        request,
+        decision,
+        signed_in,
+        session_id,
+        accounts,
+        now,
+    })
+}
+
+async fn decide(
+    state: &AppState,
+    session: &LoginSession,
+    query: &str,
+) -> Result<Response, Failure> {
+    let Examined {
+        client,
+        request,
+        decision,
+        signed_in,
+        session_id,
+        now,
+        ..
+    } = examine(state, session, query).await?;
+    match (decision, signed_in) {
         (Decision::Login { login_after }, _) => Ok(send_to_login(state, query, login_after)),
         (Decision::Deny { error, description }, _) => Err(to_client(&request, error, description)),
+        (Decision::SelectAccount { .. }, Some(_)) => {
+            let picker = format!("{}{}?{query}", state.issuer.path(), account_picker::PATH);
+            Ok(Redirect::to(&picker).into_response())
+        }
+        (Decision::UseAccount(account_id), Some(_)) => {
+            Ok(back_with_account(state, query, Some(&account_id)))
+        }
         (Decision::Consent, Some((user, _))) => {
             let page = ConsentPage {
                 base: state.issuer.path(),
@@ -266,7 +317,7 @@ async fn decide(
         (Decision::SecondFactor, Some((user, _))) => {
             let back = format!("{}/oauth2/authorize?{query}", state.issuer.path());
             let encoded: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
-            if !factors::required(&state.store, user).await? {
+            if !factors::required(&state.store, &user).await? {
                 // Enrolment first (API.md §10): the security page, and back here once a
                 // first code has proved the new factor.
                 let next = format!(
@@ -281,11 +332,36 @@ async fn decide(
             let next = format!("{}/login/mfa?return_to={encoded}", state.issuer.path());
             Ok(Redirect::to(&next).into_response())
         }
-        // Consent, step-up and codes are only ever decided for a signed-in user.
-        (Decision::Consent | Decision::SecondFactor | Decision::IssueCode, None) => {
-            Ok(send_to_login(state, query, None))
-        }
+        // Pages, step-up and codes are only ever decided for a signed-in user.
+        (
+            Decision::SelectAccount { .. }
+            | Decision::UseAccount(_)
+            | Decision::Consent
+            | Decision::SecondFactor
+            | Decision::IssueCode,
+            None,
+        ) => Ok(send_to_login(state, query, None)),
     }
+}
+
+/// 303 back to `/oauth2/authorize` with the account picked (`None`: none, a user-level
+/// grant) in place of `prompt=select_account`, so that the picker does not come again; the
+/// request then goes through every check as if it had named that `account_id` itself.
+pub(super) fn back_with_account(
+    state: &AppState,
+    query: &str,
+    account_id: Option<&AccountId>,
+) -> Response {
+    let mut back = without_param(
+        &without_param(query, "prompt", Some("select_account")),
+        "account_id",
+        None,
+    );
+    if let Some(account_id) = account_id {
+        back.push_str(&format!("&account_id={account_id}"));
+    }
+    let location = format!("{}/oauth2/authorize?{back}", state.issuer.path());
+    Redirect::to(&location).into_response()
 }
 
 /// The decision's refusal, sent back to the client's verified redirect URI.

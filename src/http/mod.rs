@@ -3,6 +3,7 @@
 
 mod access_log;
 mod account_page;
+mod account_picker;
 mod assets;
 mod authorize;
 mod cors;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .merge(login::routes())
         .merge(authorize::routes())
+        .merge(account_picker::routes())
         .merge(token::routes())
         .merge(userinfo::routes())
         .merge(introspect::routes())

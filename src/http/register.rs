@@ -21,7 +21,7 @@ use crate::http::page::ClientIp;
 use crate::manage::Error;
 use crate::manage::clients::{self, NewClient};
 use crate::oauth::client::{
-    AuthMethod, Client, ClientSettings, DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+    AccountSelection, AuthMethod, Client, ClientSettings, DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
     DEFAULT_REFRESH_TOKEN_TTL_SECONDS, GrantType,
 };
 use crate::oauth::scope;
@@ -128,6 +128,8 @@ struct Metadata {
     post_logout_redirect_uris: Vec<String>,
     #[serde(default)]
     allowed_origins: Vec<String>,
+    /// Tessera's own metadata (API.md §11): whether authorize has the user pick an account.
+    account_selection: Option<String>,
 }
 
 fn invalid_metadata(description: impl Into<String>) -> RegisterError {
@@ -169,6 +171,14 @@ impl Metadata {
                 "response_types code and grant_types authorization_code go together",
             ));
         }
+        let account_selection = match self.account_selection.as_deref() {
+            None => AccountSelection::None,
+            Some(text) => AccountSelection::parse(text).ok_or_else(|| {
+                invalid_metadata(format!(
+                    "account_selection must be none, optional or required, not {text}"
+                ))
+            })?,
+        };
         let scopes = match self.scope {
             Some(text) => text.split_whitespace().map(str::to_owned).collect(),
             None => scope::REGISTERED_DEFAULT
@@ -190,6 +200,7 @@ impl Metadata {
             refresh_token_ttl_seconds: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
             refresh_reuse_grace_seconds: 0,
             allowed_audiences: Vec::new(),
+            account_selection,
         })
     }
 }
@@ -234,6 +245,7 @@ fn view(state: &AppState, client: &Client) -> Value {
         "response_types": response_types,
         "token_endpoint_auth_method": s.token_endpoint_auth_method,
         "scope": s.scopes.join(" "),
+        "account_selection": s.account_selection,
         "registration_client_uri": state
             .issuer
             .url(&format!("/oauth2/register/{}", client.client_id)),

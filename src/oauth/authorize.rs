@@ -22,6 +22,8 @@ pub enum Prompt {
     Login,
     /// Ask for consent again.
     Consent,
+    /// Have the user pick the account the grant is for (API.md §11).
+    SelectAccount,
 }
 
 /// A validated authorization request.
@@ -36,6 +38,9 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub account_id: Option<AccountId>,
+    /// The account the picker preselects (`account_hint`); a malformed one is ignored, as a
+    /// hint binds nothing.
+    pub account_hint: Option<AccountId>,
     /// `acr_values` asks for `urn:tessera:acr:mfa`: a second factor now if the login had none
     /// (other values are voluntary and ignored, OIDC Core §3.1.2.1).
     pub requires_mfa: bool,
@@ -114,9 +119,10 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest
             Some("none") => Prompt::None,
             Some("login") => Prompt::Login,
             Some("consent") => Prompt::Consent,
+            Some("select_account") => Prompt::SelectAccount,
             Some(_) => {
                 return Err(OAuthError::invalid_request(
-                    "prompt must be none, login or consent",
+                    "prompt must be none, login, consent or select_account",
                 ));
             }
         };
@@ -136,6 +142,7 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest
                     .ok_or_else(|| OAuthError::invalid_request("account_id is malformed"))
             })
             .transpose()?;
+        let account_hint = params.get("account_hint")?.and_then(AccountId::parse);
         let requires_mfa = params.get("acr_values")?.is_some_and(|values| {
             values
                 .split(' ')
@@ -159,6 +166,7 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest
             prompt,
             max_age,
             account_id,
+            account_hint,
             requires_mfa,
         })
     })();

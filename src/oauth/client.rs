@@ -81,6 +81,44 @@ impl AuthMethod {
     }
 }
 
+/// Whether `/oauth2/authorize` has the user pick one of their accounts for this client when
+/// the request names none (API.md §11).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountSelection {
+    /// Only `prompt=select_account` shows the picker, which then offers to go on without one.
+    #[default]
+    None,
+    /// The app can use an account; as `none`, the picker comes with `prompt=select_account`.
+    Optional,
+    /// The app needs an account: the picker, unless the request names one.
+    Required,
+}
+
+impl AccountSelection {
+    pub const ALL: [AccountSelection; 3] = [
+        AccountSelection::None,
+        AccountSelection::Optional,
+        AccountSelection::Required,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountSelection::None => "none",
+            AccountSelection::Optional => "optional",
+            AccountSelection::Required => "required",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AccountSelection> {
+        AccountSelection::ALL
+            .into_iter()
+            .find(|selection| selection.as_str() == text)
+    }
+}
+
 /// Access tokens live 15 minutes unless the client says otherwise.
 pub const DEFAULT_ACCESS_TOKEN_TTL_SECONDS: i64 = 900;
 pub const DEFAULT_REFRESH_TOKEN_TTL_SECONDS: i64 = 30 * 86_400;
@@ -109,6 +147,8 @@ pub struct ClientSettings {
     /// Audiences besides its own id that token exchange may name for this client (RFC 8693
     /// `audience`); another client's id only when listed here.
     pub allowed_audiences: Vec<String>,
+    /// Whether `/oauth2/authorize` has the user pick an account (API.md §11).
+    pub account_selection: AccountSelection,
 }
 
 impl ClientSettings {
@@ -138,6 +178,7 @@ impl ClientSettings {
             refresh_token_ttl_seconds: DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
             refresh_reuse_grace_seconds: 0,
             allowed_audiences: Vec::new(),
+            account_selection: AccountSelection::None,
         }
     }
 

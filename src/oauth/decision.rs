@@ -1,8 +1,10 @@
-//! What a valid authorization request leads to (OIDC Core §3.1.2.3, §3.1.2.4): sign in, ask
-//! for consent, refuse, or issue a code. A pure function of facts the caller reads beforehand;
+//! What a valid authorization request leads to (OIDC Core §3.1.2.3, §3.1.2.4): sign in, pick
+//! an account, ask for consent, refuse, or issue a code. A pure function of facts the caller reads beforehand;
 //! no storage, no HTTP.
 
+use crate::ids::AccountId;
 use crate::oauth::authorize::{AuthorizationRequest, Prompt};
+use crate::oauth::client::AccountSelection;
 use crate::oauth::error::ErrorCode;
 
 /// When the signed-in user last logged in.
@@ -30,6 +32,11 @@ pub struct Facts<'r> {
     pub member_of_requested_account: bool,
     /// The request's `account_id` (or an ancestor) requires a second factor.
     pub account_requires_mfa: bool,
+    /// The client's `account_selection`.
+    pub account_selection: AccountSelection,
+    /// The accounts the user may pick (direct memberships of active accounts); read only
+    /// when the request asks for one ([`asks_for_account`]).
+    pub selectable_accounts: Vec<AccountId>,
     /// The client needs no consent page: the operator's own, or one an account the user
     /// belongs to (or an ancestor of it) registered, and not self-registered (API.md §4).
     pub client_trusted: bool,
@@ -37,7 +44,7 @@ pub struct Facts<'r> {
     pub consented: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// Send the user to log in and back; with `login_after`, the way back demands a login
     /// later than that (unix ms), so returning without signing in again gets nothing.
@@ -46,6 +53,13 @@ pub enum Decision {
     },
     /// A second factor now (step-up): the login had none and the request needs one.
     SecondFactor,
+    /// Show the account picker; with `without_account`, it also offers to go on without one
+    /// (a user-level grant).
+    SelectAccount {
+        without_account: bool,
+    },
+    /// The user has one account to pick: bind the grant to it as if the request named it.
+    UseAccount(AccountId),
     /// Show the consent page.
     Consent,
     /// Send `error` back to the client.
@@ -57,7 +71,9 @@ pub enum Decision {
 }
 
 /// The rules in order: signed in, recently enough; a member of the account asked for; a
-/// second factor when the request or the account needs one; the client trusted or approved. `prompt=none` turns every page into an error.
+/// second factor when the request or the account needs one; an account picked when the
+/// request or the client asks for one; the client trusted or approved. `prompt=none` turns
+/// every page into an error.
 pub fn decide(facts: &Facts<'_>) -> Decision {
     let request = facts.request;
     let silent = request.prompt == Prompt::None;
@@ -93,6 +109,31 @@ pub fn decide(facts: &Facts<'_>) -> Decision {
         }
         return Decision::SecondFactor;
     }
+    if asks_for_account(request, facts.account_selection) {
+        let required = facts.account_selection == AccountSelection::Required;
+        match facts.selectable_accounts.as_slice() {
+            [] if required => {
+                return deny(
+                    ErrorCode::AccessDenied,
+                    "the application needs an account and the user belongs to none",
+                );
+            }
+            // `prompt=select_account` with nothing to pick: the grant stays user-level.
+            [] => {}
+            [only] => return Decision::UseAccount(only.clone()),
+            _ if silent => {
+                return deny(
+                    ErrorCode::AccountSelectionRequired,
+                    "the user must choose an account",
+                );
+            }
+            _ => {
+                return Decision::SelectAccount {
+                    without_account: !required,
+                };
+            }
+        }
+    }
     if !facts.client_trusted && (request.prompt == Prompt::Consent || !facts.consented) {
         if silent {
             return deny(
@@ -107,6 +148,13 @@ pub fn decide(facts: &Facts<'_>) -> Decision {
 
 fn deny(error: ErrorCode, description: &'static str) -> Decision {
     Decision::Deny { error, description }
+}
+
+/// The request names no account, and `prompt=select_account` or the client's
+/// `account_selection: "required"` asks the user to pick one (API.md §11).
+pub fn asks_for_account(request: &AuthorizationRequest, selection: AccountSelection) -> bool {
+    request.account_id.is_none()
+        && (request.prompt == Prompt::SelectAccount || selection == AccountSelection::Required)
 }
 
 /// `prompt=login`, a login older than `max_age`, or one older than the forced login the
@@ -128,6 +176,7 @@ mod tests {
 
     use crate::ids::{AccountId, ClientId};
     use crate::oauth::authorize::{AuthorizationRequest, Prompt};
+    use crate::oauth::client::AccountSelection;
     use crate::oauth::error::ErrorCode;
     use crate::oauth::scope::Scope;
 
@@ -141,6 +190,8 @@ mod tests {
         login_after: Option<i64>,
         member_of_requested_account: bool,
         account_requires_mfa: bool,
+        account_selection: AccountSelection,
+        selectable_accounts: Vec<AccountId>,
         client_trusted: bool,
         consented: bool,
     }
@@ -158,6 +209,7 @@ mod tests {
                 prompt: Prompt::Default,
                 max_age: None,
                 account_id: None,
+                account_hint: None,
                 requires_mfa: false,
             },
             authentication: Some(Authentication {
@@ -168,6 +220,8 @@ mod tests {
             login_after: None,
             member_of_requested_account: false,
             account_requires_mfa: false,
+            account_selection: AccountSelection::None,
+            selectable_accounts: Vec::new(),
             client_trusted: true,
             consented: false,
         }
@@ -190,6 +244,34 @@ mod tests {
 
     fn deny(error: ErrorCode, description: &'static str) -> Decision {
         Decision::Deny { error, description }
+    }
+
+    /// The first of the user's accounts in the rows that give them some.
+    fn first_account() -> AccountId {
+        AccountId::parse("acc_01JD2Z3X4Y5V6W7T8S9R0Q1P2N").unwrap()
+    }
+
+    fn one_account(s: &mut Situation) {
+        s.selectable_accounts = vec![first_account()];
+    }
+
+    fn two_accounts(s: &mut Situation) {
+        s.selectable_accounts = vec![first_account(), AccountId::generate()];
+    }
+
+    fn selects_account(s: &mut Situation) {
+        s.request.prompt = Prompt::SelectAccount;
+    }
+
+    fn requires_account(s: &mut Situation) {
+        s.account_selection = AccountSelection::Required;
+    }
+
+    fn needs_an_account() -> Decision {
+        deny(
+            ErrorCode::AccessDenied,
+            "the application needs an account and the user belongs to none",
+        )
     }
 
     #[test]
@@ -215,12 +297,12 @@ mod tests {
             (
                 "prompt=login logs in again",
                 |s| s.request.prompt = Prompt::Login,
-                login_again,
+                login_again.clone(),
             ),
             (
                 "a login older than max_age logs in again",
                 |s| s.request.max_age = Some(59),
-                login_again,
+                login_again.clone(),
             ),
             (
                 "a login exactly max_age old stands",
@@ -238,7 +320,7 @@ mod tests {
             (
                 "back from a forced login without a newer one",
                 |s| s.login_after = Some((NOW - 60) * 1000),
-                login_again,
+                login_again.clone(),
             ),
             (
                 "back from a forced login with a newer one",
@@ -340,7 +422,7 @@ mod tests {
                     asks_an_account(s);
                     s.request.prompt = Prompt::Login;
                 },
-                login_again,
+                login_again.clone(),
             ),
             (
                 "membership comes before consent",
@@ -352,6 +434,131 @@ mod tests {
                     ErrorCode::AccessDenied,
                     "the user is not a member of that account",
                 ),
+            ),
+            (
+                "prompt=select_account with two accounts offers them and a way out",
+                |s| {
+                    selects_account(s);
+                    two_accounts(s);
+                },
+                Decision::SelectAccount {
+                    without_account: true,
+                },
+            ),
+            (
+                "a client that requires an account offers no way out",
+                |s| {
+                    requires_account(s);
+                    two_accounts(s);
+                },
+                Decision::SelectAccount {
+                    without_account: false,
+                },
+            ),
+            (
+                "an optional account is picked only when prompt=select_account asks",
+                |s| {
+                    s.account_selection = AccountSelection::Optional;
+                    two_accounts(s);
+                },
+                Decision::IssueCode,
+            ),
+            (
+                "prompt=select_account on an optional client offers a way out",
+                |s| {
+                    s.account_selection = AccountSelection::Optional;
+                    selects_account(s);
+                    two_accounts(s);
+                },
+                Decision::SelectAccount {
+                    without_account: true,
+                },
+            ),
+            (
+                "prompt=select_account with one account takes it without a page",
+                |s| {
+                    selects_account(s);
+                    one_account(s);
+                },
+                Decision::UseAccount(first_account()),
+            ),
+            (
+                "a required account, the user's only one, is taken without a page",
+                |s| {
+                    requires_account(s);
+                    one_account(s);
+                },
+                Decision::UseAccount(first_account()),
+            ),
+            (
+                "a required account and the user has none",
+                requires_account,
+                needs_an_account(),
+            ),
+            (
+                "prompt=select_account and the user has no account: user-level",
+                selects_account,
+                Decision::IssueCode,
+            ),
+            (
+                "a required account to choose, with prompt=none",
+                |s| {
+                    requires_account(s);
+                    two_accounts(s);
+                    s.request.prompt = Prompt::None;
+                },
+                deny(
+                    ErrorCode::AccountSelectionRequired,
+                    "the user must choose an account",
+                ),
+            ),
+            (
+                "a required account, the only one, with prompt=none",
+                |s| {
+                    requires_account(s);
+                    one_account(s);
+                    s.request.prompt = Prompt::None;
+                },
+                Decision::UseAccount(first_account()),
+            ),
+            (
+                "a request that names its account skips the picker",
+                |s| {
+                    requires_account(s);
+                    two_accounts(s);
+                    asks_an_account(s);
+                    s.member_of_requested_account = true;
+                },
+                Decision::IssueCode,
+            ),
+            (
+                "logging in comes before the picker",
+                |s| {
+                    signed_out(s);
+                    selects_account(s);
+                    two_accounts(s);
+                },
+                Decision::Login { login_after: None },
+            ),
+            (
+                "a second factor comes before the picker",
+                |s| {
+                    s.request.requires_mfa = true;
+                    selects_account(s);
+                    two_accounts(s);
+                },
+                Decision::SecondFactor,
+            ),
+            (
+                "the picker comes before consent",
+                |s| {
+                    untrusted(s);
+                    selects_account(s);
+                    two_accounts(s);
+                },
+                Decision::SelectAccount {
+                    without_account: true,
+                },
             ),
         ];
         for (name, change, expected) in rows {
@@ -365,6 +572,8 @@ mod tests {
                 now_ms: NOW_MS,
                 member_of_requested_account: situation.member_of_requested_account,
                 account_requires_mfa: situation.account_requires_mfa,
+                account_selection: situation.account_selection,
+                selectable_accounts: situation.selectable_accounts,
                 client_trusted: situation.client_trusted,
                 consented: situation.consented,
             };

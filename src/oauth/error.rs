@@ -21,6 +21,8 @@ pub enum ErrorCode {
     InsufficientScope,
     /// OIDC Core §3.1.2.6: the request cannot go on without the user.
     InteractionRequired,
+    /// OIDC Core §3.1.2.6: the user must choose an account, which `prompt=none` forbids.
+    AccountSelectionRequired,
     /// RFC 9470: the login was not strong enough for what is asked (an account that
     /// requires a second factor).
     InsufficientUserAuthentication,
@@ -41,6 +43,7 @@ impl ErrorCode {
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::AccountSelectionRequired => "account_selection_required",
             ErrorCode::InsufficientUserAuthentication => "insufficient_user_authentication",
             ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::InvalidToken => "invalid_token",

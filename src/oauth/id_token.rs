@@ -29,6 +29,9 @@ pub struct IdTokenClaims {
     pub amr: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acr: Option<String>,
+    /// The account the grant is bound to (API.md §11), as in the access token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acc: Option<String>,
 }
 
 /// OIDC Core §3.1.3.6: base64url of the left half of SHA-256 of the access token.

@@ -1,5 +1,7 @@
 //! The `accounts` table.
 
+use std::sync::LazyLock;
+
 use sqlx::{Any, Executor, FromRow};
 
 use crate::access::Link;
@@ -342,6 +344,64 @@ pub async fn of_user<'e>(
             Some((account, role, position))
         })
         .collect())
+}
+
+/// An account a user may pick at sign-in (API.md §11): one they are a direct member of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selectable {
+    pub id: AccountId,
+    pub name: String,
+    /// The membership's role, as stored.
+    pub role: String,
+    /// The names of its ancestors, root first.
+    pub ancestors: Vec<String>,
+}
+
+/// The accounts `user_id` is a direct member of whose account and ancestors are all active (a
+/// suspended account issues no account tokens), each with its ancestors' names; ordered by id.
+pub async fn selectable_by<'e>(
+    db: impl Executor<'e, Database = Any>,
+    user_id: &UserId,
+) -> Result<Vec<Selectable>, sqlx::Error> {
+    static QUERY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "with recursive up (start_id, id, parent_id, depth) as ( \
+               select a.id, a.id, a.parent_id, cast(0 as bigint) from memberships m \
+               join accounts a on a.id = m.account_id \
+               where m.user_id = $1 and not {} \
+               union all \
+               select up.start_id, a.id, a.parent_id, up.depth + 1 from accounts a \
+               join up on a.id = up.parent_id where up.depth < 64) \
+             select up.start_id, a.name, m.role, up.depth from up \
+             join accounts a on a.id = up.id \
+             join memberships m on m.account_id = up.start_id and m.user_id = $1 \
+             order by up.start_id, up.depth desc",
+            suspended_along("m.account_id")
+        )
+    });
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(&QUERY)
+        .bind(user_id.as_str())
+        .fetch_all(db)
+        .await?;
+    // Each account's rows come together: its ancestors root first, then its own (depth 0).
+    let mut accounts = Vec::new();
+    let mut ancestors = Vec::new();
+    for (start_id, name, role, depth) in rows {
+        if depth > 0 {
+            ancestors.push(name);
+            continue;
+        }
+        let ancestors = std::mem::take(&mut ancestors);
+        if let Some(id) = AccountId::parse(&start_id) {
+            accounts.push(Selectable {
+                id,
+                name,
+                role,
+                ancestors,
+            });
+        }
+    }
+    Ok(accounts)
 }
 
 /// Accounts matching `filter` (a condition from `search::to_sql` whose placeholders start at

@@ -7,7 +7,7 @@ use sqlx::{Any, Executor, FromRow};
 use crate::account::AccountStatus;
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, ClientId};
-use crate::oauth::client::{AuthMethod, Client, ClientSettings, GrantType};
+use crate::oauth::client::{AccountSelection, AuthMethod, Client, ClientSettings, GrantType};
 use crate::store::{Position, accounts, json_or_default, to_json};
 
 #[derive(FromRow)]
@@ -28,6 +28,7 @@ struct ClientRow {
     self_registered: i64,
     first_party: i64,
     allowed_audiences: String,
+    account_selection: String,
     created_at: i64,
     updated_at: i64,
     account_status: String,
@@ -54,6 +55,7 @@ impl ClientRow {
                 refresh_token_ttl_seconds: self.refresh_token_ttl_seconds,
                 refresh_reuse_grace_seconds: self.refresh_reuse_grace_seconds,
                 allowed_audiences: json_or_default(&self.allowed_audiences),
+                account_selection: AccountSelection::parse(&self.account_selection)?,
             },
             created_at: Timestamp(self.created_at),
             updated_at: Timestamp(self.updated_at),
@@ -69,7 +71,7 @@ const COLUMNS: &str = "id, account_id, name, secret_hash, token_endpoint_auth_me
                        post_logout_redirect_uris, allowed_origins, grant_types, scopes, \
                        access_token_ttl_seconds, refresh_token_ttl_seconds, \
                        refresh_reuse_grace_seconds, self_registered, first_party, \
-                       allowed_audiences, created_at, updated_at";
+                       allowed_audiences, account_selection, created_at, updated_at";
 
 /// `COLUMNS` prefixed with the `c.` alias of the queries that join accounts.
 static QUALIFIED: LazyLock<String> = LazyLock::new(|| {
@@ -99,7 +101,7 @@ pub async fn insert<'e>(
     let grant_types: Vec<&str> = s.grant_types.iter().map(|g| g.as_str()).collect();
     sqlx::query(&format!(
         "insert into clients ({COLUMNS}) values \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
     ))
     .bind(client.client_id.as_str())
     .bind(client.account_id.as_str())
@@ -117,6 +119,7 @@ pub async fn insert<'e>(
     .bind(i64::from(client.self_registered))
     .bind(i64::from(client.first_party))
     .bind(to_json(&s.allowed_audiences))
+    .bind(s.account_selection.as_str())
     .bind(client.created_at.0)
     .bind(client.updated_at.0)
     .execute(db)
@@ -184,7 +187,7 @@ pub async fn update<'e>(
          redirect_uris = $4, post_logout_redirect_uris = $5, allowed_origins = $6, \
          grant_types = $7, scopes = $8, access_token_ttl_seconds = $9, \
          refresh_token_ttl_seconds = $10, refresh_reuse_grace_seconds = $11, updated_at = $12, \
-         first_party = $13, allowed_audiences = $14 where id = $15",
+         first_party = $13, allowed_audiences = $14, account_selection = $15 where id = $16",
     )
     .bind(&s.name)
     .bind(client.secret_hash.as_deref())
@@ -200,6 +203,7 @@ pub async fn update<'e>(
     .bind(client.updated_at.0)
     .bind(i64::from(client.first_party))
     .bind(to_json(&s.allowed_audiences))
+    .bind(s.account_selection.as_str())
     .bind(client.client_id.as_str())
     .execute(db)
     .await

@@ -19,7 +19,7 @@ use crate::manage::Error;
 use crate::manage::caller::Caller;
 use crate::manage::clients::{self, ClientView, Patch};
 use crate::oauth::client::{
-    AuthMethod, ClientSettings, DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+    AccountSelection, AuthMethod, ClientSettings, DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
     DEFAULT_REFRESH_TOKEN_TTL_SECONDS, GrantType,
 };
 use crate::oauth::scope;
@@ -57,6 +57,8 @@ pub struct ClientInput {
     refresh_token_ttl_seconds: Option<i64>,
     refresh_reuse_grace_seconds: Option<i64>,
     allowed_audiences: Option<Vec<String>>,
+    /// Whether authorize has the user pick an account (API.md §11); default `none`.
+    account_selection: Option<AccountSelection>,
     /// Only a superadmin may set it (API.md §8); it is not one of the tenant's settings.
     first_party: Option<bool>,
 }
@@ -85,6 +87,7 @@ impl ClientInput {
                 .unwrap_or(DEFAULT_REFRESH_TOKEN_TTL_SECONDS),
             refresh_reuse_grace_seconds: self.refresh_reuse_grace_seconds.unwrap_or(0),
             allowed_audiences: self.allowed_audiences.unwrap_or_default(),
+            account_selection: self.account_selection.unwrap_or_default(),
         }
     }
 }

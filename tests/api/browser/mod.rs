@@ -19,6 +19,7 @@
 //! address as the relying party id ("This is an invalid domain"), so the test's issuer
 //! names `localhost` too.
 
+mod account_picker;
 mod passkeys;
 mod two_step;
 mod walkthrough;
