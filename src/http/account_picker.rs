@@ -149,7 +149,7 @@ async fn picker(
             .map(|account| Choice {
                 id: &account.id,
                 name: &account.name,
-                role: &account.role,
+                role: account.role.as_str(),
                 path: account.ancestors.join(" › "),
                 checked: hint == Some(&account.id),
             })

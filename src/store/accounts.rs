@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use sqlx::{Any, Executor, FromRow};
 
-use crate::access::Link;
+use crate::access::{self, Link, Reach};
 use crate::account::{Account, AccountSettings, AccountStatus};
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, UserId};
@@ -351,8 +351,9 @@ pub async fn of_user<'e>(
 pub struct Selectable {
     pub id: AccountId,
     pub name: String,
-    /// The membership's role, as stored.
-    pub role: String,
+    /// The role the user acts with there (`access::standing`): its own, or `admin` passed
+    /// down from an ancestor it owns or administers.
+    pub role: RoleId,
     /// The names of its ancestors, root first.
     pub ancestors: Vec<String>,
 }
@@ -372,31 +373,46 @@ pub async fn selectable_by<'e>(
                union all \
                select up.start_id, a.id, a.parent_id, up.depth + 1 from accounts a \
                join up on a.id = up.parent_id where up.depth < 64) \
-             select up.start_id, a.name, m.role, up.depth from up \
+             select up.start_id, up.id, a.name, held.role, {} as permissions, up.depth from up \
              join accounts a on a.id = up.id \
-             join memberships m on m.account_id = up.start_id and m.user_id = $1 \
+             left join memberships held on held.account_id = up.id and held.user_id = $1 \
              order by up.start_id, up.depth desc",
-            suspended_along("m.account_id")
+            suspended_along("m.account_id"),
+            roles::permissions_sql("held.role", "held.account_id"),
         )
     });
-    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(&QUERY)
+    type Row = (String, String, String, Option<String>, Option<String>, i64);
+    let rows: Vec<Row> = sqlx::query_as(&QUERY)
         .bind(user_id.as_str())
         .fetch_all(db)
         .await?;
     // Each account's rows come together: its ancestors root first, then its own (depth 0).
     let mut accounts = Vec::new();
+    let mut lineage = Vec::new();
     let mut ancestors = Vec::new();
-    for (start_id, name, role, depth) in rows {
+    for (start_id, id, name, role, permissions, depth) in rows {
+        let Some(account_id) = AccountId::parse(&id) else {
+            continue;
+        };
+        lineage.push(Link {
+            account_id,
+            active: true,
+            requires_mfa: false,
+            held: role.and_then(|role| roles::held(&role, permissions.as_deref())),
+        });
         if depth > 0 {
             ancestors.push(name);
             continue;
         }
         let ancestors = std::mem::take(&mut ancestors);
-        if let Some(id) = AccountId::parse(&start_id) {
+        let mut lineage = std::mem::take(&mut lineage);
+        lineage.reverse();
+        let standing = access::standing(&lineage, &Reach::default());
+        if let Some((id, standing)) = AccountId::parse(&start_id).zip(standing) {
             accounts.push(Selectable {
                 id,
                 name,
-                role,
+                role: standing.role,
                 ancestors,
             });
         }

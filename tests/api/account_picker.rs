@@ -198,7 +198,8 @@ async fn prompt_select_account_lists_the_accounts_and_the_choice_binds_the_grant
         let radio = input_labelled(&html, name).unwrap_or_else(|| panic!("{name}: {html}"));
         assert_eq!(attribute(radio, "value").as_deref(), Some(id.as_str()));
     }
-    assert!(html.contains("member · in Acme"), "{html}");
+    // The role the user acts with: a member of EMEA who owns its parent acts as its admin.
+    assert!(html.contains("admin · in Acme"), "{html}");
     assert!(html.contains("owner</span>"), "{html}");
     let without = input_labelled(&html, "Continue without an account").unwrap();
     assert_eq!(attribute(without, "value").as_deref(), Some(""));
