@@ -153,8 +153,7 @@ pub async fn refresh(
     let (user, standing) = match &grant.user_id {
         Some(user_id) => {
             let mut db = pool.acquire().await?;
-            let standing =
-                account_standing(&mut db, account_id, user_id, &grant.amr, named).await;
+            let standing = account_standing(&mut db, account_id, user_id, &grant.amr, named).await;
             (users::find(&mut *db, user_id).await?, standing)
         }
         None => (None, Ok(None)),

@@ -256,8 +256,8 @@ pub async fn find(store: &Store, account_id: &AccountId) -> Result<Account, Erro
 }
 
 /// Changes an account by JSON Merge Patch (`account:write`; the status and the security
-/// policy `account:delete`, billing details `billing:write`). Unchanged, it
-/// writes and records nothing.
+/// policy `account:delete`, which alone suffices for them; billing details `billing:write`
+/// too). Unchanged, it writes and records nothing.
 pub async fn update(
     store: &Store,
     caller: &Caller,
@@ -265,8 +265,13 @@ pub async fn update(
     patch: &Value,
 ) -> Result<Account, Error> {
     let mut change = locked(store, account_id).await?;
-    let standing =
-        caller::authorize_in(&mut change, caller, account_id, Permission::AccountWrite).await?;
+    let standing = caller::related_in(&mut change, caller, account_id).await?;
+    // Refused before the patch is read, as `authorize` would, unless it may change something.
+    if !standing.may(Permission::AccountWrite) && !standing.may(Permission::AccountDelete) {
+        return Err(Error::forbidden(
+            "this needs the account:write permission on the account",
+        ));
+    }
     let current = accounts::find(&mut *change, account_id)
         .await?
         .ok_or(Error::NotFound("account"))?;
@@ -287,6 +292,16 @@ pub async fn update(
     {
         return Err(Error::forbidden(
             "changing require_mfa needs the account:delete permission",
+        ));
+    }
+    // What else changed is `account:write`'s.
+    let mut other_fields = updated.clone();
+    other_fields.status = current.status;
+    other_fields.settings.require_mfa = current.settings.require_mfa;
+    if !other_fields.changed_fields(&current).is_empty() && !standing.may(Permission::AccountWrite)
+    {
+        return Err(Error::forbidden(
+            "changing the account's details needs the account:write permission",
         ));
     }
     if updated.billing_email != current.billing_email && !standing.may(Permission::BillingWrite) {

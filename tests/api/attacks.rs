@@ -213,7 +213,12 @@ async fn a_sign_in_token_without_tessera_manage_cannot_manage() {
 }
 
 /// The RFC 8693 grant at the token endpoint, as the login client.
-async fn exchange(app: &TestApp, subject: &str, account: &str, extra: &[(&str, &str)]) -> Value {
+pub async fn exchange(
+    app: &TestApp,
+    subject: &str,
+    account: &str,
+    extra: &[(&str, &str)],
+) -> Value {
     let client = app.login_client().await;
     let mut form = vec![
         (
@@ -243,7 +248,7 @@ async fn exchange(app: &TestApp, subject: &str, account: &str, extra: &[(&str, &
 }
 
 /// The claims of a JWT, unverified (the tests that verify signatures are elsewhere).
-fn claims(token: &str) -> Value {
+pub fn claims(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
