@@ -13,6 +13,7 @@ use crate::helpers::{
     ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, TestApp, TestUser, expect_problem, set_refresh_grace,
 };
 use crate::login::{link_in_last_email, signed_in_as};
+use crate::roles::{call, define_role, holder, roles_path, status};
 use tessera::ids::ClientId;
 
 const EVIL_CALLBACK: &str = "https://evil.example.com/callback";
@@ -742,4 +743,192 @@ async fn a_session_ends_fourteen_days_after_its_sign_in_however_busy() {
             .unwrap();
     }
     assert_eq!(signed_in_as(&app).await, None);
+}
+
+/// The members path of `account`, or of one member in it.
+fn members_path(account: &str, user: Option<&TestUser>) -> String {
+    let one = user.map_or(String::new(), |user| format!("/{}", user.id));
+    format!("/v1/accounts/{account}/members{one}")
+}
+
+#[tokio::test]
+async fn a_member_managing_role_hands_out_and_takes_away_no_more_than_it_has() {
+    let app = TestApp::spawn().await;
+    let team = app.team("people").await;
+    let manages = ["account:read", "members:read", "members:write"];
+    define_role(&app, &team.owner, &team.account, "people", &manages).await;
+    let bigger = [
+        "account:read",
+        "members:read",
+        "members:write",
+        "clients:read",
+    ];
+    define_role(&app, &team.owner, &team.account, "bigger", &bigger).await;
+    let manager = holder(&app, &team.owner, &team.account, "manager", "people").await;
+    let newcomer = app.user("newcomer@example.com").await;
+    let members = members_path(&team.account, None);
+    for role in ["owner", "admin", "member", "bigger"] {
+        let body = json!({"user_id": newcomer.id, "role": role});
+        let response = call(&app, Method::POST, &members, &manager.token, body).await;
+        expect_problem(response, 403, "forbidden").await;
+    }
+    let admin = members_path(&team.account, Some(&team.admin));
+    let demote = call(
+        &app,
+        Method::PATCH,
+        &admin,
+        &manager.token,
+        json!({"role": "viewer"}),
+    )
+    .await;
+    expect_problem(demote, 403, "forbidden").await;
+    let viewer = members_path(&team.account, Some(&team.viewer));
+    for role in ["admin", "bigger"] {
+        let promote = call(
+            &app,
+            Method::PATCH,
+            &viewer,
+            &manager.token,
+            json!({"role": role}),
+        )
+        .await;
+        expect_problem(promote, 403, "forbidden").await;
+    }
+    let remove = call(&app, Method::DELETE, &admin, &manager.token, Value::Null).await;
+    expect_problem(remove, 403, "forbidden").await;
+
+    // What it holds itself, it hands out and takes back.
+    let body = json!({"user_id": newcomer.id, "role": "viewer"});
+    let added = call(&app, Method::POST, &members, &manager.token, body).await;
+    assert_eq!(added.status(), 201);
+    let removed = call(&app, Method::DELETE, &viewer, &manager.token, Value::Null).await;
+    assert_eq!(removed.status(), 204);
+    let members: Value = call(&app, Method::GET, &members, &team.owner.token, Value::Null)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let role_of = |user: &TestUser| {
+        members["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["user_id"] == user.id.as_str())
+            .map(|row| row["role"].clone())
+    };
+    assert_eq!(role_of(&team.admin), Some(json!("admin")));
+    assert_eq!(role_of(&team.viewer), None);
+}
+
+#[tokio::test]
+async fn a_role_writer_cannot_define_or_widen_a_role_beyond_its_own() {
+    let app = TestApp::spawn().await;
+    let team = app.team("smith").await;
+    let path = roles_path(&team.account);
+    define_role(
+        &app,
+        &team.owner,
+        &team.account,
+        "smith",
+        &["account:read", "roles:write"],
+    )
+    .await;
+    define_role(&app, &team.owner, &team.account, "ops", &["clients:write"]).await;
+    let smith = holder(&app, &team.owner, &team.account, "smith", "smith").await;
+    let body = json!({"id": "gate", "name": "Gate", "permissions": ["members:write"]});
+    let created = call(&app, Method::POST, &path, &smith.token, body).await;
+    expect_problem(created, 403, "forbidden").await;
+    let widened = call(
+        &app,
+        Method::PATCH,
+        &format!("{path}/smith"),
+        &smith.token,
+        json!({"permissions": ["account:read", "roles:write", "members:write"]}),
+    )
+    .await;
+    expect_problem(widened, 403, "forbidden").await;
+    // Nor may it rewrite a role that allows more than it does, even to less.
+    let narrowed = call(
+        &app,
+        Method::PATCH,
+        &format!("{path}/ops"),
+        &smith.token,
+        json!({"permissions": ["account:read"]}),
+    )
+    .await;
+    expect_problem(narrowed, 403, "forbidden").await;
+    let own: Value = call(
+        &app,
+        Method::GET,
+        &format!("{path}/smith"),
+        &team.owner.token,
+        Value::Null,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(own["permissions"], json!(["account:read", "roles:write"]));
+    // Within its own permissions it works.
+    let body = json!({"id": "reader", "name": "Reader", "permissions": ["account:read"]});
+    assert_eq!(
+        status(&app, Method::POST, &path, &smith.token, body).await,
+        201
+    );
+}
+
+#[tokio::test]
+async fn an_api_key_with_a_custom_role_does_what_it_allows_and_mints_no_wider_key() {
+    let app = TestApp::spawn().await;
+    let team = app.team("keyrole").await;
+    let allows = ["account:read", "clients:read", "api_keys:write"];
+    define_role(&app, &team.owner, &team.account, "keyops", &allows).await;
+    let key = crate::api_keys::create_key(&app, &team.owner, &team.account, "keyops").await;
+    let key = key["token"].as_str().unwrap();
+    let account = format!("/v1/accounts/{}", team.account);
+    let keys = format!("{account}/api-keys");
+    for (method, path, body, expected) in [
+        (Method::GET, account.clone(), Value::Null, 200),
+        (Method::GET, format!("{account}/clients"), Value::Null, 200),
+        (Method::GET, keys.clone(), Value::Null, 200),
+        (
+            Method::POST,
+            format!("{account}/clients"),
+            crate::clients::confidential(),
+            403,
+        ),
+        (
+            Method::GET,
+            members_path(&team.account, None),
+            Value::Null,
+            403,
+        ),
+        (
+            Method::GET,
+            format!("{account}/audit-logs"),
+            Value::Null,
+            403,
+        ),
+        (
+            Method::PATCH,
+            account.clone(),
+            json!({"name": "Key's"}),
+            403,
+        ),
+        (Method::GET, roles_path(&team.account), Value::Null, 403),
+    ] {
+        let got = status(&app, method.clone(), &path, key, body).await;
+        assert_eq!(got, expected, "{method} {path}");
+    }
+    // A key (or a holder of its role) mints keys of its own role at most.
+    let keyholder = holder(&app, &team.owner, &team.account, "keyholder", "keyops").await;
+    for token in [key, keyholder.token.as_str()] {
+        for role in ["owner", "admin", "viewer"] {
+            let body = json!({"name": "Wider", "role": role});
+            let response = call(&app, Method::POST, &keys, token, body).await;
+            expect_problem(response, 403, "forbidden").await;
+        }
+        let body = json!({"name": "Same", "role": "keyops"});
+        assert_eq!(status(&app, Method::POST, &keys, token, body).await, 201);
+    }
 }
