@@ -680,7 +680,7 @@ async fn a_role_is_deleted_only_while_nobody_holds_it() {
             expect_problem(delete(&role).await, 409, "role_in_use").await;
         }
     };
-    for role in ["held", "invited", "keyed", "deep"] {
+    for role in ["held", "invited", "keyed", "lapsed", "deep"] {
         define_role(&app, &team.owner, &team.account, role, &["account:read"]).await;
     }
 
@@ -744,6 +744,16 @@ async fn a_role_is_deleted_only_while_nobody_holds_it() {
     assert_eq!(revoked.status(), 204);
     assert_eq!(delete("keyed").await.status(), 204);
 
+    // An expired key holds nothing: it never works again, and rolling keeps its expiry.
+    let key = crate::api_keys::create_key(&app, &team.owner, &team.account, "lapsed").await;
+    sqlx::query("update api_keys set expires_at = $1 where id = $2")
+        .bind(tessera::clock::now() - 1)
+        .bind(key["id"].as_str().unwrap())
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(delete("lapsed").await.status(), 204);
+
     // A member of a descendant.
     let deep = holder(&app, &team.owner, &child, "deep", "deep").await;
     in_use("deep").await;
@@ -790,7 +800,7 @@ async fn a_role_is_deleted_only_while_nobody_holds_it() {
     expect_problem(by_member, 403, "forbidden").await;
 
     let actions = app.audit_actions(&team.account).await;
-    for (action, count) in [("role.created", 5), ("role.deleted", 4)] {
+    for (action, count) in [("role.created", 6), ("role.deleted", 5)] {
         let found = actions.iter().filter(|a| *a == action).count();
         assert_eq!(found, count, "{action} in {actions:?}");
     }
