@@ -353,6 +353,8 @@ async fn creating_a_role_checks_its_fields_and_its_id_along_the_lineage() {
         (refused(&"x".repeat(33), json!([])), "id"),
         (refused("admin", json!([])), "id"),
         (refused("viewer", json!([])), "id"),
+        // What client credentials tokens carry: a user's token must not read as a client's.
+        (refused("client", json!([])), "id"),
         (refused("ok-id", json!(["root"])), "permissions"),
         (refused("ok-id", json!(["app:"])), "permissions"),
         (refused("ok-id", json!(["app:UP"])), "permissions"),
