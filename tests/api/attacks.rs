@@ -13,7 +13,7 @@ use crate::helpers::{
     ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, TestApp, TestUser, expect_problem, set_refresh_grace,
 };
 use crate::login::{link_in_last_email, signed_in_as};
-use crate::roles::{call, define_role, holder, roles_path, status};
+use crate::roles::{bearer, define_role, holder, roles_path};
 use tessera::ids::ClientId;
 
 const EVIL_CALLBACK: &str = "https://evil.example.com/callback";
@@ -765,59 +765,34 @@ async fn a_member_managing_role_hands_out_and_takes_away_no_more_than_it_has() {
     ];
     define_role(&app, &team.owner, &team.account, "bigger", &bigger).await;
     let manager = holder(&app, &team.owner, &team.account, "manager", "people").await;
+    let manager = bearer(&app, &manager.token);
     let newcomer = app.user("newcomer@example.com").await;
     let members = members_path(&team.account, None);
     for role in ["owner", "admin", "member", "bigger"] {
         let body = json!({"user_id": newcomer.id, "role": role});
-        let response = call(&app, Method::POST, &members, &manager.token, body).await;
-        expect_problem(response, 403, "forbidden").await;
+        manager
+            .refused(Method::POST, &members, body, 403, "forbidden")
+            .await;
     }
     let admin = members_path(&team.account, Some(&team.admin));
-    let demote = call(
-        &app,
-        Method::PATCH,
-        &admin,
-        &manager.token,
-        json!({"role": "viewer"}),
-    )
-    .await;
-    expect_problem(demote, 403, "forbidden").await;
     let viewer = members_path(&team.account, Some(&team.viewer));
-    for role in ["admin", "bigger"] {
-        let promote = call(
-            &app,
-            Method::PATCH,
-            &viewer,
-            &manager.token,
-            json!({"role": role}),
-        )
-        .await;
-        expect_problem(promote, 403, "forbidden").await;
+    for (path, role) in [(&admin, "viewer"), (&viewer, "admin"), (&viewer, "bigger")] {
+        manager
+            .refused(Method::PATCH, path, json!({"role": role}), 403, "forbidden")
+            .await;
     }
-    let remove = call(&app, Method::DELETE, &admin, &manager.token, Value::Null).await;
-    expect_problem(remove, 403, "forbidden").await;
+    manager
+        .refused(Method::DELETE, &admin, Value::Null, 403, "forbidden")
+        .await;
 
     // What it holds itself, it hands out and takes back.
     let body = json!({"user_id": newcomer.id, "role": "viewer"});
-    let added = call(&app, Method::POST, &members, &manager.token, body).await;
-    assert_eq!(added.status(), 201);
-    let removed = call(&app, Method::DELETE, &viewer, &manager.token, Value::Null).await;
-    assert_eq!(removed.status(), 204);
-    let members: Value = call(&app, Method::GET, &members, &team.owner.token, Value::Null)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let role_of = |user: &TestUser| {
-        members["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|row| row["user_id"] == user.id.as_str())
-            .map(|row| row["role"].clone())
-    };
-    assert_eq!(role_of(&team.admin), Some(json!("admin")));
-    assert_eq!(role_of(&team.viewer), None);
+    manager.expect(Method::POST, &members, body, 201).await;
+    manager
+        .expect(Method::DELETE, &viewer, Value::Null, 204)
+        .await;
+    let admin = bearer(&app, &team.owner.token).read(&admin).await;
+    assert_eq!(admin["role"], "admin");
 }
 
 #[tokio::test]
@@ -825,56 +800,36 @@ async fn a_role_writer_cannot_define_or_widen_a_role_beyond_its_own() {
     let app = TestApp::spawn().await;
     let team = app.team("smith").await;
     let path = roles_path(&team.account);
-    define_role(
-        &app,
-        &team.owner,
-        &team.account,
-        "smith",
-        &["account:read", "roles:write"],
-    )
-    .await;
+    let writes = ["account:read", "roles:write"];
+    define_role(&app, &team.owner, &team.account, "smith", &writes).await;
     define_role(&app, &team.owner, &team.account, "ops", &["clients:write"]).await;
     let smith = holder(&app, &team.owner, &team.account, "smith", "smith").await;
+    let smith = bearer(&app, &smith.token);
     let body = json!({"id": "gate", "name": "Gate", "permissions": ["members:write"]});
-    let created = call(&app, Method::POST, &path, &smith.token, body).await;
-    expect_problem(created, 403, "forbidden").await;
-    let widened = call(
-        &app,
-        Method::PATCH,
-        &format!("{path}/smith"),
-        &smith.token,
-        json!({"permissions": ["account:read", "roles:write", "members:write"]}),
-    )
-    .await;
-    expect_problem(widened, 403, "forbidden").await;
+    smith
+        .refused(Method::POST, &path, body, 403, "forbidden")
+        .await;
+    let widen = json!({"permissions": ["account:read", "roles:write", "members:write"]});
+    let own = format!("{path}/smith");
+    smith
+        .refused(Method::PATCH, &own, widen, 403, "forbidden")
+        .await;
     // Nor may it rewrite a role that allows more than it does, even to less.
-    let narrowed = call(
-        &app,
-        Method::PATCH,
-        &format!("{path}/ops"),
-        &smith.token,
-        json!({"permissions": ["account:read"]}),
-    )
-    .await;
-    expect_problem(narrowed, 403, "forbidden").await;
-    let own: Value = call(
-        &app,
-        Method::GET,
-        &format!("{path}/smith"),
-        &team.owner.token,
-        Value::Null,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    assert_eq!(own["permissions"], json!(["account:read", "roles:write"]));
+    let narrow = json!({"permissions": ["account:read"]});
+    smith
+        .refused(
+            Method::PATCH,
+            &format!("{path}/ops"),
+            narrow,
+            403,
+            "forbidden",
+        )
+        .await;
+    let own = bearer(&app, &team.owner.token).read(&own).await;
+    assert_eq!(own["permissions"], json!(writes));
     // Within its own permissions it works.
     let body = json!({"id": "reader", "name": "Reader", "permissions": ["account:read"]});
-    assert_eq!(
-        status(&app, Method::POST, &path, &smith.token, body).await,
-        201
-    );
+    smith.expect(Method::POST, &path, body, 201).await;
 }
 
 #[tokio::test]
@@ -884,7 +839,7 @@ async fn an_api_key_with_a_custom_role_does_what_it_allows_and_mints_no_wider_ke
     let allows = ["account:read", "clients:read", "api_keys:write"];
     define_role(&app, &team.owner, &team.account, "keyops", &allows).await;
     let key = crate::api_keys::create_key(&app, &team.owner, &team.account, "keyops").await;
-    let key = key["token"].as_str().unwrap();
+    let key = bearer(&app, key["token"].as_str().unwrap());
     let account = format!("/v1/accounts/{}", team.account);
     let keys = format!("{account}/api-keys");
     for (method, path, body, expected) in [
@@ -917,18 +872,19 @@ async fn an_api_key_with_a_custom_role_does_what_it_allows_and_mints_no_wider_ke
         ),
         (Method::GET, roles_path(&team.account), Value::Null, 403),
     ] {
-        let got = status(&app, method.clone(), &path, key, body).await;
+        let got = key.status(method.clone(), &path, body).await;
         assert_eq!(got, expected, "{method} {path}");
     }
-    // A key (or a holder of its role) mints keys of its own role at most.
+    // A key, or a user holding its role, mints keys of that role at most.
     let keyholder = holder(&app, &team.owner, &team.account, "keyholder", "keyops").await;
-    for token in [key, keyholder.token.as_str()] {
+    for minter in [key, bearer(&app, &keyholder.token)] {
         for role in ["owner", "admin", "viewer"] {
             let body = json!({"name": "Wider", "role": role});
-            let response = call(&app, Method::POST, &keys, token, body).await;
-            expect_problem(response, 403, "forbidden").await;
+            minter
+                .refused(Method::POST, &keys, body, 403, "forbidden")
+                .await;
         }
         let body = json!({"name": "Same", "role": "keyops"});
-        assert_eq!(status(&app, Method::POST, &keys, token, body).await, 201);
+        minter.expect(Method::POST, &keys, body, 201).await;
     }
 }

@@ -34,26 +34,58 @@ pub fn roles_path(account: &str) -> String {
     format!("/v1/accounts/{account}/roles")
 }
 
-/// A `/v1` request as the holder of `token` (a login token, an account token or an API key),
-/// with a JSON body unless `body` is null.
-pub async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Value,
-) -> reqwest::Response {
-    let request = app.api(method, path, token);
-    let request = if body.is_null() {
-        request
-    } else {
-        request.json(&body)
-    };
-    request.send().await.unwrap()
+/// `/v1` as the holder of one token: a login token, an account token or an API key.
+#[derive(Clone, Copy)]
+pub struct Bearer<'a> {
+    app: &'a TestApp,
+    token: &'a str,
 }
 
-pub async fn status(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> u16 {
-    call(app, method, path, token, body).await.status().as_u16()
+pub fn bearer<'a>(app: &'a TestApp, token: &'a str) -> Bearer<'a> {
+    Bearer { app, token }
+}
+
+impl Bearer<'_> {
+    /// The request, with a JSON body unless `body` is null.
+    pub async fn send(self, method: Method, path: &str, body: Value) -> reqwest::Response {
+        let request = self.app.api(method, path, self.token);
+        let request = if body.is_null() {
+            request
+        } else {
+            request.json(&body)
+        };
+        request.send().await.unwrap()
+    }
+
+    pub async fn status(self, method: Method, path: &str, body: Value) -> u16 {
+        self.send(method, path, body).await.status().as_u16()
+    }
+
+    /// The JSON answer (null when there is none), which must have `status`.
+    pub async fn expect(self, method: Method, path: &str, body: Value, status: u16) -> Value {
+        let what = format!("{method} {path}");
+        let response = self.send(method, path, body).await;
+        let actual = response.status().as_u16();
+        let answer = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(actual, status, "{what}: {answer}");
+        answer
+    }
+
+    pub async fn read(self, path: &str) -> Value {
+        self.expect(Method::GET, path, Value::Null, 200).await
+    }
+
+    /// A problem with `status` and `code`.
+    pub async fn refused(
+        self,
+        method: Method,
+        path: &str,
+        body: Value,
+        status: u16,
+        code: &str,
+    ) -> Value {
+        expect_problem(self.send(method, path, body).await, status, code).await
+    }
 }
 
 /// Defines the custom role `id` allowing `permissions` on `account`, as `by` (201).
@@ -65,9 +97,9 @@ pub async fn define_role(
     permissions: &[&str],
 ) -> Value {
     let body = json!({"id": id, "name": format!("Role {id}"), "permissions": permissions});
-    let response = call(app, Method::POST, &roles_path(account), &by.token, body).await;
-    assert_eq!(response.status(), 201, "define {id}");
-    response.json().await.unwrap()
+    bearer(app, &by.token)
+        .expect(Method::POST, &roles_path(account), body, 201)
+        .await
 }
 
 /// A new user who holds `role` on `account`, added by `by` (and accepting the invitation).
@@ -94,18 +126,18 @@ async fn child_of(app: &TestApp, by: &TestUser, parent: &str) -> String {
 /// RFC 7662 introspection by the login client (tokens are issued to it).
 async fn introspect(app: &TestApp, token: &str) -> Value {
     let client = app.login_client().await;
-    app.http
+    let response = app
+        .http
         .post(app.url("/oauth2/introspect"))
         .basic_auth(client.client_id.as_str(), Some(&client.secret))
         .form(&[("token", token)])
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+        .unwrap();
+    response.json().await.unwrap()
 }
 
+/// `POST /v1/auth/account-token` for `account` (200).
 async fn scoped_token(app: &TestApp, user: &TestUser, account: &str) -> Value {
     let response = account_token(app, user, json!({"account_id": account})).await;
     assert_eq!(response.status(), 200, "account token");
@@ -135,28 +167,21 @@ fn all_but<'a>(left_out: &[&str]) -> Vec<&'a str> {
         .collect()
 }
 
+const MEMBER: [&str; 4] = ["account:read", "members:read", "files:read", "files:write"];
+const VIEWER: [&str; 2] = ["account:read", "members:read"];
+
 #[tokio::test]
 async fn the_permission_catalogue_lists_its_sixteen_ids_in_order() {
     let app = TestApp::spawn().await;
     let anyone = app.user("anyone@example.com").await;
-    let response = call(
-        &app,
-        Method::GET,
-        "/v1/permissions",
-        &anyone.token,
-        Value::Null,
-    )
-    .await;
-    assert_eq!(response.status(), 200);
-    let page: Value = response.json().await.unwrap();
+    let page = bearer(&app, &anyone.token).read("/v1/permissions").await;
     assert_eq!(ids(&page["data"]), CATALOGUE);
     assert!(page["next_cursor"].is_null());
     for permission in page["data"].as_array().unwrap() {
         let description = permission["description"].as_str().unwrap();
         assert!(!description.is_empty(), "{permission}");
     }
-    let anonymous = app.get("/v1/permissions").await;
-    assert_eq!(anonymous.status(), 401);
+    assert_eq!(app.get("/v1/permissions").await.status(), 401);
 }
 
 #[tokio::test]
@@ -168,32 +193,28 @@ async fn roles_list_built_in_first_then_custom_ones_and_page_through_all_once() 
         define_role(&app, &team.owner, &team.account, id, &["account:read"]).await;
     }
     let path = roles_path(&team.account);
-    let response = call(&app, Method::GET, &path, &team.viewer.token, Value::Null).await;
-    assert_eq!(response.status(), 200);
-    let page: Value = response.json().await.unwrap();
+    let page = bearer(&app, &team.viewer.token).read(&path).await;
     let roles = &page["data"];
-    assert_eq!(
-        ids(roles),
-        [
-            "owner",
-            "admin",
-            "member",
-            "viewer",
-            "cc-third",
-            "bb-second",
-            "aa-first"
-        ]
-    );
-    let expected: [Vec<&str>; 4] = [
+    let listed = [
+        "owner",
+        "admin",
+        "member",
+        "viewer",
+        "cc-third",
+        "bb-second",
+        "aa-first",
+    ];
+    assert_eq!(ids(roles), listed);
+    let builtin = [
         CATALOGUE.to_vec(),
         all_but(&["account:delete"]),
-        vec!["account:read", "members:read", "files:read", "files:write"],
-        vec!["account:read", "members:read"],
+        MEMBER.to_vec(),
+        VIEWER.to_vec(),
     ];
-    for (role, permissions) in roles.as_array().unwrap().iter().zip(expected) {
+    for (role, permissions) in roles.as_array().unwrap().iter().zip(builtin) {
         assert_eq!(role["builtin"], true, "{role}");
         assert_eq!(strings(&role["permissions"]), permissions, "{role}");
-        assert!(role["name"].is_string() && role.get("description").is_some());
+        assert!(role["name"].is_string() && role["description"].is_string());
     }
     for role in &roles.as_array().unwrap()[4..] {
         assert_eq!(role["builtin"], false, "{role}");
@@ -201,16 +222,12 @@ async fn roles_list_built_in_first_then_custom_ones_and_page_through_all_once() 
     }
 
     // Two at a time: every role once, in the same order.
+    let member = bearer(&app, &team.member.token);
     let mut walked = Vec::new();
     let mut cursor: Option<String> = None;
-    for _ in 0..10 {
+    for _ in 0..listed.len() {
         let query = cursor.map_or(String::new(), |c| format!("&cursor={c}"));
-        let url = format!("{path}?limit=2{query}");
-        let page: Value = call(&app, Method::GET, &url, &team.member.token, Value::Null)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let page = member.read(&format!("{path}?limit=2{query}")).await;
         assert!(page["data"].as_array().unwrap().len() <= 2);
         walked.extend(ids(&page["data"]).into_iter().map(str::to_owned));
         cursor = page["next_cursor"].as_str().map(str::to_owned);
@@ -218,20 +235,17 @@ async fn roles_list_built_in_first_then_custom_ones_and_page_through_all_once() 
             break;
         }
     }
-    assert_eq!(walked, ids(roles));
+    assert_eq!(walked, listed);
+    let owner = bearer(&app, &team.owner.token);
     for bad in ["?limit=0", "?limit=101", "?cursor=not-ours"] {
-        let response = call(
-            &app,
-            Method::GET,
-            &format!("{path}{bad}"),
-            &team.owner.token,
-            Value::Null,
-        )
-        .await;
-        expect_problem(response, 400, "validation_failed").await;
+        let path = format!("{path}{bad}");
+        owner
+            .refused(Method::GET, &path, Value::Null, 400, "validation_failed")
+            .await;
     }
-    let outsider = call(&app, Method::GET, &path, &team.outsider.token, Value::Null).await;
-    expect_problem(outsider, 404, "not_found").await;
+    bearer(&app, &team.outsider.token)
+        .refused(Method::GET, &path, Value::Null, 404, "not_found")
+        .await;
 }
 
 #[tokio::test]
@@ -240,56 +254,29 @@ async fn a_role_is_shown_where_it_is_usable_and_nowhere_else() {
     let team = app.team("show").await;
     let child = child_of(&app, &team.owner, &team.account).await;
     let sibling = child_of(&app, &team.owner, &team.account).await;
-    define_role(
-        &app,
-        &team.owner,
-        &team.account,
-        "support",
-        &["account:read"],
-    )
-    .await;
-    define_role(&app, &team.owner, &child, "tier-child", &["members:read"]).await;
-    let show = |account: &str, role: &str, user: &TestUser| {
-        let path = format!("{}/{role}", roles_path(account));
-        let token = user.token.clone();
-        let app = &app;
-        async move { call(app, Method::GET, &path, &token, Value::Null).await }
-    };
-    let admin: Value = show(&team.account, "admin", &team.viewer)
-        .await
-        .json()
-        .await
-        .unwrap();
+    define_role(&app, &team.owner, &team.account, "support", &VIEWER).await;
+    define_role(&app, &team.owner, &child, "tier-child", &VIEWER).await;
+    let one = |account: &str, role: &str| format!("{}/{role}", roles_path(account));
+    let admin = bearer(&app, &team.viewer.token)
+        .read(&one(&team.account, "admin"))
+        .await;
     assert_eq!(admin["id"], "admin");
     assert_eq!(admin["builtin"], true);
     assert_eq!(strings(&admin["permissions"]), all_but(&["account:delete"]));
-    let own: Value = show(&team.account, "support", &team.member)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let member = bearer(&app, &team.member.token);
+    let own = member.read(&one(&team.account, "support")).await;
     assert_eq!(own["builtin"], false);
     assert_eq!(own["account_id"], team.account.as_str());
     // The parent's role, seen from the child, says where it is defined.
-    let inherited = show(&child, "support", &team.owner).await;
-    assert_eq!(inherited.status(), 200);
-    let inherited: Value = inherited.json().await.unwrap();
+    let owner = bearer(&app, &team.owner.token);
+    let inherited = owner.read(&one(&child, "support")).await;
     assert_eq!(inherited["account_id"], team.account.as_str());
-    let listed: Value = call(
-        &app,
-        Method::GET,
-        &roles_path(&child),
-        &team.owner.token,
-        Value::Null,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let listed = owner.read(&roles_path(&child)).await;
+    let custom = &ids(&listed["data"])[4..];
     assert_eq!(
-        ids(&listed["data"])[4..],
+        custom,
         ["tier-child", "support"],
-        "the child's own, then its parent's"
+        "its own, then its parent's"
     );
     // A child's role is not the parent's nor a sibling's.
     for (account, role) in [
@@ -298,14 +285,20 @@ async fn a_role_is_shown_where_it_is_usable_and_nowhere_else() {
         (&team.account, "nobody"),
         (&team.account, "Not A Slug"),
     ] {
-        expect_problem(show(account, role, &team.owner).await, 404, "not_found").await;
+        let path = one(account, role);
+        owner
+            .refused(Method::GET, &path, Value::Null, 404, "not_found")
+            .await;
     }
-    expect_problem(
-        show(&team.account, "admin", &team.outsider).await,
-        404,
-        "not_found",
-    )
-    .await;
+    bearer(&app, &team.outsider.token)
+        .refused(
+            Method::GET,
+            &one(&team.account, "admin"),
+            Value::Null,
+            404,
+            "not_found",
+        )
+        .await;
 }
 
 #[tokio::test]
@@ -314,58 +307,49 @@ async fn creating_a_role_checks_its_fields_and_its_id_along_the_lineage() {
     let team = app.team("create").await;
     let child = child_of(&app, &team.owner, &team.account).await;
     let path = roles_path(&team.account);
+    let owner = bearer(&app, &team.owner.token);
     let body = json!({
         "id": "support",
         "name": "Support",
         "description": "Answers tickets",
         "permissions": ["app:tickets.reply", "members:read", "account:read"],
     });
-    let response = call(&app, Method::POST, &path, &team.admin.token, body).await;
-    assert_eq!(response.status(), 201);
-    let role: Value = response.json().await.unwrap();
+    let admin = bearer(&app, &team.admin.token);
+    let role = admin.expect(Method::POST, &path, body, 201).await;
     assert_eq!(role["id"], "support");
     assert_eq!(role["name"], "Support");
     assert_eq!(role["description"], "Answers tickets");
-    assert_eq!(
-        strings(&role["permissions"]),
-        ["account:read", "members:read", "app:tickets.reply"]
-    );
+    let permissions = ["account:read", "members:read", "app:tickets.reply"];
+    assert_eq!(strings(&role["permissions"]), permissions);
     assert_eq!(role["builtin"], false);
-    let shown: Value = call(
-        &app,
-        Method::GET,
-        &format!("{path}/support"),
-        &team.viewer.token,
-        Value::Null,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let shown = bearer(&app, &team.viewer.token)
+        .read(&format!("{path}/support"))
+        .await;
     assert_eq!(shown, role);
 
-    let refused =
+    let new =
         |id: &str, permissions: Value| json!({"id": id, "name": "X", "permissions": permissions});
     for (body, field) in [
-        (refused("S", json!([])), "id"),
-        (refused("x", json!([])), "id"),
-        (refused("has space", json!([])), "id"),
-        (refused(&"x".repeat(33), json!([])), "id"),
-        (refused("admin", json!([])), "id"),
-        (refused("viewer", json!([])), "id"),
+        (new("S", json!([])), "id"),
+        (new("x", json!([])), "id"),
+        (new("has space", json!([])), "id"),
+        (new(&"x".repeat(33), json!([])), "id"),
+        (new("admin", json!([])), "id"),
+        (new("viewer", json!([])), "id"),
         // What client credentials tokens carry: a user's token must not read as a client's.
-        (refused("client", json!([])), "id"),
-        (refused("ok-id", json!(["root"])), "permissions"),
-        (refused("ok-id", json!(["app:"])), "permissions"),
-        (refused("ok-id", json!(["app:UP"])), "permissions"),
-        (refused("ok-id", json!(["Account:Read"])), "permissions"),
+        (new("client", json!([])), "id"),
+        (new("ok-id", json!(["root"])), "permissions"),
+        (new("ok-id", json!(["app:"])), "permissions"),
+        (new("ok-id", json!(["app:UP"])), "permissions"),
+        (new("ok-id", json!(["Account:Read"])), "permissions"),
         (
             json!({"id": "ok-id", "name": "X\u{0}Y", "permissions": []}),
             "name",
         ),
     ] {
-        let response = call(&app, Method::POST, &path, &team.owner.token, body.clone()).await;
-        let problem = expect_problem(response, 400, "validation_failed").await;
+        let problem = owner
+            .refused(Method::POST, &path, body.clone(), 400, "validation_failed")
+            .await;
         let fields: Vec<&str> = problem["errors"]
             .as_array()
             .unwrap()
@@ -379,8 +363,9 @@ async fn creating_a_role_checks_its_fields_and_its_id_along_the_lineage() {
         json!({"id": "ok-id", "name": "X", "permissions": "account:read"}),
         json!({"id": "ok-id", "permissions": []}),
     ] {
-        let response = call(&app, Method::POST, &path, &team.owner.token, body).await;
-        expect_problem(response, 400, "validation_failed").await;
+        owner
+            .refused(Method::POST, &path, body, 400, "validation_failed")
+            .await;
     }
     let plain_text = app
         .api(Method::POST, &path, &team.owner.token)
@@ -392,69 +377,56 @@ async fn creating_a_role_checks_its_fields_and_its_id_along_the_lineage() {
     assert_eq!(plain_text.status(), 415);
 
     // One id names one role along a lineage: the account's, an ancestor's or a descendant's.
-    define_role(&app, &team.owner, &child, "deep", &["account:read"]).await;
+    define_role(&app, &team.owner, &child, "deep", &[]).await;
     for (account, id) in [
         (&team.account, "support"),
         (&child, "support"),
         (&team.account, "deep"),
     ] {
         let body = json!({"id": id, "name": "Again", "permissions": []});
-        let response = call(
-            &app,
-            Method::POST,
-            &roles_path(account),
-            &team.owner.token,
-            body,
-        )
-        .await;
-        expect_problem(response, 409, "conflict").await;
+        owner
+            .refused(Method::POST, &roles_path(account), body, 409, "conflict")
+            .await;
     }
     // Another tree may use it.
     let elsewhere = app
         .create_account(&team.outsider, json!({"name": "Elsewhere"}))
         .await;
-    define_role(
-        &app,
-        &team.outsider,
-        elsewhere["id"].as_str().unwrap(),
-        "support",
-        &[],
-    )
-    .await;
+    let elsewhere = elsewhere["id"].as_str().unwrap();
+    define_role(&app, &team.outsider, elsewhere, "support", &[]).await;
 
     let body = json!({"id": "by-member", "name": "X", "permissions": []});
-    for (user, expected) in [(&team.member, 403), (&team.viewer, 403)] {
-        let response = call(&app, Method::POST, &path, &user.token, body.clone()).await;
-        expect_problem(response, expected, "forbidden").await;
+    for (user, status, code) in [
+        (&team.member, 403, "forbidden"),
+        (&team.viewer, 403, "forbidden"),
+        (&team.outsider, 404, "not_found"),
+    ] {
+        bearer(&app, &user.token)
+            .refused(Method::POST, &path, body.clone(), status, code)
+            .await;
     }
-    let response = call(&app, Method::POST, &path, &team.outsider.token, body).await;
-    expect_problem(response, 404, "not_found").await;
     // An admin may not define what it may not do itself: `account:delete` is the owner's.
     let body = json!({"id": "closer", "name": "X", "permissions": ["account:delete"]});
-    let response = call(&app, Method::POST, &path, &team.admin.token, body.clone()).await;
-    expect_problem(response, 403, "forbidden").await;
-    let response = call(&app, Method::POST, &path, &team.owner.token, body).await;
-    assert_eq!(response.status(), 201);
+    admin
+        .refused(Method::POST, &path, body.clone(), 403, "forbidden")
+        .await;
+    owner.expect(Method::POST, &path, body, 201).await;
 }
 
+/// `PATCH` of a role with an explicit content type.
 async fn patch_role(
     app: &TestApp,
     by: &TestUser,
-    account: &str,
-    role: &str,
+    path: &str,
     content_type: &str,
     patch: &Value,
 ) -> reqwest::Response {
-    app.api(
-        Method::PATCH,
-        &format!("{}/{role}", roles_path(account)),
-        &by.token,
-    )
-    .header("content-type", content_type)
-    .body(patch.to_string())
-    .send()
-    .await
-    .unwrap()
+    app.api(Method::PATCH, path, &by.token)
+        .header("content-type", content_type)
+        .body(patch.to_string())
+        .send()
+        .await
+        .unwrap()
 }
 
 const MERGE_PATCH: &str = "application/merge-patch+json";
@@ -472,50 +444,31 @@ async fn a_role_changes_by_merge_patch_where_it_is_defined_only() {
         &["account:read"],
     )
     .await;
-    let patched = patch_role(
-        &app,
-        &team.admin,
-        &team.account,
-        "support",
-        MERGE_PATCH,
-        &json!({"description": "Answers tickets"}),
-    )
-    .await;
-    assert_eq!(patched.status(), 200);
-    let patched: Value = patched.json().await.unwrap();
-    assert_eq!(patched["description"], "Answers tickets");
-    assert_eq!(patched["name"], "Role support");
-    let patched = patch_role(
-        &app,
-        &team.admin,
-        &team.account,
-        "support",
-        "application/json",
-        &json!({"name": "Support desk", "permissions": ["members:read", "account:read", "app:x"]}),
-    )
-    .await;
-    assert_eq!(patched.status(), 200);
-    let patched: Value = patched.json().await.unwrap();
-    assert_eq!(patched["name"], "Support desk");
-    assert_eq!(patched["description"], "Answers tickets");
+    let support = format!("{}/support", roles_path(&team.account));
+    let patched = |content_type: &'static str, patch: Value| {
+        let (app, admin, path) = (&app, &team.admin, &support);
+        async move {
+            let response = patch_role(app, admin, path, content_type, &patch).await;
+            assert_eq!(response.status(), 200, "{patch}");
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let role = patched(MERGE_PATCH, json!({"description": "Answers tickets"})).await;
+    assert_eq!(role["description"], "Answers tickets");
+    assert_eq!(role["name"], "Role support");
+    let permissions = json!(["members:read", "account:read", "app:x"]);
+    let patch = json!({"name": "Support desk", "permissions": permissions});
+    let role = patched("application/json", patch).await;
+    assert_eq!(role["name"], "Support desk");
+    assert_eq!(role["description"], "Answers tickets");
     assert_eq!(
-        strings(&patched["permissions"]),
+        strings(&role["permissions"]),
         ["account:read", "members:read", "app:x"]
     );
-    let cleared: Value = patch_role(
-        &app,
-        &team.owner,
-        &team.account,
-        "support",
-        MERGE_PATCH,
-        &json!({"description": null}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    assert!(cleared["description"].is_null(), "{cleared}");
+    let role = patched(MERGE_PATCH, json!({"description": null})).await;
+    assert!(role["description"].is_null(), "{role}");
 
+    let owner = bearer(&app, &team.owner.token);
     for patch in [
         json!({"id": "renamed"}),
         json!({"builtin": true}),
@@ -524,143 +477,81 @@ async fn a_role_changes_by_merge_patch_where_it_is_defined_only() {
         json!({"name": ""}),
         json!(["name"]),
     ] {
-        let response = patch_role(
-            &app,
-            &team.owner,
-            &team.account,
-            "support",
-            MERGE_PATCH,
-            &patch,
-        )
-        .await;
-        expect_problem(response, 400, "validation_failed").await;
+        owner
+            .refused(Method::PATCH, &support, patch, 400, "validation_failed")
+            .await;
     }
     let rename = json!({"name": "Mine now"});
-    let builtin = patch_role(
-        &app,
-        &team.owner,
-        &team.account,
-        "admin",
-        MERGE_PATCH,
-        &rename,
-    )
-    .await;
-    expect_problem(builtin, 403, "forbidden").await;
-    // The parent's role, through the child's path: changed where it is defined only.
-    let from_child = patch_role(&app, &team.owner, &child, "support", MERGE_PATCH, &rename).await;
-    expect_problem(from_child, 403, "forbidden").await;
-    let unknown = patch_role(
-        &app,
-        &team.owner,
-        &team.account,
-        "nobody",
-        MERGE_PATCH,
-        &rename,
-    )
-    .await;
-    expect_problem(unknown, 404, "not_found").await;
-    let member = patch_role(
-        &app,
-        &team.member,
-        &team.account,
-        "support",
-        MERGE_PATCH,
-        &rename,
-    )
-    .await;
-    expect_problem(member, 403, "forbidden").await;
-    let outsider = patch_role(
-        &app,
-        &team.outsider,
-        &team.account,
-        "support",
-        MERGE_PATCH,
-        &rename,
-    )
-    .await;
-    expect_problem(outsider, 404, "not_found").await;
-    let shown: Value = call(
-        &app,
-        Method::GET,
-        &format!("{}/support", roles_path(&team.account)),
-        &team.owner.token,
-        Value::Null,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    assert_eq!(shown["name"], "Support desk");
+    for (user, path, status, code) in [
+        (
+            &team.owner,
+            format!("{}/admin", roles_path(&team.account)),
+            403,
+            "forbidden",
+        ),
+        // The parent's role, through the child's path: changed where it is defined only.
+        (
+            &team.owner,
+            format!("{}/support", roles_path(&child)),
+            403,
+            "forbidden",
+        ),
+        (
+            &team.owner,
+            format!("{}/nobody", roles_path(&team.account)),
+            404,
+            "not_found",
+        ),
+        (&team.member, support.clone(), 403, "forbidden"),
+        (&team.outsider, support.clone(), 404, "not_found"),
+    ] {
+        bearer(&app, &user.token)
+            .refused(Method::PATCH, &path, rename.clone(), status, code)
+            .await;
+    }
+    assert_eq!(owner.read(&support).await["name"], "Support desk");
 }
 
 #[tokio::test]
 async fn a_roles_new_permissions_hold_for_its_holders_at_once_and_never_widen_a_token() {
     let app = TestApp::spawn().await;
     let team = app.team("live").await;
-    define_role(
-        &app,
-        &team.owner,
-        &team.account,
-        "auditor",
-        &["account:read", "members:read"],
-    )
-    .await;
+    define_role(&app, &team.owner, &team.account, "auditor", &VIEWER).await;
     let auditor = holder(&app, &team.owner, &team.account, "auditor", "auditor").await;
     let issued = scoped_token(&app, &auditor, &team.account).await;
-    let account_token = issued["access_token"].as_str().unwrap().to_owned();
+    let scoped = issued["access_token"].as_str().unwrap();
     let audit = format!("/v1/accounts/{}/audit-logs", team.account);
     let members = format!("/v1/accounts/{}/members", team.account);
+    let role = format!("{}/auditor", roles_path(&team.account));
+    let owner = bearer(&app, &team.owner.token);
     let set_permissions = |permissions: &[&str]| {
         let patch = json!({"permissions": permissions});
-        let app = &app;
-        let owner = &team.owner;
-        let account = &team.account;
-        async move {
-            let response = patch_role(app, owner, account, "auditor", MERGE_PATCH, &patch).await;
-            assert_eq!(response.status(), 200);
-        }
+        owner.expect(Method::PATCH, &role, patch, 200)
     };
-    assert_eq!(
-        status(&app, Method::GET, &audit, &auditor.token, Value::Null).await,
-        403
-    );
+    let (user, token) = (bearer(&app, &auditor.token), bearer(&app, scoped));
+    assert_eq!(user.status(Method::GET, &audit, Value::Null).await, 403);
 
     set_permissions(&["account:read", "members:read", "audit:read"]).await;
-    assert_eq!(
-        status(&app, Method::GET, &audit, &auditor.token, Value::Null).await,
-        200,
-        "the holder gains it on the next request"
-    );
+    let gained = user.status(Method::GET, &audit, Value::Null).await;
+    assert_eq!(gained, 200, "the holder gains it on its next request");
     // The account token stays within what it was issued with.
-    assert_eq!(
-        status(&app, Method::GET, &audit, &account_token, Value::Null).await,
-        403
-    );
-    let seen = introspect(&app, &account_token).await;
+    assert_eq!(token.status(Method::GET, &audit, Value::Null).await, 403);
+    let seen = introspect(&app, scoped).await;
     assert_eq!(seen["active"], true, "{seen}");
     assert_eq!(seen["role"], "auditor");
-    assert_eq!(
-        strings(&seen["permissions"]),
-        ["account:read", "members:read"]
-    );
+    assert_eq!(strings(&seen["permissions"]), VIEWER);
 
     set_permissions(&["account:read"]).await;
-    for token in [&auditor.token, &account_token] {
-        assert_eq!(
-            status(&app, Method::GET, &members, token, Value::Null).await,
-            403,
-            "the holder loses it on the next request"
-        );
+    for holder in [user, token] {
+        let lost = holder.status(Method::GET, &members, Value::Null).await;
+        assert_eq!(lost, 403, "the holder loses it on its next request");
     }
-    let seen = introspect(&app, &account_token).await;
+    let seen = introspect(&app, scoped).await;
     assert_eq!(seen["role"], "auditor");
     assert_eq!(strings(&seen["permissions"]), ["account:read"]);
     let actions = app.audit_actions(&team.account).await;
-    assert_eq!(
-        actions.iter().filter(|a| *a == "role.updated").count(),
-        2,
-        "{actions:?}"
-    );
+    let updated = actions.iter().filter(|a| *a == "role.updated").count();
+    assert_eq!(updated, 2, "{actions:?}");
 }
 
 #[tokio::test]
@@ -668,18 +559,22 @@ async fn a_role_is_deleted_only_while_nobody_holds_it() {
     let app = TestApp::spawn().await;
     let team = app.team("delete").await;
     let child = child_of(&app, &team.owner, &team.account).await;
+    let owner = bearer(&app, &team.owner.token);
     let role_path = |role: &str| format!("{}/{role}", roles_path(&team.account));
-    let delete = |role: &str| {
+    let delete = |role: &str, status: u16| {
         let path = role_path(role);
-        let token = team.owner.token.clone();
-        let app = &app;
-        async move { call(app, Method::DELETE, &path, &token, Value::Null).await }
+        async move {
+            owner
+                .expect(Method::DELETE, &path, Value::Null, status)
+                .await
+        }
     };
     let in_use = |role: &str| {
-        let delete = &delete;
-        let role = role.to_owned();
+        let path = role_path(role);
         async move {
-            expect_problem(delete(&role).await, 409, "role_in_use").await;
+            owner
+                .refused(Method::DELETE, &path, Value::Null, 409, "role_in_use")
+                .await;
         }
     };
     for role in ["held", "invited", "keyed", "lapsed", "deep"] {
@@ -689,62 +584,32 @@ async fn a_role_is_deleted_only_while_nobody_holds_it() {
     // A member of the account.
     let member = holder(&app, &team.owner, &team.account, "held", "held").await;
     in_use("held").await;
-    let removed = call(
-        &app,
-        Method::DELETE,
-        &format!("/v1/accounts/{}/members/{}", team.account, member.id),
-        &team.owner.token,
-        Value::Null,
-    )
-    .await;
-    assert_eq!(removed.status(), 204);
-    assert_eq!(delete("held").await.status(), 204);
+    let membership = format!("/v1/accounts/{}/members/{}", team.account, member.id);
+    owner
+        .expect(Method::DELETE, &membership, Value::Null, 204)
+        .await;
+    delete("held", 204).await;
 
     // A pending invitation.
-    let invitation: Value = call(
-        &app,
-        Method::POST,
-        &format!("/v1/accounts/{}/invites", team.account),
-        &team.owner.token,
-        json!({"email": "later@example.com", "role": "invited"}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    assert_eq!(invitation["role"], "invited");
+    let invites = format!("/v1/accounts/{}/invites", team.account);
+    let body = json!({"email": "later@example.com", "role": "invited"});
+    let invitation = owner.expect(Method::POST, &invites, body, 201).await;
     in_use("invited").await;
-    let revoked = call(
-        &app,
-        Method::DELETE,
-        &format!(
-            "/v1/accounts/{}/invites/{}",
-            team.account,
-            invitation["id"].as_str().unwrap()
-        ),
-        &team.owner.token,
-        Value::Null,
-    )
-    .await;
-    assert_eq!(revoked.status(), 204);
-    assert_eq!(delete("invited").await.status(), 204);
+    let invitation = format!("{invites}/{}", invitation["id"].as_str().unwrap());
+    owner
+        .expect(Method::DELETE, &invitation, Value::Null, 204)
+        .await;
+    delete("invited", 204).await;
 
     // A live API key of a descendant.
     let key = crate::api_keys::create_key(&app, &team.owner, &child, "keyed").await;
     in_use("keyed").await;
-    let revoked = call(
-        &app,
-        Method::DELETE,
-        &format!(
-            "/v1/accounts/{child}/api-keys/{}",
-            key["id"].as_str().unwrap()
-        ),
-        &team.owner.token,
-        Value::Null,
-    )
-    .await;
-    assert_eq!(revoked.status(), 204);
-    assert_eq!(delete("keyed").await.status(), 204);
+    let key = format!(
+        "/v1/accounts/{child}/api-keys/{}",
+        key["id"].as_str().unwrap()
+    );
+    owner.expect(Method::DELETE, &key, Value::Null, 204).await;
+    delete("keyed", 204).await;
 
     // An expired key holds nothing: it never works again, and rolling keeps its expiry.
     let key = crate::api_keys::create_key(&app, &team.owner, &team.account, "lapsed").await;
@@ -754,52 +619,42 @@ async fn a_role_is_deleted_only_while_nobody_holds_it() {
         .execute(app.state.store.pool())
         .await
         .unwrap();
-    assert_eq!(delete("lapsed").await.status(), 204);
+    delete("lapsed", 204).await;
 
-    // A member of a descendant.
+    // A member of a descendant, who then leaves.
     let deep = holder(&app, &team.owner, &child, "deep", "deep").await;
     in_use("deep").await;
-    let left = call(
-        &app,
-        Method::DELETE,
-        &format!("/v1/accounts/{child}/members/{}", deep.id),
-        &deep.token,
-        Value::Null,
-    )
-    .await;
-    assert_eq!(left.status(), 204);
-    assert_eq!(delete("deep").await.status(), 204);
+    let membership = format!("/v1/accounts/{child}/members/{}", deep.id);
+    bearer(&app, &deep.token)
+        .expect(Method::DELETE, &membership, Value::Null, 204)
+        .await;
+    delete("deep", 204).await;
 
-    let gone = call(
-        &app,
-        Method::GET,
-        &role_path("deep"),
-        &team.owner.token,
-        Value::Null,
-    )
-    .await;
-    expect_problem(gone, 404, "not_found").await;
-    expect_problem(delete("deep").await, 404, "not_found").await;
-    expect_problem(delete("owner").await, 403, "forbidden").await;
+    owner
+        .refused(
+            Method::GET,
+            &role_path("deep"),
+            Value::Null,
+            404,
+            "not_found",
+        )
+        .await;
     define_role(&app, &team.owner, &team.account, "parents", &[]).await;
-    let from_child = call(
-        &app,
-        Method::DELETE,
-        &format!("{}/parents", roles_path(&child)),
-        &team.owner.token,
-        Value::Null,
-    )
-    .await;
-    expect_problem(from_child, 403, "forbidden").await;
-    let by_member = call(
-        &app,
-        Method::DELETE,
-        &role_path("parents"),
-        &team.member.token,
-        Value::Null,
-    )
-    .await;
-    expect_problem(by_member, 403, "forbidden").await;
+    for (user, path, status, code) in [
+        (&team.owner, role_path("deep"), 404, "not_found"),
+        (&team.owner, role_path("owner"), 403, "forbidden"),
+        (
+            &team.owner,
+            format!("{}/parents", roles_path(&child)),
+            403,
+            "forbidden",
+        ),
+        (&team.member, role_path("parents"), 403, "forbidden"),
+    ] {
+        bearer(&app, &user.token)
+            .refused(Method::DELETE, &path, Value::Null, status, code)
+            .await;
+    }
 
     let actions = app.audit_actions(&team.account).await;
     for (action, count) in [("role.created", 6), ("role.deleted", 5)] {
@@ -835,7 +690,7 @@ async fn account_tokens_carry_the_role_and_exactly_its_permissions() {
     for (user, role, permissions) in [
         (&team.owner, "owner", CATALOGUE.to_vec()),
         (&team.admin, "admin", all_but(&["account:delete"])),
-        (&team.viewer, "viewer", vec!["account:read", "members:read"]),
+        (&team.viewer, "viewer", VIEWER.to_vec()),
     ] {
         let rest = scoped_token(&app, user, &team.account).await;
         assert_eq!(rest["role"], role);
@@ -849,21 +704,20 @@ async fn account_tokens_carry_the_role_and_exactly_its_permissions() {
 async fn an_ancestors_owner_gets_admin_tokens_for_descendants_and_its_members_do_not() {
     let app = TestApp::spawn().await;
     let team = app.team("tree").await;
-    let child = child_of(&app, &team.admin, &team.account).await;
     // The child's creator owns it; the parent's owner is no member of it.
+    let child = child_of(&app, &team.admin, &team.account).await;
     let rest = scoped_token(&app, &team.owner, &child).await;
     assert_eq!(rest["role"], "admin");
     assert_eq!(rest["inherited_from"], team.account.as_str());
     assert_eq!(strings(&rest["permissions"]), all_but(&["account:delete"]));
-    let token = claims(rest["access_token"].as_str().unwrap());
-    assert_eq!(token["acc"], child.as_str());
-    assert_eq!(token["role"], "admin");
-    assert_eq!(token["inherited_from"], team.account.as_str());
     let exchanged = exchange(&app, &team.owner.token, &child, &[]).await;
     assert_eq!(exchanged["status"], 200, "{exchanged}");
-    let token = claims(exchanged["access_token"].as_str().unwrap());
-    assert_eq!(token["role"], "admin");
-    assert_eq!(token["inherited_from"], team.account.as_str());
+    for token in [&rest["access_token"], &exchanged["access_token"]] {
+        let token = claims(token.as_str().unwrap());
+        assert_eq!(token["acc"], child.as_str());
+        assert_eq!(token["role"], "admin");
+        assert_eq!(token["inherited_from"], team.account.as_str());
+    }
     // The child's own owner holds its role there, not an inherited one.
     let own = scoped_token(&app, &team.admin, &child).await;
     assert_eq!(own["role"], "owner");
@@ -886,38 +740,35 @@ async fn an_owners_member_scoped_token_exchanges_to_member_permissions_only() {
     // The member of the parent owns the child as well.
     app.add_member(&team.owner, &child, &team.member, "owner")
         .await;
-    assert_eq!(
-        scoped_token(&app, &team.member, &child).await["role"],
-        "owner"
-    );
+    let own = scoped_token(&app, &team.member, &child).await;
+    assert_eq!(own["role"], "owner");
     let scoped = scoped_token(&app, &team.member, &team.account).await;
     assert_eq!(scoped["role"], "member");
     let scoped = scoped["access_token"].as_str().unwrap();
-    let member_permissions = ["account:read", "members:read", "files:read", "files:write"];
 
     let exchanged = exchange(&app, scoped, &child, &[]).await;
     assert_eq!(exchanged["status"], 200, "{exchanged}");
     let token = claims(exchanged["access_token"].as_str().unwrap());
     assert_eq!(token["acc"], child.as_str());
     assert_eq!(token["role"], "member");
-    assert_eq!(strings(&token["permissions"]), member_permissions);
+    assert_eq!(strings(&token["permissions"]), MEMBER);
     let holder = TestUser {
         token: scoped.to_owned(),
         ..team.member.clone()
     };
     let rest = scoped_token(&app, &holder, &child).await;
     assert_eq!(rest["role"], "member");
-    assert_eq!(strings(&rest["permissions"]), member_permissions);
+    assert_eq!(strings(&rest["permissions"]), MEMBER);
     let rename = json!({"name": "Owned"});
-    let response = call(
-        &app,
-        Method::PATCH,
-        &format!("/v1/accounts/{child}"),
-        rest["access_token"].as_str().unwrap(),
-        rename,
-    )
-    .await;
-    expect_problem(response, 403, "forbidden").await;
+    bearer(&app, rest["access_token"].as_str().unwrap())
+        .refused(
+            Method::PATCH,
+            &format!("/v1/accounts/{child}"),
+            rename,
+            403,
+            "forbidden",
+        )
+        .await;
 }
 
 #[tokio::test]
@@ -927,71 +778,68 @@ async fn a_custom_roles_holder_acts_by_its_permissions() {
     let account = format!("/v1/accounts/{}", team.account);
     let clients = format!("{account}/clients");
     let audit = format!("{account}/audit-logs");
+    let members = format!("{account}/members");
     let define = |id: &'static str, permissions: &'static [&'static str]| {
-        let app = &app;
-        let team = &team;
+        let (app, team) = (&app, &team);
         async move {
             define_role(app, &team.owner, &team.account, id, permissions).await;
             holder(app, &team.owner, &team.account, id, id).await
         }
     };
-    let client = crate::clients::confidential();
 
     let reader = define("clients-reader", &["account:read", "clients:read"]).await;
-    let get = |path: &str, user: &TestUser| {
-        let path = path.to_owned();
-        let token = user.token.clone();
-        let app = &app;
-        async move { status(app, Method::GET, &path, &token, Value::Null).await }
-    };
-    assert_eq!(get(&clients, &reader).await, 200);
-    assert_eq!(get(&account, &reader).await, 200);
-    let created = call(&app, Method::POST, &clients, &reader.token, client.clone()).await;
-    expect_problem(created, 403, "forbidden").await;
-    assert_eq!(get(&audit, &reader).await, 403);
-    assert_eq!(get(&format!("{account}/members"), &reader).await, 403);
-
     let auditor = define("auditor", &["audit:read"]).await;
-    assert_eq!(get(&audit, &auditor).await, 200);
-    assert_eq!(get(&clients, &auditor).await, 403);
-    assert_eq!(get(&account, &auditor).await, 403, "no account:read");
+    for (user, path, status) in [
+        (&reader, &clients, 200),
+        (&reader, &account, 200),
+        (&reader, &audit, 403),
+        (&reader, &members, 403),
+        (&auditor, &audit, 200),
+        (&auditor, &clients, 403),
+        (&auditor, &account, 403),
+    ] {
+        let got = bearer(&app, &user.token)
+            .status(Method::GET, path, Value::Null)
+            .await;
+        assert_eq!(got, status, "{} GET {path}", user.email);
+    }
+    bearer(&app, &reader.token)
+        .refused(
+            Method::POST,
+            &clients,
+            crate::clients::confidential(),
+            403,
+            "forbidden",
+        )
+        .await;
 
     let editor = define("editor", &["account:read", "account:write"]).await;
-    let patch = |user: &TestUser, body: Value| {
-        let token = user.token.clone();
-        let app = &app;
-        let account = account.clone();
-        async move { call(app, Method::PATCH, &account, &token, body).await }
-    };
-    assert_eq!(
-        patch(&editor, json!({"name": "Renamed"})).await.status(),
-        200
-    );
-    let billing = json!({"billing_email": "billing@example.com"});
-    expect_problem(patch(&editor, billing.clone()).await, 403, "forbidden").await;
-    let suspend = json!({"status": "suspended"});
-    expect_problem(patch(&editor, suspend.clone()).await, 403, "forbidden").await;
     let biller = define(
         "biller",
         &["account:read", "account:write", "billing:write"],
     )
     .await;
-    assert_eq!(patch(&biller, billing).await.status(), 200);
-
     // account:delete suspends and reactivates, without account:write.
     let closer = define("closer", &["account:read", "account:delete"]).await;
-    expect_problem(
-        patch(&closer, json!({"name": "Mine"})).await,
-        403,
-        "forbidden",
-    )
-    .await;
-    let suspended = patch(&closer, suspend).await;
-    assert_eq!(suspended.status(), 200);
-    let suspended: Value = suspended.json().await.unwrap();
-    assert_eq!(suspended["status"], "suspended");
-    let active = patch(&closer, json!({"status": "active"})).await;
-    assert_eq!(active.status(), 200);
+    let billing = json!({"billing_email": "billing@example.com"});
+    for (user, patch, status) in [
+        (&editor, json!({"name": "Renamed"}), 200),
+        (&editor, billing.clone(), 403),
+        (&editor, json!({"status": "suspended"}), 403),
+        (&biller, billing, 200),
+        (&closer, json!({"name": "Mine"}), 403),
+        (&closer, json!({"status": "suspended"}), 200),
+        (&closer, json!({"status": "active"}), 200),
+    ] {
+        let what = format!("{} PATCH {patch}", user.email);
+        let got = bearer(&app, &user.token)
+            .status(Method::PATCH, &account, patch)
+            .await;
+        assert_eq!(got, status, "{what}");
+    }
+    let actions = app.audit_actions(&team.account).await;
+    let updated = actions.iter().filter(|a| *a == "account.updated").count();
+    assert_eq!(updated, 4, "{actions:?}");
 }
 
 #[tokio::test]
@@ -1005,6 +853,7 @@ async fn a_role_of_another_tree_cannot_be_granted() {
     define_role(&app, &team.outsider, theirs, "theirs", &["account:read"]).await;
     let newcomer = app.user("newcomer@example.com").await;
     let account = format!("/v1/accounts/{}", team.account);
+    let owner = bearer(&app, &team.owner.token);
     for (path, body) in [
         (
             format!("{account}/members"),
@@ -1019,17 +868,13 @@ async fn a_role_of_another_tree_cannot_be_granted() {
             json!({"name": "Key", "role": "theirs"}),
         ),
     ] {
-        let response = call(&app, Method::POST, &path, &team.owner.token, body).await;
-        let problem = expect_problem(response, 400, "validation_failed").await;
+        let problem = owner
+            .refused(Method::POST, &path, body, 400, "validation_failed")
+            .await;
         assert_eq!(problem["errors"][0]["field"], "role", "{path}: {problem}");
     }
-    let show = call(
-        &app,
-        Method::GET,
-        &format!("{}/theirs", roles_path(&team.account)),
-        &team.owner.token,
-        Value::Null,
-    )
-    .await;
-    expect_problem(show, 404, "not_found").await;
+    let path = format!("{}/theirs", roles_path(&team.account));
+    owner
+        .refused(Method::GET, &path, Value::Null, 404, "not_found")
+        .await;
 }
