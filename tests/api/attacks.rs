@@ -887,4 +887,9 @@ async fn an_api_key_with_a_custom_role_does_what_it_allows_and_mints_no_wider_ke
         let body = json!({"name": "Same", "role": "keyops"});
         minter.expect(Method::POST, &keys, body, 201).await;
     }
+    // Nor does it take a wider key's secret by rolling it.
+    let admin_key = crate::api_keys::create_key(&app, &team.owner, &team.account, "admin").await;
+    let roll = format!("{keys}/{}/roll", admin_key["id"].as_str().unwrap());
+    key.refused(Method::POST, &roll, Value::Null, 403, "forbidden")
+        .await;
 }
