@@ -893,3 +893,31 @@ async fn an_api_key_with_a_custom_role_does_what_it_allows_and_mints_no_wider_ke
     key.refused(Method::POST, &roll, Value::Null, 403, "forbidden")
         .await;
 }
+
+#[tokio::test]
+async fn a_webhook_delivers_no_audit_log_its_writer_may_not_read() {
+    let app = TestApp::spawn_with(|config| config.webhook_block_private = false).await;
+    let team = app.team("tap").await;
+    let hooks = ["account:read", "webhooks:write"];
+    define_role(&app, &team.owner, &team.account, "hooks", &hooks).await;
+    let reads = ["account:read", "webhooks:write", "audit:read"];
+    define_role(&app, &team.owner, &team.account, "hooks-audit", &reads).await;
+    let blind = holder(&app, &team.owner, &team.account, "blind", "hooks").await;
+    let reader = holder(&app, &team.owner, &team.account, "reader", "hooks-audit").await;
+    let path = format!("/v1/accounts/{}/webhook", team.account);
+    let url = "https://hooks.example.com/tessera";
+    let own = json!({"url": url});
+    let subtree = json!({"url": url, "include_descendants": true});
+    bearer(&app, &blind.token)
+        .refused(Method::PUT, &path, own.clone(), 403, "forbidden")
+        .await;
+    // Its audit log, but not the descendants' it has no relation to.
+    let reader = bearer(&app, &reader.token);
+    reader
+        .refused(Method::PUT, &path, subtree.clone(), 403, "forbidden")
+        .await;
+    reader.expect(Method::PUT, &path, own, 201).await;
+    let admin = bearer(&app, &team.admin.token);
+    let replaced = admin.expect(Method::PUT, &path, subtree, 200).await;
+    assert_eq!(replaced["include_descendants"], true);
+}
