@@ -80,6 +80,14 @@ impl Standing {
         self.permissions.contains(permission)
     }
 
+    /// Whether this standing passes down to the account's descendants, as an owner's or an
+    /// admin's does (API.md §8); a custom role's stays on its account.
+    pub fn reaches_descendants(&self) -> bool {
+        self.role
+            .builtin()
+            .is_some_and(Builtin::reaches_descendants)
+    }
+
     /// At most what `cap` allows: the permissions both hold, under the cap's role when the cap
     /// does not cover this one (a member's token of an owner acts as a member).
     pub fn capped_by(self, cap: &Held) -> Standing {

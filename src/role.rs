@@ -18,6 +18,10 @@ fn fail(field: &'static str, message: &str) -> FieldError {
     }
 }
 
+/// The `role` of a token a client obtained for itself (client credentials): no custom role
+/// may take it, or a user's token would read as a client's.
+pub const CLIENT_ROLE: &str = "client";
+
 /// A built-in role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Builtin {
@@ -191,6 +195,9 @@ impl Role {
             Some(id) if id.builtin().is_some() => {
                 errors.push(fail("id", "is a built-in role's id"));
             }
+            Some(id) if id.as_str() == CLIENT_ROLE => {
+                errors.push(fail("id", "is the role of client credentials tokens"));
+            }
             Some(_) => {}
         }
         let role = Role {
@@ -346,10 +353,12 @@ mod tests {
                 .map(|e| e.field)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(
-            fields(Role::custom(&account, "owner", "X", None, &[], 1)),
-            ["id"]
-        );
+        for reserved in ["owner", "client"] {
+            assert_eq!(
+                fields(Role::custom(&account, reserved, "X", None, &[], 1)),
+                ["id"]
+            );
+        }
         assert_eq!(
             fields(Role::custom(&account, "S", "", None, &perms(&["root"]), 1)),
             ["id", "name", "permissions"]

@@ -97,7 +97,19 @@ pub async fn put(
     account_id: &AccountId,
     settings: WebhookSettings,
 ) -> Result<Saved, Error> {
-    caller::authorize(store, caller, account_id, Permission::WebhooksWrite).await?;
+    let standing = caller::authorize(store, caller, account_id, Permission::WebhooksWrite).await?;
+    // A webhook delivers the audit log, with `include_descendants` the descendants' too: only
+    // to whoever may read them (a custom role's `webhooks:write` is not a way around that).
+    if !standing.may(Permission::AuditRead) {
+        return Err(Error::forbidden(
+            "a webhook delivers the audit log: it needs audit:read too",
+        ));
+    }
+    if settings.include_descendants && !standing.reaches_descendants() {
+        return Err(Error::forbidden(
+            "include_descendants needs a role that reaches the descendants (owner or admin)",
+        ));
+    }
     let events = check_events(settings.events)?;
     // Resolving the host takes time: do it before the change takes any lock.
     let url = address::check_url(settings.url.trim(), block_private)

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{AccountId, ClientId, GrantId, UserId};
 use crate::oauth::scope::Scope;
-use crate::role::RoleId;
+use crate::role::{CLIENT_ROLE, RoleId};
 
 /// The JOSE `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -12,9 +12,6 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// No token lives longer than this; a retired signing key stays published this long (plus
 /// clock skew).
 pub const MAX_TOKEN_LIFETIME_SECONDS: i64 = 86_400;
-
-/// The `role` of a token a client obtained for itself (client credentials).
-pub const CLIENT_ROLE: &str = "client";
 
 /// An access token (RFC 9068): `typ: at+jwt`. User tokens carry `uid` (= `sub`);
 /// account-scoped tokens add `acc`, `role` and `permissions` (and `inherited_from`); tokens that descend from a grant name it in

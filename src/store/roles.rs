@@ -215,7 +215,8 @@ pub async fn hold(
 pub enum Deletion {
     Deleted,
     NotFound,
-    /// A member, a pending invitation or a live API key in the account's subtree holds it.
+    /// A member, a pending invitation or a live API key in the account's subtree holds it (an
+    /// expired key holds nothing: rolling keeps its expiry).
     InUse,
 }
 
@@ -246,7 +247,7 @@ pub async fn delete_unless_held(
               + (select count(*) from invitations where role = $2 and status = 'pending' \
                  and expires_at > $3 and account_id in ({subtree})) \
               + (select count(*) from api_keys where role = $2 and revoked_at is null \
-                 and account_id in ({subtree}))"
+                 and (expires_at is null or expires_at > $3) and account_id in ({subtree}))"
     ))
     .bind(account_id.as_str())
     .bind(id.as_str())

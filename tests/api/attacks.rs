@@ -13,6 +13,7 @@ use crate::helpers::{
     ADMIN_EMAIL, ADMIN_PASSWORD, Deployment, TestApp, TestUser, expect_problem, set_refresh_grace,
 };
 use crate::login::{link_in_last_email, signed_in_as};
+use crate::roles::{bearer, define_role, holder, roles_path};
 use tessera::ids::ClientId;
 
 const EVIL_CALLBACK: &str = "https://evil.example.com/callback";
@@ -213,7 +214,12 @@ async fn a_sign_in_token_without_tessera_manage_cannot_manage() {
 }
 
 /// The RFC 8693 grant at the token endpoint, as the login client.
-async fn exchange(app: &TestApp, subject: &str, account: &str, extra: &[(&str, &str)]) -> Value {
+pub async fn exchange(
+    app: &TestApp,
+    subject: &str,
+    account: &str,
+    extra: &[(&str, &str)],
+) -> Value {
     let client = app.login_client().await;
     let mut form = vec![
         (
@@ -243,7 +249,7 @@ async fn exchange(app: &TestApp, subject: &str, account: &str, extra: &[(&str, &
 }
 
 /// The claims of a JWT, unverified (the tests that verify signatures are elsewhere).
-fn claims(token: &str) -> Value {
+pub fn claims(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -737,4 +743,181 @@ async fn a_session_ends_fourteen_days_after_its_sign_in_however_busy() {
             .unwrap();
     }
     assert_eq!(signed_in_as(&app).await, None);
+}
+
+/// The members path of `account`, or of one member in it.
+fn members_path(account: &str, user: Option<&TestUser>) -> String {
+    let one = user.map_or(String::new(), |user| format!("/{}", user.id));
+    format!("/v1/accounts/{account}/members{one}")
+}
+
+#[tokio::test]
+async fn a_member_managing_role_hands_out_and_takes_away_no_more_than_it_has() {
+    let app = TestApp::spawn().await;
+    let team = app.team("people").await;
+    let manages = ["account:read", "members:read", "members:write"];
+    define_role(&app, &team.owner, &team.account, "people", &manages).await;
+    let bigger = [
+        "account:read",
+        "members:read",
+        "members:write",
+        "clients:read",
+    ];
+    define_role(&app, &team.owner, &team.account, "bigger", &bigger).await;
+    let manager = holder(&app, &team.owner, &team.account, "manager", "people").await;
+    let manager = bearer(&app, &manager.token);
+    let newcomer = app.user("newcomer@example.com").await;
+    let members = members_path(&team.account, None);
+    for role in ["owner", "admin", "member", "bigger"] {
+        let body = json!({"user_id": newcomer.id, "role": role});
+        manager
+            .refused(Method::POST, &members, body, 403, "forbidden")
+            .await;
+    }
+    let admin = members_path(&team.account, Some(&team.admin));
+    let viewer = members_path(&team.account, Some(&team.viewer));
+    for (path, role) in [(&admin, "viewer"), (&viewer, "admin"), (&viewer, "bigger")] {
+        manager
+            .refused(Method::PATCH, path, json!({"role": role}), 403, "forbidden")
+            .await;
+    }
+    manager
+        .refused(Method::DELETE, &admin, Value::Null, 403, "forbidden")
+        .await;
+
+    // What it holds itself, it hands out and takes back.
+    let body = json!({"user_id": newcomer.id, "role": "viewer"});
+    manager.expect(Method::POST, &members, body, 201).await;
+    manager
+        .expect(Method::DELETE, &viewer, Value::Null, 204)
+        .await;
+    let admin = bearer(&app, &team.owner.token).read(&admin).await;
+    assert_eq!(admin["role"], "admin");
+}
+
+#[tokio::test]
+async fn a_role_writer_cannot_define_or_widen_a_role_beyond_its_own() {
+    let app = TestApp::spawn().await;
+    let team = app.team("smith").await;
+    let path = roles_path(&team.account);
+    let writes = ["account:read", "roles:write"];
+    define_role(&app, &team.owner, &team.account, "smith", &writes).await;
+    define_role(&app, &team.owner, &team.account, "ops", &["clients:write"]).await;
+    let smith = holder(&app, &team.owner, &team.account, "smith", "smith").await;
+    let smith = bearer(&app, &smith.token);
+    let body = json!({"id": "gate", "name": "Gate", "permissions": ["members:write"]});
+    smith
+        .refused(Method::POST, &path, body, 403, "forbidden")
+        .await;
+    let widen = json!({"permissions": ["account:read", "roles:write", "members:write"]});
+    let own = format!("{path}/smith");
+    smith
+        .refused(Method::PATCH, &own, widen, 403, "forbidden")
+        .await;
+    // Nor may it rewrite a role that allows more than it does, even to less.
+    let narrow = json!({"permissions": ["account:read"]});
+    smith
+        .refused(
+            Method::PATCH,
+            &format!("{path}/ops"),
+            narrow,
+            403,
+            "forbidden",
+        )
+        .await;
+    let own = bearer(&app, &team.owner.token).read(&own).await;
+    assert_eq!(own["permissions"], json!(writes));
+    // Within its own permissions it works.
+    let body = json!({"id": "reader", "name": "Reader", "permissions": ["account:read"]});
+    smith.expect(Method::POST, &path, body, 201).await;
+}
+
+#[tokio::test]
+async fn an_api_key_with_a_custom_role_does_what_it_allows_and_mints_no_wider_key() {
+    let app = TestApp::spawn().await;
+    let team = app.team("keyrole").await;
+    let allows = ["account:read", "clients:read", "api_keys:write"];
+    define_role(&app, &team.owner, &team.account, "keyops", &allows).await;
+    let key = crate::api_keys::create_key(&app, &team.owner, &team.account, "keyops").await;
+    let key = bearer(&app, key["token"].as_str().unwrap());
+    let account = format!("/v1/accounts/{}", team.account);
+    let keys = format!("{account}/api-keys");
+    for (method, path, body, expected) in [
+        (Method::GET, account.clone(), Value::Null, 200),
+        (Method::GET, format!("{account}/clients"), Value::Null, 200),
+        (Method::GET, keys.clone(), Value::Null, 200),
+        (
+            Method::POST,
+            format!("{account}/clients"),
+            crate::clients::confidential(),
+            403,
+        ),
+        (
+            Method::GET,
+            members_path(&team.account, None),
+            Value::Null,
+            403,
+        ),
+        (
+            Method::GET,
+            format!("{account}/audit-logs"),
+            Value::Null,
+            403,
+        ),
+        (
+            Method::PATCH,
+            account.clone(),
+            json!({"name": "Key's"}),
+            403,
+        ),
+        (Method::GET, roles_path(&team.account), Value::Null, 403),
+    ] {
+        let got = key.status(method.clone(), &path, body).await;
+        assert_eq!(got, expected, "{method} {path}");
+    }
+    // A key, or a user holding its role, mints keys of that role at most.
+    let keyholder = holder(&app, &team.owner, &team.account, "keyholder", "keyops").await;
+    for minter in [key, bearer(&app, &keyholder.token)] {
+        for role in ["owner", "admin", "viewer"] {
+            let body = json!({"name": "Wider", "role": role});
+            minter
+                .refused(Method::POST, &keys, body, 403, "forbidden")
+                .await;
+        }
+        let body = json!({"name": "Same", "role": "keyops"});
+        minter.expect(Method::POST, &keys, body, 201).await;
+    }
+    // Nor does it take a wider key's secret by rolling it.
+    let admin_key = crate::api_keys::create_key(&app, &team.owner, &team.account, "admin").await;
+    let roll = format!("{keys}/{}/roll", admin_key["id"].as_str().unwrap());
+    key.refused(Method::POST, &roll, Value::Null, 403, "forbidden")
+        .await;
+}
+
+#[tokio::test]
+async fn a_webhook_delivers_no_audit_log_its_writer_may_not_read() {
+    let app = TestApp::spawn_with(|config| config.webhook_block_private = false).await;
+    let team = app.team("tap").await;
+    let hooks = ["account:read", "webhooks:write"];
+    define_role(&app, &team.owner, &team.account, "hooks", &hooks).await;
+    let reads = ["account:read", "webhooks:write", "audit:read"];
+    define_role(&app, &team.owner, &team.account, "hooks-audit", &reads).await;
+    let blind = holder(&app, &team.owner, &team.account, "blind", "hooks").await;
+    let reader = holder(&app, &team.owner, &team.account, "reader", "hooks-audit").await;
+    let path = format!("/v1/accounts/{}/webhook", team.account);
+    let url = "https://hooks.example.com/tessera";
+    let own = json!({"url": url});
+    let subtree = json!({"url": url, "include_descendants": true});
+    bearer(&app, &blind.token)
+        .refused(Method::PUT, &path, own.clone(), 403, "forbidden")
+        .await;
+    // Its audit log, but not the descendants' it has no relation to.
+    let reader = bearer(&app, &reader.token);
+    reader
+        .refused(Method::PUT, &path, subtree.clone(), 403, "forbidden")
+        .await;
+    reader.expect(Method::PUT, &path, own, 201).await;
+    let admin = bearer(&app, &team.admin.token);
+    let replaced = admin.expect(Method::PUT, &path, subtree, 200).await;
+    assert_eq!(replaced["include_descendants"], true);
 }

@@ -44,6 +44,7 @@ mod operator;
 mod outbox;
 mod passkeys;
 mod registration;
+mod roles;
 mod self_service;
 mod sessions;
 mod soft_authenticator;

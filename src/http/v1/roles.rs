@@ -123,7 +123,7 @@ async fn show_role(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateRole {
-    /// `[a-z0-9_-]{2,32}`, not a built-in role's id.
+    /// `[a-z0-9_-]{2,32}`, not a built-in role's id nor `client`.
     id: String,
     name: String,
     description: Option<String>,
