@@ -37,7 +37,7 @@ pub const CATALOGUE: [(Permission, &str, &str); 16] = [
     (
         Permission::AccountWrite,
         "account:write",
-        "Change the account's details and create child accounts",
+        "Change the account's details; with every permission of admin, create child accounts",
     ),
     (
         Permission::AccountDelete,
@@ -72,7 +72,8 @@ pub const CATALOGUE: [(Permission, &str, &str); 16] = [
     (
         Permission::ClientsWrite,
         "clients:write",
-        "Register, change and delete OAuth clients and rotate their secrets",
+        "Register, change and delete OAuth clients and rotate their secrets (the account's \
+         clients skip its members' consent page: trust it like an admin)",
     ),
     (
         Permission::ApiKeysWrite,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::access;
 use crate::account::Account;
 use crate::audit::{Action, NewEvent, Origin};
 use crate::clock::{self, Timestamp};
@@ -33,12 +34,20 @@ pub struct NewAccount {
 }
 
 /// Creates an account owned by the calling user: a top-level one needs a user-level token,
-/// a child one admin on its parent. The caller's email must be verified: whoever signed up
+/// a child one `account:write` and every permission of admin on its parent. The caller's email must be verified: whoever signed up
 /// with an address they do not hold must not found tenants under it.
 pub async fn create(store: &Store, caller: &Caller, new: NewAccount) -> Result<Account, Error> {
     match &new.parent_id {
         Some(parent_id) => {
-            caller::authorize(store, caller, parent_id, Permission::AccountWrite).await?;
+            let standing =
+                caller::authorize(store, caller, parent_id, Permission::AccountWrite).await?;
+            // Its creator owns the child, and the child's clients skip the consent page of
+            // the parent's members (API.md §4): creating one is an admin's power at least.
+            if !access::may_grant(&standing.permissions, &Builtin::Admin.permissions()) {
+                return Err(Error::forbidden(
+                    "creating a child account needs every permission of admin on the parent",
+                ));
+            }
         }
         None => caller.require_user_level()?,
     }
