@@ -317,11 +317,11 @@ pub async fn delete(
             details.clone(),
         )
     };
-    let mut change = change.record(&event(None), now).await?;
-    for account_id in &account_ids {
-        change.record(&event(Some(account_id)), now).await?;
-    }
-    change.commit().await?;
+    change
+        .record_for_user(&account_ids, event, now)
+        .await?
+        .commit()
+        .await?;
     Ok(())
 }
 

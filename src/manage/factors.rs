@@ -8,9 +8,9 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
 
-use crate::audit::{Action, NewEvent, Origin};
+use crate::audit::{Action, Origin};
 use crate::clock::{self, Timestamp};
-use crate::ids::{AccountId, FactorId, UserId};
+use crate::ids::{FactorId, UserId};
 use crate::keys::KeyEncryptionKey;
 use crate::mailer;
 use crate::manage::Error;
@@ -375,9 +375,8 @@ async fn record<'s>(
     now: i64,
 ) -> Result<Recorded<'s>, sqlx::Error> {
     let mut change = change;
-    let account_ids: Vec<AccountId> =
-        memberships::account_ids_of_user(&mut *change, &user.id).await?;
-    let event = |account_id| -> NewEvent<'_> {
+    let account_ids = memberships::account_ids_of_user(&mut *change, &user.id).await?;
+    let event = |account_id| {
         origin.event(
             account_id,
             action,
@@ -386,9 +385,5 @@ async fn record<'s>(
             details.clone(),
         )
     };
-    let mut change = change.record(&event(None), now).await?;
-    for account_id in &account_ids {
-        change.record(&event(Some(account_id)), now).await?;
-    }
-    Ok(change)
+    change.record_for_user(&account_ids, event, now).await
 }

@@ -111,6 +111,22 @@ impl<'s> Change<'s> {
         Ok(Recorded(self))
     }
 
+    /// Records a user's event in its own trail (no account) and in the log of each account
+    /// of `accounts` (the user's, read before the change may remove them): what a user does
+    /// to itself shows where its accounts' admins look. `event` builds it for one log.
+    pub async fn record_for_user<'e>(
+        self,
+        accounts: &'e [AccountId],
+        event: impl Fn(Option<&'e AccountId>) -> NewEvent<'e>,
+        now: i64,
+    ) -> Result<Recorded<'s>, sqlx::Error> {
+        let mut recorded = self.record(&event(None), now).await?;
+        for account_id in accounts {
+            recorded.record(&event(Some(account_id)), now).await?;
+        }
+        Ok(recorded)
+    }
+
     /// Queues `email` in the outbox; it goes out once the change commits.
     pub async fn queue_email(&mut self, email: &NewEmail, now: i64) -> Result<(), sqlx::Error> {
         emails::enqueue(&mut *self.tx, email, now).await?;
