@@ -10,7 +10,7 @@ use crate::audit::Action;
 use crate::clock::{self, Timestamp};
 use crate::ids::{AccountId, ApiKeyId};
 use crate::manage::caller::{self, Caller};
-use crate::manage::{Error, roles};
+use crate::manage::{Error, locked, roles};
 use crate::permission::Permission;
 use crate::role::RoleId;
 use crate::secret;
@@ -107,7 +107,9 @@ pub async fn create(
         now,
     );
     let token = api_key::generate();
-    let mut change = store.change().await?;
+    // The account first, then the role (`roles::grantable`), in the order every grant and
+    // every role change takes them: two changes never wait on each other crosswise.
+    let mut change = locked(store, account_id).await?;
     roles::grantable(&mut change, &standing, account_id, &key.role).await?;
     api_keys::insert(&mut *change, &key, &secret::hash(&token)).await?;
     let event = caller.event(
@@ -165,7 +167,7 @@ pub async fn roll(
 ) -> Result<KeyView, Error> {
     let standing = caller::authorize(store, caller, account_id, Permission::ApiKeysWrite).await?;
     let now = clock::now();
-    let mut change = store.change().await?;
+    let mut change = locked(store, account_id).await?;
     let mut key = find(&mut change, account_id, key).await?;
     // Rolling hands out the key's power: no more than the caller's own.
     let held = roles::held_by(&mut change, account_id, &key.role).await?;

@@ -189,7 +189,8 @@ pub async fn is_taken_along<'e>(
 /// The role `id` as `account_id` would hand it out (to a member, an invitation or a key),
 /// holding the custom role's row until the change ends, so that it cannot be deleted
 /// meanwhile (PostgreSQL's row lock; SQLite's change holds the database). `None`: no such
-/// role is usable there.
+/// role is usable there. Take the account's lock (`accounts::lock`) before it, as role
+/// changes do: locks taken in one order cannot deadlock.
 pub async fn hold(
     db: &mut AnyConnection,
     account_id: &AccountId,

@@ -44,6 +44,7 @@ mod operator;
 mod outbox;
 mod passkeys;
 mod registration;
+mod role_races;
 mod roles;
 mod self_service;
 mod sessions;
