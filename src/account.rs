@@ -18,7 +18,13 @@ const MAX_TEXT: usize = 200;
 const MAX_URL: usize = 2048;
 
 /// Fields of an account that no request may set.
-pub const READ_ONLY_FIELDS: [&str; 4] = ["id", "parent_id", "created_at", "updated_at"];
+pub const READ_ONLY_FIELDS: [&str; 5] = [
+    "id",
+    "parent_id",
+    "email_domains",
+    "created_at",
+    "updated_at",
+];
 /// Fields a merge patch may change.
 pub const MUTABLE_FIELDS: [&str; 7] = [
     "name",
@@ -74,6 +80,8 @@ pub struct Account {
     pub labels: BTreeMap<String, String>,
     pub external_id: Option<String>,
     pub settings: AccountSettings,
+    /// The domains the account verified (API.md §12), sorted; changed through its domains.
+    pub email_domains: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -90,6 +98,7 @@ impl Account {
             labels: BTreeMap::new(),
             external_id: None,
             settings: AccountSettings::default(),
+            email_domains: Vec::new(),
             created_at: Timestamp(now),
             updated_at: Timestamp(now),
         }

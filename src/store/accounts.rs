@@ -9,7 +9,7 @@ use crate::account::{Account, AccountSettings, AccountStatus};
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, UserId};
 use crate::role::{Builtin, RoleId};
-use crate::store::{Backend, Change, Position, json_or_default, roles, to_json};
+use crate::store::{Backend, Change, Position, domains, json_or_default, roles, to_json};
 
 #[derive(FromRow)]
 struct AccountRow {
@@ -24,6 +24,7 @@ struct AccountRow {
     require_mfa: i64,
     created_at: i64,
     updated_at: i64,
+    email_domains: Option<String>,
 }
 
 impl AccountRow {
@@ -40,14 +41,26 @@ impl AccountRow {
             settings: AccountSettings {
                 require_mfa: self.require_mfa == 1,
             },
+            email_domains: self
+                .email_domains
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
             created_at: Timestamp(self.created_at),
             updated_at: Timestamp(self.updated_at),
         })
     }
 }
 
-const COLUMNS: &str = "id, parent_id, name, status, avatar_url, billing_email, labels, external_id, \
-                       require_mfa, created_at, updated_at";
+/// The columns of [`AccountRow`], from `accounts` (unaliased).
+static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "id, parent_id, name, status, avatar_url, billing_email, labels, external_id, \
+         require_mfa, created_at, updated_at, {} as email_domains",
+        domains::verified_names_sql("accounts.id")
+    )
+});
 
 pub async fn insert<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -79,7 +92,7 @@ pub async fn find<'e>(
     id: &AccountId,
 ) -> Result<Option<Account>, sqlx::Error> {
     let row: Option<AccountRow> =
-        sqlx::query_as(&format!("select {COLUMNS} from accounts where id = $1"))
+        sqlx::query_as(&format!("select {} from accounts where id = $1", *COLUMNS))
             .bind(id.as_str())
             .fetch_optional(db)
             .await?;
@@ -214,9 +227,10 @@ pub async fn children<'e>(
     limit: i64,
 ) -> Result<Vec<Account>, sqlx::Error> {
     let rows: Vec<AccountRow> = sqlx::query_as(&format!(
-        "select {COLUMNS} from accounts where parent_id = $1 \
+        "select {} from accounts where parent_id = $1 \
          and (created_at < $2 or (created_at = $2 and id < $3)) \
-         order by created_at desc, id desc limit $4"
+         order by created_at desc, id desc limit $4",
+        *COLUMNS
     ))
     .bind(parent_id.as_str())
     .bind(after.created_at)
@@ -314,10 +328,11 @@ pub async fn of_user<'e>(
     } else {
         ("", "")
     };
+    let email_domains = domains::verified_names_sql("a.id");
     let sql = format!(
         "{subtree}select a.id, a.parent_id, a.name, a.status, a.avatar_url, a.billing_email, \
-         a.labels, a.external_id, a.require_mfa, a.created_at, a.updated_at, m.role as member_role, \
-         m.created_at as member_since \
+         a.labels, a.external_id, a.require_mfa, a.created_at, a.updated_at, \
+         {email_domains} as email_domains, m.role as member_role, m.created_at as member_since \
          from memberships m join accounts a on a.id = m.account_id \
          where m.user_id = $1 {in_subtree}\
          and (m.created_at < $2 or (m.created_at = $2 and m.account_id < $3)) \
@@ -430,9 +445,10 @@ pub async fn search<'e>(
 ) -> Result<Vec<Account>, sqlx::Error> {
     let condition = filter.map_or("1 = 1", |filter| filter.sql.as_str());
     let sql = format!(
-        "select {COLUMNS} from accounts \
+        "select {} from accounts \
          where (created_at < $1 or (created_at = $1 and id < $2)) and {condition} \
-         order by created_at desc, id desc limit $3"
+         order by created_at desc, id desc limit $3",
+        *COLUMNS
     );
     let mut query = sqlx::query_as(&sql)
         .bind(after.created_at)
