@@ -261,7 +261,10 @@ impl Config {
                         .map(|server| server.trim().parse())
                         .collect::<Result<Vec<SocketAddr>, _>>()
                         .map_err(|_| {
-                            invalid(&DNS_SERVERS, "expected ip:port[,ip:port…], e.g. 10.0.0.2:53")
+                            invalid(
+                                &DNS_SERVERS,
+                                "expected ip:port[,ip:port…], e.g. 10.0.0.2:53",
+                            )
                         })
                 })
                 .transpose()?

@@ -167,7 +167,15 @@ pub async fn verify(
         Err(error) => return Err(error.into()),
     }
     let details = json!({"domain": domain.name});
-    record(change, caller, Action::DomainVerified, &domain, details, now).await?;
+    record(
+        change,
+        caller,
+        Action::DomainVerified,
+        &domain,
+        details,
+        now,
+    )
+    .await?;
     Ok(DomainView::new(Domain {
         verified_at: Some(Timestamp(now)),
         ..domain

@@ -94,7 +94,10 @@ pub async fn list<'e>(
     .bind(limit)
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().filter_map(DomainRow::into_domain).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(DomainRow::into_domain)
+        .collect())
 }
 
 /// Whether an account other than `account_id` holds `name` verified.

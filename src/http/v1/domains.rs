@@ -182,11 +182,5 @@ async fn delete_domain(
 
 /// The OpenAPI paths of this module.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    list_domains,
-    create_domain,
-    show_domain,
-    verify_domain,
-    delete_domain
-))]
+#[openapi(paths(list_domains, create_domain, show_domain, verify_domain, delete_domain))]
 pub struct Api;
