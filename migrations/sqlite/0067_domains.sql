@@ -15,3 +15,7 @@ create index domains_account_id_idx on domains (account_id, created_at, id);
 create unique index domains_account_domain_idx on domains (account_id, domain);
 -- One account at a time holds a verified name: the race of two verifications ends here.
 create unique index domains_verified_idx on domains (domain) where verified_at is not null;
+
+-- `settings.domain_auto_join`: 'off', or the role a user who verifies an email address on
+-- one of the account's verified domains joins with.
+alter table accounts add column domain_auto_join text not null default 'off';

@@ -8,16 +8,16 @@ use std::net::SocketAddr;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit::Action;
+use crate::audit::{Action, Origin};
 use crate::clock::{self, Timestamp};
 use crate::dns;
 use crate::domain::{self, Domain, DomainStatus};
-use crate::ids::{AccountId, DomainId};
+use crate::ids::{AccountId, DomainId, UserId};
 use crate::manage::caller::{self, Caller};
 use crate::manage::{Error, locked};
 use crate::permission::Permission;
 use crate::secret;
-use crate::store::{self, Change, Position, Store, domains};
+use crate::store::{self, Change, Position, Recorded, Store, domains, memberships, users};
 
 /// A claim as the API shows it.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -231,6 +231,48 @@ pub async fn delete(
         clock::now(),
     )
     .await
+}
+
+/// Makes the user a member of the account that verified their address's domain, with its
+/// `domain_auto_join` role (`member.added`, `via: domain_auto_join`), unless they are one
+/// already or the role is gone: part of `change`, which verifies the address.
+pub(crate) async fn auto_join(
+    change: &mut Recorded<'_>,
+    origin: &Origin<'_>,
+    user_id: &UserId,
+    now: i64,
+) -> Result<(), Error> {
+    let Some(user) = users::find(&mut **change, user_id).await? else {
+        return Ok(());
+    };
+    let Some(name) = user
+        .email
+        .rsplit_once('@')
+        .and_then(|(_, domain)| domain::parse_name(domain).ok())
+    else {
+        return Ok(());
+    };
+    let Some((account_id, role)) = domains::auto_join_of(&mut **change, &name).await? else {
+        return Ok(());
+    };
+    // Held until the change ends: the custom role cannot be deleted under the join.
+    if store::roles::hold(change, &account_id, &role)
+        .await?
+        .is_none()
+        || !memberships::insert_if_absent(&mut **change, &account_id, user_id, &role, now).await?
+    {
+        return Ok(());
+    }
+    let details = json!({"role": role, "via": "domain_auto_join"});
+    let event = origin.event(
+        Some(&account_id),
+        Action::MemberAdded,
+        "user",
+        user_id.as_str(),
+        details,
+    );
+    change.record(&event, now).await?;
+    Ok(())
 }
 
 async fn find(store: &Store, account_id: &AccountId, id: &str) -> Result<Domain, Error> {

@@ -3,9 +3,11 @@
 
 use sqlx::{Any, Executor, FromRow};
 
+use crate::account::AUTO_JOIN_OFF;
 use crate::clock::Timestamp;
 use crate::domain::Domain;
 use crate::ids::{AccountId, DomainId};
+use crate::role::RoleId;
 use crate::store::Position;
 
 #[derive(FromRow)]
@@ -40,6 +42,25 @@ pub(crate) fn verified_names_sql(account_id: &str) -> String {
         "(select string_agg(d.domain, ' ' order by d.domain) from domains d \
           where d.account_id = {account_id} and d.verified_at is not null)"
     )
+}
+
+/// The account that verified `name` and the role its `domain_auto_join` names, if it names
+/// one.
+pub async fn auto_join_of<'e>(
+    db: impl Executor<'e, Database = Any>,
+    name: &str,
+) -> Result<Option<(AccountId, RoleId)>, sqlx::Error> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "select a.id, a.domain_auto_join from domains d join accounts a on a.id = d.account_id \
+         where d.domain = $1 and d.verified_at is not null and a.domain_auto_join <> $2",
+    )
+    .bind(name)
+    .bind(AUTO_JOIN_OFF)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(|(account_id, role)| {
+        Some((AccountId::parse(&account_id)?, RoleId::parse(&role)?))
+    }))
 }
 
 /// Inserts a claim; a unique violation when the account claimed the name already.

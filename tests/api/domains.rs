@@ -425,3 +425,183 @@ async fn domains_need_account_write() {
         .unwrap();
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
 }
+
+async fn set_auto_join(
+    app: &TestApp,
+    token: &str,
+    account: &str,
+    value: Value,
+) -> reqwest::Response {
+    app.api(Method::PATCH, &format!("/v1/accounts/{account}"), token)
+        .header("content-type", "application/merge-patch+json")
+        .body(json!({"settings": {"domain_auto_join": value}}).to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs up through the hosted page and follows the emailed verification link.
+async fn sign_up_and_verify(app: &TestApp, email: &str) {
+    let response = app
+        .submit_form(
+            "/signup",
+            "/signup",
+            &[
+                ("email", email),
+                ("password", "a brand new passphrase"),
+                ("name", "New"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303, "sign up {email}");
+    let link = crate::login::link_in_last_email(app, email).await;
+    assert!(link.starts_with("/verify-email?token="), "{link}");
+    assert_eq!(app.get(&link).await.status(), 200, "verify {email}");
+}
+
+async fn member_roles(app: &TestApp, token: &str, account: &str) -> HashMap<String, String> {
+    let members: Value = app
+        .api(
+            Method::GET,
+            &format!("/v1/accounts/{account}/members?limit=100"),
+            token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    members["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|member| {
+            Some((
+                member["email"].as_str()?.to_owned(),
+                member["role"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_user_who_verifies_an_address_on_a_verified_domain_joins_with_the_auto_join_role() {
+    let dns = DnsServer::start().await;
+    let app = app_with_dns(vec![dns.addr]).await;
+    let acme = app.team("acme").await;
+    let (a, owner) = (acme.account.as_str(), acme.owner.token.as_str());
+    let domain = claimed(&app, owner, a, "verified.example").await;
+    let value = domain["verification"]["value"].as_str().unwrap();
+    dns.publish("_tessera-challenge.verified.example", &[value]);
+    assert_eq!(verify(&app, owner, a, &domain).await.status(), 200);
+    // A claim not verified lets nobody in.
+    claimed(&app, owner, a, "pending.example").await;
+    let shown: Value = app
+        .api(Method::GET, &format!("/v1/accounts/{a}"), owner)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["settings"]["domain_auto_join"], "off");
+
+    // Off: verifying an address on the domain joins nothing.
+    sign_up_and_verify(&app, "early@verified.example").await;
+    let response = set_auto_join(&app, &acme.admin.token, a, json!("member")).await;
+    assert_eq!(response.status(), 200);
+    let patched: Value = response.json().await.unwrap();
+    assert_eq!(patched["settings"]["domain_auto_join"], "member");
+
+    sign_up_and_verify(&app, "ada@verified.example").await;
+    sign_up_and_verify(&app, "bob@pending.example").await;
+    sign_up_and_verify(&app, "eve@other.example").await;
+    let roles = member_roles(&app, owner, a).await;
+    assert_eq!(
+        roles.get("ada@verified.example").map(String::as_str),
+        Some("member"),
+        "{roles:?}"
+    );
+    for outside in [
+        "early@verified.example",
+        "bob@pending.example",
+        "eve@other.example",
+    ] {
+        assert!(!roles.contains_key(outside), "{outside}: {roles:?}");
+    }
+    let events: Value = app
+        .api(
+            Method::GET,
+            &format!("/v1/accounts/{a}/audit-logs?action=member.added"),
+            owner,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let joined = &events["data"][0];
+    assert_eq!(
+        joined["details"],
+        json!({"role": "member", "via": "domain_auto_join"}),
+        "{joined}"
+    );
+
+    // Turned off again: the next one stays out.
+    assert_eq!(
+        set_auto_join(&app, owner, a, json!("off")).await.status(),
+        200
+    );
+    sign_up_and_verify(&app, "late@verified.example").await;
+    assert!(
+        !member_roles(&app, owner, a)
+            .await
+            .contains_key("late@verified.example")
+    );
+}
+
+#[tokio::test]
+async fn auto_join_takes_members_write_and_a_role_the_caller_may_grant() {
+    let app = TestApp::spawn().await;
+    let acme = app.team("acme").await;
+    let a = acme.account.as_str();
+    let response = app
+        .api(Method::POST, &format!("/v1/accounts/{a}/roles"), &acme.owner.token)
+        .json(&json!({"id": "deleter", "name": "Deleter", "permissions": ["account:read", "account:delete"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    // An admin may not hand out what it may not do: the owner's role, or a custom role with
+    // account:delete.
+    for role in ["owner", "deleter"] {
+        let response = set_auto_join(&app, &acme.admin.token, a, json!(role)).await;
+        expect_problem(response, 403, "forbidden").await;
+    }
+    for user in [&acme.member, &acme.viewer] {
+        let response = set_auto_join(&app, &user.token, a, json!("viewer")).await;
+        expect_problem(response, 403, "forbidden").await;
+    }
+    for bad in [json!("no-such-role"), json!(42), json!("Not A Role")] {
+        let response = set_auto_join(&app, &acme.admin.token, a, bad.clone()).await;
+        let problem = expect_problem(response, 400, "validation_failed").await;
+        assert_eq!(
+            problem["errors"][0]["field"], "settings.domain_auto_join",
+            "{bad}: {problem}"
+        );
+    }
+    assert_eq!(
+        set_auto_join(&app, &acme.owner.token, a, json!("deleter"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        set_auto_join(&app, &acme.admin.token, a, json!("viewer"))
+            .await
+            .status(),
+        200
+    );
+}
