@@ -262,6 +262,12 @@ fn guarded_endpoints(
             Some(json!({"settings": {"require_mfa": true}})),
             "account:delete",
         ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}"),
+            Some(json!({"settings": {"domain_auto_join": "viewer"}})),
+            "members:write",
+        ),
         (Method::GET, members.clone(), None, "members:read"),
         (
             Method::GET,
