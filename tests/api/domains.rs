@@ -80,6 +80,12 @@ async fn app_with_dns(servers: Vec<SocketAddr>) -> TestApp {
     TestApp::spawn_with(|config| config.dns_servers = servers).await
 }
 
+/// The JSON answer to a GET.
+async fn read(app: &TestApp, token: &str, path: &str) -> Value {
+    let response = app.api(Method::GET, path, token).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
 fn domains_path(account: &str) -> String {
     format!("/v1/accounts/{account}/domains")
 }
@@ -108,14 +114,7 @@ async fn verify(app: &TestApp, token: &str, account: &str, domain: &Value) -> re
 }
 
 async fn email_domains(app: &TestApp, token: &str, account: &str) -> Value {
-    let shown: Value = app
-        .api(Method::GET, &format!("/v1/accounts/{account}"), token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = read(app, token, &format!("/v1/accounts/{account}")).await;
     shown["email_domains"].clone()
 }
 
@@ -142,24 +141,10 @@ async fn a_domain_is_claimed_then_verified_by_its_txt_record() {
     let value = challenge["value"].as_str().unwrap();
     assert!(value.len() >= 32, "{challenge}");
     let id = domain["id"].as_str().unwrap();
-    let listed: Value = app
-        .api(Method::GET, &domains_path(a), owner)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = read(&app, owner, &domains_path(a)).await;
     assert_eq!(listed["data"][0]["id"], id);
     assert_eq!(listed["next_cursor"], Value::Null);
-    let shown: Value = app
-        .api(Method::GET, &format!("{}/{id}", domains_path(a)), owner)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = read(&app, owner, &format!("{}/{id}", domains_path(a))).await;
     assert_eq!(shown, domain);
 
     // No record yet, then a record with another value: refused, saying what DNS holds.
@@ -415,14 +400,7 @@ async fn domains_need_account_write() {
         .await
         .unwrap();
     expect_problem(response, 404, "not_found").await;
-    let listed: Value = app
-        .api(Method::GET, &domains_path(a), &acme.admin.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = read(&app, &acme.admin.token, &domains_path(a)).await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
 }
 
@@ -460,18 +438,12 @@ async fn sign_up_and_verify(app: &TestApp, email: &str) {
 }
 
 async fn member_roles(app: &TestApp, token: &str, account: &str) -> HashMap<String, String> {
-    let members: Value = app
-        .api(
-            Method::GET,
-            &format!("/v1/accounts/{account}/members?limit=100"),
-            token,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let members = read(
+        app,
+        token,
+        &format!("/v1/accounts/{account}/members?limit=100"),
+    )
+    .await;
     members["data"]
         .as_array()
         .unwrap()
@@ -497,14 +469,7 @@ async fn a_user_who_verifies_an_address_on_a_verified_domain_joins_with_the_auto
     assert_eq!(verify(&app, owner, a, &domain).await.status(), 200);
     // A claim not verified lets nobody in.
     claimed(&app, owner, a, "pending.example").await;
-    let shown: Value = app
-        .api(Method::GET, &format!("/v1/accounts/{a}"), owner)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = read(&app, owner, &format!("/v1/accounts/{a}")).await;
     assert_eq!(shown["settings"]["domain_auto_join"], "off");
 
     // Off: verifying an address on the domain joins nothing.
@@ -530,18 +495,8 @@ async fn a_user_who_verifies_an_address_on_a_verified_domain_joins_with_the_auto
     ] {
         assert!(!roles.contains_key(outside), "{outside}: {roles:?}");
     }
-    let events: Value = app
-        .api(
-            Method::GET,
-            &format!("/v1/accounts/{a}/audit-logs?action=member.added"),
-            owner,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let path = format!("/v1/accounts/{a}/audit-logs?action=member.added");
+    let events = read(&app, owner, &path).await;
     let joined = &events["data"][0];
     assert_eq!(
         joined["details"],
