@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit::{Action, Origin};
+use crate::audit::{Action, NewEvent, Origin};
 use crate::clock::{self, Timestamp};
 use crate::dns;
 use crate::domain::{self, Domain, DomainStatus};
@@ -16,8 +16,9 @@ use crate::ids::{AccountId, DomainId, UserId};
 use crate::manage::caller::{self, Caller};
 use crate::manage::{Error, locked};
 use crate::permission::Permission;
+use crate::role::RoleId;
 use crate::secret;
-use crate::store::{self, Change, Position, Recorded, Store, domains, memberships, users};
+use crate::store::{self, Change, Position, Store, accounts, domains, memberships, users};
 
 /// A claim as the API shows it.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -233,46 +234,58 @@ pub async fn delete(
     .await
 }
 
+/// A user who joined an account by its `domain_auto_join`.
+pub(crate) struct Joined {
+    account_id: AccountId,
+    role: RoleId,
+}
+
+impl Joined {
+    /// `member.added`, `via: domain_auto_join`.
+    pub(crate) fn event<'a>(&'a self, origin: Origin<'a>, user_id: &'a UserId) -> NewEvent<'a> {
+        let details = json!({"role": self.role, "via": "domain_auto_join"});
+        origin.event(
+            Some(&self.account_id),
+            Action::MemberAdded,
+            "user",
+            user_id.as_str(),
+            details,
+        )
+    }
+}
+
 /// Makes the user a member of the account that verified their address's domain, with its
-/// `domain_auto_join` role (`member.added`, `via: domain_auto_join`), unless they are one
-/// already or the role is gone: part of `change`, which verifies the address.
+/// `domain_auto_join` role, unless they are one already or the role is gone: part of
+/// `change`, which verifies the address and records [`Joined::event`].
 pub(crate) async fn auto_join(
-    change: &mut Recorded<'_>,
-    origin: &Origin<'_>,
+    change: &mut Change<'_>,
     user_id: &UserId,
     now: i64,
-) -> Result<(), Error> {
+) -> Result<Option<Joined>, Error> {
     let Some(user) = users::find(&mut **change, user_id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(name) = user
         .email
         .rsplit_once('@')
         .and_then(|(_, domain)| domain::parse_name(domain).ok())
     else {
-        return Ok(());
+        return Ok(None);
     };
     let Some((account_id, role)) = domains::auto_join_of(&mut **change, &name).await? else {
-        return Ok(());
+        return Ok(None);
     };
-    // Held until the change ends: the custom role cannot be deleted under the join.
-    if store::roles::hold(change, &account_id, &role)
-        .await?
-        .is_none()
+    // The account's lock before the role's row, as every grant takes them (else a deadlock
+    // with the role's deletion); the role is held until the change ends.
+    if !accounts::lock(change, &account_id).await?
+        || store::roles::hold(change, &account_id, &role)
+            .await?
+            .is_none()
         || !memberships::insert_if_absent(&mut **change, &account_id, user_id, &role, now).await?
     {
-        return Ok(());
+        return Ok(None);
     }
-    let details = json!({"role": role, "via": "domain_auto_join"});
-    let event = origin.event(
-        Some(&account_id),
-        Action::MemberAdded,
-        "user",
-        user_id.as_str(),
-        details,
-    );
-    change.record(&event, now).await?;
-    Ok(())
+    Ok(Some(Joined { account_id, role }))
 }
 
 async fn find(store: &Store, account_id: &AccountId, id: &str) -> Result<Domain, Error> {

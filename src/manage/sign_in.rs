@@ -376,8 +376,11 @@ pub async fn verify_email(store: &Store, token: &str, now: i64) -> Result<(), Er
     let origin = user_origin(&actor, None, None);
     let details = json!({ "fields": ["email_verified"] });
     let event = origin.event(None, Action::UserUpdated, "user", user_id.as_str(), details);
+    let joined = domains::auto_join(&mut change, &user_id, now).await?;
     let mut change = change.record(&event, now).await?;
-    domains::auto_join(&mut change, &origin, &user_id, now).await?;
+    if let Some(joined) = &joined {
+        change.record(&joined.event(origin, &user_id), now).await?;
+    }
     change.commit().await?;
     Ok(())
 }
