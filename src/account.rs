@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::clock::Timestamp;
 use crate::email_address::EmailAddress;
 use crate::ids::AccountId;
 use crate::permission::Permission;
+use crate::role::RoleId;
 use crate::validation::FieldError;
 
 const MAX_LABELS: usize = 64;
@@ -16,9 +17,16 @@ const MAX_LABEL_KEY: usize = 64;
 const MAX_LABEL_VALUE: usize = 256;
 const MAX_TEXT: usize = 200;
 const MAX_URL: usize = 2048;
+const AUTO_JOIN_RULE: &str = "must be \"off\" or a role id";
 
 /// Fields of an account that no request may set.
-pub const READ_ONLY_FIELDS: [&str; 4] = ["id", "parent_id", "created_at", "updated_at"];
+pub const READ_ONLY_FIELDS: [&str; 5] = [
+    "id",
+    "parent_id",
+    "email_domains",
+    "created_at",
+    "updated_at",
+];
 /// Fields a merge patch may change.
 pub const MUTABLE_FIELDS: [&str; 7] = [
     "name",
@@ -60,6 +68,30 @@ pub struct AccountSettings {
     /// Account-scoped tokens for this account and its descendants come only from a login
     /// with a second factor (API.md §10). Only an owner changes it.
     pub require_mfa: bool,
+    /// `"off"`, or the role a user who verifies an email address on one of the account's
+    /// verified domains joins it with (API.md §12). Changing it takes `members:write` and
+    /// every permission of the role.
+    #[serde(serialize_with = "auto_join_as_text")]
+    #[schema(value_type = String, example = "off")]
+    pub domain_auto_join: Option<RoleId>,
+}
+
+/// How `domain_auto_join` reads when no role is set, in the API and in the database.
+pub const AUTO_JOIN_OFF: &str = "off";
+
+fn auto_join_as_text<S: Serializer>(
+    role: &Option<RoleId>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(role.as_ref().map_or(AUTO_JOIN_OFF, RoleId::as_str))
+}
+
+/// `domain_auto_join` as stored or given: `"off"`, else a role id (`None` when it is neither).
+pub fn parse_auto_join(text: &str) -> Option<Option<RoleId>> {
+    if text == AUTO_JOIN_OFF {
+        return Some(None);
+    }
+    RoleId::parse(text).map(Some)
 }
 
 /// An account as stored and as the REST API shows it.
@@ -74,6 +106,8 @@ pub struct Account {
     pub labels: BTreeMap<String, String>,
     pub external_id: Option<String>,
     pub settings: AccountSettings,
+    /// The domains the account verified (API.md §12), sorted; changed through its domains.
+    pub email_domains: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -90,6 +124,7 @@ impl Account {
             labels: BTreeMap::new(),
             external_id: None,
             settings: AccountSettings::default(),
+            email_domains: Vec::new(),
             created_at: Timestamp(now),
             updated_at: Timestamp(now),
         }
@@ -204,7 +239,10 @@ impl Account {
         };
         let settings = match &document["settings"] {
             Value::Object(settings) => {
-                if let Some(unknown) = settings.keys().find(|key| *key != "require_mfa") {
+                if let Some(unknown) = settings
+                    .keys()
+                    .find(|key| !["require_mfa", "domain_auto_join"].contains(&key.as_str()))
+                {
                     return Err(vec![FieldError {
                         field: "settings",
                         message: format!("unknown setting `{unknown}`"),
@@ -215,6 +253,12 @@ impl Account {
                         None | Some(Value::Null) => false,
                         Some(Value::Bool(on)) => *on,
                         Some(_) => return Err(fail("settings.require_mfa", "must be a boolean")),
+                    },
+                    domain_auto_join: match settings.get("domain_auto_join") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::String(text)) => parse_auto_join(text)
+                            .ok_or_else(|| fail("settings.domain_auto_join", AUTO_JOIN_RULE))?,
+                        Some(_) => return Err(fail("settings.domain_auto_join", AUTO_JOIN_RULE)),
                     },
                 }
             }
@@ -235,20 +279,23 @@ impl Account {
 
     /// The permission changing `field` (a name from [`Account::changed_fields`]) needs:
     /// suspending and the security policy weigh as much as deleting (owners only, among the
-    /// built-in roles); billing details are billing's; the rest is the account's own.
+    /// built-in roles); billing details are billing's; who joins by domain is the members'
+    /// (and the role's permissions, checked apart); the rest is the account's own.
     pub fn permission_to_change(field: &str) -> Permission {
         match field {
-            "status" | "settings" => Permission::AccountDelete,
+            "status" | "settings.require_mfa" => Permission::AccountDelete,
             "billing_email" => Permission::BillingWrite,
+            "settings.domain_auto_join" => Permission::MembersWrite,
             _ => Permission::AccountWrite,
         }
     }
 
     /// The permissions that may change some field: who holds none may not patch at all.
-    pub const CHANGING: [Permission; 3] = [
+    pub const CHANGING: [Permission; 4] = [
         Permission::AccountWrite,
         Permission::BillingWrite,
         Permission::AccountDelete,
+        Permission::MembersWrite,
     ];
 
     /// The names of the fields that differ from `other`.
@@ -272,8 +319,11 @@ impl Account {
         if self.external_id != other.external_id {
             changed.push("external_id");
         }
-        if self.settings != other.settings {
-            changed.push("settings");
+        if self.settings.require_mfa != other.settings.require_mfa {
+            changed.push("settings.require_mfa");
+        }
+        if self.settings.domain_auto_join != other.settings.domain_auto_join {
+            changed.push("settings.domain_auto_join");
         }
         changed
     }

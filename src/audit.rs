@@ -62,6 +62,9 @@ actions! {
     RoleCreated = "role.created", access: false;
     RoleUpdated = "role.updated", access: true;
     RoleDeleted = "role.deleted", access: true;
+    DomainCreated = "domain.created", access: false;
+    DomainVerified = "domain.verified", access: false;
+    DomainDeleted = "domain.deleted", access: false;
     WebhookUpdated = "webhook.updated", access: false;
     WebhookDeleted = "webhook.deleted", access: false;
     WebhookSecretRotated = "webhook.secret_rotated", access: false;

@@ -70,7 +70,12 @@ const LOG_FORMAT: Setting = Setting {
     file_key: "log_format",
 };
 
-const ALL: [&Setting; 12] = [
+const DNS_SERVERS: Setting = Setting {
+    env: "TESSERA_DNS_SERVERS",
+    file_key: "dns_servers",
+};
+
+const ALL: [&Setting; 13] = [
     &LISTEN,
     &ISSUER,
     &DATABASE_URL,
@@ -83,6 +88,7 @@ const ALL: [&Setting; 12] = [
     &WEBHOOK_BLOCK_PRIVATE,
     &TRUSTED_PROXIES,
     &LOG_FORMAT,
+    &DNS_SERVERS,
 ];
 
 /// Where the optional configuration file is looked for, unless `TESSERA_CONFIG` names one.
@@ -105,6 +111,9 @@ pub struct Config {
     /// Peers whose `X-Forwarded-For` names the client (`client_ip::resolve`).
     pub trusted_proxies: TrustedProxies,
     pub log_format: LogFormat,
+    /// The DNS servers domain verification asks (`ip:port`); empty: the system's resolver
+    /// configuration.
+    pub dns_servers: Vec<SocketAddr>,
     /// How many argon2 computations may run at once; not a setting, so that tests can
     /// change it (default: twice the cores).
     pub password_hash_concurrency: usize,
@@ -246,6 +255,20 @@ impl Config {
                 Some("json") => LogFormat::Json,
                 Some(_) => return Err(invalid(&LOG_FORMAT, "expected text or json")),
             },
+            dns_servers: get(&DNS_SERVERS)
+                .map(|text| {
+                    text.split(',')
+                        .map(|server| server.trim().parse())
+                        .collect::<Result<Vec<SocketAddr>, _>>()
+                        .map_err(|_| {
+                            invalid(
+                                &DNS_SERVERS,
+                                "expected ip:port[,ip:port…], e.g. 10.0.0.2:53",
+                            )
+                        })
+                })
+                .transpose()?
+                .unwrap_or_default(),
             password_hash_concurrency: crate::password::default_concurrency(),
             password_hash_wait: crate::password::DEFAULT_WAIT,
         })
@@ -363,6 +386,7 @@ mod tests {
         assert!(config.webhook_block_private);
         assert!(config.trusted_proxies.is_empty());
         assert_eq!(config.log_format, super::LogFormat::Text);
+        assert!(config.dns_servers.is_empty());
         assert!(config.password_hash_concurrency >= 2);
     }
 
@@ -376,6 +400,15 @@ mod tests {
             error.starts_with("invalid TESSERA_TRUSTED_PROXIES:") && !error.contains('\n'),
             "{error}"
         );
+    }
+
+    #[test]
+    fn dns_servers_are_an_address_list() {
+        let config = config(&[], "dns_servers = \"10.0.0.2:53, [::1]:5353\"\n").unwrap();
+        let servers: Vec<String> = config.dns_servers.iter().map(ToString::to_string).collect();
+        assert_eq!(servers, ["10.0.0.2:53", "[::1]:5353"]);
+        let error = config_error(&[("TESSERA_DNS_SERVERS", "10.0.0.2")]);
+        assert!(error.starts_with("invalid TESSERA_DNS_SERVERS:"), "{error}");
     }
 
     fn config_error(env: &[(&str, &str)]) -> String {

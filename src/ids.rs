@@ -103,6 +103,11 @@ prefixed_id!(
     "ses_"
 );
 prefixed_id!(
+    /// An account's claim on an email domain.
+    DomainId,
+    "dom_"
+);
+prefixed_id!(
     /// One authorization an access-token family descends from (a refresh-token family).
     GrantId,
     "grt_"

@@ -15,6 +15,8 @@ pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod credentials;
+pub mod dns;
+pub mod domain;
 pub mod email_address;
 pub mod http;
 pub mod ids;

@@ -56,6 +56,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         (name = "api-keys", description = "An account's API keys"),
         (name = "audit-logs", description = "What happened on an account"),
         (name = "webhooks", description = "An account's webhook endpoint"),
+        (name = "domains", description = "An account's email domains, verified by DNS"),
         (name = "auth", description = "Account-scoped tokens"),
         (name = "admin", description = "The superadmin API"),
     )

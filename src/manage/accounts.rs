@@ -15,7 +15,7 @@ use crate::config::Issuer;
 use crate::email_address::EmailAddress;
 use crate::ids::AccountId;
 use crate::manage::caller::{self, Caller};
-use crate::manage::{Error, locked};
+use crate::manage::{Error, locked, roles};
 use crate::password::Hasher;
 use crate::permission::Permission;
 use crate::role::Builtin;
@@ -302,6 +302,22 @@ pub async fn update(
     }
     if changed.is_empty() {
         return Ok(current);
+    }
+    if let Some(role) = &updated.settings.domain_auto_join
+        && changed.contains(&"settings.domain_auto_join")
+    {
+        // Whoever turns it on hands the role to strangers to come: only a role they may grant.
+        roles::grantable(&mut change, &standing, account_id, role)
+            .await
+            .map_err(|error| match error {
+                Error::Invalid(mut errors) => {
+                    for error in &mut errors {
+                        error.field = "settings.domain_auto_join";
+                    }
+                    Error::Invalid(errors)
+                }
+                other => other,
+            })?;
     }
     let now = clock::now();
     updated.updated_at = Timestamp(now);

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit_logs;
 pub mod caller;
 pub mod clients;
+pub mod domains;
 pub mod factors;
 pub mod invites;
 pub mod keys;

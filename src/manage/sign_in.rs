@@ -16,7 +16,7 @@ use crate::invitation::{Invitation, InvitationStatus};
 use crate::keys::KeyEncryptionKey;
 use crate::mailer;
 use crate::manage::Error;
-use crate::manage::{factors, invites};
+use crate::manage::{domains, factors, invites};
 use crate::mfa::SecondFactor;
 use crate::password::{self, Hasher};
 use crate::rate_limit;
@@ -359,7 +359,8 @@ pub async fn sign_up(
 }
 
 /// Follows the link from the sign-up email: the address is verified, once
-/// (`NotFound("link")` for a link unknown, used or expired).
+/// (`NotFound("link")` for a link unknown, used or expired), and on a domain whose account
+/// has `domain_auto_join` on, the user joins it.
 pub async fn verify_email(store: &Store, token: &str, now: i64) -> Result<(), Error> {
     let mut change = store.change().await?;
     let user_id = user_tokens::consume(
@@ -372,15 +373,15 @@ pub async fn verify_email(store: &Store, token: &str, now: i64) -> Result<(), Er
     .ok_or(Error::NotFound("link"))?;
     users::mark_email_verified(&mut *change, &user_id, now).await?;
     let actor = Actor::User(user_id.to_string());
+    let origin = user_origin(&actor, None, None);
     let details = json!({ "fields": ["email_verified"] });
-    let event = user_origin(&actor, None, None).event(
-        None,
-        Action::UserUpdated,
-        "user",
-        user_id.as_str(),
-        details,
-    );
-    change.record(&event, now).await?.commit().await?;
+    let event = origin.event(None, Action::UserUpdated, "user", user_id.as_str(), details);
+    let joined = domains::auto_join(&mut change, &user_id, now).await?;
+    let mut change = change.record(&event, now).await?;
+    if let Some(joined) = &joined {
+        change.record(&joined.event(origin, &user_id), now).await?;
+    }
+    change.commit().await?;
     Ok(())
 }
 

@@ -5,11 +5,11 @@ use std::sync::LazyLock;
 use sqlx::{Any, Executor, FromRow};
 
 use crate::access::{self, Link, Reach};
-use crate::account::{Account, AccountSettings, AccountStatus};
+use crate::account::{AUTO_JOIN_OFF, Account, AccountSettings, AccountStatus, parse_auto_join};
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, UserId};
 use crate::role::{Builtin, RoleId};
-use crate::store::{Backend, Change, Position, json_or_default, roles, to_json};
+use crate::store::{Backend, Change, Position, domains, json_or_default, roles, to_json};
 
 #[derive(FromRow)]
 struct AccountRow {
@@ -22,8 +22,10 @@ struct AccountRow {
     labels: String,
     external_id: Option<String>,
     require_mfa: i64,
+    domain_auto_join: String,
     created_at: i64,
     updated_at: i64,
+    email_domains: Option<String>,
 }
 
 impl AccountRow {
@@ -39,15 +41,28 @@ impl AccountRow {
             external_id: self.external_id,
             settings: AccountSettings {
                 require_mfa: self.require_mfa == 1,
+                domain_auto_join: parse_auto_join(&self.domain_auto_join).flatten(),
             },
+            email_domains: self
+                .email_domains
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
             created_at: Timestamp(self.created_at),
             updated_at: Timestamp(self.updated_at),
         })
     }
 }
 
-const COLUMNS: &str = "id, parent_id, name, status, avatar_url, billing_email, labels, external_id, \
-                       require_mfa, created_at, updated_at";
+/// The columns of [`AccountRow`], from `accounts` (unaliased).
+static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "id, parent_id, name, status, avatar_url, billing_email, labels, external_id, \
+         require_mfa, domain_auto_join, created_at, updated_at, {} as email_domains",
+        domains::verified_names_sql("accounts.id")
+    )
+});
 
 pub async fn insert<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -55,8 +70,8 @@ pub async fn insert<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into accounts (id, parent_id, name, status, avatar_url, billing_email, labels, \
-         external_id, created_at, updated_at, require_mfa) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         external_id, created_at, updated_at, require_mfa, domain_auto_join) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(account.id.as_str())
     .bind(account.parent_id.as_ref().map(AccountId::as_str))
@@ -69,9 +84,18 @@ pub async fn insert<'e>(
     .bind(account.created_at.0)
     .bind(account.updated_at.0)
     .bind(i64::from(account.settings.require_mfa))
+    .bind(auto_join_text(account))
     .execute(db)
     .await
     .map(|_| ())
+}
+
+fn auto_join_text(account: &Account) -> &str {
+    account
+        .settings
+        .domain_auto_join
+        .as_ref()
+        .map_or(AUTO_JOIN_OFF, RoleId::as_str)
 }
 
 pub async fn find<'e>(
@@ -79,7 +103,7 @@ pub async fn find<'e>(
     id: &AccountId,
 ) -> Result<Option<Account>, sqlx::Error> {
     let row: Option<AccountRow> =
-        sqlx::query_as(&format!("select {COLUMNS} from accounts where id = $1"))
+        sqlx::query_as(&format!("select {} from accounts where id = $1", *COLUMNS))
             .bind(id.as_str())
             .fetch_optional(db)
             .await?;
@@ -214,9 +238,10 @@ pub async fn children<'e>(
     limit: i64,
 ) -> Result<Vec<Account>, sqlx::Error> {
     let rows: Vec<AccountRow> = sqlx::query_as(&format!(
-        "select {COLUMNS} from accounts where parent_id = $1 \
+        "select {} from accounts where parent_id = $1 \
          and (created_at < $2 or (created_at = $2 and id < $3)) \
-         order by created_at desc, id desc limit $4"
+         order by created_at desc, id desc limit $4",
+        *COLUMNS
     ))
     .bind(parent_id.as_str())
     .bind(after.created_at)
@@ -256,7 +281,8 @@ pub async fn update<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update accounts set name = $2, status = $3, avatar_url = $4, billing_email = $5, \
-         labels = $6, external_id = $7, updated_at = $8, require_mfa = $9 where id = $1",
+         labels = $6, external_id = $7, updated_at = $8, require_mfa = $9, \
+         domain_auto_join = $10 where id = $1",
     )
     .bind(account.id.as_str())
     .bind(&account.name)
@@ -267,6 +293,7 @@ pub async fn update<'e>(
     .bind(account.external_id.as_deref())
     .bind(account.updated_at.0)
     .bind(i64::from(account.settings.require_mfa))
+    .bind(auto_join_text(account))
     .execute(db)
     .await
     .map(|_| ())
@@ -314,10 +341,11 @@ pub async fn of_user<'e>(
     } else {
         ("", "")
     };
+    let email_domains = domains::verified_names_sql("a.id");
     let sql = format!(
         "{subtree}select a.id, a.parent_id, a.name, a.status, a.avatar_url, a.billing_email, \
-         a.labels, a.external_id, a.require_mfa, a.created_at, a.updated_at, m.role as member_role, \
-         m.created_at as member_since \
+         a.labels, a.external_id, a.require_mfa, a.domain_auto_join, a.created_at, a.updated_at, \
+         {email_domains} as email_domains, m.role as member_role, m.created_at as member_since \
          from memberships m join accounts a on a.id = m.account_id \
          where m.user_id = $1 {in_subtree}\
          and (m.created_at < $2 or (m.created_at = $2 and m.account_id < $3)) \
@@ -430,9 +458,10 @@ pub async fn search<'e>(
 ) -> Result<Vec<Account>, sqlx::Error> {
     let condition = filter.map_or("1 = 1", |filter| filter.sql.as_str());
     let sql = format!(
-        "select {COLUMNS} from accounts \
+        "select {} from accounts \
          where (created_at < $1 or (created_at = $1 and id < $2)) and {condition} \
-         order by created_at desc, id desc limit $3"
+         order by created_at desc, id desc limit $3",
+        *COLUMNS
     );
     let mut query = sqlx::query_as(&sql)
         .bind(after.created_at)

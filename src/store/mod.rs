@@ -11,6 +11,7 @@ pub mod cache;
 mod change;
 pub mod clients;
 pub mod consents;
+pub mod domains;
 pub mod email_changes;
 pub mod emails;
 pub mod factors;

@@ -25,6 +25,7 @@ mod clients;
 mod consent_and_logout;
 mod cors;
 mod discovery;
+mod domains;
 mod email;
 mod grants;
 mod hardening;

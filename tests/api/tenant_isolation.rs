@@ -4,6 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::domains::DnsServer;
 use crate::helpers::TestApp;
 
 #[tokio::test]
@@ -30,6 +31,20 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
     .await
     .unwrap();
     let a = &acme.account;
+    let domain: Value = app
+        .api(
+            Method::POST,
+            &format!("/v1/accounts/{a}/domains"),
+            &acme.owner.token,
+        )
+        .json(&json!({"domain": "acme.example"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let domain = domain["id"].as_str().unwrap();
     let member = &acme.member.id;
     let patch = json!({"name": "Pwned"});
     let endpoints: Vec<(Method, String, Option<Value>)> = vec![
@@ -77,6 +92,27 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
         (
             Method::DELETE,
             format!("/v1/accounts/{a}/invites/{invitation}"),
+            None,
+        ),
+        (Method::GET, format!("/v1/accounts/{a}/domains"), None),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/domains"),
+            Some(json!({"domain": "globex.example"})),
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/domains/{domain}"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/domains/{domain}/verify"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/domains/{domain}"),
             None,
         ),
     ];
@@ -186,6 +222,7 @@ fn guarded_endpoints(
         invitation,
         viewer,
         role,
+        domain,
     } = fixtures;
     let members = format!("/v1/accounts/{a}/members");
     vec![
@@ -224,6 +261,12 @@ fn guarded_endpoints(
             format!("/v1/accounts/{a}"),
             Some(json!({"settings": {"require_mfa": true}})),
             "account:delete",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}"),
+            Some(json!({"settings": {"domain_auto_join": "viewer"}})),
+            "members:write",
         ),
         (Method::GET, members.clone(), None, "members:read"),
         (
@@ -357,6 +400,30 @@ fn guarded_endpoints(
             None,
             "webhooks:write",
         ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/domains"),
+            None,
+            "account:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/domains"),
+            Some(json!({"domain": "walk.example"})),
+            "account:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/domains/{domain}"),
+            None,
+            "account:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/domains/{domain}/verify"),
+            None,
+            "account:write",
+        ),
         // Destructive last: with the permission, they happen.
         (
             Method::DELETE,
@@ -390,6 +457,12 @@ fn guarded_endpoints(
         ),
         (
             Method::DELETE,
+            format!("/v1/accounts/{a}/domains/{domain}"),
+            None,
+            "account:write",
+        ),
+        (
+            Method::DELETE,
             format!("/v1/accounts/{a}/roles/{role}"),
             None,
             "roles:write",
@@ -410,12 +483,19 @@ struct Fixtures {
     invitation: String,
     viewer: String,
     role: String,
+    /// A claim whose challenge the walk's DNS server publishes.
+    domain: String,
 }
 
 #[tokio::test]
 async fn every_account_endpoint_needs_its_permission() {
-    // The webhook's address is not resolved when private ones are allowed: no network here.
-    let app = &TestApp::spawn_with(|config| config.webhook_block_private = false).await;
+    let dns = DnsServer::start().await;
+    let app = &TestApp::spawn_with(|config| {
+        // The webhook's address is not resolved when private ones are allowed: no network here.
+        config.webhook_block_private = false;
+        config.dns_servers = vec![dns.addr];
+    })
+    .await;
     let acme = app.team("perm").await;
     let a = acme.account.as_str();
     let owner = &acme.owner.token;
@@ -499,12 +579,22 @@ async fn every_account_endpoint_needs_its_permission() {
         json!({"email": "target@example.com", "role": "viewer"}),
     )
     .await;
+    let domain = post(
+        format!("/v1/accounts/{a}/domains"),
+        json!({"domain": "target.example"}),
+    )
+    .await;
+    dns.publish(
+        "_tessera-challenge.target.example",
+        &[domain["verification"]["value"].as_str().unwrap()],
+    );
     let fixtures = Fixtures {
         client: client["client_id"].as_str().unwrap().to_owned(),
         key: key["id"].as_str().unwrap().to_owned(),
         invitation: invitation["id"].as_str().unwrap().to_owned(),
         viewer: acme.viewer.id.clone(),
         role: target_role.to_owned(),
+        domain: domain["id"].as_str().unwrap().to_owned(),
     };
     let send = |method: &Method, path: &str, body: &Option<Value>, token: &str| {
         let mut request = app.api(method.clone(), path, token);

@@ -10,6 +10,7 @@ mod auth;
 pub mod body;
 pub mod caller;
 pub mod clients;
+mod domains;
 mod factors;
 pub mod invites;
 mod me;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .merge(audit_logs::routes())
         .merge(admin::routes())
         .merge(webhooks::routes())
+        .merge(domains::routes())
         // Last, so that it covers every route above; axum still sends `Allow`.
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -80,6 +82,7 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
         api_keys::Api::openapi(),
         audit_logs::Api::openapi(),
         webhooks::Api::openapi(),
+        domains::Api::openapi(),
         admin::Api::openapi(),
     ]
 }
