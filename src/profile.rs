@@ -17,6 +17,7 @@ use crate::email_address::EmailAddress;
 use crate::ids::{AccountId, GrantId, UserId};
 use crate::invitation::Invitation;
 use crate::mailer;
+use crate::manage::domains;
 use crate::password::{self, Hasher, PasswordError};
 use crate::rate_limit;
 use crate::role::RoleId;
@@ -251,7 +252,14 @@ pub async fn confirm_email_change(store: &Store, token: &str) -> Result<User, Pr
     };
     let details = json!({ "fields": ["email"] });
     let event = audit.event(None, Action::UserUpdated, "user", user_id.as_str(), details);
-    change.record(&event, now).await?.commit().await?;
+    // The new address is verified now, as a sign-up's is by its link: its domain may join
+    // the user to an account.
+    let joined = domains::auto_join(&mut change, &user_id, now).await?;
+    let mut change = change.record(&event, now).await?;
+    if let Some(joined) = &joined {
+        change.record(&joined.event(audit, &user_id), now).await?;
+    }
+    change.commit().await?;
     Ok(user)
 }
 

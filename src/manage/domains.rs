@@ -261,7 +261,7 @@ pub(crate) async fn auto_join(
     change: &mut Change<'_>,
     user_id: &UserId,
     now: i64,
-) -> Result<Option<Joined>, Error> {
+) -> Result<Option<Joined>, sqlx::Error> {
     let Some(user) = users::find(&mut **change, user_id).await? else {
         return Ok(None);
     };

@@ -504,6 +504,34 @@ async fn a_user_who_verifies_an_address_on_a_verified_domain_joins_with_the_auto
         "{joined}"
     );
 
+    // Confirming a changed address verifies it too: the domain lets its owner in.
+    let password = "a sturdy passphrase";
+    let carol = app.user_with("carol@other.example", Some(password)).await;
+    let body = json!({"email": "carol@verified.example", "current_password": password});
+    let response = app
+        .api(Method::POST, "/v1/me/email", &carol.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let mails = app.emails_to("carol@verified.example").await;
+    let mail = mails.last().expect("the confirmation mail");
+    let start = mail.find("/confirm-email?token=").expect("the link");
+    let token: String = mail[start..]
+        .trim_start_matches("/confirm-email?token=")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let confirmed = app.get(&format!("/confirm-email?token={token}")).await;
+    assert_eq!(confirmed.status(), 200);
+    let roles = member_roles(&app, owner, a).await;
+    assert_eq!(
+        roles.get("carol@verified.example").map(String::as_str),
+        Some("member"),
+        "{roles:?}"
+    );
+
     // Turned off again: the next one stays out.
     assert_eq!(
         set_auto_join(&app, owner, a, json!("off")).await.status(),
