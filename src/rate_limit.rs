@@ -21,6 +21,9 @@ pub const RESET_EMAILS_PER_ADDRESS: i64 = 5;
 pub const SIGNUPS_PER_IP: i64 = 20;
 /// Invitations sent per account per hour: each one mails someone who did not ask for it.
 pub const INVITATIONS_PER_ACCOUNT: i64 = 50;
+/// DNS verifications per account per hour: each one is a lookup of up to 5 s made on the
+/// caller's word.
+pub const DOMAIN_CHECKS_PER_ACCOUNT: i64 = 30;
 pub const WINDOW_SECONDS: i64 = 15 * 60;
 
 /// A limit was reached; try again after this many seconds.
@@ -147,14 +150,7 @@ pub async fn begin_signup(
     ip: IpAddr,
     now: i64,
 ) -> Result<Result<(), Limited>, sqlx::Error> {
-    let window = rate_limits::hit(store.pool(), &ip_key("signup-ip", ip), now, 60 * 60).await?;
-    Ok(if window.count > SIGNUPS_PER_IP {
-        Err(Limited {
-            retry_after: (window.started_at + 60 * 60 - now).max(1),
-        })
-    } else {
-        Ok(())
-    })
+    hourly(store.pool(), &ip_key("signup-ip", ip), SIGNUPS_PER_IP, now).await
 }
 
 /// Counts an invitation of `account_id`; `Err` when the account has sent too many this hour.
@@ -166,8 +162,28 @@ pub async fn begin_invitation<'e>(
     now: i64,
 ) -> Result<Result<(), Limited>, sqlx::Error> {
     let key = format!("invite-account:{account_id}");
-    let window = rate_limits::hit(db, &key, now, 60 * 60).await?;
-    Ok(if window.count > INVITATIONS_PER_ACCOUNT {
+    hourly(db, &key, INVITATIONS_PER_ACCOUNT, now).await
+}
+
+/// Counts a DNS verification of one of `account_id`'s domains; `Err` past the hour's limit.
+pub async fn begin_domain_check(
+    store: &Store,
+    account_id: &AccountId,
+    now: i64,
+) -> Result<Result<(), Limited>, sqlx::Error> {
+    let key = format!("domain-check-account:{account_id}");
+    hourly(store.pool(), &key, DOMAIN_CHECKS_PER_ACCOUNT, now).await
+}
+
+/// One more hit on the hourly counter `key`; `Err` once it passes `limit`.
+async fn hourly<'e>(
+    db: impl Executor<'e, Database = Any>,
+    key: &str,
+    limit: i64,
+    now: i64,
+) -> Result<Result<(), Limited>, sqlx::Error> {
+    let window = rate_limits::hit(db, key, now, 60 * 60).await?;
+    Ok(if window.count > limit {
         Err(Limited {
             retry_after: (window.started_at + 60 * 60 - now).max(1),
         })

@@ -16,6 +16,7 @@ use crate::ids::{AccountId, DomainId, UserId};
 use crate::manage::caller::{self, Caller};
 use crate::manage::{Error, locked};
 use crate::permission::Permission;
+use crate::rate_limit;
 use crate::role::RoleId;
 use crate::secret;
 use crate::store::{self, Change, Position, Store, accounts, domains, memberships, users};
@@ -152,6 +153,12 @@ pub async fn verify(
     if domains::verified_elsewhere(store.pool(), &domain.name, account_id).await? {
         return Err(taken(&domain.name));
     }
+    rate_limit::begin_domain_check(store, account_id, clock::now())
+        .await?
+        .map_err(|limited| Error::RateLimited {
+            message: "this account has checked its domains too often; try again later".to_owned(),
+            retry_after: limited.retry_after,
+        })?;
     // DNS takes up to seconds: asked before the change takes the account's lock.
     check_challenge(dns_servers, &domain).await?;
     let mut change = locked(store, account_id).await?;

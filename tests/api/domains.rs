@@ -321,6 +321,27 @@ async fn a_dns_failure_or_timeout_is_a_failed_verification_not_a_server_error() 
 }
 
 #[tokio::test]
+async fn an_account_checks_its_domains_a_limited_number_of_times_an_hour() {
+    let dns = DnsServer::start().await;
+    let app = app_with_dns(vec![dns.addr]).await;
+    let acme = app.team("acme").await;
+    let (a, owner) = (acme.account.as_str(), acme.owner.token.as_str());
+    let domain = claimed(&app, owner, a, "acme.example").await;
+    for _ in 0..tessera::rate_limit::DOMAIN_CHECKS_PER_ACCOUNT {
+        let response = verify(&app, owner, a, &domain).await;
+        expect_problem(response, 409, "verification_failed").await;
+    }
+    let response = verify(&app, owner, a, &domain).await;
+    assert!(response.headers().contains_key("retry-after"));
+    expect_problem(response, 429, "rate_limited").await;
+    // Another account's checks are its own.
+    let globex = app.team("globex").await;
+    let theirs = claimed(&app, &globex.owner.token, &globex.account, "globex.example").await;
+    let response = verify(&app, &globex.owner.token, &globex.account, &theirs).await;
+    expect_problem(response, 409, "verification_failed").await;
+}
+
+#[tokio::test]
 async fn what_is_not_a_domain_name_is_refused() {
     let app = TestApp::spawn().await;
     let acme = app.team("acme").await;
