@@ -173,6 +173,7 @@ async fn refresh_token_view(
                 Some(found) => {
                     view["acc"] = account_id.to_string().into();
                     view["role"] = found.standing.role.as_str().into();
+                    view["permissions"] = found.standing.permissions.ids().into();
                 }
                 None => return Ok(Some(json!({"active": false}))),
             }

@@ -5,7 +5,6 @@
 use sqlx::AnyConnection;
 
 use crate::access::{Held, Standing};
-
 use crate::clock;
 use crate::ids::{AccountId, GrantId, UserId};
 use crate::keys::KeyRing;
@@ -269,7 +268,7 @@ pub async fn client_credentials(
     let subject = Subject::Client {
         account_id: &client.account_id,
     };
-    let claims = access_token_claims(ctx, client, &subject, &scope, None, now);
+    let claims = access_token_claims(ctx, client, subject, &scope, None, now);
     let access_token = ctx.keys.sign_access_token(&claims)?;
     Ok(TokenResponse::bearer(
         access_token,
@@ -347,7 +346,7 @@ pub async fn exchange(
         grant_id: grant_id.as_ref(),
     };
     let claims =
-        access_token_claims(ctx, client, &subject, &scope, audience, now).signed_in_by(&amr);
+        access_token_claims(ctx, client, subject, &scope, audience, now).signed_in_by(&amr);
     let access_token = ctx.keys.sign_access_token(&claims)?;
     let mut response = TokenResponse::bearer(
         access_token,
@@ -494,7 +493,7 @@ async fn issue_refresh_token(
 fn access_token_claims(
     ctx: Issuance<'_>,
     client: &Client,
-    subject: &Subject<'_>,
+    subject: Subject<'_>,
     scope: &Scope,
     audience: Option<&str>,
     now: i64,
@@ -531,7 +530,7 @@ fn sign_user_tokens(
         account: account.map(|(account_id, standing)| account_role(account_id, standing)),
         grant_id: Some(grant_id),
     };
-    let claims = access_token_claims(ctx, client, &subject, scope, None, now).signed_in_by(amr);
+    let claims = access_token_claims(ctx, client, subject, scope, None, now).signed_in_by(amr);
     let access_token = ctx.keys.sign_access_token(&claims)?;
     let id_token = match id_token {
         Some(for_user) => {

@@ -98,17 +98,18 @@ impl AccessTokenClaims {
     }
 
     /// Claims for a token issued to `client_id`, valid `lifetime` seconds from `now`.
-    /// `aud` is the requested audience, else the client.
+    /// `aud` is the requested audience, else the client. The subject is taken: its
+    /// permission list moves into the claims (token issuance is a hot path).
     pub fn new(
         issuer: &str,
         client_id: &ClientId,
-        subject: &Subject<'_>,
+        subject: Subject<'_>,
         scope: &Scope,
         audience: Option<&str>,
         lifetime: i64,
         now: i64,
     ) -> AccessTokenClaims {
-        let (sub, uid, gid) = match subject {
+        let (sub, uid, gid) = match &subject {
             Subject::User {
                 user_id, grant_id, ..
             } => (
@@ -125,7 +126,7 @@ impl AccessTokenClaims {
             } => (
                 Some(account.account_id.to_string()),
                 Some(account.role.to_string()),
-                Some(account.permissions.clone()),
+                Some(account.permissions),
                 account.inherited_from.map(ToString::to_string),
             ),
             Subject::User { account: None, .. } => (None, None, None, None),

@@ -921,3 +921,49 @@ async fn a_webhook_delivers_no_audit_log_its_writer_may_not_read() {
     let replaced = admin.expect(Method::PUT, &path, subtree, 200).await;
     assert_eq!(replaced["include_descendants"], true);
 }
+
+#[tokio::test]
+async fn an_account_writer_short_of_admin_founds_no_child_account() {
+    // A child's creator owns it, and the child's clients skip the consent page of the
+    // parent's members: founding one takes every permission of admin.
+    let app = TestApp::spawn().await;
+    let team = app.team("founders").await;
+    let writes = [
+        "account:read",
+        "account:write",
+        "members:read",
+        "clients:write",
+    ];
+    define_role(&app, &team.owner, &team.account, "editor", &writes).await;
+    let editor = holder(&app, &team.owner, &team.account, "editor", "editor").await;
+    app.verify_email(&editor).await;
+    let editor = bearer(&app, &editor.token);
+    let children = format!("/v1/accounts/{}/children", team.account);
+    editor
+        .refused(
+            Method::POST,
+            &children,
+            json!({"name": "Shadow"}),
+            403,
+            "forbidden",
+        )
+        .await;
+    let body = json!({"name": "Shadow", "parent_id": team.account});
+    editor
+        .refused(Method::POST, "/v1/accounts", body, 403, "forbidden")
+        .await;
+    // What account:write is for, it still does.
+    let account = format!("/v1/accounts/{}", team.account);
+    editor
+        .expect(
+            Method::PATCH,
+            &account,
+            json!({"name": "Founders Ltd"}),
+            200,
+        )
+        .await;
+    // An admin founds one, as before.
+    bearer(&app, &team.admin.token)
+        .expect(Method::POST, &children, json!({"name": "Branch"}), 201)
+        .await;
+}

@@ -42,7 +42,7 @@ async fn account_token(app: &TestApp, user: &TestUser, account: &str) -> String 
     let claims = AccessTokenClaims::new(
         app.state.issuer.as_str(),
         &client.client_id,
-        &Subject::User {
+        Subject::User {
             user_id: &user_id,
             account: Some(AccountRole {
                 account_id: &account_id,

@@ -84,7 +84,7 @@ async fn invalid_expired_and_revoked_tokens_are_invalid_token() {
     let expired = AccessTokenClaims::new(
         app.state.issuer.as_str(),
         &client.client_id,
-        &Subject::User {
+        Subject::User {
             user_id: &user_id,
             account: None,
             grant_id: None,
@@ -130,7 +130,7 @@ async fn a_client_credentials_token_is_not_a_user() {
     let claims = AccessTokenClaims::new(
         app.state.issuer.as_str(),
         &client.client_id,
-        &Subject::Client {
+        Subject::Client {
             account_id: &account,
         },
         &Scope::default(),

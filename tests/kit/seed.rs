@@ -68,7 +68,7 @@ pub fn user_token(
     let claims = AccessTokenClaims::new(
         state.issuer.as_str(),
         client_id,
-        &Subject::User {
+        Subject::User {
             user_id,
             account: None,
             grant_id: None,
