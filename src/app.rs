@@ -19,6 +19,7 @@ use crate::passkey::RelyingParty;
 use crate::password::Hasher;
 use crate::state::{AppState, Documents};
 use crate::store::{self, Store};
+use crate::upstream;
 use crate::webhooks::delivery::{self, Sender};
 
 pub struct App {
@@ -58,7 +59,10 @@ impl App {
         bootstrap::first_start(&store, &hasher, &config, &issuer)
             .await
             .context("cannot create the first superadmin")?;
+        let upstreams = upstream::Directory::new(config.webhook_block_private)
+            .context("cannot build the HTTP client for identity providers")?;
         let state = AppState {
+            upstreams: Arc::new(upstreams),
             documents: Arc::new(Documents::new(issuer.as_str())),
             passkeys: RelyingParty::for_issuer(&issuer).map(Arc::new),
             issuer: Arc::new(issuer),

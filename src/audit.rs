@@ -80,6 +80,8 @@ actions! {
     UserMfaEnabled = "user.mfa_enabled", access: false;
     UserMfaDisabled = "user.mfa_disabled", access: false;
     UserRecoveryCodesRegenerated = "user.recovery_codes_regenerated", access: false;
+    UserIdentityLinked = "user.identity_linked", access: false;
+    UserIdentityUnlinked = "user.identity_unlinked", access: false;
     SigningKeyRotated = "signing_key.rotated", access: false;
 }
 

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use url::Url;
 
 use crate::client_ip::TrustedProxies;
+use crate::upstream::IdentityProvider;
 
 /// A setting's environment variable and its key in `tessera.toml`.
 struct Setting {
@@ -114,6 +115,9 @@ pub struct Config {
     /// The DNS servers domain verification asks (`ip:port`); empty: the system's resolver
     /// configuration.
     pub dns_servers: Vec<SocketAddr>,
+    /// The operator's OpenID providers users may sign in through (`[[identity_providers]]`
+    /// in `tessera.toml` only: a list has no environment variable).
+    pub identity_providers: Vec<IdentityProvider>,
     /// How many argon2 computations may run at once; not a setting, so that tests can
     /// change it (default: twice the cores).
     pub password_hash_concurrency: usize,
@@ -149,11 +153,13 @@ impl Config {
                 });
             }
         };
-        let file = match file {
+        let (file, identity_providers) = match file {
             Some(text) => parse_file(&text).map_err(|reason| ConfigError::File { path, reason })?,
-            None => BTreeMap::new(),
+            None => (BTreeMap::new(), Vec::new()),
         };
-        Config::from_sources(|name| std::env::var(name).ok(), &file)
+        let mut config = Config::from_sources(|name| std::env::var(name).ok(), &file)?;
+        config.identity_providers = identity_providers;
+        Ok(config)
     }
 
     /// Builds the configuration from an environment lookup and the parsed file; the
@@ -269,6 +275,7 @@ impl Config {
                 })
                 .transpose()?
                 .unwrap_or_default(),
+            identity_providers: Vec::new(),
             password_hash_concurrency: crate::password::default_concurrency(),
             password_hash_wait: crate::password::DEFAULT_WAIT,
         })
@@ -285,11 +292,19 @@ pub enum LogFormat {
     Json,
 }
 
-/// Parses `tessera.toml` into setting values; unknown keys are an error, not ignored.
-fn parse_file(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let table: toml::Table = text
+/// The key of the `[[identity_providers]]` tables in `tessera.toml`.
+const IDENTITY_PROVIDERS: &str = "identity_providers";
+
+/// Parses `tessera.toml` into setting values and the operator's identity providers;
+/// unknown keys are an error, not ignored.
+fn parse_file(text: &str) -> Result<(BTreeMap<String, String>, Vec<IdentityProvider>), String> {
+    let mut table: toml::Table = text
         .parse()
         .map_err(|error: toml::de::Error| error.message().to_owned())?;
+    let identity_providers = match table.remove(IDENTITY_PROVIDERS) {
+        Some(value) => identity_providers(value)?,
+        None => Vec::new(),
+    };
     let mut values = BTreeMap::new();
     for (key, value) in table {
         if !ALL.iter().any(|setting| setting.file_key == key) {
@@ -307,7 +322,29 @@ fn parse_file(text: &str) -> Result<BTreeMap<String, String>, String> {
         };
         values.insert(key, value);
     }
-    Ok(values)
+    Ok((values, identity_providers))
+}
+
+/// `[[identity_providers]]`: each one valid, ids unique.
+fn identity_providers(value: toml::Value) -> Result<Vec<IdentityProvider>, String> {
+    let providers: Vec<IdentityProvider> = value
+        .try_into()
+        .map_err(|error: toml::de::Error| format!("{IDENTITY_PROVIDERS}: {}", error.message()))?;
+    for (index, provider) in providers.iter().enumerate() {
+        provider
+            .validate()
+            .map_err(|reason| format!("{IDENTITY_PROVIDERS}: {reason}"))?;
+        if providers[..index]
+            .iter()
+            .any(|other| other.id == provider.id)
+        {
+            return Err(format!(
+                "{IDENTITY_PROVIDERS}: id `{}` is used twice",
+                provider.id
+            ));
+        }
+    }
+    Ok(providers)
 }
 
 /// The issuer identifier: an absolute http(s) URL with no query, fragment or trailing `/`,
@@ -364,7 +401,7 @@ mod tests {
     use super::{Config, ConfigError, Issuer, parse_file};
 
     fn config(env: &[(&str, &str)], file: &str) -> Result<Config, ConfigError> {
-        let file = parse_file(file).unwrap();
+        let (file, _) = parse_file(file).unwrap();
         Config::from_sources(
             |name| {
                 env.iter()
@@ -449,7 +486,27 @@ mod tests {
     #[test]
     fn unknown_file_settings_are_rejected() {
         assert!(parse_file("lisen = \"x\"").is_err());
-        assert_eq!(parse_file("").unwrap(), BTreeMap::new());
+        assert_eq!(parse_file("").unwrap(), (BTreeMap::new(), Vec::new()));
+    }
+
+    #[test]
+    fn identity_providers_are_tables_checked_at_start() {
+        let provider = r#"
+            [[identity_providers]]
+            id = "corp"
+            name = "Corp"
+            issuer = "https://id.example.com"
+            client_id = "tessera"
+            client_secret = "s3cret"
+        "#;
+        let (values, providers) = parse_file(&format!("signup = false\n{provider}")).unwrap();
+        assert_eq!(values["signup"], "false");
+        assert_eq!(providers.len(), 1);
+        assert_eq!(providers[0].scopes, ["openid", "email", "profile"]);
+        let twice = parse_file(&format!("{provider}{provider}")).unwrap_err();
+        assert!(twice.contains("used twice"), "{twice}");
+        let missing = parse_file("[[identity_providers]]\nid = \"corp\"").unwrap_err();
+        assert!(missing.contains("identity_providers"), "{missing}");
     }
 
     #[test]

@@ -83,6 +83,11 @@ fn next_ulid() -> Ulid {
 pub struct InvalidId(&'static str);
 
 prefixed_id!(UserId, "usr_");
+prefixed_id!(
+    /// A user's identity at another OpenID provider, linked for signing in.
+    IdentityId,
+    "idn_"
+);
 prefixed_id!(AccountId, "acc_");
 prefixed_id!(InvitationId, "inv_");
 prefixed_id!(

@@ -3,6 +3,7 @@
 //! authentication-method references they add to a login (RFC 8176 `amr`, and our `acr`).
 //! Pure rules: storage and the login flow ask here.
 
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
 
@@ -96,10 +97,49 @@ pub enum SecondFactor {
     Passkey,
 }
 
-/// RFC 8176 method references of a password login: the password, plus the second factor if
-/// one was used (then also `mfa`).
-pub fn amr(second: Option<SecondFactor>) -> Vec<String> {
-    let mut methods = vec!["pwd".to_owned()];
+/// The first step of a login: a password, or another OpenID provider vouching for the user
+/// (an operator provider or an account's SSO connection, API.md §12).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FirstFactor {
+    #[default]
+    Password,
+    /// `details` go into the `user.login` event (`method`, and which provider).
+    Federated { details: serde_json::Value },
+}
+
+impl FirstFactor {
+    /// The first step of the login a session's `amr` describes (for stepping up).
+    pub fn of_session(amr: &[String]) -> FirstFactor {
+        if amr.iter().any(|method| method == FEDERATED) {
+            FirstFactor::Federated {
+                details: serde_json::json!({}),
+            }
+        } else {
+            FirstFactor::Password
+        }
+    }
+
+    /// What the `user.login` event says about how the user signed in.
+    pub fn login_details(&self) -> serde_json::Value {
+        match self {
+            FirstFactor::Password => serde_json::json!({}),
+            FirstFactor::Federated { details } => details.clone(),
+        }
+    }
+}
+
+/// RFC 8176 has no value for "another provider vouched"; `fed` is the one Microsoft's and
+/// others' providers use for it.
+pub const FEDERATED: &str = "fed";
+
+/// RFC 8176 method references of a login: its first step (`pwd`, or `fed` through another
+/// provider), plus the second factor if one was used (then also `mfa`).
+pub fn amr(first: &FirstFactor, second: Option<SecondFactor>) -> Vec<String> {
+    let first = match first {
+        FirstFactor::Password => "pwd",
+        FirstFactor::Federated { .. } => FEDERATED,
+    };
+    let mut methods = vec![first.to_owned()];
     match second {
         None => return methods,
         // A recovery code is a one-time password too.
@@ -188,12 +228,25 @@ mod tests {
 
     #[test]
     fn amr_and_acr_say_whether_two_factors_were_used() {
-        assert_eq!(amr(None), ["pwd"]);
-        assert_eq!(acr(&amr(None)), ACR_PASSWORD);
-        let both = amr(Some(SecondFactor::Totp));
+        let password = FirstFactor::Password;
+        assert_eq!(amr(&password, None), ["pwd"]);
+        assert_eq!(acr(&amr(&password, None)), ACR_PASSWORD);
+        let both = amr(&password, Some(SecondFactor::Totp));
         assert_eq!(both, ["pwd", "otp", "mfa"]);
         assert_eq!(acr(&both), ACR_MFA);
-        assert_eq!(amr(Some(SecondFactor::Passkey)), ["pwd", "hwk", "mfa"]);
+        assert_eq!(
+            amr(&password, Some(SecondFactor::Passkey)),
+            ["pwd", "hwk", "mfa"]
+        );
+        let federated = FirstFactor::Federated {
+            details: serde_json::json!({}),
+        };
+        assert_eq!(amr(&federated, None), ["fed"]);
+        assert_eq!(acr(&amr(&federated, None)), ACR_PASSWORD);
+        let both = amr(&federated, Some(SecondFactor::Totp));
+        assert_eq!(both, ["fed", "otp", "mfa"]);
+        assert_eq!(acr(&both), ACR_MFA);
+        assert_eq!(FirstFactor::of_session(&both), federated);
         assert_eq!(passkey_amr(), ["hwk", "mfa"]);
         assert_eq!(acr(&passkey_amr()), ACR_MFA);
     }

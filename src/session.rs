@@ -12,6 +12,7 @@ use crate::clock;
 use crate::ids::{SessionId, UserId};
 use crate::manage::sessions::ABSOLUTE_LIFETIME_SECONDS;
 use crate::manage::sign_in::SecondStepDue;
+use crate::mfa::{self, FirstFactor, SecondFactor};
 use crate::rate_limit::LoginAttempt;
 use crate::secret;
 use crate::store::browser_sessions::BrowserSession;
@@ -20,9 +21,29 @@ const USER_KEY: &str = "user";
 const CSRF_KEY: &str = "csrf";
 const PENDING_KEY: &str = "second_factor_pending";
 const PASSKEY_CEREMONY_KEY: &str = "passkey_ceremony";
+const UPSTREAM_KEY: &str = "upstream_login";
 
 /// How long the second step of a login waits after a correct password.
 pub const SECOND_STEP_SECONDS: i64 = 5 * 60;
+
+/// How long a login may stay at another provider before its callback is refused.
+pub const UPSTREAM_SECONDS: i64 = 10 * 60;
+
+/// A login sent to another provider, waiting for its callback: the values the callback must
+/// match, kept here so that only the browser that started the login can end it (no login
+/// CSRF), and only once.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingUpstream {
+    /// `idp:{id}` for an operator provider, `sso:{id}` for an SSO connection.
+    pub provider: String,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub return_to: String,
+    /// The signed-in user connecting the identity to itself, if that is what this is.
+    pub connecting: Option<UserId>,
+    pub started_at: i64,
+}
 
 /// A user who passed the password step and owes a second factor; not signed in.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -33,6 +54,9 @@ struct PendingSecondFactor {
     /// its second step passes too (none when a signed-in user steps up).
     #[serde(default)]
     attempt: LoginAttempt,
+    /// How the first step was passed (a password, or another provider).
+    #[serde(default)]
+    first: FirstFactor,
 }
 
 /// The signed-in user and when they last proved it (the OIDC `auth_time`).
@@ -89,9 +113,10 @@ impl LoginSession {
 
     /// The signed-in user just proved a second factor (a first code of a new factor): the
     /// session now counts as a two-factor login (`amr`), with the same sign-in otherwise.
-    pub async fn proved_second_factor(&self, amr: Vec<String>) -> Result<(), SessionError> {
+    pub async fn proved_second_factor(&self, second: SecondFactor) -> Result<(), SessionError> {
         if let Some(mut signed_in) = self.0.get::<SignedIn>(USER_KEY).await? {
-            signed_in.amr = amr;
+            let first = FirstFactor::of_session(&signed_in.amr);
+            signed_in.amr = mfa::amr(&first, Some(second));
             self.0.insert(USER_KEY, signed_in).await?;
         }
         Ok(())
@@ -121,18 +146,20 @@ impl LoginSession {
         Ok(())
     }
 
-    /// Remembers that `user_id` gave the right password (counted in `attempt`, refunded when
-    /// the second step passes) and owes a second factor.
+    /// Remembers that `user_id` passed the first step (`first`; a password's attempt counted
+    /// in `attempt`, refunded when the second step passes) and owes a second factor.
     pub async fn await_second_factor(
         &self,
         user_id: &UserId,
         attempt: LoginAttempt,
+        first: FirstFactor,
         now: i64,
     ) -> Result<(), SessionError> {
         let pending = PendingSecondFactor {
             user_id: user_id.clone(),
             password_at: now,
             attempt,
+            first,
         };
         Ok(self.0.insert(PENDING_KEY, pending).await?)
     }
@@ -148,6 +175,7 @@ impl LoginSession {
             .map(|pending| SecondStepDue {
                 user_id: pending.user_id,
                 attempt: pending.attempt,
+                first: pending.first,
             }))
     }
 
@@ -160,6 +188,30 @@ impl LoginSession {
         let key = secret::generate();
         self.0.insert(PASSKEY_CEREMONY_KEY, &key).await?;
         Ok(key)
+    }
+
+    /// Remembers a login sent to another provider (replacing one sent before).
+    pub async fn await_upstream(&self, pending: PendingUpstream) -> Result<(), SessionError> {
+        Ok(self.0.insert(UPSTREAM_KEY, pending).await?)
+    }
+
+    /// The login sent to another provider whose `state` the callback brings back, taken out
+    /// of the session (a replayed callback finds nothing); `None` when there is none, the
+    /// state differs (constant-time compare; the pending login stays) or it is too old.
+    pub async fn take_upstream(
+        &self,
+        state: &str,
+        now: i64,
+    ) -> Result<Option<PendingUpstream>, SessionError> {
+        let pending: Option<PendingUpstream> = self.0.get(UPSTREAM_KEY).await?;
+        let Some(pending) = pending else {
+            return Ok(None);
+        };
+        if !bool::from(pending.state.as_bytes().ct_eq(state.as_bytes())) {
+            return Ok(None);
+        }
+        self.0.remove::<PendingUpstream>(UPSTREAM_KEY).await?;
+        Ok(Some(pending).filter(|pending| now - pending.started_at <= UPSTREAM_SECONDS))
     }
 
     /// Ends the session everywhere: the stored record is deleted and the cookie cleared.

@@ -25,6 +25,8 @@ pub struct AppState {
     pub hasher: Hasher,
     /// The WebAuthn relying party of the issuer's host; none on an IP address.
     pub passkeys: Option<Arc<RelyingParty>>,
+    /// Identity providers' metadata and keys, for signing in through them.
+    pub upstreams: Arc<crate::upstream::Directory>,
 }
 
 impl AppState {

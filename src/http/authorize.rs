@@ -18,6 +18,7 @@ use crate::http::login::require_csrf;
 use crate::http::page::{HtmlForm, PageError, render};
 use crate::ids::{AccountId, SessionId};
 use crate::manage::factors;
+use crate::mfa::FirstFactor;
 use crate::oauth::authorize::{self, AuthorizationRequest, Rejection};
 use crate::oauth::client::Client;
 use crate::oauth::decision::{self, Authentication, Decision};
@@ -314,7 +315,7 @@ async fn decide(
             let location = authorize::redirect_with(&request.redirect_uri, &response);
             Ok(Redirect::to(&location).into_response())
         }
-        (Decision::SecondFactor, Some((user, _))) => {
+        (Decision::SecondFactor, Some((user, authentication))) => {
             let back = format!("{}/oauth2/authorize?{query}", state.issuer.path());
             let encoded: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
             if !factors::required(&state.store, &user).await? {
@@ -328,7 +329,10 @@ async fn decide(
             }
             // Stepping up: signed in already, no password step counted.
             let attempt = LoginAttempt::default();
-            session.await_second_factor(&user.id, attempt, now).await?;
+            let first = FirstFactor::of_session(&authentication.amr);
+            session
+                .await_second_factor(&user.id, attempt, first, now)
+                .await?;
             let next = format!("{}/login/mfa?return_to={encoded}", state.issuer.path());
             Ok(Redirect::to(&next).into_response())
         }

@@ -24,7 +24,7 @@ use crate::manage::Error;
 use crate::manage::factors::{self, FactorView, Owner, Verified};
 use crate::manage::passkeys;
 use crate::manage::sessions;
-use crate::mfa::{self, SecondFactor};
+use crate::mfa::SecondFactor;
 use crate::profile;
 use crate::session::LoginSession;
 use crate::state::AppState;
@@ -405,7 +405,7 @@ async fn enrolled(
         Err(error) => return refused(state, session, visitor, error).await,
     };
     let back = back_to(state, return_to);
-    session.proved_second_factor(mfa::amr(Some(second))).await?;
+    session.proved_second_factor(second).await?;
     match (verified.recovery_codes, back) {
         (Some(codes), back) => {
             let extra = Extra {

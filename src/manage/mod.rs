@@ -9,6 +9,7 @@ pub mod caller;
 pub mod clients;
 pub mod domains;
 pub mod factors;
+pub mod identities;
 pub mod invites;
 pub mod keys;
 pub mod members;

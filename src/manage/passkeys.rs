@@ -19,6 +19,8 @@ use crate::clock::Timestamp;
 use crate::ids::{FactorId, UserId};
 use crate::manage::Error;
 use crate::manage::factors::{self, Owner, Verified};
+use serde_json::json;
+
 use crate::manage::sign_in::{SecondStepDue, Visitor, commit_login, counted, user_origin};
 use crate::passkey::{AuthenticationResult, RelyingParty};
 use crate::rate_limit;
@@ -264,7 +266,15 @@ async fn concluded(
     let origin = user_origin(&actor, Some(&ip), visitor.user_agent);
     let mut change = store.change().await?;
     let Some(result) = passed else {
-        commit_login(change, Action::UserLoginFailed, &user.id, origin, now).await?;
+        commit_login(
+            change,
+            Action::UserLoginFailed,
+            &user.id,
+            origin,
+            &json!({}),
+            now,
+        )
+        .await?;
         return Ok(None);
     };
     let used = passkeys
@@ -276,7 +286,7 @@ async fn concluded(
         stored::passkey_used(&mut *change, factor_id, &to_json(&passkey)?, now).await?;
     }
     rate_limit::login_succeeded(&mut change, attempt).await?;
-    commit_login(change, Action::UserLogin, &user.id, origin, now).await?;
+    commit_login(change, Action::UserLogin, &user.id, origin, &json!({}), now).await?;
     Ok(Some(user.clone()))
 }
 

@@ -17,7 +17,7 @@ use crate::keys::KeyEncryptionKey;
 use crate::mailer;
 use crate::manage::Error;
 use crate::manage::{domains, factors, invites};
-use crate::mfa::SecondFactor;
+use crate::mfa::{FirstFactor, SecondFactor};
 use crate::password::{self, Hasher};
 use crate::rate_limit;
 use crate::secret;
@@ -118,7 +118,7 @@ pub async fn log_in(
             let origin = user_origin(&actor, Some(&ip), visitor.user_agent);
             let mut change = store.change().await?;
             rate_limit::login_succeeded(&mut change, attempt).await?;
-            commit_login(change, Action::UserLogin, &user.id, origin, now).await?;
+            commit_login(change, Action::UserLogin, &user.id, origin, &json!({}), now).await?;
             Ok(Login::SignedIn(user))
         }
         user => {
@@ -150,6 +150,7 @@ pub async fn log_in(
 pub struct SecondStepDue {
     pub user_id: UserId,
     pub attempt: rate_limit::LoginAttempt,
+    pub first: FirstFactor,
 }
 
 /// The second step of a login (API.md §10): a TOTP code or a recovery code of the user who
@@ -186,7 +187,8 @@ pub async fn second_step(
         }
         None => Action::UserLoginFailed,
     };
-    commit_login(change, action, &user.id, origin, now).await?;
+    let details = due.first.login_details();
+    commit_login(change, action, &user.id, origin, &details, now).await?;
     Ok(passed.map(|second| (user, second)))
 }
 
@@ -210,7 +212,15 @@ pub(super) async fn record_login(
     origin: Origin<'_>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    commit_login(store.change().await?, action, user_id, origin, now).await
+    commit_login(
+        store.change().await?,
+        action,
+        user_id,
+        origin,
+        &json!({}),
+        now,
+    )
+    .await
 }
 
 /// Commits `change` (what the sign-in step wrote: a code used up, counters refunded) with a
@@ -220,6 +230,7 @@ pub(super) async fn commit_login(
     action: Action,
     user_id: &UserId,
     origin: Origin<'_>,
+    details: &serde_json::Value,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let account_ids = memberships::account_ids_of_user(&mut *change, user_id).await?;
@@ -229,7 +240,7 @@ pub(super) async fn commit_login(
             action,
             "user",
             user_id.as_str(),
-            json!({}),
+            details.clone(),
         )
     });
     let Some(first) = events.next() else {

@@ -179,6 +179,20 @@ pub async fn has_active<'e>(
     Ok(count > 0)
 }
 
+/// Whether the user has an active passkey (a way to sign in without a password).
+pub async fn has_active_passkey<'e>(
+    db: impl Executor<'e, Database = Any>,
+    user_id: &UserId,
+) -> Result<bool, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar(
+        "select count(*) from factors where user_id = $1 and status = 'active' and type = 'passkey'",
+    )
+    .bind(user_id.as_str())
+    .fetch_one(db)
+    .await?;
+    Ok(count > 0)
+}
+
 /// Records a TOTP code's step as used, if it is later than the last one: `false` when the
 /// step (or a later one) was accepted before, by this request's twin too.
 pub async fn accept_step<'e>(

@@ -16,6 +16,7 @@ pub mod email_changes;
 pub mod emails;
 pub mod factors;
 pub mod grants;
+pub mod identities;
 pub mod invitations;
 pub mod liveness;
 pub mod memberships;

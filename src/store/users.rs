@@ -4,6 +4,7 @@ use sqlx::{Any, Executor, FromRow};
 
 use crate::clock::Timestamp;
 use crate::ids::UserId;
+use crate::store::{Backend, Change};
 use crate::user::User;
 
 #[derive(FromRow)]
@@ -37,6 +38,21 @@ impl UserRow {
 
 const COLUMNS: &str = "id, email, name, password_hash, email_verified, superadmin, created_at, \
      updated_at, disabled_at";
+
+/// The user, its row locked until the change ends (PostgreSQL; SQLite's write transaction
+/// holds the whole database already).
+pub async fn lock(change: &mut Change<'_>, id: &UserId) -> Result<Option<User>, sqlx::Error> {
+    let lock = match change.backend() {
+        Backend::Sqlite => "",
+        Backend::Postgres => " for update",
+    };
+    let row: Option<UserRow> =
+        sqlx::query_as(&format!("select {COLUMNS} from users where id = $1{lock}"))
+            .bind(id.as_str())
+            .fetch_optional(&mut **change)
+            .await?;
+    Ok(row.and_then(UserRow::into_user))
+}
 
 /// Inserts a user; a duplicate email (any case) is a unique violation.
 pub async fn insert<'e>(

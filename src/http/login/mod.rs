@@ -6,6 +6,7 @@ mod passkey;
 mod password_reset;
 mod second_factor;
 mod signup;
+mod upstream;
 
 use askama::Template;
 use axum::Router;
@@ -20,10 +21,11 @@ use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, home, render, 
 use crate::manage;
 use crate::manage::sign_in::{self, Login, Visitor};
 use crate::metrics::LoginFailure;
-use crate::mfa;
+use crate::mfa::{self, FirstFactor};
 use crate::profile;
 use crate::session::LoginSession;
 use crate::state::AppState;
+use crate::upstream::IdentityProvider;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -40,6 +42,8 @@ pub fn routes() -> Router<AppState> {
             post(passkey::second_factor_options),
         )
         .route("/login/mfa/passkey", post(passkey::second_factor))
+        .route("/login/idp/{id}", get(upstream::start_operator))
+        .route("/login/idp/{id}/callback", get(upstream::operator_callback))
         .route("/logout", get(show_logout).post(submit_logout))
         .route(
             "/signup",
@@ -101,6 +105,8 @@ struct LoginPage<'a> {
     signup_enabled: bool,
     /// Whether the page offers "Sign in with a passkey" (where JavaScript runs).
     passkeys: bool,
+    /// The operator's identity providers, each a "Continue with {name}" button.
+    providers: &'a [IdentityProvider],
 }
 
 impl<'a> LoginPage<'a> {
@@ -119,6 +125,7 @@ impl<'a> LoginPage<'a> {
             error,
             signup_enabled: state.config.signup_enabled,
             passkeys: state.passkeys.is_some(),
+            providers: &state.config.identity_providers,
         }
     }
 }
@@ -199,11 +206,13 @@ async fn submit_login(
     .await;
     let disabled = match login {
         Ok(Login::SignedIn(user)) => {
-            let amr = mfa::amr(None);
+            let amr = mfa::amr(&FirstFactor::Password, None);
             return signed_in(&state, &session, &user, amr, visitor, now, &return_to).await;
         }
         Ok(Login::SecondFactorNeeded(user, attempt)) => {
-            session.await_second_factor(&user.id, attempt, now).await?;
+            session
+                .await_second_factor(&user.id, attempt, FirstFactor::Password, now)
+                .await?;
             let encoded: String =
                 url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
             let next = format!("{base}/login/mfa?return_to={encoded}");

@@ -133,6 +133,7 @@ pub(super) async fn second_factor(
     };
     let visitor = visitor(ip, &headers);
     let user_id = due.user_id.clone();
+    let first = due.first.clone();
     let passed = match credential(&form.credential) {
         Some(credential) => {
             let ceremony = session.passkey_ceremony().await?;
@@ -152,7 +153,7 @@ pub(super) async fn second_factor(
         None => None,
     };
     if let Some(user) = passed {
-        let amr = mfa::amr(Some(SecondFactor::Passkey));
+        let amr = mfa::amr(&first, Some(SecondFactor::Passkey));
         return signed_in(&state, &session, &user, amr, visitor, now, &return_to).await;
     }
     state.metrics.login_failed(LoginFailure::SecondFactor);

@@ -132,12 +132,13 @@ pub(super) async fn submit_second_factor(
     let visitor = visitor(ip, &headers);
     let kek = state.keys.key_encryption_key();
     let user_id = due.user_id.clone();
+    let first = due.first.clone();
     let passed = sign_in::second_step(&state.store, kek, due, &form.code, visitor, now)
         .await
         .map_err(page_error)?;
     match passed {
         Some((user, second)) => {
-            let amr = mfa::amr(Some(second));
+            let amr = mfa::amr(&first, Some(second));
             signed_in(&state, &session, &user, amr, visitor, now, &return_to).await
         }
         None => {

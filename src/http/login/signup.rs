@@ -110,8 +110,14 @@ pub(super) async fn submit_signup(
                 .get(header::USER_AGENT)
                 .and_then(|value| value.to_str().ok());
             let visitor = Visitor { ip, user_agent };
-            let opened =
-                sessions::open(&state.store, &user.id, mfa::amr(None), visitor, now).await?;
+            let opened = sessions::open(
+                &state.store,
+                &user.id,
+                mfa::amr(&mfa::FirstFactor::Password, None),
+                visitor,
+                now,
+            )
+            .await?;
             session.sign_in(opened).await?;
             return Ok(Redirect::to(&return_to).into_response());
         }

@@ -12,6 +12,7 @@ pub mod caller;
 pub mod clients;
 mod domains;
 mod factors;
+mod identities;
 pub mod invites;
 mod me;
 mod members;
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .merge(me::routes())
         .merge(factors::routes())
         .merge(sessions::routes())
+        .merge(identities::routes())
         .merge(accounts::routes())
         .merge(members::routes())
         .merge(roles::routes())
@@ -74,6 +76,7 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
         me::Api::openapi(),
         factors::Api::openapi(),
         sessions::Api::openapi(),
+        identities::Api::openapi(),
         accounts::Api::openapi(),
         members::Api::openapi(),
         roles::Api::openapi(),
