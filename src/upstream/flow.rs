@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::discovery::{Directory, Discovered};
 use super::id_token::{self, Expected, IdTokenError};
-use crate::identity::UpstreamUser;
 use super::{RelyingParty, UpstreamError};
+use crate::identity::UpstreamUser;
 use crate::secret;
 
 /// The token response's OpenID Connect part.

@@ -143,3 +143,144 @@ pub fn verify(
         name: claims.name.filter(|name| !name.trim().is_empty()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const ISSUER: &str = "https://id.example.com";
+    const CLIENT: &str = "tessera";
+    const NONCE: &str = "n-0S6_WzA2Mj";
+
+    struct Provider {
+        keys: JwkSet,
+        encoding: EncodingKey,
+    }
+
+    fn provider(kid: Option<&str>) -> Provider {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let mut jwk = json!({
+            "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA",
+            "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+        });
+        if let Some(kid) = kid {
+            jwk["kid"] = json!(kid);
+        }
+        Provider {
+            keys: serde_json::from_value(json!({ "keys": [jwk] })).unwrap(),
+            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
+        }
+    }
+
+    fn claims() -> Value {
+        let now = crate::clock::now();
+        json!({
+            "iss": ISSUER, "sub": "248289761001", "aud": CLIENT, "iat": now, "exp": now + 300,
+            "nonce": NONCE, "email": " Jane@Example.com ", "email_verified": true, "name": "Jane",
+        })
+    }
+
+    fn sign(provider: &Provider, kid: Option<&str>, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, &provider.encoding).unwrap()
+    }
+
+    fn expected() -> Expected<'static> {
+        Expected {
+            issuer: ISSUER,
+            client_id: CLIENT,
+            nonce: NONCE,
+        }
+    }
+
+    #[test]
+    fn a_good_token_names_its_user() {
+        let provider = provider(Some("k1"));
+        let user = verify(
+            &sign(&provider, Some("k1"), &claims()),
+            &provider.keys,
+            expected(),
+        )
+        .unwrap();
+        assert_eq!(user.subject, "248289761001");
+        assert_eq!(user.email.as_deref(), Some("jane@example.com"));
+        assert!(user.email_verified);
+        // Without a kid, the one published key.
+        let single = verify(
+            &sign(&provider, None, &claims()),
+            &provider.keys,
+            expected(),
+        );
+        assert!(single.is_ok());
+    }
+
+    #[test]
+    fn each_check_refuses_on_its_own() {
+        let provider = provider(Some("k1"));
+        let refused = |claims: Value| {
+            verify(
+                &sign(&provider, Some("k1"), &claims),
+                &provider.keys,
+                expected(),
+            )
+        };
+        let mut wrong = claims();
+        wrong["iss"] = json!("https://other.example.com");
+        assert!(refused(wrong).is_err(), "issuer");
+        let mut wrong = claims();
+        wrong["aud"] = json!("someone-else");
+        assert!(refused(wrong).is_err(), "audience");
+        let mut wrong = claims();
+        wrong["aud"] = json!([CLIENT, "someone-else"]);
+        assert!(
+            refused(wrong.clone()).is_err(),
+            "several audiences without azp"
+        );
+        wrong["azp"] = json!(CLIENT);
+        assert!(refused(wrong).is_ok(), "several audiences, azp is us");
+        let mut wrong = claims();
+        wrong["exp"] = json!(crate::clock::now() - 120);
+        assert!(refused(wrong).is_err(), "expired beyond the skew");
+        let mut wrong = claims();
+        wrong["nonce"] = json!("another");
+        assert!(refused(wrong).is_err(), "nonce");
+        let mut wrong = claims();
+        wrong.as_object_mut().unwrap().remove("nonce");
+        assert!(refused(wrong).is_err(), "no nonce");
+        let mut string_flag = claims();
+        string_flag["email_verified"] = json!("false");
+        assert!(!refused(string_flag).unwrap().email_verified);
+    }
+
+    #[test]
+    fn keys_must_be_the_providers() {
+        let provider = provider(Some("k1"));
+        let stranger = self::provider(Some("k1"));
+        let forged = sign(&stranger, Some("k1"), &claims());
+        assert!(matches!(
+            verify(&forged, &provider.keys, expected()),
+            Err(IdTokenError::Invalid(_))
+        ));
+        let unknown = sign(&provider, Some("k2"), &claims());
+        assert_eq!(
+            verify(&unknown, &provider.keys, expected()),
+            Err(IdTokenError::UnknownKey)
+        );
+        let hmac = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims(),
+            &EncodingKey::from_secret(b"client secret"),
+        )
+        .unwrap();
+        assert!(verify(&hmac, &provider.keys, expected()).is_err());
+    }
+}
