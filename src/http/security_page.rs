@@ -22,6 +22,7 @@ use crate::http::page::{ClientIp, HtmlForm, HtmlQuery, PageError, render, safe_r
 use crate::ids::SessionId;
 use crate::manage::Error;
 use crate::manage::factors::{self, FactorView, Owner, Verified};
+use crate::manage::identities;
 use crate::manage::passkeys;
 use crate::manage::sessions;
 use crate::mfa::SecondFactor;
@@ -45,6 +46,10 @@ pub fn routes() -> Router<AppState> {
         .route("/account/security/factors/{id}/remove", post(remove_factor))
         .route("/account/security/recovery-codes", post(new_recovery_codes))
         .route("/account/security/sessions/{id}/end", post(end_session))
+        .route(
+            "/account/security/identities/{id}/remove",
+            post(disconnect_identity),
+        )
 }
 
 #[derive(Template)]
@@ -61,6 +66,10 @@ struct SecurityPage<'a> {
     error: Option<String>,
     reauthenticate: bool,
     browsers: Vec<BrowserRow>,
+    /// The providers the user signs in through, each with a way to disconnect it.
+    identities: Vec<IdentityRow>,
+    /// The operator's providers not connected yet: (id, name), each a "Connect" button.
+    connectable: Vec<(&'a str, &'a str)>,
     /// Where an enrolment asked for by an authorization request goes back to.
     return_to: Option<String>,
     /// Shown with the recovery codes once the enrolment it was for is done.
@@ -76,6 +85,12 @@ struct BrowserRow {
     created: String,
     last_seen: String,
     current: bool,
+}
+
+struct IdentityRow {
+    id: String,
+    provider: String,
+    email: Option<String>,
 }
 
 struct FactorRow {
@@ -235,8 +250,39 @@ async fn page(
     )
     .await
     .map_err(refusal)?;
+    let linked = identities::list_for(
+        &state.store,
+        &visitor.user.id,
+        &Position::start(),
+        LISTED_BROWSERS,
+    )
+    .await
+    .map_err(refusal)?;
+    let providers = &state.config.identity_providers;
+    let connectable = providers
+        .iter()
+        .filter(|provider| {
+            !linked
+                .iter()
+                .any(|identity| identity.provider == provider.id)
+        })
+        .map(|provider| (provider.id.as_str(), provider.name.as_str()))
+        .collect();
+    let identities = linked
+        .into_iter()
+        .map(|identity| IdentityRow {
+            provider: providers
+                .iter()
+                .find(|provider| provider.id == identity.provider)
+                .map_or_else(|| identity.issuer.clone(), |provider| provider.name.clone()),
+            id: identity.id,
+            email: identity.email,
+        })
+        .collect();
     let base = state.issuer.path();
     let page = SecurityPage {
+        identities,
+        connectable,
         browsers: browsers
             .into_iter()
             .map(|browser| BrowserRow {
@@ -324,6 +370,7 @@ async fn show(
         Some("removed") => Some("The factor is removed."),
         Some("added") => Some("Two-step verification is on for this factor."),
         Some("signed_out") => Some("That browser is signed out."),
+        Some("disconnected") => Some("The provider no longer signs you in."),
         _ => None,
     };
     let extra = Extra {
@@ -538,6 +585,33 @@ async fn end_session(
     } else {
         format!("{base}{HERE}?done=signed_out")
     };
+    Ok(Redirect::to(&next).into_response())
+}
+
+async fn disconnect_identity(
+    State(state): State<AppState>,
+    session: LoginSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    HtmlForm(form): HtmlForm<CsrfForm>,
+) -> Result<Response, Response> {
+    let visitor = form_visitor(&state, &session, &form.csrf_token, ip, &headers).await?;
+    let owner = visitor.owner();
+    let removed = identities::remove_for(
+        &state.store,
+        &visitor.user.id,
+        &id,
+        owner.origin,
+        clock::now(),
+    )
+    .await;
+    if let Err(error) = removed {
+        return refused(&state, &session, &visitor, error)
+            .await
+            .map_err(IntoResponse::into_response);
+    }
+    let next = format!("{}{HERE}?done=disconnected", state.issuer.path());
     Ok(Redirect::to(&next).into_response())
 }
 

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::audit::{Action, Actor};
+use crate::audit::{Action, Actor, Origin};
 use crate::clock::Timestamp;
 use crate::email_address::EmailAddress;
 use crate::identity::{self, Decision, Facts, Identity, IdentityView, Refusal, UpstreamUser};
@@ -213,38 +213,55 @@ pub async fn list(
 ) -> Result<Vec<IdentityView>, Error> {
     let user_id = caller.user()?;
     caller.require_user_level()?;
+    list_for(store, user_id, after, limit).await
+}
+
+/// A user's linked identities, newest first (the account security page's list too).
+pub async fn list_for(
+    store: &Store,
+    user_id: &UserId,
+    after: &Position,
+    limit: i64,
+) -> Result<Vec<IdentityView>, Error> {
     let found = identities::list(store.pool(), user_id, after, limit).await?;
     Ok(found.into_iter().map(IdentityView::from).collect())
 }
 
-/// Unlinks one of the caller's identities (`user.identity_unlinked`), unless it is the
-/// user's last way to sign in: no password, no passkey, no other identity (409
-/// `last_sign_in_method`).
+/// Unlinks one of the caller's identities: see [`remove_for`].
 pub async fn remove(store: &Store, caller: &Caller, id: &str, now: i64) -> Result<(), Error> {
     let user_id = caller.user()?;
     caller.require_user_level()?;
+    remove_for(store, user_id, id, caller.origin(), now).await
+}
+
+/// Unlinks one of a user's identities (`user.identity_unlinked`, in its trail and its
+/// accounts' logs), unless it is the user's last way to sign in: no password, no passkey,
+/// no other identity (409 `last_sign_in_method`).
+pub async fn remove_for(
+    store: &Store,
+    user_id: &UserId,
+    id: &str,
+    origin: Origin<'_>,
+    now: i64,
+) -> Result<(), Error> {
     let id = IdentityId::parse(id).ok_or(Error::NotFound("identity"))?;
     let mut change = store.change().await?;
     // The user's row, locked: two removals at once cannot each leave the other as the last.
     let user = users::lock(&mut change, user_id)
         .await?
-        .ok_or(Error::CallerGone)?;
+        .ok_or(Error::NotFound("user"))?;
     if !identities::delete(&mut *change, user_id, &id).await? {
         return Err(Error::NotFound("identity"));
     }
     let others = identities::count(&mut *change, user_id).await?;
-    if user.password_hash.is_none()
-        && others == 0
-        && !store::factors::has_active_passkey(&mut *change, user_id).await?
-    {
+    let passkey = store::factors::has_active_passkey(&mut *change, user_id).await?;
+    if user.password_hash.is_none() && others == 0 && !passkey {
         return Err(Error::Conflict {
             code: "last_sign_in_method",
             message: "This is your last way to sign in: set a password or add a passkey first."
                 .to_owned(),
         });
     }
-    let actor = Actor::User(user_id.to_string());
-    let origin = user_origin(&actor, None, None);
     let accounts = memberships::account_ids_of_user(&mut *change, user_id).await?;
     let details = json!({ "identity_id": id.as_str() });
     change

@@ -207,6 +207,16 @@ async fn a_signed_in_user_connects_a_provider_whose_address_is_unverified() {
         .unwrap();
     assert_eq!(posted.status(), StatusCode::SEE_OTHER);
 
+    let security = carols_browser
+        .get(downstream.url("/account/security"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(security.contains("Connect Upstream"), "{security}");
+
     let connect = downstream.url(&format!("/login/idp/{PROVIDER}?connect=true"));
     let journey = travel(
         &carols_browser,
@@ -224,6 +234,9 @@ async fn a_signed_in_user_connects_a_provider_whose_address_is_unverified() {
         "{:?}",
         journey.visited
     );
+    let security = journey.end.text().await.unwrap();
+    assert!(security.contains("Disconnect Upstream"), "{security}");
+    assert!(!security.contains("Connect Upstream"));
     assert_eq!(identities(downstream, &carol.token).await.len(), 1);
 
     // From now on the provider signs Carol in.
@@ -234,6 +247,30 @@ async fn a_signed_in_user_connects_a_provider_whose_address_is_unverified() {
         signed_in_as(downstream, &elsewhere).await.as_deref(),
         Some("carol@corp.example")
     );
+
+    // Disconnected on the security page (Carol has a password to sign in with).
+    let id = identities(downstream, &carol.token).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let action = format!("/account/security/identities/{id}/remove");
+    let page = carols_browser
+        .get(downstream.url("/account/security"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = crate::helpers::form_hidden_inputs(&page, &action);
+    let removed = carols_browser
+        .post(downstream.url(&action))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+    assert!(identities(downstream, &carol.token).await.is_empty());
 }
 
 #[tokio::test]

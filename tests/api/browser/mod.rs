@@ -22,6 +22,7 @@
 mod account_picker;
 mod passkeys;
 mod two_step;
+mod upstream_sign_in;
 mod walkthrough;
 
 use std::ops::Deref;
