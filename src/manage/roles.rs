@@ -45,6 +45,28 @@ pub async fn grantable(
     Ok(held)
 }
 
+/// [`grantable`] for a role a request names in `field` (`default_role`,
+/// `settings.domain_auto_join`): a role the account does not have is a 400 on that field.
+pub async fn grantable_at(
+    change: &mut Change<'_>,
+    standing: &Standing,
+    account_id: &AccountId,
+    id: &RoleId,
+    field: &'static str,
+) -> Result<Held, Error> {
+    grantable(change, standing, account_id, id)
+        .await
+        .map_err(|error| match error {
+            Error::Invalid(mut errors) => {
+                for error in &mut errors {
+                    error.field = field;
+                }
+                Error::Invalid(errors)
+            }
+            other => other,
+        })
+}
+
 /// Naming a role the account does not have: the answer lists those it has, built-in ones
 /// first (lowest first), then the newest custom ones.
 async fn unknown_role(change: &mut Change<'_>, account_id: &AccountId) -> Result<Error, Error> {
