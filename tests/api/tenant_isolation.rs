@@ -4,8 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::domains::DnsServer;
-use crate::helpers::TestApp;
+use crate::helpers::{DnsServer, TestApp};
 
 #[tokio::test]
 async fn every_account_endpoint_is_not_found_for_another_tenant() {
