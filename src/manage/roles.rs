@@ -259,7 +259,8 @@ pub async fn update(
 }
 
 /// Deletes a custom role of the account (`role.deleted`), unless a member, a pending
-/// invitation or a live API key of the account or a descendant holds it (409 `role_in_use`).
+/// invitation, a live API key or an SSO connection (its `default_role`) of the account or a
+/// descendant holds it (409 `role_in_use`).
 pub async fn delete(
     store: &Store,
     caller: &Caller,
@@ -276,7 +277,9 @@ pub async fn delete(
         Deletion::InUse => {
             return Err(Error::Conflict {
                 code: "role_in_use",
-                message: "a member, a pending invitation or an API key holds the role".to_owned(),
+                message: "a member, a pending invitation, an API key or an SSO connection's \
+                          default_role holds the role"
+                    .to_owned(),
             });
         }
     }
