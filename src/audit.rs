@@ -65,6 +65,9 @@ actions! {
     DomainCreated = "domain.created", access: false;
     DomainVerified = "domain.verified", access: false;
     DomainDeleted = "domain.deleted", access: false;
+    SsoConnectionCreated = "sso_connection.created", access: false;
+    SsoConnectionUpdated = "sso_connection.updated", access: false;
+    SsoConnectionDeleted = "sso_connection.deleted", access: false;
     WebhookUpdated = "webhook.updated", access: false;
     WebhookDeleted = "webhook.deleted", access: false;
     WebhookSecretRotated = "webhook.secret_rotated", access: false;

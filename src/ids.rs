@@ -113,6 +113,11 @@ prefixed_id!(
     "dom_"
 );
 prefixed_id!(
+    /// An account's connection to an upstream OpenID Connect provider (SSO).
+    SsoConnectionId,
+    "ssoc_"
+);
+prefixed_id!(
     /// One authorization an access-token family descends from (a refresh-token family).
     GrantId,
     "grt_"

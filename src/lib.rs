@@ -40,6 +40,7 @@ pub mod role;
 pub mod search;
 pub mod secret;
 pub mod session;
+pub mod sso_connection;
 pub mod state;
 pub mod store;
 pub mod text;

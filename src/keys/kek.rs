@@ -1,4 +1,5 @@
-//! The key-encryption key (KEK): AES-256-GCM over private signing keys and webhook secrets.
+//! The key-encryption key (KEK): AES-256-GCM over private signing keys, webhook and TOTP
+//! secrets, and SSO connections' client secrets.
 //! It comes from `TESSERA_KEY_ENCRYPTION_KEY`, else from the `kek` file in the keys
 //! directory, which is created (mode 0600) on first start, and only then: never beside a
 //! database that already holds values sealed under another key. Every instance of a

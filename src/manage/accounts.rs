@@ -307,17 +307,14 @@ pub async fn update(
         && changed.contains(&"settings.domain_auto_join")
     {
         // Whoever turns it on hands the role to strangers to come: only a role they may grant.
-        roles::grantable(&mut change, &standing, account_id, role)
-            .await
-            .map_err(|error| match error {
-                Error::Invalid(mut errors) => {
-                    for error in &mut errors {
-                        error.field = "settings.domain_auto_join";
-                    }
-                    Error::Invalid(errors)
-                }
-                other => other,
-            })?;
+        roles::grantable_at(
+            &mut change,
+            &standing,
+            account_id,
+            role,
+            "settings.domain_auto_join",
+        )
+        .await?;
     }
     let now = clock::now();
     updated.updated_at = Timestamp(now);

@@ -14,7 +14,7 @@ use crate::dns;
 use crate::domain::{self, Domain, DomainStatus};
 use crate::ids::{AccountId, DomainId, UserId};
 use crate::manage::caller::{self, Caller};
-use crate::manage::{Error, locked};
+use crate::manage::{Error, locked, sso_connections};
 use crate::permission::Permission;
 use crate::rate_limit;
 use crate::role::RoleId;
@@ -216,6 +216,7 @@ async fn check_challenge(dns_servers: &[SocketAddr], domain: &Domain) -> Result<
 }
 
 /// Deletes a claim (`domain.deleted`); a verified name leaves the account's `email_domains`.
+/// One an SSO connection lists is 409 `domain_in_use`, naming the connection.
 pub async fn delete(
     store: &Store,
     caller: &Caller,
@@ -228,6 +229,10 @@ pub async fn delete(
     let domain = domains::find(&mut *change, account_id, &id)
         .await?
         .ok_or(Error::NotFound("domain"))?;
+    // A verified name an SSO connection routes stays until the connection lets go of it.
+    if domain.verified_at.is_some() {
+        sso_connections::refuse_if_listed(&mut change, &domain.name).await?;
+    }
     domains::delete(&mut *change, account_id, &id).await?;
     let details = json!({"domain": domain.name, "verified": domain.verified_at.is_some()});
     record(

@@ -17,6 +17,7 @@ pub mod passkeys;
 pub mod roles;
 pub mod sessions;
 pub mod sign_in;
+pub mod sso_connections;
 pub mod users;
 pub mod webhooks;
 

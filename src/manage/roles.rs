@@ -45,6 +45,28 @@ pub async fn grantable(
     Ok(held)
 }
 
+/// [`grantable`] for a role a request names in `field` (`default_role`,
+/// `settings.domain_auto_join`): a role the account does not have is a 400 on that field.
+pub async fn grantable_at(
+    change: &mut Change<'_>,
+    standing: &Standing,
+    account_id: &AccountId,
+    id: &RoleId,
+    field: &'static str,
+) -> Result<Held, Error> {
+    grantable(change, standing, account_id, id)
+        .await
+        .map_err(|error| match error {
+            Error::Invalid(mut errors) => {
+                for error in &mut errors {
+                    error.field = field;
+                }
+                Error::Invalid(errors)
+            }
+            other => other,
+        })
+}
+
 /// Naming a role the account does not have: the answer lists those it has, built-in ones
 /// first (lowest first), then the newest custom ones.
 async fn unknown_role(change: &mut Change<'_>, account_id: &AccountId) -> Result<Error, Error> {
@@ -237,7 +259,8 @@ pub async fn update(
 }
 
 /// Deletes a custom role of the account (`role.deleted`), unless a member, a pending
-/// invitation or a live API key of the account or a descendant holds it (409 `role_in_use`).
+/// invitation, a live API key or an SSO connection (its `default_role`) of the account or a
+/// descendant holds it (409 `role_in_use`).
 pub async fn delete(
     store: &Store,
     caller: &Caller,
@@ -254,7 +277,9 @@ pub async fn delete(
         Deletion::InUse => {
             return Err(Error::Conflict {
                 code: "role_in_use",
-                message: "a member, a pending invitation or an API key holds the role".to_owned(),
+                message: "a member, a pending invitation, an API key or an SSO connection's \
+                          default_role holds the role"
+                    .to_owned(),
             });
         }
     }

@@ -170,3 +170,20 @@ pub async fn delete<'e>(
         .await
         .map(|_| ())
 }
+
+/// Whether the account holds `name` verified.
+pub async fn is_verified_by<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account_id: &AccountId,
+    name: &str,
+) -> Result<bool, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar(
+        "select count(*) from domains \
+         where domain = $1 and account_id = $2 and verified_at is not null",
+    )
+    .bind(name)
+    .bind(account_id.as_str())
+    .fetch_one(db)
+    .await?;
+    Ok(count > 0)
+}

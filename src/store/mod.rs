@@ -29,6 +29,7 @@ pub mod revoked_tokens;
 pub mod roles;
 pub mod sessions;
 pub mod signing_keys;
+pub mod sso_connections;
 pub mod user_tokens;
 pub mod users;
 pub mod webhooks;
@@ -250,13 +251,15 @@ impl Store {
     }
 
     /// Whether anything is stored sealed under the key-encryption key: signing keys, webhook
-    /// secrets, TOTP secrets, or the secrets queued deliveries keep.
+    /// secrets, TOTP secrets, the secrets queued deliveries keep, or SSO connections' client
+    /// secrets.
     pub async fn holds_sealed_data(&self) -> Result<bool, sqlx::Error> {
         let count: i64 = sqlx::query_scalar(
             "select count(*) from (select id from signing_keys \
              union all select account_id from webhooks \
              union all select id from factors where secret_sealed is not null \
-             union all select id from webhook_deliveries where secret_encrypted is not null) sealed",
+             union all select id from webhook_deliveries where secret_encrypted is not null \
+             union all select id from sso_connections) sealed",
         )
         .fetch_one(&self.pool)
         .await?;

@@ -216,8 +216,9 @@ pub async fn hold(
 pub enum Deletion {
     Deleted,
     NotFound,
-    /// A member, a pending invitation or a live API key in the account's subtree holds it (an
-    /// expired key holds nothing: rolling keeps its expiry).
+    /// A member, a pending invitation, a live API key or an SSO connection (as its
+    /// `default_role`) in the account's subtree holds it (an expired key holds nothing:
+    /// rolling keeps its expiry).
     InUse,
 }
 
@@ -248,7 +249,9 @@ pub async fn delete_unless_held(
               + (select count(*) from invitations where role = $2 and status = 'pending' \
                  and expires_at > $3 and account_id in ({subtree})) \
               + (select count(*) from api_keys where role = $2 and revoked_at is null \
-                 and (expires_at is null or expires_at > $3) and account_id in ({subtree}))"
+                 and (expires_at is null or expires_at > $3) and account_id in ({subtree})) \
+              + (select count(*) from sso_connections where default_role = $2 \
+                 and account_id in ({subtree}))"
     ))
     .bind(account_id.as_str())
     .bind(id.as_str())

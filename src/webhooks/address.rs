@@ -1,5 +1,6 @@
-//! Where webhooks may be sent. A webhook URL makes this server send requests wherever an
-//! account admin points it (SSRF); with `TESSERA_WEBHOOK_BLOCK_PRIVATE=true` every address a
+//! Where webhooks may be sent, and which hosts an SSO connection's issuer may name (the relying
+//! party fetches from it: `manage::sso_connections`). A webhook URL makes this server send
+//! requests wherever an account admin points it (SSRF); with `TESSERA_WEBHOOK_BLOCK_PRIVATE=true` every address a
 //! host name resolves to must be public, checked when the URL is saved and again at each
 //! connection (by `PublicOnly`, the HTTP client's resolver), so DNS rebinding cannot slip
 //! a private address in between.

@@ -4,76 +4,12 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
-use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::rdata::TXT;
-use hickory_proto::rr::{RData, Record, RecordType};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::UdpSocket;
 
-use crate::helpers::{TestApp, expect_problem};
-
-/// A DNS server answering TXT queries from the records the test publishes; any other name
-/// is NXDOMAIN.
-pub struct DnsServer {
-    pub addr: SocketAddr,
-    records: Arc<Mutex<HashMap<String, Vec<String>>>>,
-}
-
-impl DnsServer {
-    pub async fn start() -> DnsServer {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let addr = socket.local_addr().unwrap();
-        let records: Arc<Mutex<HashMap<String, Vec<String>>>> = Arc::default();
-        let served = Arc::clone(&records);
-        tokio::spawn(async move {
-            let mut buffer = [0u8; 4096];
-            while let Ok((length, peer)) = socket.recv_from(&mut buffer).await {
-                let Ok(query) = Message::from_vec(&buffer[..length]) else {
-                    continue;
-                };
-                let reply = answer(&query, &served.lock().unwrap());
-                let _ = socket.send_to(&reply.to_vec().unwrap(), peer).await;
-            }
-        });
-        DnsServer { addr, records }
-    }
-
-    /// Sets the TXT values at `name` (none: the name no longer exists).
-    pub fn publish(&self, name: &str, values: &[&str]) {
-        let values = values.iter().map(|value| (*value).to_owned()).collect();
-        self.records.lock().unwrap().insert(name.to_owned(), values);
-    }
-}
-
-fn answer(query: &Message, records: &HashMap<String, Vec<String>>) -> Message {
-    let mut reply = Message::response(query.metadata.id, query.metadata.op_code);
-    reply.metadata.recursion_desired = query.metadata.recursion_desired;
-    reply.metadata.recursion_available = true;
-    reply.metadata.authoritative = true;
-    for question in &query.queries {
-        reply.add_query(question.clone());
-        let name = question
-            .name()
-            .to_ascii()
-            .trim_end_matches('.')
-            .to_lowercase();
-        match records.get(&name) {
-            Some(values) if !values.is_empty() => {
-                if question.query_type() == RecordType::TXT {
-                    for value in values {
-                        let txt = RData::TXT(TXT::new(vec![value.clone()]));
-                        reply.add_answer(Record::from_rdata(question.name().clone(), 60, txt));
-                    }
-                }
-            }
-            _ => reply.metadata.response_code = ResponseCode::NXDomain,
-        }
-    }
-    reply
-}
+use crate::helpers::{DnsServer, TestApp, expect_problem};
 
 /// An app whose domain verification asks `servers`.
 async fn app_with_dns(servers: Vec<SocketAddr>) -> TestApp {

@@ -3,8 +3,14 @@
 //! The database, the deployment, the server and the seeding below HTTP are the kit's
 //! (`tests/kit/`), shared with the benchmark; what drives them over HTTP is here.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::process::Output;
+use std::sync::{Arc, Mutex};
 
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::rdata::TXT;
+use hickory_proto::rr::{RData, Record, RecordType};
 use serde_json::{Value, json};
 use tessera::audit::Origin;
 use tessera::clock;
@@ -14,6 +20,7 @@ use tessera::manage::clients::{self, Patch};
 use tessera::manage::users::{self, NewUser};
 use tessera::oauth::client::ClientSettings;
 use tessera::state::AppState;
+use tokio::net::UdpSocket;
 use tokio::sync::OnceCell;
 
 use crate::kit::{self, ConfidentialClient, Server};
@@ -525,4 +532,99 @@ pub async fn set_refresh_grace(app: &TestApp, client_id: &ClientId, seconds: i64
     clients::update_for_operator(&app.state.store, client_id, patch, Origin::system())
         .await
         .unwrap();
+}
+
+/// A DNS server answering TXT queries from the records the test publishes; any other name
+/// is NXDOMAIN.
+pub struct DnsServer {
+    pub addr: SocketAddr,
+    records: Arc<Mutex<HashMap<String, Vec<String>>>>,
+}
+
+impl DnsServer {
+    pub async fn start() -> DnsServer {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let records: Arc<Mutex<HashMap<String, Vec<String>>>> = Arc::default();
+        let served = Arc::clone(&records);
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 4096];
+            while let Ok((length, peer)) = socket.recv_from(&mut buffer).await {
+                let Ok(query) = Message::from_vec(&buffer[..length]) else {
+                    continue;
+                };
+                let reply = answer(&query, &served.lock().unwrap());
+                let _ = socket.send_to(&reply.to_vec().unwrap(), peer).await;
+            }
+        });
+        DnsServer { addr, records }
+    }
+
+    /// Sets the TXT values at `name` (none: the name no longer exists).
+    pub fn publish(&self, name: &str, values: &[&str]) {
+        let values = values.iter().map(|value| (*value).to_owned()).collect();
+        self.records.lock().unwrap().insert(name.to_owned(), values);
+    }
+}
+
+fn answer(query: &Message, records: &HashMap<String, Vec<String>>) -> Message {
+    let mut reply = Message::response(query.metadata.id, query.metadata.op_code);
+    reply.metadata.recursion_desired = query.metadata.recursion_desired;
+    reply.metadata.recursion_available = true;
+    reply.metadata.authoritative = true;
+    for question in &query.queries {
+        reply.add_query(question.clone());
+        let name = question
+            .name()
+            .to_ascii()
+            .trim_end_matches('.')
+            .to_lowercase();
+        match records.get(&name) {
+            Some(values) if !values.is_empty() => {
+                if question.query_type() == RecordType::TXT {
+                    for value in values {
+                        let txt = RData::TXT(TXT::new(vec![value.clone()]));
+                        reply.add_answer(Record::from_rdata(question.name().clone(), 60, txt));
+                    }
+                }
+            }
+            _ => reply.metadata.response_code = ResponseCode::NXDomain,
+        }
+    }
+    reply
+}
+
+impl TestApp {
+    /// Claims `domain` for `account` as `token`, publishes its challenge on `dns` (the server
+    /// this app asks) and verifies it; the verified domain's JSON.
+    pub async fn verified_domain(
+        &self,
+        dns: &DnsServer,
+        token: &str,
+        account: &str,
+        domain: &str,
+    ) -> Value {
+        let path = format!("/v1/accounts/{account}/domains");
+        let response = self
+            .api(reqwest::Method::POST, &path, token)
+            .json(&json!({ "domain": domain }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "claim {domain}");
+        let claim: Value = response.json().await.unwrap();
+        let challenge = &claim["verification"];
+        dns.publish(
+            challenge["name"].as_str().unwrap(),
+            &[challenge["value"].as_str().unwrap()],
+        );
+        let id = claim["id"].as_str().unwrap();
+        let response = self
+            .api(reqwest::Method::POST, &format!("{path}/{id}/verify"), token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "verify {domain}");
+        response.json().await.unwrap()
+    }
 }

@@ -52,6 +52,7 @@ mod roles;
 mod self_service;
 mod sessions;
 mod soft_authenticator;
+mod sso_connections;
 mod store;
 mod structure;
 mod tenant_isolation;

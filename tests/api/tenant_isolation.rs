@@ -4,12 +4,16 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::domains::DnsServer;
-use crate::helpers::TestApp;
+use crate::helpers::{DnsServer, TestApp};
 
 #[tokio::test]
 async fn every_account_endpoint_is_not_found_for_another_tenant() {
-    let app = TestApp::spawn().await;
+    let dns = DnsServer::start().await;
+    let app = TestApp::spawn_with(|config| {
+        config.dns_servers = vec![dns.addr];
+        config.webhook_block_private = false;
+    })
+    .await;
     let acme = app.team("acme").await;
     let globex = app.team("globex").await;
     let response = app
@@ -45,6 +49,22 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
         .await
         .unwrap();
     let domain = domain["id"].as_str().unwrap();
+    app.verified_domain(&dns, &acme.owner.token, a, "sso.acme.example")
+        .await;
+    let sso: Value = app
+        .api(
+            Method::POST,
+            &format!("/v1/accounts/{a}/sso-connections"),
+            &acme.owner.token,
+        )
+        .json(&sso_connection("sso.acme.example"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sso = sso["id"].as_str().unwrap();
     let member = &acme.member.id;
     let patch = json!({"name": "Pwned"});
     let endpoints: Vec<(Method, String, Option<Value>)> = vec![
@@ -113,6 +133,31 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
         (
             Method::DELETE,
             format!("/v1/accounts/{a}/domains/{domain}"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/sso-connections"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/sso-connections"),
+            Some(sso_connection("globex.example")),
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/sso-connections/{sso}"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/sso-connections/{sso}"),
+            Some(json!({"default_role": "owner", "domains": ["globex.example"]})),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/sso-connections/{sso}"),
             None,
         ),
     ];
@@ -201,14 +246,30 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
         .unwrap();
     // The four members and the pending invitation of the guest.
     assert_eq!(members["data"].as_array().unwrap().len(), 5);
+    let actions = app.audit_actions(a).await;
     assert_eq!(
-        app.audit_actions(a)
-            .await
-            .iter()
-            .filter(|x| x.starts_with("account."))
-            .count(),
+        actions.iter().filter(|x| x.starts_with("account.")).count(),
         1
     );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|x| x.starts_with("sso_connection."))
+            .collect::<Vec<_>>(),
+        ["sso_connection.created"]
+    );
+}
+
+/// A body that creates an SSO connection for `domain`.
+fn sso_connection(domain: &str) -> Value {
+    json!({
+        "name": "Walk",
+        "issuer": "https://idp.walk.example",
+        "client_id": "walk",
+        "client_secret": "walk-secret",
+        "domains": [domain],
+        "default_role": "viewer",
+    })
 }
 
 /// The permission each account endpoint asks for (API.md §11), and a body that would pass.
@@ -223,6 +284,7 @@ fn guarded_endpoints(
         viewer,
         role,
         domain,
+        sso,
     } = fixtures;
     let members = format!("/v1/accounts/{a}/members");
     vec![
@@ -424,6 +486,30 @@ fn guarded_endpoints(
             None,
             "account:write",
         ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/sso-connections"),
+            None,
+            "account:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/sso-connections"),
+            Some(sso_connection("walk-sso.example")),
+            "account:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/sso-connections/{sso}"),
+            None,
+            "account:write",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/sso-connections/{sso}"),
+            Some(json!({"name": "Walked"})),
+            "account:write",
+        ),
         // Destructive last: with the permission, they happen.
         (
             Method::DELETE,
@@ -463,6 +549,12 @@ fn guarded_endpoints(
         ),
         (
             Method::DELETE,
+            format!("/v1/accounts/{a}/sso-connections/{sso}"),
+            None,
+            "account:write",
+        ),
+        (
+            Method::DELETE,
             format!("/v1/accounts/{a}/roles/{role}"),
             None,
             "roles:write",
@@ -485,6 +577,8 @@ struct Fixtures {
     role: String,
     /// A claim whose challenge the walk's DNS server publishes.
     domain: String,
+    /// An SSO connection (on a domain of its own, verified).
+    sso: String,
 }
 
 #[tokio::test]
@@ -588,6 +682,15 @@ async fn every_account_endpoint_needs_its_permission() {
         "_tessera-challenge.target.example",
         &[domain["verification"]["value"].as_str().unwrap()],
     );
+    app.verified_domain(&dns, owner, a, "fixture-sso.example")
+        .await;
+    app.verified_domain(&dns, owner, a, "walk-sso.example")
+        .await;
+    let sso = post(
+        format!("/v1/accounts/{a}/sso-connections"),
+        sso_connection("fixture-sso.example"),
+    )
+    .await;
     let fixtures = Fixtures {
         client: client["client_id"].as_str().unwrap().to_owned(),
         key: key["id"].as_str().unwrap().to_owned(),
@@ -595,6 +698,7 @@ async fn every_account_endpoint_needs_its_permission() {
         viewer: acme.viewer.id.clone(),
         role: target_role.to_owned(),
         domain: domain["id"].as_str().unwrap().to_owned(),
+        sso: sso["id"].as_str().unwrap().to_owned(),
     };
     let send = |method: &Method, path: &str, body: &Option<Value>, token: &str| {
         let mut request = app.api(method.clone(), path, token);
@@ -616,9 +720,14 @@ async fn every_account_endpoint_needs_its_permission() {
         );
         let problem: Value = response.json().await.unwrap();
         assert_eq!(problem["code"], "forbidden", "{method} {path}");
-        // Its creator owns a child account: that takes every permission of admin as well.
-        let with = match (method, path.ends_with("/children")) {
-            (&Method::POST, true) => &acme.admin.token,
+        // Its creator owns a child account: that takes every permission of admin as well;
+        // an SSO connection's default_role is a grant, which takes members:write as well.
+        let with = match (
+            method,
+            path.ends_with("/children"),
+            path.ends_with("/sso-connections"),
+        ) {
+            (&Method::POST, true, _) | (&Method::POST, _, true) => &acme.admin.token,
             _ => with,
         };
         let response = send(method, path, body, with).await.unwrap();

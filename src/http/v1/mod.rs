@@ -19,6 +19,7 @@ mod members;
 pub mod page;
 mod roles;
 mod sessions;
+mod sso_connections;
 mod webhooks;
 
 use axum::Router;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(webhooks::routes())
         .merge(domains::routes())
+        .merge(sso_connections::routes())
         // Last, so that it covers every route above; axum still sends `Allow`.
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -86,6 +88,7 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
         audit_logs::Api::openapi(),
         webhooks::Api::openapi(),
         domains::Api::openapi(),
+        sso_connections::Api::openapi(),
         admin::Api::openapi(),
     ]
 }
