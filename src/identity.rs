@@ -100,6 +100,10 @@ pub enum Refusal {
     SignupClosed,
     /// Connecting an identity that is another user's already.
     LinkedToAnother,
+    /// An SSO connection's provider signed in an address outside the connection's domains.
+    OutsideDomains,
+    /// The SSO connection's account is suspended.
+    AccountInactive,
 }
 
 impl Refusal {
@@ -115,6 +119,12 @@ impl Refusal {
             Refusal::SignupClosed => "Sign-up is closed on this server. Ask its operator.",
             Refusal::LinkedToAnother => {
                 "This sign-in of the provider is connected to another user already."
+            }
+            Refusal::OutsideDomains => {
+                "The provider signed in an email address that this single sign-on is not set up for."
+            }
+            Refusal::AccountInactive => {
+                "The organization of this single sign-on is suspended. Ask its administrators."
             }
         }
     }

@@ -36,7 +36,7 @@ pub struct SsoConnection {
     pub id: SsoConnectionId,
     pub account_id: AccountId,
     pub name: String,
-    /// The upstream's issuer, without a trailing `/`.
+    /// The upstream's issuer, exactly as the provider names itself.
     pub issuer: String,
     pub client_id: String,
     /// Sealed under the key-encryption key for this connection's id
@@ -51,6 +51,16 @@ pub struct SsoConnection {
     pub enforce: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+impl SsoConnection {
+    /// Whether the connection may sign in `email`: an address on one of its domains (which
+    /// its account verified).
+    pub fn vouches_for(&self, email: Option<&str>) -> bool {
+        email
+            .and_then(domain_of_email)
+            .is_some_and(|domain| self.domains.contains(&domain))
+    }
 }
 
 /// A connection's settings as a request gives them (`POST`), or as a merge patch leaves them
@@ -94,8 +104,8 @@ impl SsoInput {
         }
     }
 
-    /// The settings checked and in canonical form (name trimmed, issuer without its trailing
-    /// `/`, domains lower case and sorted); `allow_http`: whether an `http://` issuer may do.
+    /// The settings checked and in canonical form (name trimmed, the issuer as given,
+    /// domains lower case and sorted); `allow_http`: whether an `http://` issuer may do.
     /// Whether the domains are the account's to route is not looked at here.
     pub fn check(self, allow_http: bool) -> Result<Checked, Broken> {
         let name = self.name.trim();
@@ -171,8 +181,10 @@ impl Checked {
 }
 
 /// The issuer as stored: an absolute `https://` URL (`http://` too when `allow_http`) with a
-/// host, without credentials, query or fragment, and without its trailing `/`. Whether its
-/// host is public is the use case's to ask (`webhooks::address`).
+/// host, without credentials, query or fragment, kept exactly as given: the provider's
+/// metadata and ID tokens must name the same string byte for byte (OpenID Connect Discovery
+/// §4.3), and some issuers end in `/`. Whether its host is public is the use case's to ask
+/// (`webhooks::address`).
 pub fn parse_issuer(text: &str, allow_http: bool) -> Result<String, &'static str> {
     const SHAPE: &str = "must be an absolute https URL without query or fragment";
     if text.len() > MAX_ISSUER || text.trim() != text {
@@ -193,7 +205,7 @@ pub fn parse_issuer(text: &str, allow_http: bool) -> Result<String, &'static str
     {
         return Err(SHAPE);
     }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
+    Ok(text.to_owned())
 }
 
 /// 1 to 100 domain names, each once, in canonical form and sorted.
@@ -276,11 +288,11 @@ mod tests {
     fn issuers_are_https_urls_without_query_or_fragment() {
         assert_eq!(
             parse_issuer("https://login.example.com/tenant/v2.0/", false).as_deref(),
-            Ok("https://login.example.com/tenant/v2.0")
+            Ok("https://login.example.com/tenant/v2.0/")
         );
         assert!(parse_issuer("http://127.0.0.1:8080", false).is_err());
         assert_eq!(
-            parse_issuer("http://127.0.0.1:8080/", true).as_deref(),
+            parse_issuer("http://127.0.0.1:8080", true).as_deref(),
             Ok("http://127.0.0.1:8080")
         );
         for bad in [

@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 
+use crate::account::AccountStatus;
 use crate::audit::{Action, Actor, Origin};
 use crate::clock::Timestamp;
 use crate::email_address::EmailAddress;
@@ -14,7 +15,8 @@ use crate::ids::{IdentityId, UserId};
 use crate::manage::caller::Caller;
 use crate::manage::sign_in::{Visitor, commit_login, user_origin};
 use crate::manage::{Error, domains, factors};
-use crate::store::{self, Change, Position, Store, identities, memberships, users};
+use crate::sso_connection::SsoConnection;
+use crate::store::{self, Change, Position, Store, accounts, identities, memberships, users};
 use crate::user::{User, display_name};
 
 /// An upstream user at the end of a provider's callback.
@@ -29,6 +31,8 @@ pub struct Arrival<'a> {
     /// What `user.login` says of how the user came (`{"method": "sso", …}`).
     pub details: Value,
     pub visitor: Visitor<'a>,
+    /// Through an account's SSO connection: what it may sign in, and whom it makes members.
+    pub connection: Option<&'a SsoConnection>,
 }
 
 /// How an arrival ended, short of an error.
@@ -55,6 +59,19 @@ pub async fn arrive(store: &Store, arrival: &Arrival<'_>, now: i64) -> Result<Ar
 
 async fn arrive_once(store: &Store, arrival: &Arrival<'_>, now: i64) -> Result<Arrived, Error> {
     let upstream = &arrival.upstream;
+    if let Some(connection) = arrival.connection {
+        // An account's provider speaks for the account's verified domains only, and only
+        // while the account is active.
+        if !connection.vouches_for(upstream.email.as_deref()) {
+            return Ok(Arrived::Refused(Refusal::OutsideDomains));
+        }
+        let active = accounts::find(store.pool(), &connection.account_id)
+            .await?
+            .is_some_and(|account| account.status == AccountStatus::Active);
+        if !active {
+            return Ok(Arrived::Refused(Refusal::AccountInactive));
+        }
+    }
     let link =
         identities::find_by_subject(store.pool(), &upstream.issuer, &upstream.subject).await?;
     let linked = match &link {
@@ -94,11 +111,26 @@ async fn arrive_once(store: &Store, arrival: &Arrival<'_>, now: i64) -> Result<A
             (user, Some(()))
         }
     };
+    // `jit`: a member of the connection's account with its default role, unless one already
+    // (the account's lock before the role's row, as every grant takes them).
+    let mut jit = None;
+    if let Some(connection) = arrival.connection.filter(|connection| connection.jit) {
+        let account_id = &connection.account_id;
+        let role = &connection.default_role;
+        if accounts::lock(&mut change, account_id).await?
+            && store::roles::hold(&mut change, account_id, role)
+                .await?
+                .is_some()
+            && memberships::insert_if_absent(&mut *change, account_id, &user.id, role, now).await?
+        {
+            jit = Some(json!({"role": role, "via": "sso_jit", "connection_id": connection.id}));
+        }
+    }
     let connecting = arrival.connecting.is_some();
     let second_factor = !connecting && factors::required(store, &user).await?;
     let actor = Actor::User(user.id.to_string());
     let origin = user_origin(&actor, Some(&ip), arrival.visitor.user_agent);
-    if new_link.is_none() {
+    if new_link.is_none() && jit.is_none() {
         if connecting {
             change.commit_unaudited(store::Unaudited::SignIn).await?;
             return Ok(Arrived::Connected(user));
@@ -118,8 +150,14 @@ async fn arrive_once(store: &Store, arrival: &Arrival<'_>, now: i64) -> Result<A
         .await?;
         return Ok(Arrived::SignedIn(user));
     }
-    let identity = new_identity(arrival, &user.id, now);
-    identities::insert(&mut *change, &identity).await?;
+    let identity = match new_link {
+        Some(()) => {
+            let identity = new_identity(arrival, &user.id, now);
+            identities::insert(&mut *change, &identity).await?;
+            Some(identity)
+        }
+        None => None,
+    };
     let accounts = memberships::account_ids_of_user(&mut *change, &user.id).await?;
     // In order: the new user, its auto-join, the link (in the user's trail and each of its
     // accounts' logs), and the login in each account's log.
@@ -132,14 +170,21 @@ async fn arrive_once(store: &Store, arrival: &Arrival<'_>, now: i64) -> Result<A
     if let Some(joined) = &joined {
         events.push(joined.event(origin, &user.id));
     }
-    let linked = json!({
-        "identity_id": identity.id.as_str(),
-        "provider": identity.provider,
-        "issuer": identity.issuer,
-    });
-    for account_id in std::iter::once(None).chain(accounts.iter().map(Some)) {
-        let action = Action::UserIdentityLinked;
-        events.push(origin.event(account_id, action, "user", target, linked.clone()));
+    if let (Some(details), Some(connection)) = (&jit, arrival.connection) {
+        let account_id = Some(&connection.account_id);
+        let added = Action::MemberAdded;
+        events.push(origin.event(account_id, added, "user", target, details.clone()));
+    }
+    if let Some(identity) = &identity {
+        let linked = json!({
+            "identity_id": identity.id.as_str(),
+            "provider": identity.provider,
+            "issuer": identity.issuer,
+        });
+        for account_id in std::iter::once(None).chain(accounts.iter().map(Some)) {
+            let action = Action::UserIdentityLinked;
+            events.push(origin.event(account_id, action, "user", target, linked.clone()));
+        }
     }
     if !second_factor && !connecting {
         for account_id in &accounts {

@@ -107,6 +107,24 @@ fn seal_context(id: &SsoConnectionId) -> String {
     format!("sso-client-secret:{id}")
 }
 
+/// A connection by the id in a sign-in URL, with its client secret opened (`NotFound` for
+/// an unknown id; a secret that does not open is logged and the connection is unusable).
+pub async fn for_sign_in(
+    store: &Store,
+    kek: &KeyEncryptionKey,
+    id: &str,
+) -> Result<(SsoConnection, String), Error> {
+    let id = SsoConnectionId::parse(id).ok_or(Error::NotFound("SSO connection"))?;
+    let connection = sso_connections::find_by_id(store.pool(), &id)
+        .await?
+        .ok_or(Error::NotFound("SSO connection"))?;
+    let secret = client_secret(kek, &connection).map_err(|error| {
+        tracing::error!(connection = %id, %error, "an SSO connection's secret does not open");
+        Error::NotFound("SSO connection")
+    })?;
+    Ok((connection, secret))
+}
+
 /// The connection an email address signs in through: the one listing its domain, if any
 /// (with its account).
 pub async fn for_email(store: &Store, email: &str) -> Result<Option<SsoConnection>, Error> {

@@ -56,21 +56,26 @@ pub struct Authorization {
 }
 
 /// Builds the authorization request for `party`, answering at `redirect_uri`.
+/// `login_hint` (OIDC Core §3.1.2.1) pre-fills the address at the provider.
 pub async fn start(
     directory: &Directory,
     party: &RelyingParty<'_>,
     redirect_uri: &str,
+    login_hint: Option<&str>,
 ) -> Result<Authorization, UpstreamError> {
     let discovered = directory.discover(party).await?;
     let client = client(party, &discovered, redirect_uri)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let nonce = secret::generate();
-    let (url, state) = client
+    let mut request = client
         .authorize_url(CsrfToken::new_random)
         .add_scopes(party.scopes.iter().map(|scope| Scope::new(scope.clone())))
         .set_pkce_challenge(challenge)
-        .add_extra_param("nonce", &nonce)
-        .url();
+        .add_extra_param("nonce", &nonce);
+    if let Some(hint) = login_hint {
+        request = request.add_extra_param("login_hint", hint);
+    }
+    let (url, state) = request.url();
     Ok(Authorization {
         url: url.into(),
         state: state.into_secret(),

@@ -43,7 +43,8 @@ pub struct IdentityProvider {
     pub scopes: Vec<String>,
 }
 
-fn default_scopes() -> Vec<String> {
+/// [`DEFAULT_SCOPES`], owned.
+pub fn default_scopes() -> Vec<String> {
     DEFAULT_SCOPES
         .iter()
         .map(|scope| (*scope).to_owned())

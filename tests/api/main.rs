@@ -53,6 +53,7 @@ mod self_service;
 mod sessions;
 mod soft_authenticator;
 mod sso_connections;
+mod sso_sign_in;
 mod store;
 mod structure;
 mod tenant_isolation;

@@ -87,7 +87,7 @@ async fn a_connection_is_created_listed_shown_changed_and_deleted_without_showin
     assert!(id.starts_with("ssoc_"), "{connection}");
     assert_eq!(connection["account_id"], a);
     assert_eq!(connection["name"], "Acme Okta");
-    assert_eq!(connection["issuer"], "http://127.0.0.1:9/oidc");
+    assert_eq!(connection["issuer"], "http://127.0.0.1:9/oidc/", "as given");
     assert_eq!(connection["client_id"], "tessera-at-acme");
     assert_eq!(connection["client_secret_set"], true);
     assert_eq!(connection["domains"], json!(["acme.example"]));

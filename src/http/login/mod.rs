@@ -44,6 +44,11 @@ pub fn routes() -> Router<AppState> {
         .route("/login/mfa/passkey", post(passkey::second_factor))
         .route("/login/idp/{id}", get(upstream::start_operator))
         .route("/login/idp/{id}/callback", get(upstream::operator_callback))
+        .route("/login/sso/{id}", get(upstream::start_connection))
+        .route(
+            "/login/sso/{id}/callback",
+            get(upstream::connection_callback),
+        )
         .route("/logout", get(show_logout).post(submit_logout))
         .route(
             "/signup",
@@ -86,6 +91,8 @@ struct LoginForm {
     password: String,
     csrf_token: String,
     return_to: Option<String>,
+    /// `sso`: the "Continue with single sign-on" button, which needs no password.
+    action: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -151,6 +158,10 @@ pub(crate) struct MessagePage<'a> {
 /// A failed login says only this, whether the email is unknown or the password wrong.
 const WRONG_CREDENTIALS: &str = "The email address or password is not correct.";
 
+/// "Continue with single sign-on" for an address no SSO connection covers.
+const NO_SSO: &str =
+    "Single sign-on is not set up for this email address. Sign in with your password.";
+
 /// Said only to whoever knows the password: an operator disabled the user.
 const USER_DISABLED: &str = "This user is disabled. Ask the operator of this server.";
 
@@ -193,6 +204,35 @@ async fn submit_login(
     require_csrf(&session, &form.csrf_token).await?;
     let base = state.issuer.path();
     let return_to = safe_return_to(base, form.return_to.as_deref());
+    // Email first (API.md §12): an address whose domain has an enforced SSO connection signs
+    // in there and never with a password; any other SSO address may choose.
+    let wants_sso = form.action.as_deref() == Some("sso");
+    let routed = manage::sso_connections::for_email(&state.store, &form.email)
+        .await
+        .map_err(page_error)?;
+    match routed {
+        Some(connection) if connection.enforce || wants_sso => {
+            let query = serde_urlencoded::to_string([
+                ("return_to", return_to.as_str()),
+                ("login_hint", form.email.trim()),
+            ])
+            .unwrap_or_default();
+            let next = format!("{base}/login/sso/{}?{query}", connection.id);
+            return Ok(Redirect::to(&next).into_response());
+        }
+        None if wants_sso => {
+            let csrf_token = session.csrf_token().await?;
+            let page = LoginPage::new(
+                &state,
+                csrf_token,
+                return_to,
+                form.email.trim(),
+                Some(NO_SSO),
+            );
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
+        _ => {}
+    }
     let now = clock::now();
     let visitor = visitor(ip, &headers);
     let login = sign_in::log_in(

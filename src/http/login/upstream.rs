@@ -1,5 +1,6 @@
 //! Signing in through another OpenID provider (API.md §12): the operator's providers at
-//! `/login/idp/{id}` and `/login/idp/{id}/callback`. The start sends the browser to the
+//! `/login/idp/{id}` and `/login/idp/{id}/callback`, accounts' SSO connections at
+//! `/login/sso/{id}` and `/login/sso/{id}/callback`. The start sends the browser to the
 //! provider with state, nonce and PKCE kept in its login session; the callback takes them
 //! back (once), redeems the code, checks the ID token (`upstream::flow`) and signs the
 //! upstream user in as `manage::identities` decides. A provider's failure is a page that
@@ -16,9 +17,11 @@ use crate::clock;
 use crate::http::page::{ClientIp, HtmlQuery, PageError, home, safe_return_to};
 use crate::manage::factors::RECENT_LOGIN_SECONDS;
 use crate::manage::identities::{self, Arrival, Arrived};
+use crate::manage::sso_connections;
 use crate::mfa::{self, FirstFactor};
 use crate::rate_limit::LoginAttempt;
 use crate::session::{LoginSession, PendingUpstream};
+use crate::sso_connection::SsoConnection;
 use crate::state::AppState;
 use crate::upstream::{self, RelyingParty, UpstreamError};
 
@@ -28,6 +31,8 @@ pub(super) struct StartQuery {
     /// Connect the provider to the signed-in user instead of signing in.
     #[serde(default)]
     connect: bool,
+    /// The address typed on the login page, passed on to the provider (OIDC `login_hint`).
+    login_hint: Option<String>,
 }
 
 /// What a provider sends back (RFC 6749 §4.1.2; errors §4.1.2.1).
@@ -39,15 +44,32 @@ pub(super) struct CallbackQuery {
 }
 
 /// One provider a login goes through: its session key, its name for the pages, the
-/// relying-party settings and its callback's path.
-struct Route<'a> {
+/// relying-party settings, its callback's path, and the SSO connection it is, if one.
+struct Route {
     key: String,
-    name: &'a str,
-    party: RelyingParty<'a>,
+    name: String,
+    issuer: String,
+    client_id: String,
+    client_secret: String,
+    scopes: Vec<String>,
     callback_path: String,
+    connection: Option<SsoConnection>,
 }
 
-fn operator_route<'a>(state: &'a AppState, id: &str) -> Result<Route<'a>, PageError> {
+impl Route {
+    fn party(&self) -> RelyingParty<'_> {
+        RelyingParty {
+            issuer: &self.issuer,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+            scopes: &self.scopes,
+            // An account admin chose this provider: the address policy applies.
+            guarded: self.connection.is_some(),
+        }
+    }
+}
+
+fn operator_route(state: &AppState, id: &str) -> Result<Route, PageError> {
     let provider = state
         .config
         .identity_providers
@@ -56,9 +78,30 @@ fn operator_route<'a>(state: &'a AppState, id: &str) -> Result<Route<'a>, PageEr
         .ok_or(PageError::NotFound)?;
     Ok(Route {
         key: format!("idp:{}", provider.id),
-        name: &provider.name,
-        party: provider.relying_party(),
+        name: provider.name.clone(),
+        issuer: provider.issuer.clone(),
+        client_id: provider.client_id.clone(),
+        client_secret: provider.client_secret.clone(),
+        scopes: provider.scopes.clone(),
         callback_path: format!("/login/idp/{}/callback", provider.id),
+        connection: None,
+    })
+}
+
+async fn connection_route(state: &AppState, id: &str) -> Result<Route, PageError> {
+    let kek = state.keys.key_encryption_key();
+    let (connection, client_secret) = sso_connections::for_sign_in(&state.store, kek, id)
+        .await
+        .map_err(super::page_error)?;
+    Ok(Route {
+        key: format!("sso:{}", connection.id),
+        name: connection.name.clone(),
+        issuer: connection.issuer.clone(),
+        client_id: connection.client_id.clone(),
+        client_secret,
+        scopes: upstream::default_scopes(),
+        callback_path: format!("/login/sso/{}/callback", connection.id),
+        connection: Some(connection),
     })
 }
 
@@ -90,11 +133,46 @@ pub(super) async fn operator_callback(
     callback(&state, &session, ip, &headers, finish, query).await
 }
 
+pub(super) async fn start_connection(
+    State(state): State<AppState>,
+    session: LoginSession,
+    Path(id): Path<String>,
+    HtmlQuery(query): HtmlQuery<StartQuery>,
+) -> Result<Response, PageError> {
+    let route = connection_route(&state, &id).await?;
+    start(&state, &session, &route, query).await
+}
+
+pub(super) async fn connection_callback(
+    State(state): State<AppState>,
+    session: LoginSession,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    HtmlQuery(query): HtmlQuery<CallbackQuery>,
+) -> Result<Response, PageError> {
+    let route = connection_route(&state, &id).await?;
+    let connection = route.connection.as_ref().ok_or(PageError::NotFound)?;
+    let details = json!({
+        "method": "sso",
+        "connection_id": connection.id,
+        "account_id": connection.account_id,
+    });
+    let finish = Finish {
+        // The account vouches for its verified domains' people: `jit` makes users even with
+        // sign-up closed.
+        may_create: state.config.signup_enabled || connection.jit,
+        route: &route,
+        details,
+    };
+    callback(&state, &session, ip, &headers, finish, query).await
+}
+
 /// Sends the browser to the provider, remembering what its callback must bring back.
 async fn start(
     state: &AppState,
     session: &LoginSession,
-    route: &Route<'_>,
+    route: &Route,
     query: StartQuery,
 ) -> Result<Response, PageError> {
     let base = state.issuer.path();
@@ -129,9 +207,11 @@ async fn start(
         None
     };
     let redirect_uri = state.issuer.url(&route.callback_path);
-    let authorization = upstream::flow::start(&state.upstreams, &route.party, &redirect_uri)
-        .await
-        .map_err(|error| failed(route, &error))?;
+    let hint = query.login_hint.as_deref();
+    let authorization =
+        upstream::flow::start(&state.upstreams, &route.party(), &redirect_uri, hint)
+            .await
+            .map_err(|error| failed(route, &error))?;
     session
         .await_upstream(PendingUpstream {
             provider: route.key.clone(),
@@ -148,7 +228,7 @@ async fn start(
 
 /// How a callback's upstream user is let in.
 struct Finish<'a> {
-    route: &'a Route<'a>,
+    route: &'a Route,
     may_create: bool,
     details: serde_json::Value,
 }
@@ -182,7 +262,7 @@ async fn callback(
     let redirect_uri = state.issuer.url(&route.callback_path);
     let upstream_user = upstream::flow::finish(
         &state.upstreams,
-        &route.party,
+        &route.party(),
         &redirect_uri,
         code,
         pending.pkce_verifier,
@@ -199,6 +279,7 @@ async fn callback(
         connecting: pending.connecting,
         details: finish.details,
         visitor,
+        connection: route.connection.as_ref(),
     };
     let return_to = pending.return_to;
     match identities::arrive(&state.store, &arrival, now)
@@ -233,8 +314,8 @@ async fn callback(
 }
 
 /// The page for a provider's failure, with the detail logged.
-fn failed(route: &Route<'_>, error: &UpstreamError) -> PageError {
-    tracing::warn!(provider = %route.key, issuer = %route.party.issuer, %error, "sign-in through a provider failed");
+fn failed(route: &Route, error: &UpstreamError) -> PageError {
+    tracing::warn!(provider = %route.key, issuer = %route.issuer, %error, "sign-in through a provider failed");
     let (status, message) = match error {
         UpstreamError::Unreachable(_) => (
             StatusCode::BAD_GATEWAY,
