@@ -256,7 +256,7 @@ mod tests {
     fn settings_come_out_canonical() {
         let checked = input().check(false).unwrap();
         assert_eq!(checked.name, "Okta");
-        assert_eq!(checked.issuer, "https://acme.okta.example");
+        assert_eq!(checked.issuer, "https://acme.okta.example/", "as given");
         assert_eq!(checked.domains, ["a.example", "b.example"]);
         assert_eq!(checked.default_role.as_str(), "member");
     }
