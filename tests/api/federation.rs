@@ -220,6 +220,51 @@ pub async fn sign_in(federation: &Federation, browser: &reqwest::Client, email: 
     travel(browser, &federation.upstream, &start, email).await
 }
 
+/// The page at `url`, as `browser` sees it.
+pub async fn page(browser: &reqwest::Client, url: &str) -> String {
+    browser.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// Posts `app`'s login form with `fields` beside its hidden ones; the answer, not followed.
+pub async fn post_login(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let login = page(browser, &app.url("/login")).await;
+    let mut form = form_hidden_inputs(&login, "/login");
+    form.extend(
+        fields
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
+    browser
+        .post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asserts that `journey` ended well and left `browser` signed in on `downstream` as `email`.
+pub async fn assert_signed_in(
+    journey: &Journey,
+    downstream: &TestApp,
+    browser: &reqwest::Client,
+    email: &str,
+) {
+    assert_eq!(
+        journey.end.status(),
+        StatusCode::OK,
+        "{:?}",
+        journey.visited
+    );
+    assert_eq!(
+        signed_in_as(downstream, browser).await.as_deref(),
+        Some(email)
+    );
+}
+
 /// Whom the downstream's home page says the browser is signed in as.
 pub async fn signed_in_as(downstream: &TestApp, browser: &reqwest::Client) -> Option<String> {
     let page = browser.get(downstream.url("/")).send().await.unwrap();

@@ -7,8 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::federation::{
-    Federation, PROVIDER, Tamper, Upstream, browser, callback_of, sign_in, signed_in_as,
-    tampering_proxy, travel,
+    Federation, PROVIDER, Tamper, Upstream, assert_signed_in, browser, callback_of, page,
+    post_login, sign_in, signed_in_as, tampering_proxy, travel,
 };
 use crate::helpers::{LOGIN_SCOPE, TestApp, expect_problem};
 
@@ -47,16 +47,7 @@ async fn a_new_user_signs_up_through_the_provider_and_signs_in_again_as_itself()
 
     let first = browser();
     let journey = sign_in(&federation, &first, "jane@corp.example").await;
-    assert_eq!(
-        journey.end.status(),
-        StatusCode::OK,
-        "{:?}",
-        journey.visited
-    );
-    assert_eq!(
-        signed_in_as(downstream, &first).await.as_deref(),
-        Some("jane@corp.example")
-    );
+    assert_signed_in(&journey, downstream, &first, "jane@corp.example").await;
     let user = federation
         .downstream_user("jane@corp.example")
         .await
@@ -131,16 +122,7 @@ async fn an_existing_user_is_linked_by_its_address_only_when_the_provider_verifi
         .await;
     let second = browser();
     let journey = sign_in(&federation, &second, "bob@corp.example").await;
-    assert_eq!(
-        journey.end.status(),
-        StatusCode::OK,
-        "{:?}",
-        journey.visited
-    );
-    assert_eq!(
-        signed_in_as(downstream, &second).await.as_deref(),
-        Some("bob@corp.example")
-    );
+    assert_signed_in(&journey, downstream, &second, "bob@corp.example").await;
     let listed = identities(downstream, &bob.token).await;
     assert_eq!(listed.len(), 1);
     let actions = downstream.audit_actions(account).await;
@@ -188,33 +170,14 @@ async fn a_signed_in_user_connects_a_provider_whose_address_is_unverified() {
         .await;
     federation.upstream_user("carol@corp.example", false).await;
     let carols_browser = browser();
-    let login = carols_browser
-        .get(downstream.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let mut form = crate::helpers::form_hidden_inputs(&login, "/login");
-    form.push(("email".into(), "carol@corp.example".into()));
-    form.push(("password".into(), "carol-password-1".into()));
-    let posted = carols_browser
-        .post(downstream.url("/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let credentials = [
+        ("email", "carol@corp.example"),
+        ("password", "carol-password-1"),
+    ];
+    let posted = post_login(downstream, &carols_browser, &credentials).await;
     assert_eq!(posted.status(), StatusCode::SEE_OTHER);
 
-    let security = carols_browser
-        .get(downstream.url("/account/security"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let security = page(&carols_browser, &downstream.url("/account/security")).await;
     assert!(security.contains("Connect Upstream"), "{security}");
 
     let connect = downstream.url(&format!("/login/idp/{PROVIDER}?connect=true"));
@@ -242,11 +205,7 @@ async fn a_signed_in_user_connects_a_provider_whose_address_is_unverified() {
     // From now on the provider signs Carol in.
     let elsewhere = browser();
     let journey = sign_in(&federation, &elsewhere, "carol@corp.example").await;
-    assert_eq!(journey.end.status(), StatusCode::OK);
-    assert_eq!(
-        signed_in_as(downstream, &elsewhere).await.as_deref(),
-        Some("carol@corp.example")
-    );
+    assert_signed_in(&journey, downstream, &elsewhere, "carol@corp.example").await;
 
     // Disconnected on the security page (Carol has a password to sign in with).
     let id = identities(downstream, &carol.token).await[0]["id"]
@@ -254,15 +213,8 @@ async fn a_signed_in_user_connects_a_provider_whose_address_is_unverified() {
         .unwrap()
         .to_owned();
     let action = format!("/account/security/identities/{id}/remove");
-    let page = carols_browser
-        .get(downstream.url("/account/security"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let form = crate::helpers::form_hidden_inputs(&page, &action);
+    let security = page(&carols_browser, &downstream.url("/account/security")).await;
+    let form = crate::helpers::form_hidden_inputs(&security, &action);
     let removed = carols_browser
         .post(downstream.url(&action))
         .form(&form)

@@ -8,8 +8,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera::config::Config;
 
-use crate::federation::{Federation, Upstream, browser, signed_in_as, travel};
-use crate::helpers::{DnsServer, TestApp, TestUser, form_hidden_inputs};
+use crate::federation::{
+    Federation, Upstream, assert_signed_in, browser, post_login, signed_in_as, travel,
+};
+use crate::helpers::{DnsServer, TestApp, TestUser};
 
 const DOMAIN: &str = "acme.example";
 
@@ -81,34 +83,6 @@ async fn sso(jit: bool, enforce: bool, configure: impl FnOnce(&mut Config)) -> S
     }
 }
 
-/// Posts the login form with `fields`; the answer, not followed.
-async fn post_login(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let page = browser
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let mut form = form_hidden_inputs(&page, "/login");
-    form.extend(
-        fields
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
-    );
-    browser
-        .post(app.url("/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn location(response: &reqwest::Response) -> String {
     let location = response.headers()["location"].to_str().unwrap();
     response.url().join(location).unwrap().to_string()
@@ -163,16 +137,7 @@ async fn an_enforced_domain_signs_in_through_its_provider_and_jit_makes_a_member
     );
     assert!(next.contains("login_hint=ann%40acme.example"), "{next}");
     let journey = travel(&ann, upstream, &next, "ann@acme.example").await;
-    assert_eq!(
-        journey.end.status(),
-        StatusCode::OK,
-        "{:?}",
-        journey.visited
-    );
-    assert_eq!(
-        signed_in_as(downstream, &ann).await.as_deref(),
-        Some("ann@acme.example")
-    );
+    assert_signed_in(&journey, downstream, &ann, "ann@acme.example").await;
     let listed = members(&sso).await;
     let member = listed
         .iter()
