@@ -65,6 +65,14 @@ actions! {
     DomainCreated = "domain.created", access: false;
     DomainVerified = "domain.verified", access: false;
     DomainDeleted = "domain.deleted", access: false;
+    SubscriptionCreated = "subscription.created", access: false;
+    SubscriptionUpdated = "subscription.updated", access: false;
+    SubscriptionDeleted = "subscription.deleted", access: false;
+    InvoiceCreated = "invoice.created", access: false;
+    InvoiceUpdated = "invoice.updated", access: false;
+    InvoiceDeleted = "invoice.deleted", access: false;
+    PaymentCreated = "payment.created", access: false;
+    PaymentDeleted = "payment.deleted", access: false;
     WebhookUpdated = "webhook.updated", access: false;
     WebhookDeleted = "webhook.deleted", access: false;
     WebhookSecretRotated = "webhook.secret_rotated", access: false;

@@ -112,6 +112,21 @@ prefixed_id!(
     GrantId,
     "grt_"
 );
+prefixed_id!(
+    /// A subscription an account's billing records keep (API.md §13).
+    SubscriptionId,
+    "sub_"
+);
+prefixed_id!(
+    /// An invoice an account's billing records keep.
+    InvoiceId,
+    "invc_"
+);
+prefixed_id!(
+    /// A payment an account's billing records keep.
+    PaymentId,
+    "pay_"
+);
 
 #[cfg(test)]
 mod tests {

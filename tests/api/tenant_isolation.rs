@@ -45,6 +45,34 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
         .await
         .unwrap();
     let domain = domain["id"].as_str().unwrap();
+    let app = &app;
+    let billing = |rest: &'static str, body: Value| {
+        let path = format!("/v1/accounts/{a}/{rest}");
+        let token = acme.owner.token.clone();
+        async move {
+            let record: Value = app
+                .api(Method::POST, &path, &token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            record["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let sub = billing("subscriptions", json!({"plan": "pro"})).await;
+    let invc = billing(
+        "invoices",
+        json!({"currency": "eur", "subscription_id": sub}),
+    )
+    .await;
+    let pay = billing(
+        "payments",
+        json!({"amount": 1, "currency": "eur", "invoice_id": invc}),
+    )
+    .await;
     let member = &acme.member.id;
     let patch = json!({"name": "Pwned"});
     let endpoints: Vec<(Method, String, Option<Value>)> = vec![
@@ -114,6 +142,64 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
             Method::DELETE,
             format!("/v1/accounts/{a}/domains/{domain}"),
             None,
+        ),
+        (Method::GET, format!("/v1/accounts/{a}/subscriptions"), None),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/subscriptions"),
+            Some(json!({"plan": "pwned"})),
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/subscriptions/{sub}"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/subscriptions/{sub}"),
+            Some(json!({"plan": "pwned"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/subscriptions/{sub}"),
+            None,
+        ),
+        (Method::GET, format!("/v1/accounts/{a}/invoices"), None),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/invoices"),
+            Some(json!({"currency": "eur"})),
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/invoices/{invc}"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/invoices/{invc}"),
+            Some(json!({"status": "void"})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/invoices/delete"),
+            Some(json!({"query": "status:draft"})),
+        ),
+        (Method::GET, format!("/v1/accounts/{a}/payments"), None),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/payments"),
+            Some(json!({"amount": 1, "currency": "eur"})),
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/payments/{pay}"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/payments/delete"),
+            Some(json!({"query": "status:pending"})),
         ),
     ];
     let globex_token: Value = app
@@ -209,6 +295,34 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
             .count(),
         1
     );
+    // The three billing records, as they were made.
+    for rest in ["subscriptions", "invoices", "payments"] {
+        let list: Value = app
+            .api(
+                Method::GET,
+                &format!("/v1/accounts/{a}/{rest}"),
+                &acme.owner.token,
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list["data"].as_array().unwrap().len(), 1, "{rest}");
+    }
+    let billing_events = app
+        .audit_actions(a)
+        .await
+        .into_iter()
+        .filter(|x| {
+            ["subscription.", "invoice.", "payment."]
+                .iter()
+                .any(|kind| x.starts_with(kind))
+                && !x.ends_with(".created")
+        })
+        .collect::<Vec<_>>();
+    assert!(billing_events.is_empty(), "{billing_events:?}");
 }
 
 /// The permission each account endpoint asks for (API.md §11), and a body that would pass.
@@ -223,6 +337,9 @@ fn guarded_endpoints(
         viewer,
         role,
         domain,
+        subscription,
+        invoice,
+        payment,
     } = fixtures;
     let members = format!("/v1/accounts/{a}/members");
     vec![
@@ -424,7 +541,91 @@ fn guarded_endpoints(
             None,
             "account:write",
         ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/subscriptions"),
+            None,
+            "billing:read",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/subscriptions/{subscription}"),
+            None,
+            "billing:read",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/subscriptions"),
+            Some(json!({"plan": "walk"})),
+            "billing:write",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/subscriptions/{subscription}"),
+            Some(json!({"quantity": 2})),
+            "billing:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/invoices"),
+            None,
+            "billing:read",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/invoices/{invoice}"),
+            None,
+            "billing:read",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/invoices"),
+            Some(json!({"currency": "eur"})),
+            "billing:write",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/invoices/{invoice}"),
+            Some(json!({"status": "open"})),
+            "billing:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/payments"),
+            None,
+            "billing:read",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/payments/{payment}"),
+            None,
+            "billing:read",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/payments"),
+            Some(json!({"amount": 1, "currency": "eur"})),
+            "billing:write",
+        ),
         // Destructive last: with the permission, they happen.
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/invoices/delete"),
+            Some(json!({"query": "status:draft"})),
+            "billing:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/payments/delete"),
+            Some(json!({"query": "status:pending"})),
+            "billing:write",
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/subscriptions/{subscription}"),
+            None,
+            "billing:write",
+        ),
         (
             Method::DELETE,
             format!("/v1/accounts/{a}/invites/{invitation}"),
@@ -485,6 +686,9 @@ struct Fixtures {
     role: String,
     /// A claim whose challenge the walk's DNS server publishes.
     domain: String,
+    subscription: String,
+    invoice: String,
+    payment: String,
 }
 
 #[tokio::test]
@@ -584,6 +788,21 @@ async fn every_account_endpoint_needs_its_permission() {
         json!({"domain": "target.example"}),
     )
     .await;
+    let subscription = post(
+        format!("/v1/accounts/{a}/subscriptions"),
+        json!({"plan": "target"}),
+    )
+    .await;
+    let invoice = post(
+        format!("/v1/accounts/{a}/invoices"),
+        json!({"currency": "eur", "subscription_id": subscription["id"]}),
+    )
+    .await;
+    let payment = post(
+        format!("/v1/accounts/{a}/payments"),
+        json!({"amount": 1, "currency": "eur", "invoice_id": invoice["id"]}),
+    )
+    .await;
     dns.publish(
         "_tessera-challenge.target.example",
         &[domain["verification"]["value"].as_str().unwrap()],
@@ -595,6 +814,9 @@ async fn every_account_endpoint_needs_its_permission() {
         viewer: acme.viewer.id.clone(),
         role: target_role.to_owned(),
         domain: domain["id"].as_str().unwrap().to_owned(),
+        subscription: subscription["id"].as_str().unwrap().to_owned(),
+        invoice: invoice["id"].as_str().unwrap().to_owned(),
+        payment: payment["id"].as_str().unwrap().to_owned(),
     };
     let send = |method: &Method, path: &str, body: &Option<Value>, token: &str| {
         let mut request = app.api(method.clone(), path, token);

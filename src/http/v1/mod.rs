@@ -7,6 +7,7 @@ pub mod admin;
 mod api_keys;
 mod audit_logs;
 mod auth;
+mod billing;
 pub mod body;
 pub mod caller;
 pub mod clients;
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(webhooks::routes())
         .merge(domains::routes())
+        .merge(billing::routes())
         // Last, so that it covers every route above; axum still sends `Allow`.
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -83,6 +85,7 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
         audit_logs::Api::openapi(),
         webhooks::Api::openapi(),
         domains::Api::openapi(),
+        billing::Api::openapi(),
         admin::Api::openapi(),
     ]
 }
