@@ -13,7 +13,7 @@ use utoipa::openapi::{RefOr, SchemaFormat};
 
 use crate::audit::Action;
 use crate::clock::Timestamp;
-use crate::ids::{AccountId, InvoiceId, PaymentId, SubscriptionId};
+use crate::ids::{AccountId, InvoiceId, PaymentId, Prefixed, SubscriptionId};
 use crate::text;
 use crate::validation::FieldError;
 
@@ -27,14 +27,20 @@ pub trait Resource:
 {
     /// `subscription`: the audit target's type, and what "not found" names.
     const NAME: &'static str;
+    /// The kind of id (`sub_…`).
+    type Id: Prefixed;
     const CREATED: Action;
     const DELETED: Action;
 
-    /// A new id of this kind (`sub_…`).
-    fn new_id() -> String;
+    /// A new id of this kind.
+    fn new_id() -> String {
+        Self::Id::generate().into()
+    }
 
     /// `text` in canonical form if it is an id of this kind.
-    fn parse_id(text: &str) -> Option<String>;
+    fn parse_id(text: &str) -> Option<String> {
+        Self::Id::parse(text).map(Into::into)
+    }
 
     /// Rules across fields, once each field is valid on its own.
     fn check(&self) -> Vec<FieldError>;
@@ -181,7 +187,7 @@ impl<const MAX: usize> utoipa::ToSchema for Text<MAX> {
 
 /// An amount in the currency's minor units (cents): a whole number, 0 or more.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+#[serde(try_from = "i64")]
 pub struct Amount(pub i64);
 
 impl TryFrom<i64> for Amount {
@@ -193,12 +199,6 @@ impl TryFrom<i64> for Amount {
         } else {
             Err("must be a whole number of minor units, 0 or more")
         }
-    }
-}
-
-impl From<Amount> for i64 {
-    fn from(amount: Amount) -> i64 {
-        amount.0
     }
 }
 
@@ -257,10 +257,7 @@ impl utoipa::ToSchema for Currency {}
 /// Free key-value pairs for the application, as Stripe bounds them: at most 50 keys of 1 to
 /// 40 characters, string values of at most 500.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    try_from = "BTreeMap<String, String>",
-    into = "BTreeMap<String, String>"
-)]
+#[serde(try_from = "BTreeMap<String, String>")]
 pub struct Metadata(pub BTreeMap<String, String>);
 
 const MAX_METADATA_KEYS: usize = 50;
@@ -287,12 +284,6 @@ impl TryFrom<BTreeMap<String, String>> for Metadata {
             }
         }
         Ok(Metadata(pairs))
-    }
-}
-
-impl From<Metadata> for BTreeMap<String, String> {
-    fn from(metadata: Metadata) -> BTreeMap<String, String> {
-        metadata.0
     }
 }
 
@@ -346,16 +337,9 @@ pub struct Subscription {
 
 impl Resource for Subscription {
     const NAME: &'static str = "subscription";
+    type Id = SubscriptionId;
     const CREATED: Action = Action::SubscriptionCreated;
     const DELETED: Action = Action::SubscriptionDeleted;
-
-    fn new_id() -> String {
-        SubscriptionId::generate().into()
-    }
-
-    fn parse_id(text: &str) -> Option<String> {
-        SubscriptionId::parse(text).map(String::from)
-    }
 
     fn check(&self) -> Vec<FieldError> {
         ordered(
@@ -406,16 +390,9 @@ pub struct Invoice {
 
 impl Resource for Invoice {
     const NAME: &'static str = "invoice";
+    type Id = InvoiceId;
     const CREATED: Action = Action::InvoiceCreated;
     const DELETED: Action = Action::InvoiceDeleted;
-
-    fn new_id() -> String {
-        InvoiceId::generate().into()
-    }
-
-    fn parse_id(text: &str) -> Option<String> {
-        InvoiceId::parse(text).map(String::from)
-    }
 
     fn check(&self) -> Vec<FieldError> {
         ordered(self.period_start, self.period_end, "period_end")
@@ -454,16 +431,9 @@ pub struct Payment {
 
 impl Resource for Payment {
     const NAME: &'static str = "payment";
+    type Id = PaymentId;
     const CREATED: Action = Action::PaymentCreated;
     const DELETED: Action = Action::PaymentDeleted;
-
-    fn new_id() -> String {
-        PaymentId::generate().into()
-    }
-
-    fn parse_id(text: &str) -> Option<String> {
-        PaymentId::parse(text).map(String::from)
-    }
 
     fn check(&self) -> Vec<FieldError> {
         Vec::new()

@@ -62,7 +62,24 @@ macro_rules! prefixed_id {
                 id.0
             }
         }
+
+        impl Prefixed for $name {
+            fn generate() -> Self {
+                $name::generate()
+            }
+
+            fn parse(text: &str) -> Option<Self> {
+                $name::parse(text)
+            }
+        }
     };
+}
+
+/// Every kind of id, for code generic over the kind (billing records).
+pub trait Prefixed: Sized + Into<String> {
+    fn generate() -> Self;
+
+    fn parse(text: &str) -> Option<Self>;
 }
 
 /// A new ULID, strictly greater than every other this process made: ids created one after

@@ -67,8 +67,7 @@ pub async fn create<F: Table>(
     account_id: &AccountId,
     fields: F,
 ) -> Result<Billed<F>, Error> {
-    let mut change = locked(store, account_id).await?;
-    caller::authorize_in(&mut change, caller, account_id, Permission::BillingWrite).await?;
+    let mut change = writing(store, caller, account_id).await?;
     check(&mut change, account_id, &fields).await?;
     let now = Timestamp(clock::now());
     let record = Billed {
@@ -95,8 +94,7 @@ pub async fn update<F: Table + Patchable>(
     id: &str,
     merge: impl FnOnce(&F) -> Result<F, Error>,
 ) -> Result<Billed<F>, Error> {
-    let mut change = locked(store, account_id).await?;
-    caller::authorize_in(&mut change, caller, account_id, Permission::BillingWrite).await?;
+    let mut change = writing(store, caller, account_id).await?;
     let current = find::<F>(&mut change, account_id, id).await?;
     let fields = merge(&current.fields)?;
     if fields == current.fields {
@@ -124,8 +122,7 @@ pub async fn delete<F: Table>(
     account_id: &AccountId,
     id: &str,
 ) -> Result<(), Error> {
-    let mut change = locked(store, account_id).await?;
-    caller::authorize_in(&mut change, caller, account_id, Permission::BillingWrite).await?;
+    let mut change = writing(store, caller, account_id).await?;
     let record = find::<F>(&mut change, account_id, id).await?;
     table::delete::<F>(&mut *change, account_id, &record.id).await?;
     let details = fields_json(&record.fields);
@@ -161,8 +158,7 @@ pub async fn delete_matching<F: Table>(
     account_id: &AccountId,
     request: &DeleteQuery,
 ) -> Result<Deletion, Error> {
-    let mut change = locked(store, account_id).await?;
-    caller::authorize_in(&mut change, caller, account_id, Permission::BillingWrite).await?;
+    let mut change = writing(store, caller, account_id).await?;
     if !(1..=MAX_DELETE).contains(&request.limit) {
         return Err(Error::invalid(
             "limit",
@@ -222,6 +218,17 @@ async fn record_all(
     }
     recorded.commit().await?;
     Ok(())
+}
+
+/// A change holding the account's lock, for a caller with `billing:write` there.
+async fn writing<'s>(
+    store: &'s Store,
+    caller: &Caller,
+    account_id: &AccountId,
+) -> Result<Change<'s>, Error> {
+    let mut change = locked(store, account_id).await?;
+    caller::authorize_in(&mut change, caller, account_id, Permission::BillingWrite).await?;
+    Ok(change)
 }
 
 /// A search of the kind's fields; `field` names the request's member in errors.

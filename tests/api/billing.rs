@@ -50,12 +50,24 @@ async fn expect(
 }
 
 /// Creates a record of `kind` (`subscriptions`, `invoices`, `payments`) as `by` (201).
-async fn create(app: &TestApp, by: &TestUser, account: &str, kind: &str, body: Value) -> Value {
+pub(crate) async fn create(
+    app: &TestApp,
+    by: &TestUser,
+    account: &str,
+    kind: &str,
+    body: Value,
+) -> Value {
     expect(app, Method::POST, &path(account, kind), by, Some(body), 201).await
 }
 
 /// The ids a list answers for `?q=`.
-async fn search(app: &TestApp, by: &TestUser, account: &str, kind: &str, q: &str) -> Vec<String> {
+pub(crate) async fn search(
+    app: &TestApp,
+    by: &TestUser,
+    account: &str,
+    kind: &str,
+    q: &str,
+) -> Vec<String> {
     let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
     let page = expect(
         app,
@@ -74,7 +86,7 @@ async fn search(app: &TestApp, by: &TestUser, account: &str, kind: &str, q: &str
         .collect()
 }
 
-fn id(record: &Value) -> String {
+pub(crate) fn id(record: &Value) -> String {
     record["id"].as_str().unwrap().to_owned()
 }
 
@@ -514,67 +526,75 @@ async fn lists_are_searched_with_the_admin_search_language() {
     let app = TestApp::spawn().await;
     let team = app.team("q").await;
     let (a, owner) = (&team.account, &team.owner);
-    let invoice = |status: &str, currency: &str, customer: &str, external: &str| {
-        json!({"status": status, "currency": currency, "external_customer_id": customer,
-               "external_id": external, "amount_due": 100})
-    };
-    let paid_eur = id(&create(
-        &app,
-        owner,
-        a,
-        "invoices",
-        invoice("paid", "eur", "cus_alpha", "in_1"),
-    )
-    .await);
-    let open_eur = id(&create(
-        &app,
-        owner,
-        a,
-        "invoices",
-        invoice("open", "eur", "cus_beta", "in_2"),
-    )
-    .await);
-    let paid_usd = id(&create(
-        &app,
-        owner,
-        a,
-        "invoices",
-        invoice("paid", "usd", "cus_alpha", "in_3"),
-    )
-    .await);
-    assert_eq!(
-        search(&app, owner, a, "invoices", "status:paid").await,
-        [paid_usd.clone(), paid_eur.clone()]
-    );
-    assert_eq!(
-        search(&app, owner, a, "invoices", "status:paid currency:EUR").await,
-        [paid_eur.as_str()]
-    );
-    assert_eq!(
-        search(
-            &app,
-            owner,
-            a,
+    let mut ids = Vec::new();
+    for (kind, body) in [
+        (
             "invoices",
-            "external_customer_id:cus_b* OR currency:usd"
-        )
-        .await,
-        [paid_usd.clone(), open_eur.clone()]
-    );
-    assert_eq!(
-        search(&app, owner, a, "invoices", "NOT status:paid").await,
-        [open_eur.as_str()]
-    );
-    assert_eq!(
-        search(&app, owner, a, "invoices", "in_2").await,
-        [open_eur.as_str()]
-    );
-    assert_eq!(search(&app, owner, a, "invoices", "").await.len(), 3);
-    // A page of a search, then the next one.
+            json!({"status": "paid", "currency": "eur", "external_customer_id": "cus_alpha", "external_id": "in_1"}),
+        ),
+        (
+            "invoices",
+            json!({"status": "open", "currency": "eur", "external_customer_id": "cus_beta", "external_id": "in_2"}),
+        ),
+        (
+            "invoices",
+            json!({"status": "paid", "currency": "usd", "external_customer_id": "cus_alpha", "external_id": "in_3"}),
+        ),
+        (
+            "subscriptions",
+            json!({"plan": "enterprise", "external_id": "s_1"}),
+        ),
+        (
+            "subscriptions",
+            json!({"plan": "starter", "status": "past_due"}),
+        ),
+        (
+            "payments",
+            json!({"amount": 5, "currency": "eur", "payment_method": "card"}),
+        ),
+        (
+            "payments",
+            json!({"amount": 5, "currency": "eur", "payment_method": "sepa_debit"}),
+        ),
+    ] {
+        ids.push(id(&create(&app, owner, a, kind, body).await));
+    }
+    let [paid_eur, open_eur, paid_usd, _, starter, card, _] = &ids[..] else {
+        unreachable!()
+    };
+    for (kind, q, expected) in [
+        ("invoices", "status:paid", vec![paid_usd, paid_eur]),
+        ("invoices", "status:paid currency:EUR", vec![paid_eur]),
+        (
+            "invoices",
+            "external_customer_id:cus_b* OR currency:usd",
+            vec![paid_usd, open_eur],
+        ),
+        ("invoices", "NOT status:paid", vec![open_eur]),
+        ("invoices", "in_2", vec![open_eur]),
+        ("invoices", "", vec![paid_usd, open_eur, paid_eur]),
+        (
+            "subscriptions",
+            "plan:start* status:past_due",
+            vec![starter],
+        ),
+        ("payments", "payment_method:card", vec![card]),
+    ] {
+        assert_eq!(
+            &search(&app, owner, a, kind, q)
+                .await
+                .iter()
+                .collect::<Vec<_>>(),
+            &expected,
+            "{kind} {q}"
+        );
+    }
+    // A page of a search, then the next one; the cursor is the search's only.
+    let invoices = path(a, "invoices");
     let first = expect(
         &app,
         Method::GET,
-        &format!("{}?q=cus_alpha&limit=1", path(a, "invoices")),
+        &format!("{invoices}?q=cus_alpha&limit=1"),
         owner,
         None,
         200,
@@ -585,10 +605,7 @@ async fn lists_are_searched_with_the_admin_search_language() {
     let second = expect(
         &app,
         Method::GET,
-        &format!(
-            "{}?q=cus_alpha&limit=1&cursor={cursor}",
-            path(a, "invoices")
-        ),
+        &format!("{invoices}?q=cus_alpha&limit=1&cursor={cursor}"),
         owner,
         None,
         200,
@@ -596,54 +613,15 @@ async fn lists_are_searched_with_the_admin_search_language() {
     .await;
     assert_eq!(second["data"][0]["id"], paid_eur.as_str());
     assert_eq!(second["next_cursor"], Value::Null);
-
-    create(
+    let elsewhere = send(
         &app,
+        Method::GET,
+        &format!("{invoices}?q=eur&cursor={cursor}"),
         owner,
-        a,
-        "subscriptions",
-        json!({"plan": "enterprise", "external_id": "s_1"}),
+        None,
     )
     .await;
-    let starter = id(&create(
-        &app,
-        owner,
-        a,
-        "subscriptions",
-        json!({"plan": "starter", "status": "past_due"}),
-    )
-    .await);
-    assert_eq!(
-        search(
-            &app,
-            owner,
-            a,
-            "subscriptions",
-            "plan:start* status:past_due"
-        )
-        .await,
-        [starter]
-    );
-    let card = id(&create(
-        &app,
-        owner,
-        a,
-        "payments",
-        json!({"amount": 5, "currency": "eur", "payment_method": "card"}),
-    )
-    .await);
-    create(
-        &app,
-        owner,
-        a,
-        "payments",
-        json!({"amount": 5, "currency": "eur", "payment_method": "sepa_debit"}),
-    )
-    .await;
-    assert_eq!(
-        search(&app, owner, a, "payments", "payment_method:card").await,
-        [card]
-    );
+    expect_problem(elsewhere, 400, "validation_failed").await;
 
     // Malformed or naming a field the list does not have: 400 naming the position.
     for (kind, q, position) in [

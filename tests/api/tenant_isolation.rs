@@ -4,6 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::billing::{create, id, search};
 use crate::domains::DnsServer;
 use crate::helpers::TestApp;
 
@@ -45,34 +46,12 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
         .await
         .unwrap();
     let domain = domain["id"].as_str().unwrap();
-    let app = &app;
-    let billing = |rest: &'static str, body: Value| {
-        let path = format!("/v1/accounts/{a}/{rest}");
-        let token = acme.owner.token.clone();
-        async move {
-            let record: Value = app
-                .api(Method::POST, &path, &token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            record["id"].as_str().unwrap().to_owned()
-        }
-    };
-    let sub = billing("subscriptions", json!({"plan": "pro"})).await;
-    let invc = billing(
-        "invoices",
-        json!({"currency": "eur", "subscription_id": sub}),
-    )
-    .await;
-    let pay = billing(
-        "payments",
-        json!({"amount": 1, "currency": "eur", "invoice_id": invc}),
-    )
-    .await;
+    let owner = &acme.owner;
+    let sub = id(&create(&app, owner, a, "subscriptions", json!({"plan": "pro"})).await);
+    let invoice = json!({"currency": "eur", "subscription_id": sub});
+    let invc = id(&create(&app, owner, a, "invoices", invoice).await);
+    let payment = json!({"amount": 1, "currency": "eur", "invoice_id": invc});
+    let pay = id(&create(&app, owner, a, "payments", payment).await);
     let member = &acme.member.id;
     let patch = json!({"name": "Pwned"});
     let endpoints: Vec<(Method, String, Option<Value>)> = vec![
@@ -297,19 +276,8 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
     );
     // The three billing records, as they were made.
     for rest in ["subscriptions", "invoices", "payments"] {
-        let list: Value = app
-            .api(
-                Method::GET,
-                &format!("/v1/accounts/{a}/{rest}"),
-                &acme.owner.token,
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(list["data"].as_array().unwrap().len(), 1, "{rest}");
+        let ids = search(&app, &acme.owner, a, rest, "").await;
+        assert_eq!(ids.len(), 1, "{rest}");
     }
     let billing_events = app
         .audit_actions(a)

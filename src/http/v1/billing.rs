@@ -15,7 +15,7 @@ use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::{ApiJson, MergePatch, failed_field};
 use crate::http::v1::caller;
-use crate::http::v1::page::{Page, PageRequest, page};
+use crate::http::v1::page::{Page, PageRequest, page, query_param};
 use crate::manage::Error;
 use crate::manage::billing::{self as records, DEFAULT_DELETE, DeleteQuery, Deletion};
 use crate::manage::caller::Caller;
@@ -60,11 +60,13 @@ async fn list<F: Table>(
     uri: &Uri,
 ) -> Result<Json<Page<Billed<F>>>, HttpError> {
     let account_id = caller::account_id(acc)?;
-    let after = request.position(state, F::TABLE);
-    let query = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-        .find(|(key, _)| key == "q")
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_default();
+    let query = query_param(uri, "q").unwrap_or_default();
+    // A cursor belongs to one search: under another it is a cursor of another list.
+    let list = match query.trim() {
+        "" => F::TABLE.to_owned(),
+        query => format!("{}?q={query}", F::TABLE),
+    };
+    let after = request.position(state, &list);
     let rows = records::list::<F, HttpError>(
         &state.store,
         caller,
@@ -76,7 +78,7 @@ async fn list<F: Table>(
     .await?;
     Ok(page(
         state,
-        F::TABLE,
+        &list,
         request,
         rows,
         records::position,
@@ -198,96 +200,166 @@ async fn delete_matching<F: Table>(
     ))
 }
 
-/// List an account's subscriptions.
-#[utoipa::path(
-    get,
-    path = "/v1/accounts/{acc}/subscriptions",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), openapi::BillingSearchParams),
-    responses(
-        (status = 200, description = "The matching subscriptions, newest first", body = Page<Billed<Subscription>>),
-        openapi::QueryErrors,
-        openapi::NotFound
-    )
-)]
-async fn list_subscriptions(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(acc): Path<String>,
-    request: PageRequest,
-    uri: Uri,
-) -> Result<Json<Page<Billed<Subscription>>>, HttpError> {
-    list(&state, &caller, &acc, &request, &uri).await
+/// The handlers of one kind of record (list, create, show, and the update and
+/// delete-by-query the kind has), each with its OpenAPI description. Fragments are `tt`, so
+/// the attribute macros see plain literals.
+macro_rules! handlers {
+    (
+        $kind:ident at $collection:tt and $item:tt, id $id:tt;
+        list $list:ident $list_doc:tt;
+        create $create:ident $create_doc:tt;
+        show $show:ident $show_doc:tt;
+        $(update $update:ident $update_doc:tt;)?
+        $(delete $delete:ident at $delete_path:tt $delete_doc:tt;)?
+    ) => {
+        #[doc = $list_doc]
+        #[utoipa::path(
+            get,
+            path = $collection,
+            tag = "billing",
+            params(("acc" = String, Path, description = "Account id (acc_...)"), openapi::BillingSearchParams),
+            responses(
+                (status = 200, description = "The matching records, newest first", body = Page<Billed<$kind>>),
+                openapi::QueryErrors,
+                openapi::NotFound
+            )
+        )]
+        async fn $list(
+            State(state): State<AppState>,
+            caller: Caller,
+            Path(acc): Path<String>,
+            request: PageRequest,
+            uri: Uri,
+        ) -> Result<Json<Page<Billed<$kind>>>, HttpError> {
+            list(&state, &caller, &acc, &request, &uri).await
+        }
+
+        #[doc = $create_doc]
+        #[utoipa::path(
+            post,
+            path = $collection,
+            tag = "billing",
+            params(("acc" = String, Path, description = "Account id (acc_...)")),
+            request_body(content = $kind, content_type = "application/json"),
+            responses(
+                (status = 201, description = "The new record", body = Billed<$kind>),
+                openapi::BodyErrors,
+                openapi::NotFound
+            )
+        )]
+        async fn $create(
+            State(state): State<AppState>,
+            caller: Caller,
+            Path(acc): Path<String>,
+            ApiJson(fields): ApiJson<$kind>,
+        ) -> Result<Response, HttpError> {
+            create(&state, &caller, &acc, fields).await
+        }
+
+        #[doc = $show_doc]
+        #[utoipa::path(
+            get,
+            path = $item,
+            tag = "billing",
+            params(("acc" = String, Path, description = "Account id (acc_...)"), ("id" = String, Path, description = $id)),
+            responses(
+                (status = 200, description = "The record", body = Billed<$kind>),
+                openapi::AuthErrors,
+                openapi::NotFound
+            )
+        )]
+        async fn $show(
+            State(state): State<AppState>,
+            caller: Caller,
+            Path(path): Path<(String, String)>,
+        ) -> Result<Json<Billed<$kind>>, HttpError> {
+            show(&state, &caller, &path).await
+        }
+
+        $(
+            #[doc = $update_doc]
+            #[utoipa::path(
+                patch,
+                path = $item,
+                tag = "billing",
+                params(("acc" = String, Path, description = "Account id (acc_...)"), ("id" = String, Path, description = $id)),
+                request_body(
+                    description = "JSON Merge Patch (RFC 7396) of the record's fields",
+                    content(
+                        (serde_json::Value = "application/merge-patch+json"),
+                        (serde_json::Value = "application/json")
+                    )
+                ),
+                responses(
+                    (status = 200, description = "The changed record", body = Billed<$kind>),
+                    openapi::BodyErrors,
+                    openapi::NotFound
+                )
+            )]
+            async fn $update(
+                State(state): State<AppState>,
+                caller: Caller,
+                Path(path): Path<(String, String)>,
+                MergePatch(patch): MergePatch,
+            ) -> Result<Json<Billed<$kind>>, HttpError> {
+                update(&state, &caller, &path, patch).await
+            }
+        )?
+
+        $(
+            #[doc = $delete_doc]
+            #[utoipa::path(
+                post,
+                path = $delete_path,
+                tag = "billing",
+                params(("acc" = String, Path, description = "Account id (acc_...)")),
+                request_body(content = DeleteBody, content_type = "application/json"),
+                responses(
+                    (status = 200, description = "What matched and what was deleted", body = Deletion),
+                    openapi::BodyErrors,
+                    openapi::NotFound
+                )
+            )]
+            async fn $delete(
+                State(state): State<AppState>,
+                caller: Caller,
+                Path(acc): Path<String>,
+                ApiJson(body): ApiJson<DeleteBody>,
+            ) -> Result<Json<Deletion>, HttpError> {
+                delete_matching::<$kind>(&state, &caller, &acc, body).await
+            }
+        )?
+    };
 }
 
-/// Record a subscription.
-#[utoipa::path(
-    post,
-    path = "/v1/accounts/{acc}/subscriptions",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)")),
-    request_body(content = Subscription, content_type = "application/json"),
-    responses(
-        (status = 201, description = "The subscription", body = Billed<Subscription>),
-        openapi::BodyErrors,
-        openapi::NotFound
-    )
-)]
-async fn create_subscription(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(acc): Path<String>,
-    ApiJson(fields): ApiJson<Subscription>,
-) -> Result<Response, HttpError> {
-    create(&state, &caller, &acc, fields).await
+handlers! {
+    Subscription at "/v1/accounts/{acc}/subscriptions" and "/v1/accounts/{acc}/subscriptions/{id}",
+        id "Subscription id (sub_...)";
+    list list_subscriptions "List an account's subscriptions.";
+    create create_subscription "Record a subscription.";
+    show show_subscription "Show a subscription.";
+    update update_subscription "Update a subscription (JSON merge patch).";
 }
 
-/// Show a subscription.
-#[utoipa::path(
-    get,
-    path = "/v1/accounts/{acc}/subscriptions/{id}",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), ("id" = String, Path, description = "Subscription id (sub_...)")),
-    responses(
-        (status = 200, description = "The subscription", body = Billed<Subscription>),
-        openapi::AuthErrors,
-        openapi::NotFound
-    )
-)]
-async fn show_subscription(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(path): Path<(String, String)>,
-) -> Result<Json<Billed<Subscription>>, HttpError> {
-    show(&state, &caller, &path).await
+handlers! {
+    Invoice at "/v1/accounts/{acc}/invoices" and "/v1/accounts/{acc}/invoices/{id}",
+        id "Invoice id (invc_...)";
+    list list_invoices "List an account's invoices.";
+    create create_invoice "Record an invoice.";
+    show show_invoice "Show an invoice.";
+    update update_invoice "Update an invoice (JSON merge patch).";
+    delete delete_invoices at "/v1/accounts/{acc}/invoices/delete"
+        "Delete the invoices a query matches.";
 }
 
-/// Update a subscription (JSON merge patch).
-#[utoipa::path(
-    patch,
-    path = "/v1/accounts/{acc}/subscriptions/{id}",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), ("id" = String, Path, description = "Subscription id (sub_...)")),
-    request_body(
-        description = "JSON Merge Patch (RFC 7396) of the subscription's fields",
-        content(
-            (serde_json::Value = "application/merge-patch+json"),
-            (serde_json::Value = "application/json")
-        )
-    ),
-    responses(
-        (status = 200, description = "The changed subscription", body = Billed<Subscription>),
-        openapi::BodyErrors,
-        openapi::NotFound
-    )
-)]
-async fn update_subscription(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(path): Path<(String, String)>,
-    MergePatch(patch): MergePatch,
-) -> Result<Json<Billed<Subscription>>, HttpError> {
-    update(&state, &caller, &path, patch).await
+handlers! {
+    Payment at "/v1/accounts/{acc}/payments" and "/v1/accounts/{acc}/payments/{id}",
+        id "Payment id (pay_...)";
+    list list_payments "List an account's payments.";
+    create create_payment "Record a payment.";
+    show show_payment "Show a payment.";
+    delete delete_payments at "/v1/accounts/{acc}/payments/delete"
+        "Delete the payments a query matches.";
 }
 
 /// Delete a subscription.
@@ -310,206 +382,6 @@ async fn delete_subscription(
     let account_id = caller::account_id(&acc)?;
     records::delete::<Subscription>(&state.store, &caller, &account_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// List an account's invoices.
-#[utoipa::path(
-    get,
-    path = "/v1/accounts/{acc}/invoices",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), openapi::BillingSearchParams),
-    responses(
-        (status = 200, description = "The matching invoices, newest first", body = Page<Billed<Invoice>>),
-        openapi::QueryErrors,
-        openapi::NotFound
-    )
-)]
-async fn list_invoices(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(acc): Path<String>,
-    request: PageRequest,
-    uri: Uri,
-) -> Result<Json<Page<Billed<Invoice>>>, HttpError> {
-    list(&state, &caller, &acc, &request, &uri).await
-}
-
-/// Record an invoice.
-#[utoipa::path(
-    post,
-    path = "/v1/accounts/{acc}/invoices",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)")),
-    request_body(content = Invoice, content_type = "application/json"),
-    responses(
-        (status = 201, description = "The invoice", body = Billed<Invoice>),
-        openapi::BodyErrors,
-        openapi::NotFound
-    )
-)]
-async fn create_invoice(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(acc): Path<String>,
-    ApiJson(fields): ApiJson<Invoice>,
-) -> Result<Response, HttpError> {
-    create(&state, &caller, &acc, fields).await
-}
-
-/// Show an invoice.
-#[utoipa::path(
-    get,
-    path = "/v1/accounts/{acc}/invoices/{id}",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), ("id" = String, Path, description = "Invoice id (invc_...)")),
-    responses(
-        (status = 200, description = "The invoice", body = Billed<Invoice>),
-        openapi::AuthErrors,
-        openapi::NotFound
-    )
-)]
-async fn show_invoice(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(path): Path<(String, String)>,
-) -> Result<Json<Billed<Invoice>>, HttpError> {
-    show(&state, &caller, &path).await
-}
-
-/// Update an invoice (JSON merge patch).
-#[utoipa::path(
-    patch,
-    path = "/v1/accounts/{acc}/invoices/{id}",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), ("id" = String, Path, description = "Invoice id (invc_...)")),
-    request_body(
-        description = "JSON Merge Patch (RFC 7396) of the invoice's fields",
-        content(
-            (serde_json::Value = "application/merge-patch+json"),
-            (serde_json::Value = "application/json")
-        )
-    ),
-    responses(
-        (status = 200, description = "The changed invoice", body = Billed<Invoice>),
-        openapi::BodyErrors,
-        openapi::NotFound
-    )
-)]
-async fn update_invoice(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(path): Path<(String, String)>,
-    MergePatch(patch): MergePatch,
-) -> Result<Json<Billed<Invoice>>, HttpError> {
-    update(&state, &caller, &path, patch).await
-}
-
-/// Delete the invoices a query matches.
-#[utoipa::path(
-    post,
-    path = "/v1/accounts/{acc}/invoices/delete",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)")),
-    request_body(content = DeleteBody, content_type = "application/json"),
-    responses(
-        (status = 200, description = "What matched and what was deleted", body = Deletion),
-        openapi::BodyErrors,
-        openapi::NotFound
-    )
-)]
-async fn delete_invoices(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(acc): Path<String>,
-    ApiJson(body): ApiJson<DeleteBody>,
-) -> Result<Json<Deletion>, HttpError> {
-    delete_matching::<Invoice>(&state, &caller, &acc, body).await
-}
-
-/// List an account's payments.
-#[utoipa::path(
-    get,
-    path = "/v1/accounts/{acc}/payments",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), openapi::BillingSearchParams),
-    responses(
-        (status = 200, description = "The matching payments, newest first", body = Page<Billed<Payment>>),
-        openapi::QueryErrors,
-        openapi::NotFound
-    )
-)]
-async fn list_payments(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(acc): Path<String>,
-    request: PageRequest,
-    uri: Uri,
-) -> Result<Json<Page<Billed<Payment>>>, HttpError> {
-    list(&state, &caller, &acc, &request, &uri).await
-}
-
-/// Record a payment.
-#[utoipa::path(
-    post,
-    path = "/v1/accounts/{acc}/payments",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)")),
-    request_body(content = Payment, content_type = "application/json"),
-    responses(
-        (status = 201, description = "The payment", body = Billed<Payment>),
-        openapi::BodyErrors,
-        openapi::NotFound
-    )
-)]
-async fn create_payment(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(acc): Path<String>,
-    ApiJson(fields): ApiJson<Payment>,
-) -> Result<Response, HttpError> {
-    create(&state, &caller, &acc, fields).await
-}
-
-/// Show a payment.
-#[utoipa::path(
-    get,
-    path = "/v1/accounts/{acc}/payments/{id}",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)"), ("id" = String, Path, description = "Payment id (pay_...)")),
-    responses(
-        (status = 200, description = "The payment", body = Billed<Payment>),
-        openapi::AuthErrors,
-        openapi::NotFound
-    )
-)]
-async fn show_payment(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(path): Path<(String, String)>,
-) -> Result<Json<Billed<Payment>>, HttpError> {
-    show(&state, &caller, &path).await
-}
-
-/// Delete the payments a query matches.
-#[utoipa::path(
-    post,
-    path = "/v1/accounts/{acc}/payments/delete",
-    tag = "billing",
-    params(("acc" = String, Path, description = "Account id (acc_...)")),
-    request_body(content = DeleteBody, content_type = "application/json"),
-    responses(
-        (status = 200, description = "What matched and what was deleted", body = Deletion),
-        openapi::BodyErrors,
-        openapi::NotFound
-    )
-)]
-async fn delete_payments(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(acc): Path<String>,
-    ApiJson(body): ApiJson<DeleteBody>,
-) -> Result<Json<Deletion>, HttpError> {
-    delete_matching::<Payment>(&state, &caller, &acc, body).await
 }
 
 /// The OpenAPI paths of this module.
