@@ -921,6 +921,33 @@ async fn reading_needs_billing_read_and_changing_billing_write() {
             response.status()
         );
     }
+    // A superadmin's user-level token acts as an owner would, and is audited as itself.
+    let root = crate::admin::superadmin(&app).await;
+    let created = create(
+        &app,
+        &root,
+        a,
+        "payments",
+        json!({"amount": 7, "currency": "chf"}),
+    )
+    .await;
+    expect(
+        &app,
+        Method::GET,
+        &path(a, &format!("payments/{}", id(&created))),
+        &root,
+        None,
+        200,
+    )
+    .await;
+    let actor: String = sqlx::query_scalar(
+        "select actor_id from audit_events where action = 'payment.created' and target_id = $1",
+    )
+    .bind(id(&created))
+    .fetch_one(app.state.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(actor, root.id);
     // An outsider learns nothing.
     expect_problem(
         send(
