@@ -68,6 +68,14 @@ actions! {
     SsoConnectionCreated = "sso_connection.created", access: false;
     SsoConnectionUpdated = "sso_connection.updated", access: false;
     SsoConnectionDeleted = "sso_connection.deleted", access: false;
+    SubscriptionCreated = "subscription.created", access: false;
+    SubscriptionUpdated = "subscription.updated", access: false;
+    SubscriptionDeleted = "subscription.deleted", access: false;
+    InvoiceCreated = "invoice.created", access: false;
+    InvoiceUpdated = "invoice.updated", access: false;
+    InvoiceDeleted = "invoice.deleted", access: false;
+    PaymentCreated = "payment.created", access: false;
+    PaymentDeleted = "payment.deleted", access: false;
     WebhookUpdated = "webhook.updated", access: false;
     WebhookDeleted = "webhook.deleted", access: false;
     WebhookSecretRotated = "webhook.secret_rotated", access: false;

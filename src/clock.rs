@@ -1,6 +1,6 @@
 //! Wall-clock time as unix seconds, and its RFC 3339 rendering on the wire.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -67,6 +67,16 @@ impl utoipa::ToSchema for Timestamp {}
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.rfc3339())
+    }
+}
+
+/// An RFC 3339 string in a request (any offset; fractions of a second are dropped).
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Timestamp::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom("must be an RFC 3339 time such as 2026-01-02T03:04:05Z")
+        })
     }
 }
 

@@ -62,7 +62,24 @@ macro_rules! prefixed_id {
                 id.0
             }
         }
+
+        impl Prefixed for $name {
+            fn generate() -> Self {
+                $name::generate()
+            }
+
+            fn parse(text: &str) -> Option<Self> {
+                $name::parse(text)
+            }
+        }
     };
+}
+
+/// Every kind of id, for code generic over the kind (billing records).
+pub trait Prefixed: Sized + Into<String> {
+    fn generate() -> Self;
+
+    fn parse(text: &str) -> Option<Self>;
 }
 
 /// A new ULID, strictly greater than every other this process made: ids created one after
@@ -121,6 +138,21 @@ prefixed_id!(
     /// One authorization an access-token family descends from (a refresh-token family).
     GrantId,
     "grt_"
+);
+prefixed_id!(
+    /// A subscription an account's billing records keep (API.md §13).
+    SubscriptionId,
+    "sub_"
+);
+prefixed_id!(
+    /// An invoice an account's billing records keep.
+    InvoiceId,
+    "invc_"
+);
+prefixed_id!(
+    /// A payment an account's billing records keep.
+    PaymentId,
+    "pay_"
 );
 
 #[cfg(test)]

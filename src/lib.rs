@@ -9,6 +9,7 @@ pub mod api_key;
 mod app;
 pub mod audit;
 pub mod authorization;
+pub mod billing;
 pub mod bootstrap;
 pub mod cli;
 pub mod client_ip;

@@ -89,12 +89,12 @@ pub const CATALOGUE: [(Permission, &str, &str); 16] = [
     (
         Permission::BillingRead,
         "billing:read",
-        "See billing details",
+        "See billing details and records (subscriptions, invoices, payments)",
     ),
     (
         Permission::BillingWrite,
         "billing:write",
-        "Change billing details",
+        "Change billing details and records",
     ),
     (
         Permission::FilesRead,

@@ -58,6 +58,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         (name = "webhooks", description = "An account's webhook endpoint"),
         (name = "domains", description = "An account's email domains, verified by DNS"),
         (name = "sso-connections", description = "An account's upstream OpenID Connect providers for its verified domains"),
+        (name = "billing", description = "An account's billing records: subscriptions, invoices, payments"),
         (name = "auth", description = "Account-scoped tokens"),
         (name = "admin", description = "The superadmin API"),
     )
@@ -185,6 +186,20 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// `?q=` of the billing lists, with the list's `limit` and `cursor`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "an OpenAPI description only")]
+pub struct BillingSearchParams {
+    /// `field:value` over `external_id`, `external_customer_id`, `status` and `plan`
+    /// (subscriptions), `currency` (invoices, payments), `payment_method` (payments); `*`
+    /// wildcards, "quoted phrases", bare words, `AND`/`OR`/`NOT`, parentheses.
+    q: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
     cursor: Option<String>,
 }
 

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod audit_logs;
+pub mod billing;
 pub mod caller;
 pub mod clients;
 pub mod domains;

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod audit_events;
 pub mod authorization_codes;
+pub mod billing;
 pub mod browser_sessions;
 pub mod cache;
 mod change;

@@ -17,6 +17,7 @@ mod api_keys;
 mod attacks;
 mod audit_logs;
 mod authorization_code;
+mod billing;
 mod bootstrap;
 mod browser;
 mod cli;

@@ -4,6 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::billing::{create, id, search};
 use crate::helpers::{DnsServer, TestApp};
 
 #[tokio::test]
@@ -65,6 +66,12 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
         .await
         .unwrap();
     let sso = sso["id"].as_str().unwrap();
+    let owner = &acme.owner;
+    let sub = id(&create(&app, owner, a, "subscriptions", json!({"plan": "pro"})).await);
+    let invoice = json!({"currency": "eur", "subscription_id": sub});
+    let invc = id(&create(&app, owner, a, "invoices", invoice).await);
+    let payment = json!({"amount": 1, "currency": "eur", "invoice_id": invc});
+    let pay = id(&create(&app, owner, a, "payments", payment).await);
     let member = &acme.member.id;
     let patch = json!({"name": "Pwned"});
     let endpoints: Vec<(Method, String, Option<Value>)> = vec![
@@ -159,6 +166,64 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
             Method::DELETE,
             format!("/v1/accounts/{a}/sso-connections/{sso}"),
             None,
+        ),
+        (Method::GET, format!("/v1/accounts/{a}/subscriptions"), None),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/subscriptions"),
+            Some(json!({"plan": "pwned"})),
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/subscriptions/{sub}"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/subscriptions/{sub}"),
+            Some(json!({"plan": "pwned"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/subscriptions/{sub}"),
+            None,
+        ),
+        (Method::GET, format!("/v1/accounts/{a}/invoices"), None),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/invoices"),
+            Some(json!({"currency": "eur"})),
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/invoices/{invc}"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/invoices/{invc}"),
+            Some(json!({"status": "void"})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/invoices/delete"),
+            Some(json!({"query": "status:draft"})),
+        ),
+        (Method::GET, format!("/v1/accounts/{a}/payments"), None),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/payments"),
+            Some(json!({"amount": 1, "currency": "eur"})),
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/payments/{pay}"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/payments/delete"),
+            Some(json!({"query": "status:pending"})),
         ),
     ];
     let globex_token: Value = app
@@ -258,6 +323,23 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
             .collect::<Vec<_>>(),
         ["sso_connection.created"]
     );
+    // The three billing records, as they were made.
+    for rest in ["subscriptions", "invoices", "payments"] {
+        let ids = search(&app, &acme.owner, a, rest, "").await;
+        assert_eq!(ids.len(), 1, "{rest}");
+    }
+    let billing_events = app
+        .audit_actions(a)
+        .await
+        .into_iter()
+        .filter(|x| {
+            ["subscription.", "invoice.", "payment."]
+                .iter()
+                .any(|kind| x.starts_with(kind))
+                && !x.ends_with(".created")
+        })
+        .collect::<Vec<_>>();
+    assert!(billing_events.is_empty(), "{billing_events:?}");
 }
 
 /// A body that creates an SSO connection for `domain`.
@@ -285,6 +367,9 @@ fn guarded_endpoints(
         role,
         domain,
         sso,
+        subscription,
+        invoice,
+        payment,
     } = fixtures;
     let members = format!("/v1/accounts/{a}/members");
     vec![
@@ -510,7 +595,91 @@ fn guarded_endpoints(
             Some(json!({"name": "Walked"})),
             "account:write",
         ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/subscriptions"),
+            None,
+            "billing:read",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/subscriptions/{subscription}"),
+            None,
+            "billing:read",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/subscriptions"),
+            Some(json!({"plan": "walk"})),
+            "billing:write",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/subscriptions/{subscription}"),
+            Some(json!({"quantity": 2})),
+            "billing:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/invoices"),
+            None,
+            "billing:read",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/invoices/{invoice}"),
+            None,
+            "billing:read",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/invoices"),
+            Some(json!({"currency": "eur"})),
+            "billing:write",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/invoices/{invoice}"),
+            Some(json!({"status": "open"})),
+            "billing:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/payments"),
+            None,
+            "billing:read",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/payments/{payment}"),
+            None,
+            "billing:read",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/payments"),
+            Some(json!({"amount": 1, "currency": "eur"})),
+            "billing:write",
+        ),
         // Destructive last: with the permission, they happen.
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/invoices/delete"),
+            Some(json!({"query": "status:draft"})),
+            "billing:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/payments/delete"),
+            Some(json!({"query": "status:pending"})),
+            "billing:write",
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/subscriptions/{subscription}"),
+            None,
+            "billing:write",
+        ),
         (
             Method::DELETE,
             format!("/v1/accounts/{a}/invites/{invitation}"),
@@ -579,6 +748,9 @@ struct Fixtures {
     domain: String,
     /// An SSO connection (on a domain of its own, verified).
     sso: String,
+    subscription: String,
+    invoice: String,
+    payment: String,
 }
 
 #[tokio::test]
@@ -678,6 +850,21 @@ async fn every_account_endpoint_needs_its_permission() {
         json!({"domain": "target.example"}),
     )
     .await;
+    let subscription = post(
+        format!("/v1/accounts/{a}/subscriptions"),
+        json!({"plan": "target"}),
+    )
+    .await;
+    let invoice = post(
+        format!("/v1/accounts/{a}/invoices"),
+        json!({"currency": "eur", "subscription_id": subscription["id"]}),
+    )
+    .await;
+    let payment = post(
+        format!("/v1/accounts/{a}/payments"),
+        json!({"amount": 1, "currency": "eur", "invoice_id": invoice["id"]}),
+    )
+    .await;
     dns.publish(
         "_tessera-challenge.target.example",
         &[domain["verification"]["value"].as_str().unwrap()],
@@ -699,6 +886,9 @@ async fn every_account_endpoint_needs_its_permission() {
         role: target_role.to_owned(),
         domain: domain["id"].as_str().unwrap().to_owned(),
         sso: sso["id"].as_str().unwrap().to_owned(),
+        subscription: subscription["id"].as_str().unwrap().to_owned(),
+        invoice: invoice["id"].as_str().unwrap().to_owned(),
+        payment: payment["id"].as_str().unwrap().to_owned(),
     };
     let send = |method: &Method, path: &str, body: &Option<Value>, token: &str| {
         let mut request = app.api(method.clone(), path, token);

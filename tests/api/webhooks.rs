@@ -28,7 +28,7 @@ use tessera::store::emails::{self, NewEmail};
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
-struct Received {
+pub(crate) struct Received {
     id: String,
     timestamp: String,
     signatures: Vec<String>,
@@ -36,7 +36,7 @@ struct Received {
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
     }
 
@@ -63,14 +63,14 @@ struct Inbox {
 }
 
 /// A webhook receiver on 127.0.0.1:0 that records every request.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     inbox: Inbox,
     _server: tokio::task::JoinHandle<()>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         Receiver::failing_first(0).await
     }
 
@@ -114,7 +114,7 @@ impl Receiver {
     }
 
     /// Waits until a request of event `kind` has arrived.
-    async fn wait_for_event(&self, kind: &str) -> Received {
+    pub(crate) async fn wait_for_event(&self, kind: &str) -> Received {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(found) = self
@@ -161,7 +161,7 @@ async fn receive(State(inbox): State<Inbox>, headers: HeaderMap, body: String) -
 
 /// A server whose webhooks may go to the loopback receivers of these tests: private
 /// addresses are refused by default.
-async fn spawn_allowing_loopback() -> TestApp {
+pub(crate) async fn spawn_allowing_loopback() -> TestApp {
     TestApp::spawn_with(|config| config.webhook_block_private = false).await
 }
 
@@ -183,7 +183,12 @@ async fn put_webhook(
 }
 
 /// Creates the account's webhook; returns its secret.
-async fn create_webhook(app: &TestApp, by: &TestUser, account: &str, body: Value) -> String {
+pub(crate) async fn create_webhook(
+    app: &TestApp,
+    by: &TestUser,
+    account: &str,
+    body: Value,
+) -> String {
     let response = put_webhook(app, by, account, body).await;
     assert_eq!(response.status(), 201);
     let created: Value = response.json().await.unwrap();

@@ -14,7 +14,7 @@ use crate::account::Account;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
-use crate::http::v1::page::{Page, PageRequest, page};
+use crate::http::v1::page::{Page, PageRequest, page, query_param};
 use crate::ids::AccountId;
 use crate::manage::accounts::{self, NewOwner, OwnedAccount};
 use crate::manage::caller::Caller;
@@ -238,11 +238,7 @@ async fn create_account(
 
 /// The `?q=` of a search, parsed and translated; placeholders start after the page's three.
 fn search_condition(uri: &Uri, schema: &Schema) -> Result<Option<search::Condition>, HttpError> {
-    let query = uri.query().unwrap_or_default();
-    let q = url::form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == "q")
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_default();
+    let q = query_param(uri, "q").unwrap_or_default();
     let expr = search::parse(&q, schema)
         .map_err(|error| HttpError::invalid_field("q", error.to_string()))?;
     Ok(expr.map(|expr| search::to_sql(&expr, schema, 4)))

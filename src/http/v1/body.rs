@@ -120,21 +120,26 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, HttpError> {
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.inner();
-        if !inner.is_data() {
-            return not_json(inner);
+        if !error.inner().is_data() {
+            return not_json(error.inner());
         }
-        let message = inner.to_string();
-        let field = if path == "." {
-            named_field(&message).unwrap_or_else(|| "body".to_owned())
-        } else {
-            path
-        };
-        HttpError::invalid_field(field, in_our_words(&message))
+        let (field, message) = failed_field(&error);
+        HttpError::invalid_field(field, message)
     })?;
     deserializer.end().map_err(|error| not_json(&error))?;
     Ok(value)
+}
+
+/// The field a value failed to read at (`body` for the whole) and why, in our words.
+pub fn failed_field(error: &serde_path_to_error::Error<serde_json::Error>) -> (String, String) {
+    let path = error.path().to_string();
+    let message = error.inner().to_string();
+    let field = if path == "." {
+        named_field(&message).unwrap_or_else(|| "body".to_owned())
+    } else {
+        path
+    };
+    (field, in_our_words(&message))
 }
 
 fn not_json(error: &serde_json::Error) -> HttpError {

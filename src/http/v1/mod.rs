@@ -7,6 +7,7 @@ pub mod admin;
 mod api_keys;
 mod audit_logs;
 mod auth;
+mod billing;
 pub mod body;
 pub mod caller;
 pub mod clients;
@@ -46,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .merge(webhooks::routes())
         .merge(domains::routes())
         .merge(sso_connections::routes())
+        .merge(billing::routes())
         // Last, so that it covers every route above; axum still sends `Allow`.
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -89,6 +91,7 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
         webhooks::Api::openapi(),
         domains::Api::openapi(),
         sso_connections::Api::openapi(),
+        billing::Api::openapi(),
         admin::Api::openapi(),
     ]
 }

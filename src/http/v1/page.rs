@@ -49,6 +49,13 @@ impl PageRequest {
     }
 }
 
+/// The value of `key` in the request's query string, if it is there.
+pub fn query_param(uri: &axum::http::Uri, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value.into_owned())
+}
+
 fn context(list: &str) -> String {
     format!("cursor:{list}")
 }
