@@ -8,6 +8,7 @@
     reason = "a test fails by panicking"
 )]
 mod access_changes;
+mod account_moves;
 mod account_picker;
 mod account_switch;
 mod account_tokens;
