@@ -7,12 +7,18 @@ use serde_json::{Value, json};
 use tessera::clock;
 use tessera::tokens;
 
-use crate::account_tokens::account_token;
 use crate::helpers::{TestApp, TestUser};
-use crate::roles::bearer;
+use crate::roles::{Bearer, bearer, introspect, scoped_token};
 
 fn move_path(account: &str) -> String {
     format!("/v1/accounts/{account}/move")
+}
+
+/// Moves `account` under `parent` (null: a root) as the holder of `api` (200); the account.
+async fn move_to(api: Bearer<'_>, account: &str, parent: Value) -> Value {
+    let body = json!({"parent_id": parent});
+    api.expect(Method::POST, &move_path(account), body, 200)
+        .await
 }
 
 async fn root(app: &TestApp, owner: &TestUser, name: &str) -> String {
@@ -52,14 +58,7 @@ async fn a_moved_account_has_its_new_parent_in_three_logs() {
     let grandchild = child(&app, &ada, &moved, "Grandchild").await;
     let ada_api = bearer(&app, &ada.token);
 
-    let answer = ada_api
-        .expect(
-            Method::POST,
-            &move_path(&moved),
-            json!({"parent_id": new}),
-            200,
-        )
-        .await;
+    let answer = move_to(ada_api, &moved, json!(new)).await;
     assert_eq!(answer["id"], moved);
     assert_eq!(answer["parent_id"], new);
     assert_eq!(answer["name"], "Moved");
@@ -68,7 +67,7 @@ async fn a_moved_account_has_its_new_parent_in_three_logs() {
     let details = json!({"from": old, "to": new});
     for log in [&moved, &old, &new] {
         let events = moves(&app, &ada, log).await;
-        assert_eq!(events, [details.clone()], "log of {log}");
+        assert_eq!(events, std::slice::from_ref(&details), "log of {log}");
     }
     assert!(moves(&app, &ada, &grandchild).await.is_empty());
     let children = ada_api.read(&format!("/v1/accounts/{new}/children")).await;
@@ -77,26 +76,12 @@ async fn a_moved_account_has_its_new_parent_in_three_logs() {
     assert_eq!(children["data"], json!([]));
 
     // The same parent again: nothing happens, nothing is logged.
-    let again = ada_api
-        .expect(
-            Method::POST,
-            &move_path(&moved),
-            json!({"parent_id": new}),
-            200,
-        )
-        .await;
+    let again = move_to(ada_api, &moved, json!(new)).await;
     assert_eq!(again, answer);
     assert_eq!(moves(&app, &ada, &moved).await.len(), 1);
 
     // A root, by its owner.
-    let rooted = ada_api
-        .expect(
-            Method::POST,
-            &move_path(&moved),
-            json!({"parent_id": null}),
-            200,
-        )
-        .await;
+    let rooted = move_to(ada_api, &moved, Value::Null).await;
     assert_eq!(rooted["parent_id"], Value::Null);
     assert_eq!(
         moves(&app, &ada, &moved).await[0],
@@ -105,14 +90,7 @@ async fn a_moved_account_has_its_new_parent_in_three_logs() {
     assert_eq!(moves(&app, &ada, &new).await.len(), 2);
     assert_eq!(moves(&app, &ada, &old).await.len(), 1);
     // And back under a parent.
-    ada_api
-        .expect(
-            Method::POST,
-            &move_path(&moved),
-            json!({"parent_id": old}),
-            200,
-        )
-        .await;
+    move_to(ada_api, &moved, json!(old)).await;
     assert_eq!(
         moves(&app, &ada, &moved).await[0],
         json!({"from": null, "to": old})
@@ -147,14 +125,7 @@ async fn an_account_cannot_move_under_itself_or_its_descendants() {
     let shown = ada_api.read(&format!("/v1/accounts/{top}")).await;
     assert_eq!(shown["parent_id"], Value::Null);
     // Up the tree is fine.
-    let moved = ada_api
-        .expect(
-            Method::POST,
-            &move_path(&bottom),
-            json!({"parent_id": top}),
-            200,
-        )
-        .await;
+    let moved = move_to(ada_api, &bottom, json!(top)).await;
     assert_eq!(moved["parent_id"], top);
 }
 
@@ -235,9 +206,7 @@ async fn moving_needs_admin_on_the_account_and_the_new_parent_and_a_root_its_own
         assert_eq!(problem["errors"][0]["field"], "parent_id");
     }
     // Its owner (the creator) makes it a root.
-    let rooted = bearer(&app, &team.owner.token)
-        .expect(Method::POST, &path, json!({"parent_id": null}), 200)
-        .await;
+    let rooted = move_to(bearer(&app, &team.owner.token), &sub, Value::Null).await;
     assert_eq!(rooted["parent_id"], Value::Null);
 }
 
@@ -255,11 +224,7 @@ async fn tokens_follow_the_new_ancestry_at_once() {
     let shown = format!("/v1/accounts/{moved}");
 
     // Bob administers the child through the old parent, with an account token of it.
-    let body: Value = account_token(&app, &bob, json!({"account_id": moved}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = scoped_token(&app, &bob, &moved).await;
     let bob_scoped = body["access_token"].as_str().unwrap().to_owned();
     let claims = app.state.keys.verify_access_token(&bob_scoped).unwrap();
     bearer(&app, &bob_scoped).read(&shown).await;
@@ -267,14 +232,7 @@ async fn tokens_follow_the_new_ancestry_at_once() {
         .refused(Method::GET, &shown, json!(null), 404, "not_found")
         .await;
 
-    bearer(&app, &ada.token)
-        .expect(
-            Method::POST,
-            &move_path(&moved),
-            json!({"parent_id": new}),
-            200,
-        )
-        .await;
+    move_to(bearer(&app, &ada.token), &moved, json!(new)).await;
 
     assert!(
         !tokens::is_live(&app.state.store, &claims, clock::now())
@@ -287,29 +245,16 @@ async fn tokens_follow_the_new_ancestry_at_once() {
     bearer(&app, &bob.token)
         .refused(Method::GET, &shown, json!(null), 404, "not_found")
         .await;
-    let client = app.login_client().await;
-    let introspection: Value = app
-        .http
-        .post(app.url("/oauth2/introspect"))
-        .basic_auth(client.client_id.as_str(), Some(&client.secret))
-        .form(&[("token", bob_scoped.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(introspection["active"], false);
+    assert_eq!(introspect(&app, &bob_scoped).await["active"], false);
     // Carol administers it now, and may take an account token of it.
     assert_eq!(
         bearer(&app, &carol.token).read(&shown).await["parent_id"],
         new
     );
-    let response = account_token(&app, &carol, json!({"account_id": moved})).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    let carol_scoped = body["access_token"].as_str().unwrap();
-    bearer(&app, carol_scoped).read(&shown).await;
+    let body = scoped_token(&app, &carol, &moved).await;
+    bearer(&app, body["access_token"].as_str().unwrap())
+        .read(&shown)
+        .await;
 }
 
 #[tokio::test]

@@ -43,6 +43,7 @@ mod login;
 mod me;
 mod members;
 mod mfa;
+mod onboarding;
 mod operations;
 mod operator;
 mod outbox;

@@ -79,13 +79,7 @@ async fn create_account(
     caller: Caller,
     ApiJson(new): ApiJson<NewAccount>,
 ) -> Result<Response, HttpError> {
-    let parent_id = match new.parent_id.as_deref() {
-        Some(text) => Some(
-            AccountId::parse(text)
-                .ok_or_else(|| HttpError::invalid_field("parent_id", "not an account id"))?,
-        ),
-        None => None,
-    };
+    let parent_id = parent_id(new.parent_id.as_deref())?;
     let child = NewChild {
         name: new.name,
         labels: new.labels,
@@ -305,15 +299,18 @@ async fn move_account(
     ApiJson(body): ApiJson<Move>,
 ) -> Result<Json<Account>, HttpError> {
     let account_id = caller::account_id(&acc)?;
-    let parent_id = match body.parent_id.as_deref() {
-        Some(text) => Some(
-            AccountId::parse(text)
-                .ok_or_else(|| HttpError::invalid_field("parent_id", "not an account id"))?,
-        ),
-        None => None,
-    };
+    let parent_id = parent_id(body.parent_id.as_deref())?;
     let moved = accounts::move_to(&state.store, &caller, &account_id, parent_id).await?;
     Ok(Json(moved))
+}
+
+/// A request's `parent_id`, if it names one.
+fn parent_id(text: Option<&str>) -> Result<Option<AccountId>, HttpError> {
+    text.map(|text| {
+        AccountId::parse(text)
+            .ok_or_else(|| HttpError::invalid_field("parent_id", "not an account id"))
+    })
+    .transpose()
 }
 
 /// The OpenAPI paths of this module.
