@@ -44,6 +44,8 @@ actions! {
     AccountCreated = "account.created", access: true;
     AccountUpdated = "account.updated", access: true;
     AccountDeleted = "account.deleted", access: true;
+    // Inherited roles follow the new ancestry.
+    AccountMoved = "account.moved", access: true;
     MemberAdded = "member.added", access: true;
     MemberRoleChanged = "member.role_changed", access: true;
     MemberRemoved = "member.removed", access: true;

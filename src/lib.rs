@@ -31,6 +31,7 @@ pub mod manage;
 pub mod metrics;
 pub mod mfa;
 pub mod oauth;
+pub mod onboarding;
 pub mod passkey;
 pub mod password;
 pub mod permission;

@@ -391,6 +391,128 @@ pub async fn delete(
     Ok(())
 }
 
+/// Hangs an account under another parent, or makes it a root (`parent_id: None`): admin+
+/// (every permission of admin, as creating a child takes) on the account and on the new
+/// parent; a root needs the owner's standing (`account:delete`, as suspending does). Under
+/// itself or a descendant is a conflict (`cycle`); the same parent changes nothing. Recorded
+/// as `account.moved` in the account's, the old and the new parent's logs.
+pub async fn move_to(
+    store: &Store,
+    caller: &Caller,
+    account_id: &AccountId,
+    parent_id: Option<AccountId>,
+) -> Result<Account, Error> {
+    let (mut change, current) = lock_tree(store, account_id, parent_id.as_ref()).await?;
+    let standing = caller::related_in(&mut change, caller, account_id).await?;
+    require_admin(
+        &standing,
+        "moving an account needs every permission of admin on it",
+    )?;
+    match &parent_id {
+        Some(parent_id) => {
+            let standing =
+                caller::authorize_in(&mut change, caller, parent_id, Permission::AccountWrite)
+                    .await?;
+            require_admin(
+                &standing,
+                "moving an account needs every permission of admin on the new parent",
+            )?;
+        }
+        None if !standing.may(Permission::AccountDelete) => {
+            return Err(Error::forbidden(
+                "making an account a root needs the account:delete permission on it",
+            ));
+        }
+        None => {}
+    }
+    if current.parent_id == parent_id {
+        return Ok(current);
+    }
+    if let Some(parent_id) = &parent_id
+        && accounts::ancestry(&mut *change, parent_id)
+            .await?
+            .contains(account_id)
+    {
+        return Err(Error::Conflict {
+            code: "cycle",
+            message: "an account cannot move under itself or one of its descendants".to_owned(),
+        });
+    }
+    let now = clock::now();
+    accounts::set_parent(&mut *change, account_id, parent_id.as_ref(), now).await?;
+    let details = json!({"from": current.parent_id, "to": parent_id});
+    let logs = [
+        Some(account_id),
+        current.parent_id.as_ref(),
+        parent_id.as_ref(),
+    ];
+    let mut logs = logs.into_iter().flatten();
+    let event = |log| {
+        caller.event(
+            Some(log),
+            Action::AccountMoved,
+            "account",
+            account_id.as_str(),
+            details.clone(),
+        )
+    };
+    let first = logs.next().ok_or(Error::NotFound("account"))?;
+    let mut change = change.record(&event(first), now).await?;
+    for log in logs {
+        change.record(&event(log), now).await?;
+    }
+    change.commit().await?;
+    Ok(Account {
+        parent_id,
+        updated_at: Timestamp(now),
+        ..current
+    })
+}
+
+fn require_admin(standing: &access::Standing, refusal: &'static str) -> Result<(), Error> {
+    if standing.may(Permission::AccountWrite)
+        && access::may_grant(&standing.permissions, &Builtin::Admin.permissions())
+    {
+        Ok(())
+    } else {
+        Err(Error::forbidden(refusal))
+    }
+}
+
+/// A change holding the locks of the account, its parent and `new_parent` (those that
+/// exist), taken in id order so that two moves cannot deadlock, and the account as it is
+/// under them. A move elsewhere may change the parent between the first read and the locks:
+/// then it starts over.
+async fn lock_tree<'s>(
+    store: &'s Store,
+    account_id: &AccountId,
+    new_parent: Option<&AccountId>,
+) -> Result<(Change<'s>, Account), Error> {
+    let mut parent = accounts::find(store.pool(), account_id)
+        .await?
+        .ok_or(Error::NotFound("account"))?
+        .parent_id;
+    loop {
+        let mut ids: Vec<&AccountId> = [Some(account_id), parent.as_ref(), new_parent]
+            .into_iter()
+            .flatten()
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut change = store.change().await?;
+        for id in ids {
+            accounts::lock(&mut change, id).await?;
+        }
+        let current = accounts::find(&mut *change, account_id)
+            .await?
+            .ok_or(Error::NotFound("account"))?;
+        if current.parent_id == parent {
+            return Ok((change, current));
+        }
+        parent = current.parent_id;
+    }
+}
+
 /// An account's direct children, newest first, for anyone who may see it. `after` is read
 /// only once the caller may see the list.
 pub async fn children<E: From<Error>>(

@@ -14,6 +14,7 @@ pub mod identities;
 pub mod invites;
 pub mod keys;
 pub mod members;
+pub mod onboarding;
 pub mod passkeys;
 pub mod roles;
 pub mod sessions;

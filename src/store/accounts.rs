@@ -134,8 +134,9 @@ pub async fn lineage<'e>(
     id: &AccountId,
     user_id: Option<&UserId>,
 ) -> Result<Vec<Link>, sqlx::Error> {
-    // Parents cannot be changed after creation, so the chain has no cycles; the depth bound
-    // only guards against a hand-edited database. Role ids are unique along a lineage, so a
+    // A move checks under the tree's locks that the new parent is no descendant
+    // (`manage::accounts::move_to`), so the chain has no cycles; the depth bound only guards
+    // against a hand-edited database. Role ids are unique along a lineage, so a
     // custom role is the one of that id defined anywhere on the chain.
     type Row = (String, String, i64, Option<String>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
@@ -297,6 +298,23 @@ pub async fn update<'e>(
     .execute(db)
     .await
     .map(|_| ())
+}
+
+/// Hangs an account under another parent (`None`: makes it a root). The caller holds the
+/// locks of the account, its old and its new parent and has checked that no cycle comes of it.
+pub async fn set_parent<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &AccountId,
+    parent_id: Option<&AccountId>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update accounts set parent_id = $2, updated_at = $3 where id = $1")
+        .bind(id.as_str())
+        .bind(parent_id.map(AccountId::as_str))
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
 /// Deletes an account; the foreign keys' cascades take its descendants, memberships,

@@ -48,6 +48,9 @@ pub enum Unaudited {
     /// A second factor's pending enrolment (recorded as `user.mfa_enabled` once a code
     /// proves it) and the TOTP step a login accepted.
     Factors,
+    /// The first reading that finds an account's onboarding checklist complete dates it
+    /// (`completed_at`, set once); the steps' own changes are recorded as `account.updated`.
+    OnboardingCompleted,
     /// Signing keys made or retired (the key ring reloads; no token is affected). The
     /// operator's rotation is recorded apart, as `signing_key.rotated`.
     Keys,

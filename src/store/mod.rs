@@ -21,6 +21,7 @@ pub mod identities;
 pub mod invitations;
 pub mod liveness;
 pub mod memberships;
+pub mod onboarding;
 pub mod outbox;
 pub mod passkey_ceremonies;
 pub mod rate_limits;

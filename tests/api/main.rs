@@ -8,6 +8,7 @@
     reason = "a test fails by panicking"
 )]
 mod access_changes;
+mod account_moves;
 mod account_picker;
 mod account_switch;
 mod account_tokens;
@@ -43,6 +44,7 @@ mod login;
 mod me;
 mod members;
 mod mfa;
+mod onboarding;
 mod operations;
 mod operator;
 mod outbox;

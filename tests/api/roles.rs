@@ -124,7 +124,7 @@ async fn child_of(app: &TestApp, by: &TestUser, parent: &str) -> String {
 }
 
 /// RFC 7662 introspection by the login client (tokens are issued to it).
-async fn introspect(app: &TestApp, token: &str) -> Value {
+pub async fn introspect(app: &TestApp, token: &str) -> Value {
     let client = app.login_client().await;
     let response = app
         .http
@@ -138,7 +138,7 @@ async fn introspect(app: &TestApp, token: &str) -> Value {
 }
 
 /// `POST /v1/auth/account-token` for `account` (200).
-async fn scoped_token(app: &TestApp, user: &TestUser, account: &str) -> Value {
+pub async fn scoped_token(app: &TestApp, user: &TestUser, account: &str) -> Value {
     let response = account_token(app, user, json!({"account_id": account})).await;
     assert_eq!(response.status(), 200, "account token");
     response.json().await.unwrap()

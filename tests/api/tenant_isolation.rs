@@ -89,6 +89,22 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
             format!("/v1/accounts/{a}/children"),
             Some(json!({"name": "Child"})),
         ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/move"),
+            Some(json!({"parent_id": globex.account})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/move"),
+            Some(json!({"parent_id": null})),
+        ),
+        (Method::GET, format!("/v1/accounts/{a}/onboarding"), None),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/onboarding"),
+            Some(json!({"steps": {"first_run": true}})),
+        ),
         (Method::GET, format!("/v1/accounts/{a}/members"), None),
         (
             Method::POST,
@@ -283,6 +299,18 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
             .unwrap();
         assert_eq!(response.status(), 404);
     }
+    // Nor can another tenant hang its own account under this one.
+    let response = app
+        .api(
+            Method::POST,
+            &format!("/v1/accounts/{}/move", globex.account),
+            &globex.owner.token,
+        )
+        .json(&json!({"parent_id": a}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
     // Nothing changed.
     let shown: Value = app
         .api(
@@ -395,6 +423,24 @@ fn guarded_endpoints(
             Method::POST,
             format!("/v1/accounts/{a}/children"),
             Some(json!({"name": "Child"})),
+            "account:write",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/move"),
+            Some(json!({"parent_id": null})),
+            "account:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/onboarding"),
+            None,
+            "account:read",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{a}/onboarding"),
+            Some(json!({"steps": {"first_run": true}})),
             "account:write",
         ),
         (
@@ -911,12 +957,14 @@ async fn every_account_endpoint_needs_its_permission() {
         let problem: Value = response.json().await.unwrap();
         assert_eq!(problem["code"], "forbidden", "{method} {path}");
         // Its creator owns a child account: that takes every permission of admin as well;
-        // an SSO connection's default_role is a grant, which takes members:write as well.
+        // an SSO connection's default_role is a grant, which takes members:write as well;
+        // making an account a root takes its owner.
         let with = match (
             method,
             path.ends_with("/children"),
             path.ends_with("/sso-connections"),
         ) {
+            _ if path.ends_with("/move") => &acme.owner.token,
             (&Method::POST, true, _) | (&Method::POST, _, true) => &acme.admin.token,
             _ => with,
         };

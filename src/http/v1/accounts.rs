@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -24,7 +24,7 @@ use crate::store::Position;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/accounts", axum::routing::post(create_account))
+        .route("/v1/accounts", post(create_account))
         .route(
             "/v1/accounts/{acc}",
             get(show_account)
@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
             "/v1/accounts/{acc}/children",
             get(list_children).post(create_child),
         )
+        .route("/v1/accounts/{acc}/move", post(move_account))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -78,13 +79,7 @@ async fn create_account(
     caller: Caller,
     ApiJson(new): ApiJson<NewAccount>,
 ) -> Result<Response, HttpError> {
-    let parent_id = match new.parent_id.as_deref() {
-        Some(text) => Some(
-            AccountId::parse(text)
-                .ok_or_else(|| HttpError::invalid_field("parent_id", "not an account id"))?,
-        ),
-        None => None,
-    };
+    let parent_id = parent_id(new.parent_id.as_deref())?;
     let child = NewChild {
         name: new.name,
         labels: new.labels,
@@ -269,6 +264,55 @@ async fn list_children(
     ))
 }
 
+/// Where an account moves: `parent_id` is required, `null` for a root.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Move {
+    #[serde(deserialize_with = "present")]
+    #[schema(required = true, nullable = true)]
+    parent_id: Option<String>,
+}
+
+/// A field that must be present, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Option::deserialize(deserializer)
+}
+
+/// Move an account under another parent, or make it a root.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{acc}/move",
+    tag = "accounts",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    request_body(content = Move, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The account under its new parent", body = Account),
+        openapi::BodyErrors,
+        openapi::NotFound,
+        openapi::Conflict
+    )
+)]
+async fn move_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(acc): Path<String>,
+    ApiJson(body): ApiJson<Move>,
+) -> Result<Json<Account>, HttpError> {
+    let account_id = caller::account_id(&acc)?;
+    let parent_id = parent_id(body.parent_id.as_deref())?;
+    let moved = accounts::move_to(&state.store, &caller, &account_id, parent_id).await?;
+    Ok(Json(moved))
+}
+
+/// A request's `parent_id`, if it names one.
+fn parent_id(text: Option<&str>) -> Result<Option<AccountId>, HttpError> {
+    text.map(|text| {
+        AccountId::parse(text)
+            .ok_or_else(|| HttpError::invalid_field("parent_id", "not an account id"))
+    })
+    .transpose()
+}
+
 /// The OpenAPI paths of this module.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
@@ -277,6 +321,7 @@ async fn list_children(
     update_account,
     delete_account,
     list_children,
-    create_child
+    create_child,
+    move_account
 ))]
 pub struct Api;

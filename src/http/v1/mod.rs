@@ -17,6 +17,7 @@ mod identities;
 pub mod invites;
 mod me;
 mod members;
+mod onboarding;
 pub mod page;
 mod roles;
 mod sessions;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .merge(identities::routes())
         .merge(accounts::routes())
         .merge(members::routes())
+        .merge(onboarding::routes())
         .merge(roles::routes())
         .merge(invites::routes())
         .merge(clients::routes())
@@ -83,6 +85,7 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
         identities::Api::openapi(),
         accounts::Api::openapi(),
         members::Api::openapi(),
+        onboarding::Api::openapi(),
         roles::Api::openapi(),
         invites::Api::openapi(),
         clients::Api::openapi(),
