@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::account_profile::{AccountProfile, is_email, is_web_url};
 use crate::clock::Timestamp;
-use crate::email_address::EmailAddress;
 use crate::ids::AccountId;
 use crate::permission::Permission;
 use crate::role::RoleId;
@@ -16,7 +16,7 @@ const MAX_LABELS: usize = 64;
 const MAX_LABEL_KEY: usize = 64;
 const MAX_LABEL_VALUE: usize = 256;
 const MAX_TEXT: usize = 200;
-const MAX_URL: usize = 2048;
+const MAX_DESCRIPTION: usize = 1000;
 const AUTO_JOIN_RULE: &str = "must be \"off\" or a role id";
 
 /// Fields of an account that no request may set.
@@ -28,8 +28,12 @@ pub const READ_ONLY_FIELDS: [&str; 5] = [
     "updated_at",
 ];
 /// Fields a merge patch may change.
-pub const MUTABLE_FIELDS: [&str; 7] = [
+pub const MUTABLE_FIELDS: [&str; 11] = [
     "name",
+    "type",
+    "description",
+    "domain",
+    "profile",
     "status",
     "settings",
     "avatar_url",
@@ -62,9 +66,37 @@ impl AccountStatus {
     }
 }
 
+/// What kind of customer the account is (API.md §13); Tessera treats both alike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountType {
+    #[default]
+    Standard,
+    Enterprise,
+}
+
+impl AccountType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountType::Standard => "standard",
+            AccountType::Enterprise => "enterprise",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AccountType> {
+        match text {
+            "standard" => Some(AccountType::Standard),
+            "enterprise" => Some(AccountType::Enterprise),
+            _ => None,
+        }
+    }
+}
+
 /// An account's policies.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AccountSettings {
+    /// Where reports of abuse by the account's users go.
+    pub abuse_contact_email: Option<String>,
     /// Account-scoped tokens for this account and its descendants come only from a login
     /// with a second factor (API.md §10). Only an owner changes it.
     pub require_mfa: bool,
@@ -99,6 +131,13 @@ pub fn parse_auto_join(text: &str) -> Option<Option<RoleId>> {
 pub struct Account {
     pub id: AccountId,
     pub name: String,
+    #[serde(rename = "type")]
+    pub kind: AccountType,
+    /// Free text, up to 1000 characters.
+    pub description: Option<String>,
+    /// The account's own web domain (not a verified email domain: those are
+    /// `email_domains`).
+    pub domain: Option<String>,
     pub parent_id: Option<AccountId>,
     pub status: AccountStatus,
     pub avatar_url: Option<String>,
@@ -106,6 +145,7 @@ pub struct Account {
     pub labels: BTreeMap<String, String>,
     pub external_id: Option<String>,
     pub settings: AccountSettings,
+    pub profile: AccountProfile,
     /// The domains the account verified (API.md §12), sorted; changed through its domains.
     pub email_domains: Vec<String>,
     pub created_at: Timestamp,
@@ -117,6 +157,9 @@ impl Account {
         Account {
             id: AccountId::generate(),
             name,
+            kind: AccountType::Standard,
+            description: None,
+            domain: None,
             parent_id,
             status: AccountStatus::Active,
             avatar_url: None,
@@ -124,6 +167,7 @@ impl Account {
             labels: BTreeMap::new(),
             external_id: None,
             settings: AccountSettings::default(),
+            profile: AccountProfile::default(),
             email_domains: Vec::new(),
             created_at: Timestamp(now),
             updated_at: Timestamp(now),
@@ -150,17 +194,35 @@ impl Account {
         } else if !crate::text::is_one_line(name) {
             fail("name", "must be one line without control characters");
         }
-        if let Some(url) = &self.avatar_url {
-            let absolute = url::Url::parse(url)
-                .is_ok_and(|parsed| matches!(parsed.scheme(), "http" | "https"));
-            if !absolute || url.len() > MAX_URL {
-                fail("avatar_url", "must be an absolute http or https URL");
-            }
+        if let Some(url) = &self.avatar_url
+            && !is_web_url(url)
+        {
+            fail("avatar_url", "must be an absolute http or https URL");
         }
         if let Some(email) = &self.billing_email
-            && EmailAddress::parse(email).is_none_or(|parsed| parsed.as_str() != email)
+            && !is_email(email)
         {
             fail("billing_email", "must be an email address");
+        }
+        if let Some(description) = &self.description
+            && (description.trim().is_empty()
+                || description.chars().count() > MAX_DESCRIPTION
+                || crate::text::has_control_characters(description))
+        {
+            fail("description", "must be 1 to 1000 characters");
+        }
+        if let Some(domain) = &self.domain
+            && crate::domain::parse_name(domain).ok().as_ref() != Some(domain)
+        {
+            fail(
+                "domain",
+                "must be a domain name in lower case, e.g. acme.example",
+            );
+        }
+        if let Some(email) = &self.settings.abuse_contact_email
+            && !is_email(email)
+        {
+            fail("settings.abuse_contact_email", "must be an email address");
         }
         if self
             .external_id
@@ -181,6 +243,7 @@ impl Account {
                 "at most 64 labels, keys 1 to 64 and values up to 256 characters",
             );
         }
+        errors.extend(self.profile.validate(true));
         errors
     }
 
@@ -239,16 +302,26 @@ impl Account {
         };
         let settings = match &document["settings"] {
             Value::Object(settings) => {
-                if let Some(unknown) = settings
-                    .keys()
-                    .find(|key| !["require_mfa", "domain_auto_join"].contains(&key.as_str()))
-                {
+                if let Some(unknown) = settings.keys().find(|key| {
+                    !["require_mfa", "domain_auto_join", "abuse_contact_email"]
+                        .contains(&key.as_str())
+                }) {
                     return Err(vec![FieldError {
                         field: "settings",
                         message: format!("unknown setting `{unknown}`"),
                     }]);
                 }
                 AccountSettings {
+                    abuse_contact_email: match settings.get("abuse_contact_email") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::String(text)) => Some(text.clone()),
+                        Some(_) => {
+                            return Err(fail(
+                                "settings.abuse_contact_email",
+                                "must be a string or null",
+                            ));
+                        }
+                    },
                     require_mfa: match settings.get("require_mfa") {
                         None | Some(Value::Null) => false,
                         Some(Value::Bool(on)) => *on,
@@ -265,8 +338,26 @@ impl Account {
             Value::Null => AccountSettings::default(),
             _ => return Err(fail("settings", "must be an object")),
         };
+        let kind = match &document["type"] {
+            Value::String(kind) => AccountType::parse(kind),
+            _ => None,
+        }
+        .ok_or_else(|| fail("type", "must be standard or enterprise"))?;
+        let profile = match &document["profile"] {
+            Value::Null => AccountProfile::default(),
+            profile => serde_json::from_value(profile.clone()).map_err(|error| {
+                vec![FieldError {
+                    field: "profile",
+                    message: format!("{error}"),
+                }]
+            })?,
+        };
         Ok(Account {
             name,
+            kind,
+            description: text("description")?,
+            domain: text("domain")?,
+            profile,
             status,
             settings,
             avatar_url: text("avatar_url")?,
@@ -304,6 +395,19 @@ impl Account {
         if self.name != other.name {
             changed.push("name");
         }
+        if self.kind != other.kind {
+            changed.push("type");
+        }
+        if self.description != other.description {
+            changed.push("description");
+        }
+        if self.domain != other.domain {
+            changed.push("domain");
+        }
+        if self.settings.abuse_contact_email != other.settings.abuse_contact_email {
+            changed.push("settings.abuse_contact_email");
+        }
+        changed.extend(self.profile.changed_fields(&other.profile, true));
         if self.status != other.status {
             changed.push("status");
         }

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod account;
+pub mod account_profile;
 pub mod api_key;
 mod app;
 pub mod audit;

@@ -18,8 +18,7 @@ pub const MAX_STEPS: usize = 64;
 /// What the built-in steps are computed from, read when the checklist is.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Facts {
-    /// The account's profile has a business name. Tessera keeps no account profile yet
-    /// (API.md §13 `profile.business_name`), so this is false until it does.
+    /// The account's profile has a business name (`profile.business_name`).
     pub business_name: bool,
     pub members: i64,
     pub clients: i64,

@@ -30,7 +30,53 @@ pub fn document() -> utoipa::openapi::OpenApi {
     for part in v1::openapi() {
         document.merge(part);
     }
+    describe_current_account(&mut document);
     document
+}
+
+/// The current-account paths (API.md §13) and the `/v1/accounts/{acc}` forms whose handlers
+/// serve them.
+const CURRENT_ACCOUNT: [(&str, &str); 5] = [
+    ("/v1/account", "/v1/accounts/{acc}"),
+    ("/v1/account/members", "/v1/accounts/{acc}/members"),
+    ("/v1/account/invites", "/v1/accounts/{acc}/invites"),
+    (
+        "/v1/account/webhook/rotate-secret",
+        "/v1/accounts/{acc}/webhook/rotate-secret",
+    ),
+    ("/v1/account/profile", "/v1/accounts/{acc}/profile"),
+];
+
+/// Describes each current-account path as its `{acc}` form, without the `acc` parameter (the
+/// credential names the account) and with operation ids of its own.
+fn describe_current_account(document: &mut utoipa::openapi::OpenApi) {
+    for (alias, original) in CURRENT_ACCOUNT {
+        let Some(mut item) = document.paths.paths.get(original).cloned() else {
+            continue;
+        };
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(parameters) = &mut operation.parameters {
+                parameters.retain(|parameter| parameter.name != "acc");
+            }
+            operation.operation_id = operation
+                .operation_id
+                .as_ref()
+                .map(|id| format!("{id}_of_current_account"));
+            operation.description = Some(format!(
+                "As `{original}`, for the account of the caller's account-scoped token or API key; a user-level token → 400 `account_token_required`."
+            ));
+        }
+        document.paths.paths.insert(alias.to_owned(), item);
+    }
 }
 
 #[derive(OpenApi)]

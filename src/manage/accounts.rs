@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::access;
 use crate::account::Account;
+use crate::account_profile::AccountProfile;
 use crate::audit::{Action, NewEvent, Origin};
 use crate::clock::{self, Timestamp};
 use crate::config::Issuer;
@@ -336,6 +337,17 @@ pub async fn update(
 
 /// Deletes an account (owners). One with children is a conflict unless `cascade`, which
 /// deletes its descendants with it.
+/// Replaces an account's business profile: a merge patch that names every profile field
+/// (`null` for those left out), with the rules and the event of [`update`].
+pub async fn replace_profile(
+    store: &Store,
+    caller: &Caller,
+    account_id: &AccountId,
+    profile: &AccountProfile,
+) -> Result<Account, Error> {
+    update(store, caller, account_id, &json!({ "profile": profile })).await
+}
+
 pub async fn delete(
     store: &Store,
     caller: &Caller,

@@ -5,7 +5,9 @@ use std::sync::LazyLock;
 use sqlx::{Any, Executor, FromRow};
 
 use crate::access::{self, Link, Reach};
-use crate::account::{AUTO_JOIN_OFF, Account, AccountSettings, AccountStatus, parse_auto_join};
+use crate::account::{
+    AUTO_JOIN_OFF, Account, AccountSettings, AccountStatus, AccountType, parse_auto_join,
+};
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, UserId};
 use crate::role::{Builtin, RoleId};
@@ -23,6 +25,12 @@ struct AccountRow {
     external_id: Option<String>,
     require_mfa: i64,
     domain_auto_join: String,
+    #[sqlx(rename = "type")]
+    kind: String,
+    description: Option<String>,
+    domain: Option<String>,
+    abuse_contact_email: Option<String>,
+    profile: String,
     created_at: i64,
     updated_at: i64,
     email_domains: Option<String>,
@@ -33,6 +41,10 @@ impl AccountRow {
         Some(Account {
             id: AccountId::parse(&self.id)?,
             name: self.name,
+            kind: AccountType::parse(&self.kind)?,
+            description: self.description,
+            domain: self.domain,
+            profile: json_or_default(&self.profile),
             parent_id: self.parent_id.as_deref().and_then(AccountId::parse),
             status: AccountStatus::parse(&self.status)?,
             avatar_url: self.avatar_url,
@@ -40,6 +52,7 @@ impl AccountRow {
             labels: json_or_default(&self.labels),
             external_id: self.external_id,
             settings: AccountSettings {
+                abuse_contact_email: self.abuse_contact_email,
                 require_mfa: self.require_mfa == 1,
                 domain_auto_join: parse_auto_join(&self.domain_auto_join).flatten(),
             },
@@ -55,14 +68,43 @@ impl AccountRow {
     }
 }
 
-/// The columns of [`AccountRow`], from `accounts` (unaliased).
-static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+/// The stored columns of [`AccountRow`].
+const ROW_COLUMNS: [&str; 17] = [
+    "id",
+    "parent_id",
+    "name",
+    "status",
+    "avatar_url",
+    "billing_email",
+    "labels",
+    "external_id",
+    "require_mfa",
+    "domain_auto_join",
+    "type",
+    "description",
+    "domain",
+    "abuse_contact_email",
+    "profile",
+    "created_at",
+    "updated_at",
+];
+
+/// [`ROW_COLUMNS`] of the table aliased `alias` (`a.`, or `` for none) and its
+/// `email_domains`, the table's id being `id_expression`.
+fn columns_of(alias: &str, id_expression: &str) -> String {
+    let stored: Vec<String> = ROW_COLUMNS
+        .iter()
+        .map(|column| format!("{alias}{column}"))
+        .collect();
     format!(
-        "id, parent_id, name, status, avatar_url, billing_email, labels, external_id, \
-         require_mfa, domain_auto_join, created_at, updated_at, {} as email_domains",
-        domains::verified_names_sql("accounts.id")
+        "{}, {} as email_domains",
+        stored.join(", "),
+        domains::verified_names_sql(id_expression)
     )
-});
+}
+
+/// The columns of [`AccountRow`], from `accounts` (unaliased).
+static COLUMNS: LazyLock<String> = LazyLock::new(|| columns_of("", "accounts.id"));
 
 pub async fn insert<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -70,8 +112,9 @@ pub async fn insert<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into accounts (id, parent_id, name, status, avatar_url, billing_email, labels, \
-         external_id, created_at, updated_at, require_mfa, domain_auto_join) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         external_id, created_at, updated_at, require_mfa, domain_auto_join, type, description, \
+         domain, abuse_contact_email, profile) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(account.id.as_str())
     .bind(account.parent_id.as_ref().map(AccountId::as_str))
@@ -85,6 +128,11 @@ pub async fn insert<'e>(
     .bind(account.updated_at.0)
     .bind(i64::from(account.settings.require_mfa))
     .bind(auto_join_text(account))
+    .bind(account.kind.as_str())
+    .bind(account.description.as_deref())
+    .bind(account.domain.as_deref())
+    .bind(account.settings.abuse_contact_email.as_deref())
+    .bind(to_json(&account.profile))
     .execute(db)
     .await
     .map(|_| ())
@@ -283,7 +331,8 @@ pub async fn update<'e>(
     sqlx::query(
         "update accounts set name = $2, status = $3, avatar_url = $4, billing_email = $5, \
          labels = $6, external_id = $7, updated_at = $8, require_mfa = $9, \
-         domain_auto_join = $10 where id = $1",
+         domain_auto_join = $10, type = $11, description = $12, domain = $13, \
+         abuse_contact_email = $14, profile = $15 where id = $1",
     )
     .bind(account.id.as_str())
     .bind(&account.name)
@@ -295,6 +344,11 @@ pub async fn update<'e>(
     .bind(account.updated_at.0)
     .bind(i64::from(account.settings.require_mfa))
     .bind(auto_join_text(account))
+    .bind(account.kind.as_str())
+    .bind(account.description.as_deref())
+    .bind(account.domain.as_deref())
+    .bind(account.settings.abuse_contact_email.as_deref())
+    .bind(to_json(&account.profile))
     .execute(db)
     .await
     .map(|_| ())
@@ -359,11 +413,9 @@ pub async fn of_user<'e>(
     } else {
         ("", "")
     };
-    let email_domains = domains::verified_names_sql("a.id");
+    let columns = columns_of("a.", "a.id");
     let sql = format!(
-        "{subtree}select a.id, a.parent_id, a.name, a.status, a.avatar_url, a.billing_email, \
-         a.labels, a.external_id, a.require_mfa, a.domain_auto_join, a.created_at, a.updated_at, \
-         {email_domains} as email_domains, m.role as member_role, m.created_at as member_since \
+        "{subtree}select {columns}, m.role as member_role, m.created_at as member_since \
          from memberships m join accounts a on a.id = m.account_id \
          where m.user_id = $1 {in_subtree}\
          and (m.created_at < $2 or (m.created_at = $2 and m.account_id < $3)) \

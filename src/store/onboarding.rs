@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{Any, Executor};
 
+use crate::account_profile::AccountProfile;
 use crate::ids::AccountId;
 use crate::onboarding::Facts;
 use crate::store::{json_or_default, to_json};
@@ -33,25 +34,27 @@ pub async fn find<'e>(
     )
 }
 
-/// What the built-in steps are computed from, at `now` (an expired key is not live). The
-/// account has no profile yet: `business_name` stays false.
+/// What the built-in steps are computed from, at `now` (an expired key is not live).
 pub async fn facts<'e>(
     db: impl Executor<'e, Database = Any>,
     account_id: &AccountId,
     now: i64,
 ) -> Result<Facts, sqlx::Error> {
-    let (members, clients, live_api_keys): (i64, i64, i64) = sqlx::query_as(
-        "select (select count(*) from memberships where account_id = $1), \
+    let (profile, members, clients, live_api_keys): (Option<String>, i64, i64, i64) =
+        sqlx::query_as(
+            "select (select profile from accounts where id = $1), \
+                (select count(*) from memberships where account_id = $1), \
                 (select count(*) from clients where account_id = $1), \
                 (select count(*) from api_keys where account_id = $1 and revoked_at is null \
                    and (expires_at is null or expires_at > $2))",
-    )
-    .bind(account_id.as_str())
-    .bind(now)
-    .fetch_one(db)
-    .await?;
+        )
+        .bind(account_id.as_str())
+        .bind(now)
+        .fetch_one(db)
+        .await?;
+    let profile: AccountProfile = profile.as_deref().map(json_or_default).unwrap_or_default();
     Ok(Facts {
-        business_name: false,
+        business_name: profile.has_business_name(),
         members,
         clients,
         live_api_keys,

@@ -10,6 +10,7 @@
 mod access_changes;
 mod account_moves;
 mod account_picker;
+mod account_surface;
 mod account_switch;
 mod account_tokens;
 mod accounts;

@@ -105,6 +105,12 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
             format!("/v1/accounts/{a}/onboarding"),
             Some(json!({"steps": {"first_run": true}})),
         ),
+        (Method::GET, format!("/v1/accounts/{a}/profile"), None),
+        (
+            Method::PUT,
+            format!("/v1/accounts/{a}/profile"),
+            Some(json!({"business_name": "pwned"})),
+        ),
         (Method::GET, format!("/v1/accounts/{a}/members"), None),
         (
             Method::POST,
@@ -441,6 +447,18 @@ fn guarded_endpoints(
             Method::PATCH,
             format!("/v1/accounts/{a}/onboarding"),
             Some(json!({"steps": {"first_run": true}})),
+            "account:write",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{a}/profile"),
+            None,
+            "account:read",
+        ),
+        (
+            Method::PUT,
+            format!("/v1/accounts/{a}/profile"),
+            Some(json!({"business_name": "Walked"})),
             "account:write",
         ),
         (

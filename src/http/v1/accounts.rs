@@ -11,10 +11,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::account::Account;
+use crate::account_profile::AccountProfile;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::{ApiJson, MergePatch};
-use crate::http::v1::caller;
+use crate::http::v1::caller::{self, TargetAccount};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::AccountId;
 use crate::manage::accounts;
@@ -36,6 +37,21 @@ pub fn routes() -> Router<AppState> {
             get(list_children).post(create_child),
         )
         .route("/v1/accounts/{acc}/move", post(move_account))
+        .route(
+            "/v1/accounts/{acc}/profile",
+            get(show_profile).put(replace_profile),
+        )
+        // The current account (API.md §13): the same handlers, the credential's account.
+        .route(
+            "/v1/account",
+            get(show_account)
+                .patch(update_account)
+                .delete(delete_account),
+        )
+        .route(
+            "/v1/account/profile",
+            get(show_profile).put(replace_profile),
+        )
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -146,9 +162,9 @@ async fn insert(
 async fn show_account(
     State(state): State<AppState>,
     caller: Caller,
-    Path(acc): Path<String>,
+    target: TargetAccount,
 ) -> Result<Json<Account>, HttpError> {
-    let account_id = caller::account_id(&acc)?;
+    let account_id = target.resolve(&caller)?;
     Ok(Json(
         accounts::show(&state.store, &caller, &account_id).await?,
     ))
@@ -176,10 +192,10 @@ async fn show_account(
 async fn update_account(
     State(state): State<AppState>,
     caller: Caller,
-    Path(acc): Path<String>,
+    target: TargetAccount,
     MergePatch(patch): MergePatch,
 ) -> Result<Json<Account>, HttpError> {
-    let account_id = caller::account_id(&acc)?;
+    let account_id = target.resolve(&caller)?;
     let updated = accounts::update(&state.store, &caller, &account_id, &patch).await?;
     Ok(Json(updated))
 }
@@ -200,13 +216,59 @@ async fn update_account(
 async fn delete_account(
     State(state): State<AppState>,
     caller: Caller,
-    Path(acc): Path<String>,
+    target: TargetAccount,
     uri: Uri,
 ) -> Result<StatusCode, HttpError> {
-    let account_id = caller::account_id(&acc)?;
+    let account_id = target.resolve(&caller)?;
     let cascade = cascade_param(&uri)?;
     accounts::delete(&state.store, &caller, &account_id, cascade).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Show an account's business profile.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{acc}/profile",
+    tag = "accounts",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    responses(
+        (status = 200, description = "The profile (`null` for each unset field)", body = AccountProfile),
+        openapi::AuthErrors,
+        openapi::NotFound
+    )
+)]
+async fn show_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    target: TargetAccount,
+) -> Result<Json<AccountProfile>, HttpError> {
+    let account_id = target.resolve(&caller)?;
+    let account = accounts::show(&state.store, &caller, &account_id).await?;
+    Ok(Json(account.profile))
+}
+
+/// Replace an account's business profile.
+#[utoipa::path(
+    put,
+    path = "/v1/accounts/{acc}/profile",
+    tag = "accounts",
+    params(("acc" = String, Path, description = "Account id (acc_...)")),
+    request_body(content = AccountProfile, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The new profile; a field left out is unset", body = AccountProfile),
+        openapi::BodyErrors,
+        openapi::NotFound
+    )
+)]
+async fn replace_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    target: TargetAccount,
+    ApiJson(profile): ApiJson<AccountProfile>,
+) -> Result<Json<AccountProfile>, HttpError> {
+    let account_id = target.resolve(&caller)?;
+    let updated = accounts::replace_profile(&state.store, &caller, &account_id, &profile).await?;
+    Ok(Json(updated.profile))
 }
 
 fn cascade_param(uri: &Uri) -> Result<bool, HttpError> {
@@ -322,6 +384,8 @@ fn parent_id(text: Option<&str>) -> Result<Option<AccountId>, HttpError> {
     delete_account,
     list_children,
     create_child,
-    move_account
+    move_account,
+    show_profile,
+    replace_profile
 ))]
 pub struct Api;

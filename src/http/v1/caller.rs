@@ -1,9 +1,9 @@
 //! Who is calling `/v1`: the `Caller` extractor authenticates `Authorization: Bearer` (RFC
 //! 6750 challenges); what the caller may do is `manage::caller`'s to answer.
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 
 use crate::access::{Held, Reach};
 use crate::api_key;
@@ -110,4 +110,45 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, Htt
 /// An account id from the path; one that cannot exist is simply not found.
 pub fn account_id(text: &str) -> Result<AccountId, HttpError> {
     AccountId::parse(text).ok_or_else(|| HttpError::not_found("account"))
+}
+
+/// The account a request is about: `{acc}` in the path, or, on the current-account routes
+/// (`/v1/account…`, API.md §13), the account the caller's credential is scoped to. One
+/// handler serves both forms, so they behave alike by construction.
+pub enum TargetAccount {
+    Named(String),
+    Current,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TargetAccount {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<TargetAccount, HttpError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| HttpError::not_found("account"))?;
+        Ok(params
+            .iter()
+            .find(|(name, _)| *name == "acc")
+            .map_or(TargetAccount::Current, |(_, value)| {
+                TargetAccount::Named(value.to_owned())
+            }))
+    }
+}
+
+impl TargetAccount {
+    /// The account's id: the path's (an id of no account is a 404, as any unknown account),
+    /// or the credential's own (a user-level token has none: 400 `account_token_required`).
+    pub fn resolve(&self, caller: &Caller) -> Result<AccountId, HttpError> {
+        match self {
+            TargetAccount::Named(text) => account_id(text),
+            TargetAccount::Current => caller.reach.account_id.clone().ok_or_else(|| {
+                HttpError::new(
+                    StatusCode::BAD_REQUEST,
+                    "account_token_required",
+                    "/v1/account needs an account-scoped token or an API key; a user-level token names no account (use /v1/accounts/{acc})",
+                )
+            }),
+        }
+    }
 }

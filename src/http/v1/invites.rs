@@ -14,7 +14,7 @@ use crate::clock;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
-use crate::http::v1::caller;
+use crate::http::v1::caller::{self, TargetAccount};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::AccountId;
 use crate::manage::caller::Caller;
@@ -30,6 +30,8 @@ pub fn routes() -> Router<AppState> {
             get(list_invites).post(create_invite),
         )
         .route("/v1/accounts/{acc}/invites/{inv}", delete(revoke_invite))
+        // The current account's (API.md §13).
+        .route("/v1/account/invites", get(list_invites).post(create_invite))
         .route("/v1/invites/{token}/accept", post(accept_invite))
         .route("/v1/invites/{token}/decline", post(decline_invite))
 }
@@ -59,10 +61,10 @@ struct NewInvite {
 async fn create_invite(
     State(state): State<AppState>,
     caller: Caller,
-    Path(acc): Path<String>,
+    target: TargetAccount,
     ApiJson(new): ApiJson<NewInvite>,
 ) -> Result<Response, HttpError> {
-    let account_id = caller::account_id(&acc)?;
+    let account_id = target.resolve(&caller)?;
     let new = invites::NewInvite {
         email: new.email,
         role: new.role,
@@ -90,10 +92,10 @@ async fn create_invite(
 async fn list_invites(
     State(state): State<AppState>,
     caller: Caller,
-    Path(acc): Path<String>,
+    target: TargetAccount,
     request: PageRequest,
 ) -> Result<Json<Page<InviteView>>, HttpError> {
-    let account_id = caller::account_id(&acc)?;
+    let account_id = target.resolve(&caller)?;
     let rows = invites::list(
         &state.store,
         &caller,

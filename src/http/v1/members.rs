@@ -14,7 +14,7 @@ use crate::clock::Timestamp;
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::{ApiJson, PatchJson};
-use crate::http::v1::caller;
+use crate::http::v1::caller::{self, TargetAccount};
 use crate::http::v1::page::{Page, PageRequest, page};
 use crate::ids::{InvitationId, UserId};
 use crate::invitation::Invitation;
@@ -34,6 +34,8 @@ pub fn routes() -> Router<AppState> {
             "/v1/accounts/{acc}/members/{usr}",
             get(show_member).patch(change_role).delete(remove_member),
         )
+        // The current account's (API.md §13).
+        .route("/v1/account/members", get(list_members))
 }
 
 /// List an account's members.
@@ -51,10 +53,10 @@ pub fn routes() -> Router<AppState> {
 async fn list_members(
     State(state): State<AppState>,
     caller: Caller,
-    Path(acc): Path<String>,
+    target: TargetAccount,
     request: PageRequest,
 ) -> Result<Json<Page<MemberView>>, HttpError> {
-    let account_id = caller::account_id(&acc)?;
+    let account_id = target.resolve(&caller)?;
     let rows = members::list(
         &state.store,
         &caller,

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use crate::http::error::HttpError;
 use crate::http::openapi;
 use crate::http::v1::body::ApiJson;
-use crate::http::v1::caller;
+use crate::http::v1::caller::{self, TargetAccount};
 use crate::manage::caller::Caller;
 use crate::manage::webhooks::{self, RotatedSecret, Saved, WebhookSettings, WebhookView};
 use crate::state::AppState;
@@ -26,6 +26,8 @@ pub fn routes() -> Router<AppState> {
             "/v1/accounts/{acc}/webhook/rotate-secret",
             post(rotate_secret),
         )
+        // The current account's (API.md §13).
+        .route("/v1/account/webhook/rotate-secret", post(rotate_secret))
 }
 
 /// Show the account's webhook.
@@ -124,9 +126,9 @@ async fn delete_webhook(
 async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
-    Path(acc): Path<String>,
+    target: TargetAccount,
 ) -> Result<Json<RotatedSecret>, HttpError> {
-    let account_id = caller::account_id(&acc)?;
+    let account_id = target.resolve(&caller)?;
     let kek = state.keys.key_encryption_key();
     Ok(Json(
         webhooks::rotate_secret(&state.store, kek, &caller, &account_id).await?,
