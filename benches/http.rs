@@ -409,6 +409,13 @@ fn http_scenarios(seed: &Seed, host: &str, logins_in_flight: usize) -> Vec<Scena
         &[("authorization", &seed.api_key_auth)],
         "",
     );
+    let current_account = wire(
+        "GET",
+        "/v1/account",
+        host,
+        &[("authorization", &seed.api_key_auth)],
+        "",
+    );
     let (host_owned, refresh_auth) = (host.to_owned(), seed.refresh_auth.clone());
     let (pool, next) = (seed.refresh_tokens.clone(), seed.next_refresh.clone());
     let refresh = move || {
@@ -444,6 +451,10 @@ fn http_scenarios(seed: &Seed, host: &str, logins_in_flight: usize) -> Vec<Scena
         // Issue 5: authenticating a /v1 call with an API key is one indexed lookup.
         Scenario::new("api_key_verify", Some("healthz"), move || {
             api_key_verify.clone()
+        }),
+        // Issue 15: the current account is the API key's account, read as its `{acc}` form.
+        Scenario::new("account_current", Some("healthz"), move || {
+            current_account.clone()
         }),
         // Issue 12: a login with TOTP costs one argon2 verification plus microseconds.
         Scenario::logins(
