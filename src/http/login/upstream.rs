@@ -44,7 +44,8 @@ pub(super) struct CallbackQuery {
 }
 
 /// One provider a login goes through: its session key, its name for the pages, the
-/// relying-party settings, its callback's path, and the SSO connection it is, if one.
+/// relying-party settings, its callback's path, the SSO connection it is, if one, and how
+/// its upstream users are let in.
 struct Route {
     key: String,
     name: String,
@@ -54,6 +55,10 @@ struct Route {
     scopes: Vec<String>,
     callback_path: String,
     connection: Option<SsoConnection>,
+    /// Whether a new user may be made for an upstream user.
+    may_create: bool,
+    /// What `user.login` says of how the user came.
+    details: serde_json::Value,
 }
 
 impl Route {
@@ -85,6 +90,8 @@ fn operator_route(state: &AppState, id: &str) -> Result<Route, PageError> {
         scopes: provider.scopes.clone(),
         callback_path: format!("/login/idp/{}/callback", provider.id),
         connection: None,
+        may_create: state.config.signup_enabled,
+        details: json!({ "method": "idp", "provider": provider.id }),
     })
 }
 
@@ -101,6 +108,14 @@ async fn connection_route(state: &AppState, id: &str) -> Result<Route, PageError
         client_secret,
         scopes: upstream::default_scopes(),
         callback_path: format!("/login/sso/{}/callback", connection.id),
+        details: json!({
+            "method": "sso",
+            "connection_id": connection.id,
+            "account_id": connection.account_id,
+        }),
+        // The account vouches for its verified domains' people: `jit` makes users even with
+        // sign-up closed.
+        may_create: state.config.signup_enabled || connection.jit,
         connection: Some(connection),
     })
 }
@@ -124,13 +139,7 @@ pub(super) async fn operator_callback(
     HtmlQuery(query): HtmlQuery<CallbackQuery>,
 ) -> Result<Response, PageError> {
     let route = operator_route(&state, &id)?;
-    let details = json!({ "method": "idp", "provider": id });
-    let finish = Finish {
-        route: &route,
-        may_create: state.config.signup_enabled,
-        details,
-    };
-    callback(&state, &session, ip, &headers, finish, query).await
+    callback(&state, &session, ip, &headers, &route, query).await
 }
 
 pub(super) async fn start_connection(
@@ -152,20 +161,7 @@ pub(super) async fn connection_callback(
     HtmlQuery(query): HtmlQuery<CallbackQuery>,
 ) -> Result<Response, PageError> {
     let route = connection_route(&state, &id).await?;
-    let connection = route.connection.as_ref().ok_or(PageError::NotFound)?;
-    let details = json!({
-        "method": "sso",
-        "connection_id": connection.id,
-        "account_id": connection.account_id,
-    });
-    let finish = Finish {
-        // The account vouches for its verified domains' people: `jit` makes users even with
-        // sign-up closed.
-        may_create: state.config.signup_enabled || connection.jit,
-        route: &route,
-        details,
-    };
-    callback(&state, &session, ip, &headers, finish, query).await
+    callback(&state, &session, ip, &headers, &route, query).await
 }
 
 /// Sends the browser to the provider, remembering what its callback must bring back.
@@ -226,23 +222,15 @@ async fn start(
     Ok(Redirect::to(&authorization.url).into_response())
 }
 
-/// How a callback's upstream user is let in.
-struct Finish<'a> {
-    route: &'a Route,
-    may_create: bool,
-    details: serde_json::Value,
-}
-
 /// Ends a login at the provider's callback.
 async fn callback(
     state: &AppState,
     session: &LoginSession,
     ip: std::net::IpAddr,
     headers: &HeaderMap,
-    finish: Finish<'_>,
+    route: &Route,
     query: CallbackQuery,
 ) -> Result<Response, PageError> {
-    let route = finish.route;
     let now = clock::now();
     let pending = match query.state.as_deref() {
         Some(state) => session.take_upstream(state, now).await?,
@@ -275,9 +263,9 @@ async fn callback(
     let arrival = Arrival {
         provider,
         upstream: upstream_user,
-        may_create: finish.may_create,
+        may_create: route.may_create,
         connecting: pending.connecting,
-        details: finish.details,
+        details: route.details.clone(),
         visitor,
         connection: route.connection.as_ref(),
     };
