@@ -42,12 +42,14 @@ use std::time::{Duration, Instant};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
 use hyper::body::Bytes;
 use hyper::header::HeaderValue;
 use tessera::api_key::ApiKey;
 use tessera::ids::GrantId;
-use tessera::keys::{KeyRing, SigningKey};
+use tessera::keys::{KeyRing, SigningAlg, SigningKey};
 use tessera::oauth::claims::AccessTokenClaims;
 use tessera::oauth::client::{ClientSettings, GrantType};
 use tessera::role::Builtin;
@@ -256,6 +258,8 @@ struct Seed {
     /// A user-level login token of the admin, issued to the app client.
     login_token: String,
     client_credentials_auth: String,
+    /// A client-credentials client whose access tokens are ES256 (API.md §14).
+    client_credentials_es256_auth: String,
     refresh_auth: String,
     refresh_tokens: Arc<Vec<String>>,
     next_refresh: Arc<AtomicUsize>,
@@ -275,7 +279,13 @@ impl Seed {
             grant_types: vec![GrantType::ClientCredentials],
             ..ClientSettings::with_defaults("bench service".into(), false)
         };
+        let service_es256 = ClientSettings {
+            access_token_signing_alg: Some(SigningAlg::Es256),
+            ..service.clone()
+        };
         let service = kit::confidential_client(store, &account_id, service).await;
+        let service_es256 = kit::confidential_client(store, &account_id, service_es256).await;
+        state.keys.publish(store, [SigningAlg::Es256]).await;
         let app = ClientSettings {
             redirect_uris: vec!["https://app.example.com/callback".into()],
             ..ClientSettings::with_defaults("bench app".into(), false)
@@ -348,6 +358,10 @@ impl Seed {
             login_token: kit::user_token(state, &app.client_id, &admin.id, "openid email", 86_400),
             api_key_auth: format!("Bearer {api_key_token}"),
             client_credentials_auth: basic(service.client_id.as_str(), &service.secret),
+            client_credentials_es256_auth: basic(
+                service_es256.client_id.as_str(),
+                &service_es256.secret,
+            ),
             refresh_auth: basic(app.client_id.as_str(), &app.secret),
             refresh_tokens: Arc::new(refresh_tokens),
             next_refresh: Arc::new(AtomicUsize::new(0)),
@@ -379,6 +393,11 @@ fn http_scenarios(seed: &Seed, host: &str, logins_in_flight: usize) -> Vec<Scena
     let client_credentials = token_request(
         host,
         &seed.client_credentials_auth,
+        "grant_type=client_credentials",
+    );
+    let client_credentials_es256 = token_request(
+        host,
+        &seed.client_credentials_es256_auth,
         "grant_type=client_credentials",
     );
     let exchange = token_request(
@@ -441,6 +460,12 @@ fn http_scenarios(seed: &Seed, host: &str, logins_in_flight: usize) -> Vec<Scena
         Scenario::new("token_client_credentials", Some("rs256_raw"), move || {
             client_credentials.clone()
         }),
+        // Issue 16: the same grant for a client whose tokens are ES256.
+        Scenario::new(
+            "token_client_credentials_es256",
+            Some("es256_raw"),
+            move || client_credentials_es256.clone(),
+        ),
         Scenario::new("token_exchange", Some("rs256_raw"), move || {
             exchange.clone()
         }),
@@ -500,6 +525,17 @@ fn cpu_scenarios(
             .unwrap();
         std::hint::black_box(signature);
     };
+    // The same input under P-256, with the key pair the server would parse once.
+    let es256_input = token.rsplit_once('.').unwrap().0.as_bytes().to_vec();
+    let es256_pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .unwrap();
+    let es256_pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, es256_pkcs8.as_ref()).unwrap();
+    let es256_rng = SystemRandom::new();
+    let es256_raw = move || {
+        std::hint::black_box(es256_pair.sign(&es256_rng, &es256_input).unwrap());
+    };
     let keys = keys.clone();
     let full = move || {
         std::hint::black_box(keys.sign_access_token(&claims).unwrap());
@@ -513,6 +549,7 @@ fn cpu_scenarios(
     };
     vec![
         ("rs256_raw", None, Box::new(raw) as Work),
+        ("es256_raw", None, Box::new(es256_raw) as Work),
         (
             "sign_access_token",
             Some("rs256_raw"),

@@ -52,7 +52,7 @@ impl App {
             &config.keys_dir,
         )
         .await?;
-        let keys = KeyRing::load(&store, kek, issuer.as_str())
+        let keys = KeyRing::load(&store, kek, issuer.as_str(), config.signing_alg)
             .await
             .context("cannot load signing keys")?;
         let hasher = Hasher::new(config.password_hash_concurrency, config.password_hash_wait);

@@ -13,7 +13,7 @@ use crate::audit::Origin;
 use crate::clock;
 use crate::config::{Config, Issuer};
 use crate::ids::{AccountId, ClientId};
-use crate::keys::KeyEncryptionKey;
+use crate::keys::{self, KeyEncryptionKey, SigningAlg};
 use crate::manage::clients::{self, NewClient, Patch};
 use crate::manage::invites::{self, InviteView};
 use crate::manage::users::{self, AdminUser, NewUser};
@@ -63,8 +63,13 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum KeysCommand {
-    /// Make a new signing key active now; old keys stay published until their tokens expire.
-    Rotate,
+    /// Make a new signing key of one algorithm active now; old keys stay published until
+    /// their tokens expire, and keys of other algorithms go on signing.
+    Rotate {
+        /// RS256, ES256 or EdDSA; default the server's (TESSERA_SIGNING_ALG).
+        #[arg(long, value_name = "ALG", value_parser = parse_signing_alg)]
+        alg: Option<SigningAlg>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,6 +167,13 @@ struct UpdateClient {
     /// Whether sign-in has the user pick an account: none, optional or required.
     #[arg(long = "account-selection", value_name = "SELECTION", value_parser = parse_account_selection)]
     account_selection: Option<AccountSelection>,
+    /// The algorithm of the client's access tokens: RS256, ES256 or EdDSA (default the
+    /// server's).
+    #[arg(long, value_name = "ALG", value_parser = parse_signing_alg)]
+    access_token_signing_alg: Option<SigningAlg>,
+    /// The algorithm of the client's ID tokens: RS256, ES256 or EdDSA (default the server's).
+    #[arg(long, value_name = "ALG", value_parser = parse_signing_alg)]
+    id_token_signed_response_alg: Option<SigningAlg>,
     /// No consent page for the client's users.
     #[arg(long, conflicts_with = "third_party")]
     first_party: bool,
@@ -203,6 +215,13 @@ struct CreateClient {
     /// Whether sign-in has the user pick an account: none, optional or required.
     #[arg(long = "account-selection", value_name = "SELECTION", value_parser = parse_account_selection)]
     account_selection: Option<AccountSelection>,
+    /// The algorithm of the client's access tokens: RS256, ES256 or EdDSA (default the
+    /// server's).
+    #[arg(long, value_name = "ALG", value_parser = parse_signing_alg)]
+    access_token_signing_alg: Option<SigningAlg>,
+    /// The algorithm of the client's ID tokens: RS256, ES256 or EdDSA (default the server's).
+    #[arg(long, value_name = "ALG", value_parser = parse_signing_alg)]
+    id_token_signed_response_alg: Option<SigningAlg>,
     /// Show the consent page to users outside the client's account, like a tenant's client
     /// (without it the operator's client is first-party: no consent page).
     #[arg(long)]
@@ -224,6 +243,10 @@ fn parse_auth_method(text: &str) -> Result<AuthMethod, String> {
 
 fn parse_account_selection(text: &str) -> Result<AccountSelection, String> {
     AccountSelection::parse(text).ok_or_else(|| "expected none, optional or required".to_owned())
+}
+
+fn parse_signing_alg(text: &str) -> Result<SigningAlg, String> {
+    SigningAlg::parse(text).ok_or_else(|| format!("expected {}", SigningAlg::NAMES))
 }
 
 fn parse_grant(text: &str) -> Result<GrantType, String> {
@@ -307,15 +330,10 @@ async fn run_operator_command(
     match command {
         Command::Serve | Command::Backup { .. } => Ok(()),
         Command::Migrate => print_json(&serde_json::json!({"applied": applied})),
-        Command::Keys(KeysCommand::Rotate) => {
-            let kek = KeyEncryptionKey::load_for(
-                store,
-                config.key_encryption_key.as_ref(),
-                &config.keys_dir,
-            )
-            .await
-            .map_err(failure)?;
-            let rotated = manage::keys::rotate_offline(store, &kek, system)
+        Command::Keys(KeysCommand::Rotate { alg }) => {
+            let kek = load_kek(store, config).await?;
+            let alg = alg.unwrap_or(config.signing_alg);
+            let rotated = manage::keys::rotate_offline(store, &kek, alg, system)
                 .await
                 .map_err(failure)?;
             print_json(&rotated)
@@ -389,14 +407,14 @@ async fn run_operator_command(
         Command::Accounts(AccountsCommand::Show { account }) => {
             print_json(&accounts::find(store, &account).await?)
         }
-        Command::Clients(ClientsCommand::Create(args)) => create_client(store, args).await,
+        Command::Clients(ClientsCommand::Create(args)) => create_client(store, config, args).await,
         Command::Clients(ClientsCommand::List { account }) => {
             print_list(&clients::list_for_operator(store, account.as_ref()).await?)
         }
         Command::Clients(ClientsCommand::Show { client }) => {
             print_json(&clients::show_for_operator(store, &client).await?)
         }
-        Command::Clients(ClientsCommand::Update(args)) => update_client(store, args).await,
+        Command::Clients(ClientsCommand::Update(args)) => update_client(store, config, args).await,
         Command::Clients(ClientsCommand::RotateSecret { client }) => {
             print_json(&clients::rotate_secret_for_operator(store, &client, system).await?)
         }
@@ -417,7 +435,7 @@ async fn all_accounts(store: &Store) -> Result<Vec<crate::account::Account>, Cli
     Ok(accounts::search(store, None, &Position::start(), i64::MAX).await?)
 }
 
-async fn update_client(store: &Store, args: UpdateClient) -> Result<(), CliError> {
+async fn update_client(store: &Store, config: &Config, args: UpdateClient) -> Result<(), CliError> {
     let method = match (args.public, args.auth_method) {
         (true, Some(method)) if !method.is_public() => {
             return Err(CliError::Usage(
@@ -455,6 +473,12 @@ async fn update_client(store: &Store, args: UpdateClient) -> Result<(), CliError
         if let Some(selection) = args.account_selection {
             settings.account_selection = selection;
         }
+        if let Some(alg) = args.access_token_signing_alg {
+            settings.access_token_signing_alg = Some(alg);
+        }
+        if let Some(alg) = args.id_token_signed_response_alg {
+            settings.id_token_signed_response_alg = Some(alg);
+        }
         Ok(())
     };
     let patch = Patch {
@@ -462,6 +486,7 @@ async fn update_client(store: &Store, args: UpdateClient) -> Result<(), CliError
         settings: edit,
     };
     let view = clients::update_for_operator(store, &args.client, patch, Origin::system()).await?;
+    publish_algorithms(store, config, &view.settings).await?;
     print_json(&view)
 }
 
@@ -496,7 +521,7 @@ fn issuer(config: &Config) -> Issuer {
         .unwrap_or_else(|| Issuer::for_listener(config.listen))
 }
 
-async fn create_client(store: &Store, args: CreateClient) -> Result<(), CliError> {
+async fn create_client(store: &Store, config: &Config, args: CreateClient) -> Result<(), CliError> {
     let method = match (args.public, args.auth_method) {
         (true, Some(method)) if !method.is_public() => {
             return Err(CliError::Usage(
@@ -520,16 +545,44 @@ async fn create_client(store: &Store, args: CreateClient) -> Result<(), CliError
     if let Some(selection) = args.account_selection {
         settings.account_selection = selection;
     }
+    settings.access_token_signing_alg = args.access_token_signing_alg;
+    settings.id_token_signed_response_alg = args.id_token_signed_response_alg;
     let new = NewClient {
         settings,
         first_party: !args.third_party,
         self_registered: false,
     };
     let registered = clients::register(store, &args.account, new, Origin::system()).await?;
+    publish_algorithms(store, config, &registered.client.settings).await?;
     print_json(&clients::ClientView::new(
         registered.client,
         registered.secret,
     ))
+}
+
+/// Makes a key of each algorithm the client asked for that has none yet, so that the JWKS
+/// publishes it before the first token it signs (serving instances pick it up within
+/// seconds).
+async fn publish_algorithms(
+    store: &Store,
+    config: &Config,
+    settings: &ClientSettings,
+) -> Result<(), CliError> {
+    let mut algs = settings.signing_algs().peekable();
+    if algs.peek().is_none() {
+        return Ok(());
+    }
+    let kek = load_kek(store, config).await?;
+    for alg in algs {
+        keys::ensure(store, &kek, alg).await.map_err(failure)?;
+    }
+    Ok(())
+}
+
+async fn load_kek(store: &Store, config: &Config) -> Result<KeyEncryptionKey, CliError> {
+    KeyEncryptionKey::load_for(store, config.key_encryption_key.as_ref(), &config.keys_dir)
+        .await
+        .map_err(failure)
 }
 
 /// A whole list, in the REST list shape (`next_cursor` is always null: nothing is left).

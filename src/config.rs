@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use url::Url;
 
 use crate::client_ip::TrustedProxies;
+use crate::oauth::signing_alg::SigningAlg;
 use crate::upstream::IdentityProvider;
 
 /// A setting's environment variable and its key in `tessera.toml`.
@@ -76,7 +77,12 @@ const DNS_SERVERS: Setting = Setting {
     file_key: "dns_servers",
 };
 
-const ALL: [&Setting; 13] = [
+const SIGNING_ALG: Setting = Setting {
+    env: "TESSERA_SIGNING_ALG",
+    file_key: "signing_alg",
+};
+
+const ALL: [&Setting; 14] = [
     &LISTEN,
     &ISSUER,
     &DATABASE_URL,
@@ -90,6 +96,7 @@ const ALL: [&Setting; 13] = [
     &TRUSTED_PROXIES,
     &LOG_FORMAT,
     &DNS_SERVERS,
+    &SIGNING_ALG,
 ];
 
 /// Where the optional configuration file is looked for, unless `TESSERA_CONFIG` names one.
@@ -115,6 +122,9 @@ pub struct Config {
     /// The DNS servers domain verification asks (`ip:port`); empty: the system's resolver
     /// configuration.
     pub dns_servers: Vec<SocketAddr>,
+    /// The algorithm of the server's own signing key (API.md §14): what every client that
+    /// asks for none is signed with; a key of it is made on start when none is active.
+    pub signing_alg: SigningAlg,
     /// The operator's OpenID providers users may sign in through (`[[identity_providers]]`
     /// in `tessera.toml` only: a list has no environment variable).
     pub identity_providers: Vec<IdentityProvider>,
@@ -256,6 +266,12 @@ impl Config {
                 })
                 .transpose()?
                 .unwrap_or_default(),
+            signing_alg: match get(&SIGNING_ALG) {
+                None => SigningAlg::default(),
+                Some(text) => SigningAlg::parse(text.trim()).ok_or_else(|| {
+                    invalid(&SIGNING_ALG, &format!("expected {}", SigningAlg::NAMES))
+                })?,
+            },
             log_format: match get(&LOG_FORMAT).as_deref() {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,

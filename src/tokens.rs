@@ -7,8 +7,8 @@ use sqlx::AnyConnection;
 use crate::access::{Held, Standing};
 use crate::clock;
 use crate::ids::{AccountId, GrantId, UserId};
-use crate::keys::KeyRing;
-use crate::oauth::claims::{AccessTokenClaims, AccountRole, Subject};
+use crate::keys::{KeyRing, KeysError};
+use crate::oauth::claims::{ACCESS_TOKEN_TYP, AccessTokenClaims, AccountRole, Subject};
 use crate::oauth::client::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::id_token::{self, ID_TOKEN_TYP, IdTokenClaims};
@@ -31,6 +31,8 @@ pub enum TokenError {
     Database(#[from] sqlx::Error),
     #[error("token encoding failed: {0}")]
     Encoding(#[from] serde_json::Error),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
 }
 
 /// What issuing tokens needs, and no more: storage, the signing keys and the issuer. The
@@ -117,6 +119,7 @@ pub async fn redeem_code(
         refresh,
         now,
     )
+    .await
 }
 
 /// `refresh_token` (RFC 6749 §6): rotate on every use; presenting a spent token again is
@@ -229,6 +232,7 @@ pub async fn refresh(
         refresh,
         now,
     )
+    .await
 }
 
 /// `client_credentials` (RFC 6749 §4.4): the client acts for itself within its account.
@@ -269,7 +273,7 @@ pub async fn client_credentials(
         account_id: &client.account_id,
     };
     let claims = access_token_claims(ctx, client, subject, &scope, None, now);
-    let access_token = ctx.keys.sign_access_token(&claims)?;
+    let access_token = sign_access_token(ctx, client, &claims).await?;
     Ok(TokenResponse::bearer(
         access_token,
         client.settings.access_token_ttl_seconds,
@@ -347,7 +351,7 @@ pub async fn exchange(
     };
     let claims =
         access_token_claims(ctx, client, subject, &scope, audience, now).signed_in_by(&amr);
-    let access_token = ctx.keys.sign_access_token(&claims)?;
+    let access_token = sign_access_token(ctx, client, &claims).await?;
     let mut response = TokenResponse::bearer(
         access_token,
         client.settings.access_token_ttl_seconds,
@@ -513,7 +517,7 @@ fn access_token_claims(
     clippy::too_many_arguments,
     reason = "one call site per grant; a struct would only rename them"
 )]
-fn sign_user_tokens(
+async fn sign_user_tokens(
     ctx: Issuance<'_>,
     client: &Client,
     user_id: &UserId,
@@ -531,9 +535,13 @@ fn sign_user_tokens(
         grant_id: Some(grant_id),
     };
     let claims = access_token_claims(ctx, client, subject, scope, None, now).signed_in_by(amr);
-    let access_token = ctx.keys.sign_access_token(&claims)?;
+    let access_token = sign_access_token(ctx, client, &claims).await?;
     let id_token = match id_token {
         Some(for_user) => {
+            let key = ctx
+                .keys
+                .signing_key_for(ctx.store, client.settings.id_token_signed_response_alg)
+                .await?;
             let claims = IdTokenClaims {
                 iss: ctx.issuer.to_owned(),
                 sub: user_id.to_string(),
@@ -542,7 +550,7 @@ fn sign_user_tokens(
                 iat: now,
                 auth_time: for_user.auth_time,
                 nonce: for_user.nonce,
-                at_hash: id_token::at_hash(&access_token),
+                at_hash: id_token::at_hash_for(&access_token, key.alg()),
                 email: scope
                     .contains(scope::EMAIL)
                     .then(|| for_user.user.email.clone()),
@@ -558,7 +566,7 @@ fn sign_user_tokens(
                 acr: claims.acr.clone(),
                 acc: account.map(|(account_id, _)| account_id.to_string()),
             };
-            Some(ctx.keys.signing_key().sign(ID_TOKEN_TYP, &claims)?)
+            Some(key.sign(ID_TOKEN_TYP, &claims)?)
         }
         None => None,
     };
@@ -570,6 +578,19 @@ fn sign_user_tokens(
     response.id_token = id_token;
     response.refresh_token = refresh_token;
     Ok(response)
+}
+
+/// Signs an access token (RFC 9068) with the active key of the client's algorithm.
+async fn sign_access_token(
+    ctx: Issuance<'_>,
+    client: &Client,
+    claims: &AccessTokenClaims,
+) -> Result<String, TokenError> {
+    let key = ctx
+        .keys
+        .signing_key_for(ctx.store, client.settings.access_token_signing_alg)
+        .await?;
+    Ok(key.sign(ACCESS_TOKEN_TYP, claims)?)
 }
 
 /// Whether a browser at `origin` may call the token endpoints not tied to one client

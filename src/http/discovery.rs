@@ -47,8 +47,8 @@ struct JwksQuery {
     client_id: Option<String>,
 }
 
-/// All published keys. With `?client_id=` the keys that verify that client's tokens, which
-/// are the same keys, after checking that the client exists.
+/// All published keys. With `?client_id=` the keys that verify that client's tokens: those
+/// of the algorithms its access and ID tokens are signed with.
 async fn jwks(
     State(state): State<AppState>,
     Query(query): Query<JwksQuery>,
@@ -57,9 +57,21 @@ async fn jwks(
     if let Some(client_id) = query.client_id {
         let client_id =
             ClientId::parse(&client_id).ok_or_else(|| HttpError::not_found("client"))?;
-        if state.store.client(&client_id).await?.is_none() {
-            return Err(HttpError::not_found("client"));
-        }
+        let client = state
+            .store
+            .client(&client_id)
+            .await?
+            .ok_or_else(|| HttpError::not_found("client"))?;
+        let default = state.keys.default_alg();
+        let algs = [
+            client.settings.access_token_signing_alg.unwrap_or(default),
+            client
+                .settings
+                .id_token_signed_response_alg
+                .unwrap_or(default),
+        ];
+        let (body, etag) = state.keys.jwks_of(&algs);
+        return Ok(cached_json(&headers, body, &etag, JWKS_CACHE));
     }
     let (body, etag) = state.keys.jwks();
     Ok(cached_json(&headers, body, &etag, JWKS_CACHE))

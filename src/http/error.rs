@@ -294,6 +294,10 @@ impl From<crate::tokens::TokenError> for OAuthJsonError {
             crate::tokens::TokenError::OAuth(error) => error.into(),
             crate::tokens::TokenError::Database(error) => error.into(),
             crate::tokens::TokenError::Encoding(error) => error.into(),
+            crate::tokens::TokenError::Keys(error) => {
+                tracing::error!(%error, "no signing key");
+                OAuthJsonError(OAuthError::server_error())
+            }
         }
     }
 }

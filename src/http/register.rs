@@ -25,6 +25,7 @@ use crate::oauth::client::{
     DEFAULT_REFRESH_TOKEN_TTL_SECONDS, GrantType,
 };
 use crate::oauth::scope;
+use crate::oauth::signing_alg::SigningAlg;
 use crate::permission::Permission;
 use crate::state::AppState;
 use crate::validation::FieldError;
@@ -130,6 +131,10 @@ struct Metadata {
     allowed_origins: Vec<String>,
     /// Tessera's own metadata (API.md §11): whether authorize has the user pick an account.
     account_selection: Option<String>,
+    /// The algorithm of the client's ID tokens (OIDC Dynamic Client Registration §2).
+    id_token_signed_response_alg: Option<String>,
+    /// Tessera's own metadata (API.md §14): the algorithm of the client's access tokens.
+    access_token_signing_alg: Option<String>,
 }
 
 fn invalid_metadata(description: impl Into<String>) -> RegisterError {
@@ -179,6 +184,20 @@ impl Metadata {
                 ))
             })?,
         };
+        let signing_alg = |field: &str, value: Option<&str>| match value {
+            None => Ok(None),
+            Some(text) => SigningAlg::parse(text).map(Some).ok_or_else(|| {
+                invalid_metadata(format!("{field} must be {}, not {text}", SigningAlg::NAMES))
+            }),
+        };
+        let access_token_signing_alg = signing_alg(
+            "access_token_signing_alg",
+            self.access_token_signing_alg.as_deref(),
+        )?;
+        let id_token_signed_response_alg = signing_alg(
+            "id_token_signed_response_alg",
+            self.id_token_signed_response_alg.as_deref(),
+        )?;
         let scopes = match self.scope {
             Some(text) => text.split_whitespace().map(str::to_owned).collect(),
             None => scope::REGISTERED_DEFAULT
@@ -201,6 +220,8 @@ impl Metadata {
             refresh_reuse_grace_seconds: 0,
             allowed_audiences: Vec::new(),
             account_selection,
+            access_token_signing_alg,
+            id_token_signed_response_alg,
         })
     }
 }
@@ -246,6 +267,8 @@ fn view(state: &AppState, client: &Client) -> Value {
         "token_endpoint_auth_method": s.token_endpoint_auth_method,
         "scope": s.scopes.join(" "),
         "account_selection": s.account_selection,
+        "access_token_signing_alg": s.access_token_signing_alg,
+        "id_token_signed_response_alg": s.id_token_signed_response_alg,
         "registration_client_uri": state
             .issuer
             .url(&format!("/oauth2/register/{}", client.client_id)),
@@ -342,6 +365,10 @@ async fn register_client(
     };
     let origin = client_origin(&actor, &request);
     let registered = clients::register(&state.store, &key.account_id, new, origin).await?;
+    state
+        .keys
+        .publish(&state.store, registered.client.settings.signing_algs())
+        .await;
     let registration_token = registered.registration_access_token.unwrap_or_default();
     let mut answer = view(&state, &registered.client);
     answer["registration_access_token"] = registration_token.into();
@@ -402,6 +429,10 @@ async fn update_registration(
                 Error::NotFound(_) => RegisterError::InvalidToken,
                 other => other.into(),
             })?;
+    state
+        .keys
+        .publish(&state.store, updated.settings.signing_algs())
+        .await;
     let mut answer = view(&state, &updated);
     if let Some(secret) = new_secret {
         answer["client_secret"] = secret.into();

@@ -1,4 +1,4 @@
-//! Rotating the signing key, by a superadmin (`POST /v1/admin/keys/rotate`, on the serving
+//! Rotating the signing key of one algorithm, by a superadmin (`POST /v1/admin/keys/rotate`, on the serving
 //! instance's key ring) or the operator (`tessera keys rotate`, with the key-encryption key
 //! alone): the new key is committed by `keys`, then `signing_key.rotated` is recorded.
 
@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::audit::{Action, Origin};
 use crate::clock;
-use crate::keys::{self, KeyEncryptionKey, KeyRing, KeysError, PublicJwk};
+use crate::keys::{self, KeyEncryptionKey, KeyRing, KeysError, PublicJwk, SigningAlg};
 use crate::store::Store;
 
 /// A signing key just made active, as both the API and the CLI show it: the public JWK and
@@ -19,13 +19,17 @@ pub struct RotatedKey {
     pub active: bool,
 }
 
-/// Rotates on this instance's ring (it switches over at once; others within seconds).
+/// Rotates `alg` (the server's algorithm when `None`) on this instance's ring (it switches
+/// over at once; others within seconds).
 pub async fn rotate(
     store: &Store,
     ring: &KeyRing,
+    alg: Option<SigningAlg>,
     origin: Origin<'_>,
 ) -> Result<RotatedKey, KeysError> {
-    let key = ring.rotate(store).await?;
+    let key = ring
+        .rotate_algorithm(store, alg.unwrap_or(ring.default_alg()))
+        .await?;
     record(store, key, origin).await
 }
 
@@ -33,9 +37,10 @@ pub async fn rotate(
 pub async fn rotate_offline(
     store: &Store,
     kek: &KeyEncryptionKey,
+    alg: SigningAlg,
     origin: Origin<'_>,
 ) -> Result<RotatedKey, KeysError> {
-    let key = keys::rotate(store, kek).await?;
+    let key = keys::rotate(store, kek, alg).await?;
     record(store, key, origin).await
 }
 

@@ -7,6 +7,7 @@ use url::Url;
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, ClientId};
 use crate::oauth::scope;
+use crate::oauth::signing_alg::SigningAlg;
 use crate::validation::FieldError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -149,6 +150,11 @@ pub struct ClientSettings {
     pub allowed_audiences: Vec<String>,
     /// Whether `/oauth2/authorize` has the user pick an account (API.md §11).
     pub account_selection: AccountSelection,
+    /// The algorithm of the client's access tokens (API.md §14); `None`: the server's.
+    pub access_token_signing_alg: Option<SigningAlg>,
+    /// The algorithm of the client's ID tokens (OIDC Dynamic Client Registration §2);
+    /// `None`: the server's.
+    pub id_token_signed_response_alg: Option<SigningAlg>,
 }
 
 impl ClientSettings {
@@ -179,7 +185,16 @@ impl ClientSettings {
             refresh_reuse_grace_seconds: 0,
             allowed_audiences: Vec::new(),
             account_selection: AccountSelection::None,
+            access_token_signing_alg: None,
+            id_token_signed_response_alg: None,
         }
+    }
+
+    /// The algorithms this client asked for, besides the server's.
+    pub fn signing_algs(&self) -> impl Iterator<Item = SigningAlg> {
+        self.access_token_signing_alg
+            .into_iter()
+            .chain(self.id_token_signed_response_alg)
     }
 
     /// Every rule a registration breaks, as `(field, message)` pairs; empty when valid.

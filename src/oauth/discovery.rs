@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use crate::oauth::claims;
 use crate::oauth::client::{AuthMethod, GrantType};
 use crate::oauth::scope;
+use crate::oauth::signing_alg::SigningAlg;
 
 /// The metadata document for `issuer`; both well-known paths serve the same one.
 pub fn metadata(issuer: &str) -> Value {
@@ -33,7 +34,7 @@ pub fn metadata(issuer: &str) -> Value {
         "token_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": confidential_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": SigningAlg::ALL.map(SigningAlg::as_str),
         "subject_types_supported": ["public"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "acr_values_supported": [claims::ACR_MFA, claims::ACR_PASSWORD],

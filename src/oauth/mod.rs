@@ -11,4 +11,5 @@ pub mod id_token;
 pub mod params;
 pub mod pkce;
 pub mod scope;
+pub mod signing_alg;
 pub mod token;

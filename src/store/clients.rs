@@ -8,6 +8,7 @@ use crate::account::AccountStatus;
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, ClientId};
 use crate::oauth::client::{AccountSelection, AuthMethod, Client, ClientSettings, GrantType};
+use crate::oauth::signing_alg::SigningAlg;
 use crate::store::{Position, accounts, json_or_default, to_json};
 
 #[derive(FromRow)]
@@ -29,6 +30,8 @@ struct ClientRow {
     first_party: i64,
     allowed_audiences: String,
     account_selection: String,
+    access_token_signing_alg: Option<String>,
+    id_token_signed_response_alg: Option<String>,
     created_at: i64,
     updated_at: i64,
     account_status: String,
@@ -56,6 +59,10 @@ impl ClientRow {
                 refresh_reuse_grace_seconds: self.refresh_reuse_grace_seconds,
                 allowed_audiences: json_or_default(&self.allowed_audiences),
                 account_selection: AccountSelection::parse(&self.account_selection)?,
+                access_token_signing_alg: signing_alg(self.access_token_signing_alg.as_deref())?,
+                id_token_signed_response_alg: signing_alg(
+                    self.id_token_signed_response_alg.as_deref(),
+                )?,
             },
             created_at: Timestamp(self.created_at),
             updated_at: Timestamp(self.updated_at),
@@ -67,11 +74,20 @@ impl ClientRow {
     }
 }
 
+/// A stored algorithm column: null is the server's algorithm, an unknown name no client.
+fn signing_alg(stored: Option<&str>) -> Option<Option<SigningAlg>> {
+    match stored {
+        None => Some(None),
+        Some(text) => SigningAlg::parse(text).map(Some),
+    }
+}
+
 const COLUMNS: &str = "id, account_id, name, secret_hash, token_endpoint_auth_method, redirect_uris, \
                        post_logout_redirect_uris, allowed_origins, grant_types, scopes, \
                        access_token_ttl_seconds, refresh_token_ttl_seconds, \
                        refresh_reuse_grace_seconds, self_registered, first_party, \
-                       allowed_audiences, account_selection, created_at, updated_at";
+                       allowed_audiences, account_selection, access_token_signing_alg, \
+                       id_token_signed_response_alg, created_at, updated_at";
 
 /// `COLUMNS` prefixed with the `c.` alias of the queries that join accounts.
 static QUALIFIED: LazyLock<String> = LazyLock::new(|| {
@@ -101,7 +117,7 @@ pub async fn insert<'e>(
     let grant_types: Vec<&str> = s.grant_types.iter().map(|g| g.as_str()).collect();
     sqlx::query(&format!(
         "insert into clients ({COLUMNS}) values \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
     ))
     .bind(client.client_id.as_str())
     .bind(client.account_id.as_str())
@@ -120,6 +136,8 @@ pub async fn insert<'e>(
     .bind(i64::from(client.first_party))
     .bind(to_json(&s.allowed_audiences))
     .bind(s.account_selection.as_str())
+    .bind(s.access_token_signing_alg.map(SigningAlg::as_str))
+    .bind(s.id_token_signed_response_alg.map(SigningAlg::as_str))
     .bind(client.created_at.0)
     .bind(client.updated_at.0)
     .execute(db)
@@ -187,7 +205,8 @@ pub async fn update<'e>(
          redirect_uris = $4, post_logout_redirect_uris = $5, allowed_origins = $6, \
          grant_types = $7, scopes = $8, access_token_ttl_seconds = $9, \
          refresh_token_ttl_seconds = $10, refresh_reuse_grace_seconds = $11, updated_at = $12, \
-         first_party = $13, allowed_audiences = $14, account_selection = $15 where id = $16",
+         first_party = $13, allowed_audiences = $14, account_selection = $15, \
+         access_token_signing_alg = $16, id_token_signed_response_alg = $17 where id = $18",
     )
     .bind(&s.name)
     .bind(client.secret_hash.as_deref())
@@ -204,6 +223,8 @@ pub async fn update<'e>(
     .bind(i64::from(client.first_party))
     .bind(to_json(&s.allowed_audiences))
     .bind(s.account_selection.as_str())
+    .bind(s.access_token_signing_alg.map(SigningAlg::as_str))
+    .bind(s.id_token_signed_response_alg.map(SigningAlg::as_str))
     .bind(client.client_id.as_str())
     .execute(db)
     .await

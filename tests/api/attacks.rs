@@ -967,3 +967,94 @@ async fn an_account_writer_short_of_admin_founds_no_child_account() {
         .expect(Method::POST, &children, json!({"name": "Branch"}), 201)
         .await;
 }
+
+/// A token of ours under another algorithm than its key's (API.md §14): an ES256 token
+/// re-headed as RS256 (under its own kid or the RSA key's), HS256 keyed with the EC key's
+/// published bytes, `none`. Each is 401 on `/v1` and inactive at introspection.
+#[tokio::test]
+async fn a_token_cannot_choose_another_algorithm_than_its_keys() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let app = TestApp::spawn_with(|config| {
+        config.signing_alg = tessera::keys::SigningAlg::Es256;
+    })
+    .await;
+    // Both algorithms in use: the RSA key is published too.
+    let rsa = app
+        .state
+        .keys
+        .signing_key_for(&app.state.store, Some(tessera::keys::SigningAlg::Rs256))
+        .await
+        .unwrap();
+    let admin = superadmin(&app).await;
+    let client = app.login_client().await;
+    let introspect = |token: String| {
+        let request = app
+            .http
+            .post(app.url("/oauth2/introspect"))
+            .basic_auth(client.client_id.as_str(), Some(&client.secret))
+            .form(&[("token", token)]);
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            body["active"].as_bool().unwrap()
+        }
+    };
+    let me = |token: String| {
+        let request = app.api(Method::GET, "/v1/me", &token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(me(admin.token.clone()).await, 200);
+    assert!(introspect(admin.token.clone()).await);
+
+    let parts: Vec<&str> = admin.token.split('.').collect();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["alg"], "ES256");
+    let es_kid = header["kid"].as_str().unwrap();
+    let encode = |value: &Value| URL_SAFE_NO_PAD.encode(value.to_string());
+    let reheaded = |alg: &str, kid: &str| {
+        let header = json!({"alg": alg, "typ": "at+jwt", "kid": kid});
+        format!("{}.{}.{}", encode(&header), parts[1], parts[2])
+    };
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let es_jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"] == es_kid)
+        .unwrap()
+        .clone();
+    let hmac = |secret: &[u8]| {
+        let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": es_kid});
+        let input = format!("{}.{}", encode(&header), parts[1]);
+        let signature = hs256(secret, input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    };
+    let forged = [
+        reheaded("RS256", es_kid),
+        reheaded("RS256", rsa.kid()),
+        reheaded("EdDSA", es_kid),
+        hmac(es_jwk.to_string().as_bytes()),
+        hmac(es_jwk["x"].as_str().unwrap().as_bytes()),
+        format!(
+            "{}.{}.",
+            encode(&json!({"alg": "none", "typ": "at+jwt", "kid": es_kid})),
+            parts[1]
+        ),
+    ];
+    for token in forged {
+        assert_eq!(me(token.clone()).await, 401, "{token}");
+        assert!(!introspect(token.clone()).await, "{token}");
+    }
+}
+
+/// HMAC-SHA256 (RFC 2104), for forging HS256 tokens.
+fn hs256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    aws_lc_rs::hmac::sign(&key, message).as_ref().to_vec()
+}

@@ -34,7 +34,8 @@ async fn openid_configuration_describes_this_issuer() {
     );
     assert_eq!(
         doc["id_token_signing_alg_values_supported"],
-        serde_json::json!(["RS256"])
+        serde_json::json!(["RS256", "ES256", "EdDSA"]),
+        "API.md §14: discovery lists all three"
     );
     assert_eq!(
         doc["subject_types_supported"],

@@ -55,6 +55,7 @@ mod role_races;
 mod roles;
 mod self_service;
 mod sessions;
+mod signing_algorithms;
 mod soft_authenticator;
 mod sso_connections;
 mod sso_sign_in;

@@ -191,8 +191,11 @@ async fn signing_keys_retire_and_age_out() {
     let store = database.store().await;
     let record = |id: &str, created_at| SigningKeyRecord {
         id: id.into(),
-        modulus: "n".into(),
-        exponent: "AQAB".into(),
+        algorithm: "RS256".into(),
+        modulus: Some("n".into()),
+        exponent: Some("AQAB".into()),
+        x: None,
+        y: None,
         private_key_encrypted: "v1.sealed".into(),
         created_at,
         retired_at: None,
@@ -200,7 +203,7 @@ async fn signing_keys_retire_and_age_out() {
     signing_keys::insert(store.pool(), &record("old", 100))
         .await
         .unwrap();
-    signing_keys::retire_active(store.pool(), 1_000)
+    signing_keys::retire_active(store.pool(), "RS256", 1_000)
         .await
         .unwrap();
     signing_keys::insert(store.pool(), &record("new", 200))

@@ -144,6 +144,7 @@ const DIALECT_FILES: &[&str] = &[
     "0045_user_disabled_at.sql",
     // SQLite cannot drop a check constraint: it rebuilds the tables instead.
     "0066_custom_roles.sql",
+    "0072_signing_algorithms.sql",
     // Types and functions spelled differently by the two dialects.
     "0001_users_accounts.sql",
     "0002_signing_keys.sql",

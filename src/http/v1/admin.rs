@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::account::Account;
 use crate::http::error::HttpError;
 use crate::http::openapi;
-use crate::http::v1::body::ApiJson;
+use crate::http::v1::body::{ApiJson, OptionalApiJson};
 use crate::http::v1::page::{Page, PageRequest, page, query_param};
 use crate::ids::AccountId;
+use crate::keys::SigningAlg;
 use crate::manage::accounts::{self, NewOwner, OwnedAccount};
 use crate::manage::caller::Caller;
 use crate::manage::keys::{self, RotatedKey};
@@ -79,14 +80,25 @@ impl FromRequestParts<AppState> for Superadmin {
     }
 }
 
-/// Rotate the signing key.
+/// Which algorithm's key a rotation replaces.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    /// `RS256`, `ES256` or `EdDSA`; default the server's (`TESSERA_SIGNING_ALG`).
+    alg: Option<SigningAlg>,
+}
+
+/// Rotate a signing key.
 ///
-/// `POST /v1/admin/keys/rotate`: a new signing key is active at once on this instance
-/// (others pick it up within seconds); the previous one stays published.
+/// `POST /v1/admin/keys/rotate`, optionally with `{"alg": "ES256"}`: a new signing key of
+/// that algorithm (default the server's) is active at once on this instance (others pick it
+/// up within seconds); the previous one of that algorithm stays published until its tokens
+/// expire, and keys of other algorithms go on signing.
 #[utoipa::path(
     post,
     path = "/v1/admin/keys/rotate",
     tag = "admin",
+    request_body(content = Option<RotateBody>, content_type = "application/json"),
     responses(
         (status = 200, description = "The new active key's public JWK (kid, alg, kty, use, n, e) and `active: true`", body = serde_json::Value),
         openapi::AuthErrors
@@ -95,8 +107,10 @@ impl FromRequestParts<AppState> for Superadmin {
 async fn rotate_keys(
     State(state): State<AppState>,
     Superadmin(caller): Superadmin,
+    OptionalApiJson(body): OptionalApiJson<RotateBody>,
 ) -> Result<Json<RotatedKey>, HttpError> {
-    let rotated = keys::rotate(&state.store, &state.keys, caller.origin())
+    let alg = body.and_then(|body| body.alg);
+    let rotated = keys::rotate(&state.store, &state.keys, alg, caller.origin())
         .await
         .map_err(|error| {
             tracing::error!(%error, "key rotation failed");

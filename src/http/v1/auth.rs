@@ -115,6 +115,7 @@ async fn issue_account_token(
         },
         TokenError::Database(error) => HttpError::internal(&error),
         TokenError::Encoding(error) => HttpError::internal(&error),
+        TokenError::Keys(error) => HttpError::internal(&error),
     })?;
     state.metrics.token_issued("account_token");
     let body = AccountTokenResponse {

@@ -23,6 +23,7 @@ use crate::oauth::client::{
     DEFAULT_REFRESH_TOKEN_TTL_SECONDS, GrantType,
 };
 use crate::oauth::scope;
+use crate::oauth::signing_alg::SigningAlg;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -59,6 +60,11 @@ pub struct ClientInput {
     allowed_audiences: Option<Vec<String>>,
     /// Whether authorize has the user pick an account (API.md §11); default `none`.
     account_selection: Option<AccountSelection>,
+    /// The algorithm of the client's access tokens (API.md §14): `RS256`, `ES256` or
+    /// `EdDSA`; default (`null`) the server's.
+    access_token_signing_alg: Option<SigningAlg>,
+    /// The algorithm of the client's ID tokens; default (`null`) the server's.
+    id_token_signed_response_alg: Option<SigningAlg>,
     /// Only a superadmin may set it (API.md §8); it is not one of the tenant's settings.
     first_party: Option<bool>,
 }
@@ -88,6 +94,8 @@ impl ClientInput {
             refresh_reuse_grace_seconds: self.refresh_reuse_grace_seconds.unwrap_or(0),
             allowed_audiences: self.allowed_audiences.unwrap_or_default(),
             account_selection: self.account_selection.unwrap_or_default(),
+            access_token_signing_alg: self.access_token_signing_alg,
+            id_token_signed_response_alg: self.id_token_signed_response_alg,
         }
     }
 }
@@ -163,6 +171,10 @@ async fn create_client(
     let first_party = input.first_party.unwrap_or(false);
     let settings = input.into_settings();
     let view = clients::create(&state.store, &caller, &account_id, settings, first_party).await?;
+    state
+        .keys
+        .publish(&state.store, view.settings.signing_algs())
+        .await;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -216,9 +228,12 @@ async fn update_client(
 ) -> Result<Json<ClientView>, HttpError> {
     let account_id = caller::account_id(&acc)?;
     let patch = parse_patch(patch);
-    Ok(Json(
-        clients::update(&state.store, &caller, &account_id, &cid, patch).await?,
-    ))
+    let view = clients::update(&state.store, &caller, &account_id, &cid, patch).await?;
+    state
+        .keys
+        .publish(&state.store, view.settings.signing_algs())
+        .await;
+    Ok(Json(view))
 }
 
 /// A merge patch of a client: `first_party` apart, the rest merged into the settings as the
