@@ -226,7 +226,7 @@ mod tests {
             business_address: Some(String::new()),
             url: Some("ftp://acme.example".into()),
             contact_name: Some("two\nlines".into()),
-            contact_email: Some("ADA@acme.example".into()),
+            contact_email: Some("ada@".into()),
             timezone: Some("Mars/Olympus".into()),
             country: Some("fr".into()),
         };
