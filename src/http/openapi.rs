@@ -35,7 +35,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// The current-account paths (API.md §13) and the `/v1/accounts/{acc}` forms whose handlers
-/// serve them.
+/// serve them, every method alike.
 const CURRENT_ACCOUNT: [(&str, &str); 5] = [
     ("/v1/account", "/v1/accounts/{acc}"),
     ("/v1/account/members", "/v1/accounts/{acc}/members"),

@@ -35,7 +35,7 @@ pub fn routes() -> Router<AppState> {
             get(show_member).patch(change_role).delete(remove_member),
         )
         // The current account's (API.md §13).
-        .route("/v1/account/members", get(list_members))
+        .route("/v1/account/members", get(list_members).post(add_member))
 }
 
 /// List an account's members.
@@ -171,10 +171,10 @@ struct NewMember {
 async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
-    Path(acc): Path<String>,
+    target: TargetAccount,
     ApiJson(new): ApiJson<NewMember>,
 ) -> Result<Response, HttpError> {
-    let account_id = caller::account_id(&acc)?;
+    let account_id = target.resolve(&caller)?;
     let new = members::NewMember {
         user_id: new.user_id,
         email: new.email,
