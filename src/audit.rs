@@ -68,6 +68,7 @@ actions! {
     SsoConnectionCreated = "sso_connection.created", access: false;
     SsoConnectionUpdated = "sso_connection.updated", access: false;
     SsoConnectionDeleted = "sso_connection.deleted", access: false;
+    FileDeleted = "file.deleted", access: false;
     WebhookUpdated = "webhook.updated", access: false;
     WebhookDeleted = "webhook.deleted", access: false;
     WebhookSecretRotated = "webhook.secret_rotated", access: false;

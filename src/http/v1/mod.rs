@@ -12,6 +12,7 @@ pub mod caller;
 pub mod clients;
 mod domains;
 mod factors;
+mod files;
 mod identities;
 pub mod invites;
 mod me;
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(webhooks::routes())
         .merge(domains::routes())
+        .merge(files::routes())
         .merge(sso_connections::routes())
         // Last, so that it covers every route above; axum still sends `Allow`.
         .method_not_allowed_fallback(method_not_allowed)
@@ -88,6 +90,7 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
         audit_logs::Api::openapi(),
         webhooks::Api::openapi(),
         domains::Api::openapi(),
+        files::Api::openapi(),
         sso_connections::Api::openapi(),
         admin::Api::openapi(),
     ]
