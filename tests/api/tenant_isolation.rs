@@ -114,6 +114,42 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
             format!("/v1/accounts/{a}/invites/{invitation}"),
             None,
         ),
+        (Method::GET, format!("/v1/accounts/{a}/files"), None),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/files/uploads"),
+            Some(json!({"key": "x.txt", "content_type": "text/plain"})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/files/downloads"),
+            Some(json!({"key": "x.txt"})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/files/multipart"),
+            Some(json!({"key": "x.bin", "content_type": "application/octet-stream"})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/files/multipart/v1.x/parts"),
+            Some(json!({"part_numbers": [1]})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/files/multipart/v1.x/complete"),
+            Some(json!({"parts": [{"part_number": 1, "etag": "\"e\""}]})),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/files/multipart/v1.x"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/files/dir/x.txt"),
+            None,
+        ),
         (Method::GET, format!("/v1/accounts/{a}/domains"), None),
         (
             Method::POST,
