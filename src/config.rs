@@ -552,12 +552,12 @@ mod tests {
 
     #[test]
     fn files_live_in_a_directory_or_a_bucket() {
-        let config = config(&[], "files_url = \"file:///srv/files\"\n").unwrap();
+        let local = config(&[], "files_url = \"file:///srv/files\"\n").unwrap();
         assert_eq!(
-            config.files,
+            local.files,
             super::FilesLocation::Local("/srv/files".into())
         );
-        let config = config(
+        let bucket = config(
             &[
                 (
                     "TESSERA_FILES_URL",
@@ -569,8 +569,9 @@ mod tests {
             "",
         )
         .unwrap();
-        let super::FilesLocation::S3(s3) = config.files else {
-            panic!("an S3 location");
+        let s3 = match bucket.files {
+            super::FilesLocation::S3(s3) => s3,
+            other => unreachable!("an S3 location, not {other:?}"),
         };
         assert_eq!(s3.bucket, "media");
         assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));

@@ -35,7 +35,7 @@ pub struct Files {
 }
 
 enum Backend {
-    Local(local::Local),
+    Local(Box<local::Local>),
     S3(s3::S3),
 }
 
@@ -92,7 +92,9 @@ impl Files {
         url_key: hmac::Key,
     ) -> Result<Files, String> {
         let backend = match location {
-            FilesLocation::Local(dir) => Backend::Local(local::Local::open(dir, issuer, url_key)?),
+            FilesLocation::Local(dir) => {
+                Backend::Local(Box::new(local::Local::open(dir, issuer, url_key)?))
+            }
             FilesLocation::S3(s3) => Backend::S3(s3::S3::open(s3)?),
         };
         Ok(Files { backend })
@@ -369,8 +371,8 @@ pub fn quoted(etag: &str) -> String {
 
 /// `Range: bytes=…` (RFC 9110 §14.1.2) against a file of `size` bytes: `Ok(None)` for the
 /// whole file (no header, a form this server does not serve such as several ranges),
-/// `Err(())` when no byte of it is in the file (416).
-pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<Range<u64>>, ()> {
+/// `Err(Unsatisfiable)` when no byte of it is in the file (416).
+pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<Range<u64>>, Unsatisfiable> {
     let Some(spec) = header.and_then(|header| header.trim().strip_prefix("bytes=")) else {
         return Ok(None);
     };
@@ -387,10 +389,14 @@ pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<Range<u64>>
         _ => return Ok(None),
     };
     if range.start >= size || range.is_empty() {
-        return Err(());
+        return Err(Unsatisfiable);
     }
     Ok(Some(range))
 }
+
+/// A range with no byte in the file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unsatisfiable;
 
 /// Streams `body` into `upload`, at most `limit` bytes: memory stays at a few parts.
 async fn stream_into<E: std::fmt::Display>(
@@ -426,7 +432,7 @@ async fn stream_into<E: std::fmt::Display>(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_range;
+    use super::{Unsatisfiable, parse_range};
 
     #[test]
     fn ranges_follow_rfc_9110() {
@@ -436,10 +442,10 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=-3"), 10), Ok(Some(7..10)));
         assert_eq!(parse_range(Some("bytes=8-100"), 10), Ok(Some(8..10)));
         assert_eq!(parse_range(Some("bytes=-30"), 10), Ok(Some(0..10)));
-        assert_eq!(parse_range(Some("bytes=10-"), 10), Err(()));
+        assert_eq!(parse_range(Some("bytes=10-"), 10), Err(Unsatisfiable));
         assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), Ok(None));
         assert_eq!(parse_range(Some("bytes=3-1"), 10), Ok(None));
         assert_eq!(parse_range(Some("items=0-1"), 10), Ok(None));
-        assert_eq!(parse_range(Some("bytes=-0"), 10), Err(()));
+        assert_eq!(parse_range(Some("bytes=-0"), 10), Err(Unsatisfiable));
     }
 }

@@ -42,12 +42,12 @@ fn checked(
     acc: &str,
     key: &str,
     signed: Signed,
-) -> Result<Grant, Response> {
-    let forbidden = |detail: &str| refuse(HttpError::forbidden(detail.to_owned()));
+) -> Result<Grant, Box<Response>> {
+    let forbidden = |detail: &str| Box::new(refuse(HttpError::forbidden(detail.to_owned())));
     let local = state
         .files
         .local()
-        .ok_or_else(|| refuse(HttpError::not_found("file")))?;
+        .ok_or_else(|| Box::new(refuse(HttpError::not_found("file"))))?;
     let (Some(account_id), Ok(key)) = (AccountId::parse(acc), FileKey::parse(key)) else {
         return Err(forbidden("the URL's signature does not match"));
     };
@@ -90,7 +90,7 @@ async fn upload(
 ) -> Response {
     let grant = match checked(&state, GrantMethod::Put, &acc, &key, signed) {
         Ok(grant) => grant,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     // Like S3's signed headers: the content type and a declared length must be the signed ones.
     if let Some(signed_type) = &grant.content_type {
@@ -156,7 +156,7 @@ async fn download(
 ) -> Response {
     let grant = match checked(&state, GrantMethod::Get, &acc, &key, signed) {
         Ok(grant) => grant,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(local) = state.files.local() else {
         return refuse(HttpError::not_found("file"));
