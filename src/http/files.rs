@@ -1,7 +1,9 @@
 //! `/files/{acc}/{key}`: the local file store's presigned URLs (API.md §13). The signature is
 //! the credential (no bearer token): an expired or altered URL is 403. `PUT` streams the body
 //! into the store and answers its `ETag`; `GET` answers the file or a byte range. Outside the
-//! body limit of the rest of the router; never cached by shared caches.
+//! body limit of the rest of the router; never cached by shared caches. Any origin may use
+//! them from a browser (CORS without credentials, as an S3 bucket's rule would allow): the
+//! URL, not a cookie, is what grants.
 
 use axum::Router;
 use axum::body::Body;
@@ -21,7 +23,45 @@ use crate::state::AppState;
 const NOT_SHARED: HeaderValue = HeaderValue::from_static("private, no-store");
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/files/{acc}/{*key}", get(download).put(upload))
+    Router::new()
+        .route(
+            "/files/{acc}/{*key}",
+            get(download).put(upload).options(preflight),
+        )
+        .layer(axum::middleware::map_response(allow_any_origin))
+}
+
+/// CORS preflight (Fetch standard): PUT and GET with the headers an upload or a ranged
+/// download sends.
+async fn preflight() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, PUT"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type, Range"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}
+
+async fn allow_any_origin(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("ETag, Content-Range, Content-Length, Accept-Ranges"),
+    );
+    response
 }
 
 /// A signed URL's query.

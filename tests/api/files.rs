@@ -110,7 +110,23 @@ async fn a_file_is_uploaded_listed_downloaded_in_ranges_and_deleted() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "private, no-store");
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
     let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    let preflight = app
+        .http
+        .request(Method::OPTIONS, url)
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "PUT")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert!(
+        preflight.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("PUT")
+    );
     assert!(etag.starts_with('"'), "{etag}");
     put_file(&app, owner, a, "a'b(c)!*_-.txt", b"odd").await;
 
@@ -179,6 +195,16 @@ async fn a_file_is_uploaded_listed_downloaded_in_ranges_and_deleted() {
             .await
             .contains(&"file.deleted".to_owned())
     );
+    // Files named like the routes beside them are deleted all the same.
+    for key in ["uploads", "multipart", "multipart/notes.txt"] {
+        put_file(&app, owner, a, key, b"named").await;
+        let response = app
+            .api(Method::DELETE, &format!("{}/{key}", files_path(a)), owner)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204, "{key}");
+    }
     assert_eq!(app.http.get(&url).send().await.unwrap().status(), 404);
     let again = app
         .api(
@@ -621,4 +647,178 @@ async fn a_large_upload_streams_without_filling_memory() {
     );
     let listed = list(&app, owner, a, "").await;
     assert_eq!(listed["data"][0]["size"], SIZE);
+}
+
+/// The same flow on an S3-compatible server (`TEST_S3_ENDPOINT`, e.g. moto's), in a bucket
+/// of its own: presigned PUT and GET, a two-part upload, an aborted one, delete.
+#[tokio::test]
+#[cfg_attr(
+    tessera_no_s3,
+    ignore = "TEST_S3_ENDPOINT is not set: run `python3 -m moto.server -p PORT` and set it to http://127.0.0.1:PORT"
+)]
+async fn the_same_flow_runs_on_s3() {
+    let endpoint = std::env::var("TEST_S3_ENDPOINT")
+        .expect("TEST_S3_ENDPOINT names the S3-compatible server under CI");
+    let endpoint = endpoint.trim_end_matches('/').to_owned();
+    let bucket = format!("tessera-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created.status().is_success(),
+        "create bucket: {}",
+        created.status()
+    );
+    let location = tessera::config::S3Location {
+        bucket,
+        endpoint: Some(endpoint),
+        region: "us-east-1".into(),
+        access_key_id: Some("test".into()),
+        secret_access_key: Some("test".into()),
+        session_token: None,
+    };
+    let app = TestApp::spawn_with(|config| {
+        config.files = tessera::config::FilesLocation::S3(location);
+    })
+    .await;
+    let acme = app.team("acme").await;
+    let (a, owner) = (acme.account.as_str(), acme.owner.token.as_str());
+
+    let upload = upload_url(
+        &app,
+        owner,
+        a,
+        json!({"key": "reports/q1.txt", "content_type": "text/plain", "size": 12}),
+    )
+    .await;
+    assert_eq!(upload["method"], "PUT");
+    let response = app
+        .http
+        .put(upload["url"].as_str().unwrap())
+        .header("Content-Type", "text/plain")
+        .body("hello, files")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let listed = list(&app, owner, a, "?prefix=rep").await;
+    assert_eq!(listed["data"][0]["key"], "reports/q1.txt");
+    assert_eq!(listed["data"][0]["size"], 12);
+    assert_eq!(listed["data"][0]["content_type"], "text/plain");
+    let url = download_url(&app, owner, a, "reports/q1.txt").await;
+    let part = app
+        .http
+        .get(&url)
+        .header("Range", "bytes=7-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.text().await.unwrap(), "files");
+
+    let started = post(
+        &app,
+        owner,
+        &format!("{}/multipart", files_path(a)),
+        json!({"key": "big.bin", "content_type": "application/octet-stream"}),
+    )
+    .await;
+    assert_eq!(started.status(), 201);
+    let started: Value = started.json().await.unwrap();
+    let multipart = format!(
+        "{}/multipart/{}",
+        files_path(a),
+        started["upload_id"].as_str().unwrap()
+    );
+    let parts: Value = post(
+        &app,
+        owner,
+        &format!("{multipart}/parts"),
+        json!({"part_numbers": [1, 2]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let mut completed = Vec::new();
+    for (part, bytes) in parts["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip([vec![b'a'; 5 * 1024 * 1024], b"tail".to_vec()])
+    {
+        let response = app
+            .http
+            .put(part["url"].as_str().unwrap())
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        completed.push(json!({"part_number": part["part_number"], "etag": etag}));
+    }
+    let done = post(
+        &app,
+        owner,
+        &format!("{multipart}/complete"),
+        json!({ "parts": completed }),
+    )
+    .await;
+    assert_eq!(done.status(), 200);
+    let file: Value = done.json().await.unwrap();
+    assert_eq!(file["size"], 5 * 1024 * 1024 + 4);
+    assert_eq!(file["content_type"], "application/octet-stream");
+
+    let started: Value = post(
+        &app,
+        owner,
+        &format!("{}/multipart", files_path(a)),
+        json!({"key": "dropped.bin", "content_type": "application/octet-stream"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let dropped = format!(
+        "{}/multipart/{}",
+        files_path(a),
+        started["upload_id"].as_str().unwrap()
+    );
+    let aborted = app
+        .api(Method::DELETE, &dropped, owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(aborted.status(), 204);
+    let complete = post(
+        &app,
+        owner,
+        &format!("{dropped}/complete"),
+        json!({"parts": [{"part_number": 1, "etag": "\"x\""}]}),
+    )
+    .await;
+    expect_problem(complete, 404, "not_found").await;
+
+    let deleted = app
+        .api(Method::DELETE, &format!("{}/big.bin", files_path(a)), owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let keys: Vec<Value> = list(&app, owner, a, "").await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file["key"].clone())
+        .collect();
+    assert_eq!(keys, [json!("reports/q1.txt")]);
+    // Another account's list is its own.
+    let globex = app.team("globex").await;
+    assert_eq!(
+        list(&app, &globex.owner.token, &globex.account, "").await["data"],
+        json!([])
+    );
 }

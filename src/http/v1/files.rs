@@ -23,9 +23,19 @@ use crate::store::Position;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/accounts/{acc}/files", get(list_files))
-        .route("/v1/accounts/{acc}/files/uploads", post(create_upload))
-        .route("/v1/accounts/{acc}/files/downloads", post(create_download))
-        .route("/v1/accounts/{acc}/files/multipart", post(start_multipart))
+        // A file may be named like these routes: DELETE on them deletes that file.
+        .route(
+            "/v1/accounts/{acc}/files/uploads",
+            post(create_upload).delete(delete_named),
+        )
+        .route(
+            "/v1/accounts/{acc}/files/downloads",
+            post(create_download).delete(delete_named),
+        )
+        .route(
+            "/v1/accounts/{acc}/files/multipart",
+            post(start_multipart).delete(delete_named),
+        )
         .route(
             "/v1/accounts/{acc}/files/multipart/{upload_id}",
             delete(abort_multipart),
@@ -320,6 +330,12 @@ async fn abort_multipart(
     Path((acc, upload_id)): Path<(String, String)>,
 ) -> Result<StatusCode, HttpError> {
     let account_id = caller::account_id(&acc)?;
+    // Upload ids are sealed values (`v1.…`); anything else names the file `multipart/…`.
+    if !upload_id.starts_with("v1.") {
+        let key = format!("multipart/{upload_id}");
+        files::delete(&state.store, &state.files, &caller, &account_id, &key).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     files::abort_multipart(
         &state.store,
         &state.file_storage(),
@@ -350,6 +366,19 @@ async fn delete_file(
 ) -> Result<StatusCode, HttpError> {
     let account_id = caller::account_id(&acc)?;
     files::delete(&state.store, &state.files, &caller, &account_id, &key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// DELETE on `…/files/uploads`, `…/downloads` or `…/multipart`: the file of that name.
+async fn delete_named(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(acc): Path<String>,
+    uri: axum::http::Uri,
+) -> Result<StatusCode, HttpError> {
+    let account_id = caller::account_id(&acc)?;
+    let key = uri.path().rsplit('/').next().unwrap_or_default();
+    files::delete(&state.store, &state.files, &caller, &account_id, key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
