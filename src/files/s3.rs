@@ -299,7 +299,7 @@ fn sigv4_presign(request: &SigV4<'_>) -> Result<String, StoreError> {
         at.minute(),
         at.second()
     );
-    let scope = format!("{date}/{}/s3/aws4_request", region);
+    let scope = format!("{date}/{region}/s3/aws4_request");
     let mut signed_headers: Vec<(String, String)> = headers
         .iter()
         .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
