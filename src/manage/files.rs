@@ -259,8 +259,7 @@ pub async fn part_urls(
     upload_id: &str,
     numbers: &[u32],
 ) -> Result<PartsView, Error> {
-    caller::authorize(store, caller, account_id, Permission::FilesWrite).await?;
-    let (state, key) = open_upload(storage, account_id, upload_id)?;
+    let (state, key) = authorized_upload(store, storage, caller, account_id, upload_id).await?;
     if numbers.is_empty() || numbers.len() > MAX_PARTS_PER_REQUEST {
         return Err(Error::invalid(
             "part_numbers",
@@ -311,8 +310,7 @@ pub async fn complete_multipart(
     upload_id: &str,
     parts: &[CompletedPart],
 ) -> Result<FileView, Error> {
-    caller::authorize(store, caller, account_id, Permission::FilesWrite).await?;
-    let (state, key) = open_upload(storage, account_id, upload_id)?;
+    let (state, key) = authorized_upload(store, storage, caller, account_id, upload_id).await?;
     if parts.is_empty() || parts.len() > MAX_PART_NUMBER as usize {
         return Err(Error::invalid("parts", "must hold 1 to 10000 parts"));
     }
@@ -349,8 +347,7 @@ pub async fn abort_multipart(
     account_id: &AccountId,
     upload_id: &str,
 ) -> Result<(), Error> {
-    caller::authorize(store, caller, account_id, Permission::FilesWrite).await?;
-    let (state, key) = open_upload(storage, account_id, upload_id)?;
+    let (state, key) = authorized_upload(store, storage, caller, account_id, upload_id).await?;
     storage
         .files
         .abort_multipart(account_id, &key, &state.upload)
@@ -377,11 +374,15 @@ fn upload_context(account_id: &AccountId) -> String {
     format!("files:upload:{account_id}")
 }
 
-fn open_upload(
+/// The upload `upload_id` names, once the caller may write the account's files.
+async fn authorized_upload(
+    store: &Store,
     storage: &Storage<'_>,
+    caller: &Caller,
     account_id: &AccountId,
     upload_id: &str,
 ) -> Result<(UploadState, FileKey), Error> {
+    caller::authorize(store, caller, account_id, Permission::FilesWrite).await?;
     let state: UploadState = storage
         .kek
         .cursor_key()

@@ -82,6 +82,57 @@ async fn download_url(app: &TestApp, token: &str, account: &str, key: &str) -> S
     body["url"].as_str().unwrap().to_owned()
 }
 
+/// Starts a multipart upload of `key`: the upload's path.
+async fn start_multipart(app: &TestApp, token: &str, account: &str, key: &str) -> String {
+    let started = post(
+        app,
+        token,
+        &format!("{}/multipart", files_path(account)),
+        json!({"key": key, "content_type": "application/octet-stream"}),
+    )
+    .await;
+    assert_eq!(started.status(), 201);
+    let started: Value = started.json().await.unwrap();
+    format!(
+        "{}/multipart/{}",
+        files_path(account),
+        started["upload_id"].as_str().unwrap()
+    )
+}
+
+/// PUTs `bodies` as parts 1, 2, … of the upload at `multipart`: what completes it.
+async fn put_parts(
+    app: &TestApp,
+    token: &str,
+    multipart: &str,
+    bodies: Vec<Vec<u8>>,
+) -> Vec<Value> {
+    let numbers: Vec<usize> = (1..=bodies.len()).collect();
+    let parts = post(
+        app,
+        token,
+        &format!("{multipart}/parts"),
+        json!({ "part_numbers": numbers }),
+    )
+    .await;
+    assert_eq!(parts.status(), 200);
+    let parts: Value = parts.json().await.unwrap();
+    let mut completed = Vec::new();
+    for (part, bytes) in parts["parts"].as_array().unwrap().iter().zip(bodies) {
+        let response = app
+            .http
+            .put(part["url"].as_str().unwrap())
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        completed.push(json!({"part_number": part["part_number"], "etag": etag}));
+    }
+    completed
+}
+
 #[tokio::test]
 async fn a_file_is_uploaded_listed_downloaded_in_ranges_and_deleted() {
     let app = TestApp::spawn().await;
@@ -231,44 +282,14 @@ async fn a_multipart_upload_joins_its_parts_and_an_aborted_one_is_gone() {
     let app = TestApp::spawn().await;
     let acme = app.team("acme").await;
     let (a, member) = (acme.account.as_str(), acme.member.token.as_str());
-    let started = post(
+    let multipart = start_multipart(&app, member, a, "big/video.bin").await;
+    let completed = put_parts(
         &app,
         member,
-        &format!("{}/multipart", files_path(a)),
-        json!({"key": "big/video.bin", "content_type": "application/octet-stream"}),
+        &multipart,
+        vec![vec![b'a'; 6 * 1024 * 1024], b"tail".to_vec()],
     )
     .await;
-    assert_eq!(started.status(), 201);
-    let started: Value = started.json().await.unwrap();
-    let upload = started["upload_id"].as_str().unwrap();
-    let multipart = format!("{}/multipart/{upload}", files_path(a));
-    let parts = post(
-        &app,
-        member,
-        &format!("{multipart}/parts"),
-        json!({"part_numbers": [1, 2]}),
-    )
-    .await;
-    assert_eq!(parts.status(), 200);
-    let parts: Value = parts.json().await.unwrap();
-    let mut completed = Vec::new();
-    for (part, bytes) in parts["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip([vec![b'a'; 6 * 1024 * 1024], b"tail".to_vec()])
-    {
-        let response = app
-            .http
-            .put(part["url"].as_str().unwrap())
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
-        completed.push(json!({"part_number": part["part_number"], "etag": etag}));
-    }
     let wrong = post(
         &app,
         member,
@@ -316,21 +337,7 @@ async fn a_multipart_upload_joins_its_parts_and_an_aborted_one_is_gone() {
     .await;
     expect_problem(again, 404, "not_found").await;
 
-    let started: Value = post(
-        &app,
-        member,
-        &format!("{}/multipart", files_path(a)),
-        json!({"key": "dropped.bin", "content_type": "application/octet-stream"}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let multipart = format!(
-        "{}/multipart/{}",
-        files_path(a),
-        started["upload_id"].as_str().unwrap()
-    );
+    let multipart = start_multipart(&app, member, a, "dropped.bin").await;
     let parts: Value = post(
         &app,
         member,
@@ -718,48 +725,14 @@ async fn the_same_flow_runs_on_s3() {
     assert_eq!(part.status(), 206);
     assert_eq!(part.text().await.unwrap(), "files");
 
-    let started = post(
+    let multipart = start_multipart(&app, owner, a, "big.bin").await;
+    let completed = put_parts(
         &app,
         owner,
-        &format!("{}/multipart", files_path(a)),
-        json!({"key": "big.bin", "content_type": "application/octet-stream"}),
+        &multipart,
+        vec![vec![b'a'; 5 * 1024 * 1024], b"tail".to_vec()],
     )
     .await;
-    assert_eq!(started.status(), 201);
-    let started: Value = started.json().await.unwrap();
-    let multipart = format!(
-        "{}/multipart/{}",
-        files_path(a),
-        started["upload_id"].as_str().unwrap()
-    );
-    let parts: Value = post(
-        &app,
-        owner,
-        &format!("{multipart}/parts"),
-        json!({"part_numbers": [1, 2]}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let mut completed = Vec::new();
-    for (part, bytes) in parts["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip([vec![b'a'; 5 * 1024 * 1024], b"tail".to_vec()])
-    {
-        let response = app
-            .http
-            .put(part["url"].as_str().unwrap())
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
-        completed.push(json!({"part_number": part["part_number"], "etag": etag}));
-    }
     let done = post(
         &app,
         owner,
@@ -772,21 +745,7 @@ async fn the_same_flow_runs_on_s3() {
     assert_eq!(file["size"], 5 * 1024 * 1024 + 4);
     assert_eq!(file["content_type"], "application/octet-stream");
 
-    let started: Value = post(
-        &app,
-        owner,
-        &format!("{}/multipart", files_path(a)),
-        json!({"key": "dropped.bin", "content_type": "application/octet-stream"}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let dropped = format!(
-        "{}/multipart/{}",
-        files_path(a),
-        started["upload_id"].as_str().unwrap()
-    );
+    let dropped = start_multipart(&app, owner, a, "dropped.bin").await;
     let aborted = app
         .api(Method::DELETE, &dropped, owner)
         .send()
