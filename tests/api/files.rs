@@ -100,6 +100,28 @@ async fn start_multipart(app: &TestApp, token: &str, account: &str, key: &str) -
     )
 }
 
+/// Completes the upload at `multipart` with `parts`: the file.
+async fn complete(app: &TestApp, token: &str, multipart: &str, parts: &[Value]) -> Value {
+    let done = post(
+        app,
+        token,
+        &format!("{multipart}/complete"),
+        json!({ "parts": parts }),
+    )
+    .await;
+    assert_eq!(done.status(), 200);
+    done.json().await.unwrap()
+}
+
+async fn abort(app: &TestApp, token: &str, multipart: &str) {
+    let aborted = app
+        .api(Method::DELETE, multipart, token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(aborted.status(), 204);
+}
+
 /// PUTs `bodies` as parts 1, 2, … of the upload at `multipart`: what completes it.
 async fn put_parts(
     app: &TestApp,
@@ -306,15 +328,7 @@ async fn a_multipart_upload_joins_its_parts_and_an_aborted_one_is_gone() {
     )
     .await;
     expect_problem(unordered, 400, "validation_failed").await;
-    let done = post(
-        &app,
-        member,
-        &format!("{multipart}/complete"),
-        json!({ "parts": completed }),
-    )
-    .await;
-    assert_eq!(done.status(), 200);
-    let file: Value = done.json().await.unwrap();
+    let file = complete(&app, member, &multipart, &completed).await;
     assert_eq!(file["key"], "big/video.bin");
     assert_eq!(file["size"], 6 * 1024 * 1024 + 4);
     assert_eq!(file["content_type"], "application/octet-stream");
@@ -349,12 +363,7 @@ async fn a_multipart_upload_joins_its_parts_and_an_aborted_one_is_gone() {
     .await
     .unwrap();
     let part_url = parts["parts"][0]["url"].as_str().unwrap().to_owned();
-    let aborted = app
-        .api(Method::DELETE, &multipart, member)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(aborted.status(), 204);
+    abort(&app, member, &multipart).await;
     let late = app.http.put(&part_url).body("x").send().await.unwrap();
     assert_eq!(late.status(), 404);
     let complete = post(
@@ -733,25 +742,12 @@ async fn the_same_flow_runs_on_s3() {
         vec![vec![b'a'; 5 * 1024 * 1024], b"tail".to_vec()],
     )
     .await;
-    let done = post(
-        &app,
-        owner,
-        &format!("{multipart}/complete"),
-        json!({ "parts": completed }),
-    )
-    .await;
-    assert_eq!(done.status(), 200);
-    let file: Value = done.json().await.unwrap();
+    let file = complete(&app, owner, &multipart, &completed).await;
     assert_eq!(file["size"], 5 * 1024 * 1024 + 4);
     assert_eq!(file["content_type"], "application/octet-stream");
 
     let dropped = start_multipart(&app, owner, a, "dropped.bin").await;
-    let aborted = app
-        .api(Method::DELETE, &dropped, owner)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(aborted.status(), 204);
+    abort(&app, owner, &dropped).await;
     // (What S3 answers a completed or aborted upload, NoSuchUpload, moto does not: it fails
     // with a 500 of its own. The local store's test checks Tessera's 404.)
 
