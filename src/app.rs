@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::bootstrap;
 use crate::config::{Config, Issuer};
+use crate::files::Files;
 use crate::http;
 use crate::keys::{KeyEncryptionKey, KeyRing};
 use crate::mailer::{self, Transport};
@@ -52,6 +53,8 @@ impl App {
             &config.keys_dir,
         )
         .await?;
+        let files = Files::open(&config.files, issuer.as_str(), kek.files_key().clone())
+            .map_err(|reason| anyhow::anyhow!("invalid TESSERA_FILES_URL: {reason}"))?;
         let keys = KeyRing::load(&store, kek, issuer.as_str(), config.signing_alg)
             .await
             .context("cannot load signing keys")?;
@@ -62,6 +65,7 @@ impl App {
         let upstreams = upstream::Directory::new(config.webhook_block_private)
             .context("cannot build the HTTP client for identity providers")?;
         let state = AppState {
+            files: Arc::new(files),
             upstreams: Arc::new(upstreams),
             documents: Arc::new(Documents::new(issuer.as_str())),
             passkeys: RelyingParty::for_issuer(&issuer).map(Arc::new),

@@ -78,6 +78,7 @@ actions! {
     InvoiceDeleted = "invoice.deleted", access: false;
     PaymentCreated = "payment.created", access: false;
     PaymentDeleted = "payment.deleted", access: false;
+    FileDeleted = "file.deleted", access: false;
     WebhookUpdated = "webhook.updated", access: false;
     WebhookDeleted = "webhook.deleted", access: false;
     WebhookSecretRotated = "webhook.secret_rotated", access: false;

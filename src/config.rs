@@ -82,7 +82,12 @@ const SIGNING_ALG: Setting = Setting {
     file_key: "signing_alg",
 };
 
-const ALL: [&Setting; 14] = [
+const FILES_URL: Setting = Setting {
+    env: "TESSERA_FILES_URL",
+    file_key: "files_url",
+};
+
+const ALL: [&Setting; 15] = [
     &LISTEN,
     &ISSUER,
     &DATABASE_URL,
@@ -97,6 +102,7 @@ const ALL: [&Setting; 14] = [
     &LOG_FORMAT,
     &DNS_SERVERS,
     &SIGNING_ALG,
+    &FILES_URL,
 ];
 
 /// Where the optional configuration file is looked for, unless `TESSERA_CONFIG` names one.
@@ -125,6 +131,8 @@ pub struct Config {
     /// The algorithm of the server's own signing key (API.md §14): what every client that
     /// asks for none is signed with; a key of it is made on start when none is active.
     pub signing_alg: SigningAlg,
+    /// Where accounts' files are kept (`TESSERA_FILES_URL`, default `file://files`).
+    pub files: FilesLocation,
     /// The operator's OpenID providers users may sign in through (`[[identity_providers]]`
     /// in `tessera.toml` only: a list has no environment variable).
     pub identity_providers: Vec<IdentityProvider>,
@@ -133,6 +141,9 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// How long a request waits for an argon2 slot before it is answered 503.
     pub password_hash_wait: Duration,
+    /// How long presigned file URLs live; not a setting, so that tests can change it
+    /// (default: 15 minutes, API.md §13).
+    pub files_url_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -291,10 +302,100 @@ impl Config {
                 })
                 .transpose()?
                 .unwrap_or_default(),
+            files: FilesLocation::parse(
+                &get(&FILES_URL).unwrap_or_else(|| "file://files".to_owned()),
+                &env,
+            )
+            .map_err(|reason| invalid(&FILES_URL, &reason))?,
             identity_providers: Vec::new(),
             password_hash_concurrency: crate::password::default_concurrency(),
             password_hash_wait: crate::password::DEFAULT_WAIT,
+            files_url_ttl: Duration::from_secs(15 * 60),
         })
+    }
+}
+
+/// Where accounts' files are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FilesLocation {
+    /// A directory (`file://files` is `files` below the working directory, `file:///srv/files`
+    /// an absolute one); Tessera serves its presigned URLs itself.
+    Local(PathBuf),
+    /// An S3 bucket (`s3://bucket?endpoint=…&region=…`); the store answers its presigned URLs.
+    S3(S3Location),
+}
+
+/// An S3 (or S3-compatible) bucket and the credentials from the standard AWS variables.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// An S3-compatible server's URL; requests are path-style then.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for S3Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Location")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FilesLocation {
+    /// `file://<dir>` or `s3://<bucket>?endpoint=…&region=…`; S3 credentials come from
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, the region
+    /// otherwise from `AWS_REGION` (default `us-east-1`).
+    fn parse(text: &str, env: &impl Fn(&str) -> Option<String>) -> Result<FilesLocation, String> {
+        if let Some(dir) = text.strip_prefix("file://") {
+            if dir.is_empty() {
+                return Err("file:// needs a directory, e.g. file://files".to_owned());
+            }
+            return Ok(FilesLocation::Local(PathBuf::from(dir)));
+        }
+        let expected = "expected file://<directory> or s3://<bucket>?endpoint=…&region=…";
+        let url = Url::parse(text).map_err(|_| expected.to_owned())?;
+        if url.scheme() != "s3" {
+            return Err(expected.to_owned());
+        }
+        let bucket = url
+            .host_str()
+            .filter(|bucket| !bucket.is_empty())
+            .ok_or_else(|| "s3:// needs a bucket name".to_owned())?
+            .to_owned();
+        let mut endpoint = None;
+        let mut region = None;
+        for (name, value) in url.query_pairs() {
+            match name.as_ref() {
+                "endpoint" => {
+                    Url::parse(&value)
+                        .ok()
+                        .filter(|url| ["http", "https"].contains(&url.scheme()))
+                        .ok_or_else(|| "endpoint must be an http(s) URL".to_owned())?;
+                    endpoint = Some(value.trim_end_matches('/').to_owned());
+                }
+                "region" => region = Some(value.into_owned()),
+                other => return Err(format!("unknown parameter {other} (endpoint, region)")),
+            }
+        }
+        let region = region
+            .or_else(|| env("AWS_REGION"))
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        Ok(FilesLocation::S3(S3Location {
+            bucket,
+            endpoint,
+            region,
+            access_key_id: env("AWS_ACCESS_KEY_ID"),
+            secret_access_key: env("AWS_SECRET_ACCESS_KEY"),
+            session_token: env("AWS_SESSION_TOKEN"),
+        }))
     }
 }
 
@@ -440,6 +541,7 @@ mod tests {
         assert!(config.trusted_proxies.is_empty());
         assert_eq!(config.log_format, super::LogFormat::Text);
         assert!(config.dns_servers.is_empty());
+        assert_eq!(config.files, super::FilesLocation::Local("files".into()));
         assert!(config.password_hash_concurrency >= 2);
     }
 
@@ -462,6 +564,49 @@ mod tests {
         assert_eq!(servers, ["10.0.0.2:53", "[::1]:5353"]);
         let error = config_error(&[("TESSERA_DNS_SERVERS", "10.0.0.2")]);
         assert!(error.starts_with("invalid TESSERA_DNS_SERVERS:"), "{error}");
+    }
+
+    #[test]
+    fn files_live_in_a_directory_or_a_bucket() {
+        let local = config(&[], "files_url = \"file:///srv/files\"\n").unwrap();
+        assert_eq!(
+            local.files,
+            super::FilesLocation::Local("/srv/files".into())
+        );
+        let bucket = config(
+            &[
+                (
+                    "TESSERA_FILES_URL",
+                    "s3://media?endpoint=http://127.0.0.1:9000/&region=eu-west-1",
+                ),
+                ("AWS_ACCESS_KEY_ID", "AKID"),
+                ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ],
+            "",
+        )
+        .unwrap();
+        let s3 = match bucket.files {
+            super::FilesLocation::S3(s3) => s3,
+            other => unreachable!("an S3 location, not {other:?}"),
+        };
+        assert_eq!(s3.bucket, "media");
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(s3.region, "eu-west-1");
+        assert_eq!(s3.access_key_id.as_deref(), Some("AKID"));
+        assert!(!format!("{s3:?}").contains("secret"));
+        for bad in [
+            "ftp://x",
+            "file://",
+            "s3://",
+            "s3://b?endpoint=nope",
+            "s3://b?acl=x",
+        ] {
+            let error = config_error(&[("TESSERA_FILES_URL", bad)]);
+            assert!(
+                error.starts_with("invalid TESSERA_FILES_URL:"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     fn config_error(env: &[(&str, &str)]) -> String {

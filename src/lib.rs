@@ -20,6 +20,8 @@ pub mod credentials;
 pub mod dns;
 pub mod domain;
 pub mod email_address;
+pub mod file;
+pub mod files;
 pub mod http;
 pub mod identity;
 pub mod ids;

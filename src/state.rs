@@ -27,6 +27,8 @@ pub struct AppState {
     pub passkeys: Option<Arc<RelyingParty>>,
     /// Identity providers' metadata and keys, for signing in through them.
     pub upstreams: Arc<crate::upstream::Directory>,
+    /// Accounts' files: a local directory or an S3 bucket.
+    pub files: Arc<crate::files::Files>,
 }
 
 impl AppState {
@@ -36,6 +38,15 @@ impl AppState {
             store: &self.store,
             keys: &self.keys,
             issuer: self.issuer.as_str(),
+        }
+    }
+
+    /// What `manage::files` needs besides the store.
+    pub fn file_storage(&self) -> crate::manage::files::Storage<'_> {
+        crate::manage::files::Storage {
+            files: &self.files,
+            kek: self.keys.key_encryption_key(),
+            url_ttl_seconds: i64::try_from(self.config.files_url_ttl.as_secs()).unwrap_or(900),
         }
     }
 

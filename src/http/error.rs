@@ -204,6 +204,7 @@ impl From<crate::manage::Error> for HttpError {
                 HttpError::new(StatusCode::BAD_REQUEST, code, message)
             }
             Error::Database(error) => error.into(),
+            Error::Storage(error) => HttpError::internal(&error),
             Error::Password(error) => error.into(),
         }
     }

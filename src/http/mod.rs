@@ -11,6 +11,7 @@ pub mod discovery;
 mod end_session;
 pub mod error;
 mod extract;
+mod files;
 mod health;
 mod introspect;
 mod invite_page;
@@ -93,6 +94,18 @@ pub fn router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_expiry(Expiry::OnInactivity(SESSION_IDLE_TIMEOUT));
+    // The local file store's signed URLs take bodies of any size (streamed) and no session.
+    let file_routes = files::routes()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(axum::middleware::from_fn(access_log::remember_route));
+    let file_routes = if issuer_path.is_empty() {
+        file_routes
+    } else {
+        Router::new().nest(&issuer_path, file_routes)
+    };
     app.layer(axum::middleware::map_response_with_state(
         state.clone(),
         page::render_error_pages,
@@ -107,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         refuse_oversized_v1_bodies,
     ))
+    .merge(file_routes)
     .layer(security_header(
         header::CONTENT_SECURITY_POLICY,
         CONTENT_SECURITY_POLICY,

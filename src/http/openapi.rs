@@ -103,6 +103,7 @@ fn describe_current_account(document: &mut utoipa::openapi::OpenApi) {
         (name = "audit-logs", description = "What happened on an account"),
         (name = "webhooks", description = "An account's webhook endpoint"),
         (name = "domains", description = "An account's email domains, verified by DNS"),
+        (name = "files", description = "An account's files: presigned upload and download URLs, multipart uploads"),
         (name = "sso-connections", description = "An account's upstream OpenID Connect providers for its verified domains"),
         (name = "billing", description = "An account's billing records: subscriptions, invoices, payments"),
         (name = "auth", description = "Account-scoped tokens"),

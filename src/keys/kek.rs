@@ -3,14 +3,15 @@
 //! It comes from `TESSERA_KEY_ENCRYPTION_KEY`, else from the `kek` file in the keys
 //! directory, which is created (mode 0600) on first start, and only then: never beside a
 //! database that already holds values sealed under another key. Every instance of a
-//! deployment must share it. List cursors are sealed under a key derived from it (HKDF-SHA256), never
-//! under the KEK itself.
+//! deployment must share it. List cursors are sealed, and the local file store's URLs signed,
+//! under keys derived from it (HKDF-SHA256), never under the KEK itself.
 
 use std::io::Write;
 use std::path::Path;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
@@ -23,11 +24,16 @@ const VERSION_PREFIX: &str = "v1.";
 /// HKDF `info` of the cursor key; a new version of cursors would take a new string.
 const CURSOR_KEY_INFO: &[u8] = b"tessera cursor v1";
 
+/// HKDF `info` of the key that signs the local file store's URLs.
+const FILES_KEY_INFO: &[u8] = b"tessera files url v1";
+
 pub struct KeyEncryptionKey {
     key: SealingKey,
     /// Seals `/v1` list cursors, which clients hold: a key of its own, so that nothing
     /// handed to clients is sealed under the key that guards private keys and secrets.
     cursor_key: SealingKey,
+    /// HMAC-SHA256 over the local file store's presigned URLs (`files`).
+    files_key: hmac::Key,
 }
 
 /// An AES-256-GCM key that seals short values with a context (associated data).
@@ -60,13 +66,19 @@ impl KeyEncryptionKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> KeyEncryptionKey {
         KeyEncryptionKey {
             key: SealingKey::from_bytes(bytes),
-            cursor_key: SealingKey::from_bytes(&derive_cursor_key(bytes)),
+            cursor_key: SealingKey::from_bytes(&derive(bytes, CURSOR_KEY_INFO)),
+            files_key: hmac::Key::new(hmac::HMAC_SHA256, &derive(bytes, FILES_KEY_INFO)),
         }
     }
 
     /// The key that seals list cursors, derived once when the KEK is loaded.
     pub fn cursor_key(&self) -> &SealingKey {
         &self.cursor_key
+    }
+
+    /// The key that signs the local file store's URLs, derived once when the KEK is loaded.
+    pub fn files_key(&self) -> &hmac::Key {
+        &self.files_key
     }
 
     /// Encrypts `plaintext`; `context` (e.g. the key id) must be given again to open it.
@@ -132,12 +144,12 @@ impl KeyEncryptionKey {
 }
 
 /// HKDF-SHA256 (RFC 5869) of the KEK with no salt: the KEK is already uniformly random.
-fn derive_cursor_key(kek: &[u8; 32]) -> [u8; 32] {
+fn derive(kek: &[u8; 32], info: &[u8]) -> [u8; 32] {
     let mut derived = [0; 32];
     // Expanding 32 bytes from SHA-256 is within HKDF's limit, so this cannot fail.
     if Salt::new(HKDF_SHA256, &[])
         .extract(kek)
-        .expand(&[CURSOR_KEY_INFO], HKDF_SHA256)
+        .expand(&[info], HKDF_SHA256)
         .and_then(|okm| okm.fill(&mut derived))
         .is_err()
     {
@@ -208,7 +220,7 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{KeyEncryptionKey, derive_cursor_key};
+    use super::{CURSOR_KEY_INFO, FILES_KEY_INFO, KeyEncryptionKey, derive};
 
     #[test]
     fn sealed_values_open_only_with_the_same_key_and_context() {
@@ -233,10 +245,11 @@ mod tests {
     #[test]
     fn cursors_are_sealed_under_a_key_of_their_own() {
         let bytes = [7; 32];
-        let derived = derive_cursor_key(&bytes);
+        let derived = derive(&bytes, CURSOR_KEY_INFO);
         assert_ne!(derived, bytes);
-        assert_eq!(derived, derive_cursor_key(&bytes), "deterministic");
-        assert_ne!(derived, derive_cursor_key(&[8; 32]));
+        assert_eq!(derived, derive(&bytes, CURSOR_KEY_INFO), "deterministic");
+        assert_ne!(derived, derive(&[8; 32], CURSOR_KEY_INFO));
+        assert_ne!(derived, derive(&bytes, FILES_KEY_INFO));
 
         let kek = KeyEncryptionKey::from_bytes(&bytes);
         let cursor = kek.cursor_key().seal(b"1700000000:usr_1", "cursor:members");

@@ -10,6 +10,7 @@ pub mod caller;
 pub mod clients;
 pub mod domains;
 pub mod factors;
+pub mod files;
 pub mod identities;
 pub mod invites;
 pub mod keys;
@@ -63,6 +64,9 @@ pub enum Error {
     Rejected { code: &'static str, message: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The file store failed.
+    #[error("file storage error: {0}")]
+    Storage(#[from] crate::files::StoreError),
     #[error(transparent)]
     Password(#[from] PasswordError),
 }

@@ -31,6 +31,7 @@ mod discovery;
 mod domains;
 mod email;
 mod federation;
+mod files;
 mod grants;
 mod hardening;
 mod helpers;

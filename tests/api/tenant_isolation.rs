@@ -143,6 +143,42 @@ async fn every_account_endpoint_is_not_found_for_another_tenant() {
             format!("/v1/accounts/{a}/invites/{invitation}"),
             None,
         ),
+        (Method::GET, format!("/v1/accounts/{a}/files"), None),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/files/uploads"),
+            Some(json!({"key": "x.txt", "content_type": "text/plain"})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/files/downloads"),
+            Some(json!({"key": "x.txt"})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/files/multipart"),
+            Some(json!({"key": "x.bin", "content_type": "application/octet-stream"})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/files/multipart/v1.x/parts"),
+            Some(json!({"part_numbers": [1]})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{a}/files/multipart/v1.x/complete"),
+            Some(json!({"parts": [{"part_number": 1, "etag": "\"e\""}]})),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/files/multipart/v1.x"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/{a}/files/dir/x.txt"),
+            None,
+        ),
         (Method::GET, format!("/v1/accounts/{a}/domains"), None),
         (
             Method::POST,
@@ -404,8 +440,12 @@ fn guarded_endpoints(
         subscription,
         invoice,
         payment,
+        upload,
+        part_etag,
+        dropped_upload,
     } = fixtures;
     let members = format!("/v1/accounts/{a}/members");
+    let files = format!("/v1/accounts/{a}/files");
     vec![
         (
             Method::GET,
@@ -611,6 +651,49 @@ fn guarded_endpoints(
             None,
             "webhooks:write",
         ),
+        (Method::GET, files.clone(), None, "files:read"),
+        (
+            Method::POST,
+            format!("{files}/downloads"),
+            Some(json!({"key": "walk.txt"})),
+            "files:read",
+        ),
+        (
+            Method::POST,
+            format!("{files}/uploads"),
+            Some(json!({"key": "walk.txt", "content_type": "text/plain"})),
+            "files:write",
+        ),
+        (
+            Method::POST,
+            format!("{files}/multipart"),
+            Some(json!({"key": "walk.bin", "content_type": "application/octet-stream"})),
+            "files:write",
+        ),
+        (
+            Method::POST,
+            format!("{files}/multipart/{upload}/parts"),
+            Some(json!({"part_numbers": [1]})),
+            "files:write",
+        ),
+        (
+            Method::POST,
+            format!("{files}/multipart/{upload}/complete"),
+            Some(json!({"parts": [{"part_number": 1, "etag": part_etag}]})),
+            "files:write",
+        ),
+        (
+            Method::DELETE,
+            format!("{files}/multipart/{dropped_upload}"),
+            None,
+            "files:write",
+        ),
+        (
+            Method::DELETE,
+            format!("{files}/walk.txt"),
+            None,
+            "files:write",
+        ),
         (
             Method::GET,
             format!("/v1/accounts/{a}/domains"),
@@ -815,6 +898,11 @@ struct Fixtures {
     subscription: String,
     invoice: String,
     payment: String,
+    /// A multipart upload whose part 1 (this ETag) is uploaded, and one to abort; the file
+    /// `walk.txt` is stored.
+    upload: String,
+    part_etag: String,
+    dropped_upload: String,
 }
 
 #[tokio::test]
@@ -942,7 +1030,60 @@ async fn every_account_endpoint_needs_its_permission() {
         sso_connection("fixture-sso.example"),
     )
     .await;
+    let file_upload = |path: String, body: Value| async move {
+        let response = app
+            .api(Method::POST, &path, owner)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{path}");
+        response.json::<Value>().await.unwrap()
+    };
+    let files = format!("/v1/accounts/{a}/files");
+    let stored = file_upload(
+        format!("{files}/uploads"),
+        json!({"key": "walk.txt", "content_type": "text/plain"}),
+    )
+    .await;
+    let put = |url: String, content_type: Option<&'static str>| async move {
+        let mut request = app.http.put(url).body("walk");
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.headers()["etag"].to_str().unwrap().to_owned()
+    };
+    put(
+        stored["url"].as_str().unwrap().to_owned(),
+        Some("text/plain"),
+    )
+    .await;
+    let upload_of = |key: &'static str| {
+        file_upload(
+            format!("{files}/multipart"),
+            json!({"key": key, "content_type": "application/octet-stream"}),
+        )
+    };
+    let upload = upload_of("walk.bin").await["upload_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dropped_upload = upload_of("dropped.bin").await["upload_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let parts = file_upload(
+        format!("{files}/multipart/{upload}/parts"),
+        json!({"part_numbers": [1]}),
+    )
+    .await;
+    let part_etag = put(parts["parts"][0]["url"].as_str().unwrap().to_owned(), None).await;
     let fixtures = Fixtures {
+        upload,
+        part_etag,
+        dropped_upload,
         client: client["client_id"].as_str().unwrap().to_owned(),
         key: key["id"].as_str().unwrap().to_owned(),
         invitation: invitation["id"].as_str().unwrap().to_owned(),

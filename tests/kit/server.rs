@@ -21,6 +21,8 @@ pub struct Deployment {
     pub database: Database,
     pub keys_dir: TempDir,
     pub key_encryption_key: [u8; 32],
+    /// The local file store's directory.
+    pub files_dir: TempDir,
 }
 
 impl Deployment {
@@ -30,6 +32,7 @@ impl Deployment {
             database: Database::fresh(postgres_server).await,
             keys_dir: tempfile::tempdir().expect("keys dir"),
             key_encryption_key: rand::random(),
+            files_dir: tempfile::tempdir().expect("files dir"),
         }
     }
 
@@ -40,6 +43,7 @@ impl Deployment {
         config.listen = "127.0.0.1:0".parse().expect("address");
         config.database_url = self.database.url.clone();
         config.keys_dir = self.keys_dir.path().to_path_buf();
+        config.files = tessera::config::FilesLocation::Local(self.files_dir.path().to_path_buf());
         config.key_encryption_key = Some(self.key_encryption_key);
         config.admin_email = Some(ADMIN_EMAIL.into());
         config.admin_password = Some(ADMIN_PASSWORD.into());

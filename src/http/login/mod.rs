@@ -326,6 +326,8 @@ pub(crate) fn page_error(error: manage::Error) -> PageError {
         Error::Forbidden(_) | Error::Refused { .. } | Error::CallerGone => StatusCode::FORBIDDEN,
         Error::Conflict { .. } => StatusCode::CONFLICT,
         Error::Gone { .. } => StatusCode::GONE,
+        // No sign-in step touches the file store.
+        Error::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     PageError::BadRequest {
         status,

@@ -13,6 +13,7 @@ pub mod caller;
 pub mod clients;
 mod domains;
 mod factors;
+mod files;
 mod identities;
 pub mod invites;
 mod me;
@@ -48,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(webhooks::routes())
         .merge(domains::routes())
+        .merge(files::routes())
         .merge(sso_connections::routes())
         .merge(billing::routes())
         // Last, so that it covers every route above; axum still sends `Allow`.
@@ -93,6 +95,7 @@ pub fn openapi() -> Vec<utoipa::openapi::OpenApi> {
         audit_logs::Api::openapi(),
         webhooks::Api::openapi(),
         domains::Api::openapi(),
+        files::Api::openapi(),
         sso_connections::Api::openapi(),
         billing::Api::openapi(),
         admin::Api::openapi(),
