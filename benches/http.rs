@@ -435,6 +435,16 @@ fn http_scenarios(seed: &Seed, host: &str, logins_in_flight: usize) -> Vec<Scena
         &[("authorization", &seed.api_key_auth)],
         "",
     );
+    let file_presign = wire(
+        "POST",
+        &format!("/v1/accounts/{}/files/uploads", seed.account_id),
+        host,
+        &[
+            ("authorization", &seed.api_key_auth),
+            ("content-type", "application/json"),
+        ],
+        r#"{"key":"bench/report.pdf","content_type":"application/pdf"}"#,
+    );
     let (host_owned, refresh_auth) = (host.to_owned(), seed.refresh_auth.clone());
     let (pool, next) = (seed.refresh_tokens.clone(), seed.next_refresh.clone());
     let refresh = move || {
@@ -480,6 +490,10 @@ fn http_scenarios(seed: &Seed, host: &str, logins_in_flight: usize) -> Vec<Scena
         // Issue 15: the current account is the API key's account, read as its `{acc}` form.
         Scenario::new("account_current", Some("healthz"), move || {
             current_account.clone()
+        }),
+        // Issue 15: presigning an upload on the local store is the caller's standing and an HMAC.
+        Scenario::new("file_presign", Some("healthz"), move || {
+            file_presign.clone()
         }),
         // Issue 12: a login with TOTP costs one argon2 verification plus microseconds.
         Scenario::logins(
