@@ -106,36 +106,72 @@ fn columns_of(alias: &str, id_expression: &str) -> String {
 /// The columns of [`AccountRow`], from `accounts` (unaliased).
 static COLUMNS: LazyLock<String> = LazyLock::new(|| columns_of("", "accounts.id"));
 
+/// The columns an account's own fields are written to, in the order [`bind_fields`] binds
+/// them (from `$3` on: `$1` is the id and `$2` `updated_at`).
+const FIELD_COLUMNS: [&str; 13] = [
+    "name",
+    "status",
+    "avatar_url",
+    "billing_email",
+    "labels",
+    "external_id",
+    "require_mfa",
+    "domain_auto_join",
+    "type",
+    "description",
+    "domain",
+    "abuse_contact_email",
+    "profile",
+];
+
+/// Binds the id, `updated_at` and [`FIELD_COLUMNS`]: what inserting and updating both write.
+fn bind_fields<'q>(
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    account: &'q Account,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(account.id.as_str())
+        .bind(account.updated_at.0)
+        .bind(&account.name)
+        .bind(account.status.as_str())
+        .bind(account.avatar_url.as_deref())
+        .bind(account.billing_email.as_deref())
+        .bind(to_json(&account.labels))
+        .bind(account.external_id.as_deref())
+        .bind(i64::from(account.settings.require_mfa))
+        .bind(auto_join_text(account))
+        .bind(account.kind.as_str())
+        .bind(account.description.as_deref())
+        .bind(account.domain.as_deref())
+        .bind(account.settings.abuse_contact_email.as_deref())
+        .bind(to_json(&account.profile))
+}
+
+/// `$3, $4, …` for [`FIELD_COLUMNS`].
+fn field_placeholders() -> impl Iterator<Item = String> {
+    (3..3 + FIELD_COLUMNS.len()).map(|n| format!("${n}"))
+}
+
 pub async fn insert<'e>(
     db: impl Executor<'e, Database = Any>,
     account: &Account,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into accounts (id, parent_id, name, status, avatar_url, billing_email, labels, \
-         external_id, created_at, updated_at, require_mfa, domain_auto_join, type, description, \
-         domain, abuse_contact_email, profile) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(account.id.as_str())
-    .bind(account.parent_id.as_ref().map(AccountId::as_str))
-    .bind(&account.name)
-    .bind(account.status.as_str())
-    .bind(account.avatar_url.as_deref())
-    .bind(account.billing_email.as_deref())
-    .bind(to_json(&account.labels))
-    .bind(account.external_id.as_deref())
-    .bind(account.created_at.0)
-    .bind(account.updated_at.0)
-    .bind(i64::from(account.settings.require_mfa))
-    .bind(auto_join_text(account))
-    .bind(account.kind.as_str())
-    .bind(account.description.as_deref())
-    .bind(account.domain.as_deref())
-    .bind(account.settings.abuse_contact_email.as_deref())
-    .bind(to_json(&account.profile))
-    .execute(db)
-    .await
-    .map(|_| ())
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "insert into accounts (id, updated_at, {}, parent_id, created_at) \
+             values ($1, $2, {}, ${}, ${})",
+            FIELD_COLUMNS.join(", "),
+            field_placeholders().collect::<Vec<_>>().join(", "),
+            3 + FIELD_COLUMNS.len(),
+            4 + FIELD_COLUMNS.len(),
+        )
+    });
+    bind_fields(sqlx::query(&SQL), account)
+        .bind(account.parent_id.as_ref().map(AccountId::as_str))
+        .bind(account.created_at.0)
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
 fn auto_join_text(account: &Account) -> &str {
@@ -328,30 +364,21 @@ pub async fn update<'e>(
     db: impl Executor<'e, Database = Any>,
     account: &Account,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update accounts set name = $2, status = $3, avatar_url = $4, billing_email = $5, \
-         labels = $6, external_id = $7, updated_at = $8, require_mfa = $9, \
-         domain_auto_join = $10, type = $11, description = $12, domain = $13, \
-         abuse_contact_email = $14, profile = $15 where id = $1",
-    )
-    .bind(account.id.as_str())
-    .bind(&account.name)
-    .bind(account.status.as_str())
-    .bind(account.avatar_url.as_deref())
-    .bind(account.billing_email.as_deref())
-    .bind(to_json(&account.labels))
-    .bind(account.external_id.as_deref())
-    .bind(account.updated_at.0)
-    .bind(i64::from(account.settings.require_mfa))
-    .bind(auto_join_text(account))
-    .bind(account.kind.as_str())
-    .bind(account.description.as_deref())
-    .bind(account.domain.as_deref())
-    .bind(account.settings.abuse_contact_email.as_deref())
-    .bind(to_json(&account.profile))
-    .execute(db)
-    .await
-    .map(|_| ())
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let assignments: Vec<String> = FIELD_COLUMNS
+            .iter()
+            .zip(field_placeholders())
+            .map(|(column, placeholder)| format!("{column} = {placeholder}"))
+            .collect();
+        format!(
+            "update accounts set updated_at = $2, {} where id = $1",
+            assignments.join(", ")
+        )
+    });
+    bind_fields(sqlx::query(&SQL), account)
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
 /// Hangs an account under another parent (`None`: makes it a root). The caller holds the

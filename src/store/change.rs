@@ -43,7 +43,8 @@ pub enum Unaudited {
     /// Tokens revoked by a protocol rule (a replayed code, a reused refresh token, RFC 7009):
     /// every instance forgets what it cached.
     Revocation,
-    /// Sign-in bookkeeping: one-time links (reset, verification) issued or spent.
+    /// Sign-in bookkeeping: one-time links (reset, verification) issued or spent, and a linked
+    /// identity's last use.
     SignIn,
     /// A second factor's pending enrolment (recorded as `user.mfa_enabled` once a code
     /// proves it) and the TOTP step a login accepted.

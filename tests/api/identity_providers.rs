@@ -84,6 +84,24 @@ async fn a_new_user_signs_up_through_the_provider_and_signs_in_again_as_itself()
         .unwrap();
     expect_problem(response, 409, "last_sign_in_method").await;
     assert_eq!(identities(downstream, &token).await.len(), 1);
+
+    // Another user (with a password, so the last-way rule would not stop it) cannot unlink
+    // Jane's identity: it is not theirs to know of.
+    let mallory = downstream
+        .user_with("mallory@corp.example", Some("mallory-password-1"))
+        .await;
+    let response = downstream
+        .api(
+            Method::DELETE,
+            &format!("/v1/me/identities/{id}"),
+            &mallory.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 404, "not_found").await;
+    assert_eq!(identities(downstream, &token).await.len(), 1);
+    assert!(identities(downstream, &mallory.token).await.is_empty());
 }
 
 #[tokio::test]

@@ -164,10 +164,9 @@ async fn an_enforced_domain_signs_in_through_its_provider_and_jit_makes_a_member
     assert_eq!(detail("member.added")["via"], "sso_jit");
 
     // A user of the domain with a password: the password does not sign in.
-    let bob = downstream
+    downstream
         .user_with("bob@acme.example", Some("bob-password-1"))
         .await;
-    let _ = bob;
     let bobs = browser();
     let routed = post_login(
         downstream,
