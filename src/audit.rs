@@ -65,8 +65,9 @@ actions! {
     RoleUpdated = "role.updated", access: true;
     RoleDeleted = "role.deleted", access: true;
     DomainCreated = "domain.created", access: false;
-    DomainVerified = "domain.verified", access: false;
-    DomainDeleted = "domain.deleted", access: false;
+    // An account's view lists its verified domains, and the store caches the view.
+    DomainVerified = "domain.verified", access: true;
+    DomainDeleted = "domain.deleted", access: true;
     SsoConnectionCreated = "sso_connection.created", access: false;
     SsoConnectionUpdated = "sso_connection.updated", access: false;
     SsoConnectionDeleted = "sso_connection.deleted", access: false;

@@ -4,6 +4,7 @@
 //! deletion are also in its parent's log (API.md §8).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -258,10 +259,13 @@ pub async fn show(
     find(store, account_id).await
 }
 
-/// An account, for the operator.
+/// An account, for the operator (from the store's cache, as every read of one outside a
+/// change).
 pub async fn find(store: &Store, account_id: &AccountId) -> Result<Account, Error> {
-    accounts::find(store.pool(), account_id)
+    store
+        .account(account_id)
         .await?
+        .map(Arc::unwrap_or_clone)
         .ok_or(Error::NotFound("account"))
 }
 

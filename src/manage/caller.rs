@@ -2,6 +2,8 @@
 //! permissions) along the account's lineage (a superadmin's user-level token acts as owner),
 //! 404 without a relation and 403 without the permission asked for. HTTP authenticates (`http::v1::caller`); this decides.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::access::{self, Held, Link, Reach, Standing};
@@ -158,15 +160,16 @@ pub async fn is_superadmin(store: &Store, caller: &Caller) -> Result<bool, sqlx:
 }
 
 /// The caller's standing on `account_id` if it allows `needed`: no relation (or no such
-/// account) is 404, a relation without the permission is 403.
+/// account) is 404, a relation without the permission is 403. Read from the store's cache:
+/// every change to what a standing is made of forgets it on commit.
 pub async fn authorize(
     store: &Store,
     caller: &Caller,
     account_id: &AccountId,
     needed: Permission,
 ) -> Result<Standing, Error> {
-    let mut db = store.pool().acquire().await?;
-    authorize_in(&mut db, caller, account_id, needed).await
+    let standing = standing(Reading::Cached(store), caller, account_id).await?;
+    permit(standing, needed)
 }
 
 /// [`authorize`] inside a transaction that holds `accounts::lock`: for changes whose
@@ -177,14 +180,8 @@ pub async fn authorize_in(
     account_id: &AccountId,
     needed: Permission,
 ) -> Result<Standing, Error> {
-    let standing = related_in(db, caller, account_id).await?;
-    if !standing.may(needed) {
-        return Err(Error::forbidden(format!(
-            "this needs the {} permission on the account",
-            needed.as_str()
-        )));
-    }
-    Ok(standing)
+    let standing = standing(Reading::Locked(db), caller, account_id).await?;
+    permit(standing, needed)
 }
 
 /// The caller's standing on `account_id`, whatever it allows (404 without a relation): for
@@ -194,32 +191,74 @@ pub async fn related_in(
     caller: &Caller,
     account_id: &AccountId,
 ) -> Result<Standing, Error> {
-    standing(db, caller, account_id)
+    standing(Reading::Locked(db), caller, account_id)
         .await?
         .ok_or(Error::NotFound("account"))
 }
 
+/// 404 without a standing, 403 when it does not allow `needed`.
+fn permit(standing: Option<Standing>, needed: Permission) -> Result<Standing, Error> {
+    let standing = standing.ok_or(Error::NotFound("account"))?;
+    if !standing.may(needed) {
+        return Err(Error::forbidden(format!(
+            "this needs the {} permission on the account",
+            needed.as_str()
+        )));
+    }
+    Ok(standing)
+}
+
+/// Where a standing is read: the store's cache (a read-only request, or a change that may
+/// act on a standing a moment old), or the connection of a change holding the account's lock.
+enum Reading<'a> {
+    Cached(&'a Store),
+    Locked(&'a mut sqlx::AnyConnection),
+}
+
+impl Reading<'_> {
+    async fn lineage(
+        &mut self,
+        account_id: &AccountId,
+        user_id: Option<&UserId>,
+    ) -> Result<Arc<[Link]>, sqlx::Error> {
+        match self {
+            Reading::Cached(store) => store.lineage(account_id, user_id).await,
+            Reading::Locked(db) => Ok(accounts::lineage(&mut **db, account_id, user_id)
+                .await?
+                .into()),
+        }
+    }
+
+    async fn is_superadmin(&mut self, user_id: &UserId) -> Result<bool, sqlx::Error> {
+        match self {
+            Reading::Cached(store) => users::is_superadmin(store.pool(), user_id).await,
+            Reading::Locked(db) => users::is_superadmin(&mut **db, user_id).await,
+        }
+    }
+}
+
 /// The caller's standing on an account, `None` without a relation. A superadmin's
 /// user-level token acts on every existing account as its owner would (API.md §2).
-pub async fn standing(
-    db: &mut sqlx::AnyConnection,
+async fn standing(
+    mut reading: Reading<'_>,
     caller: &Caller,
     account_id: &AccountId,
 ) -> Result<Option<Standing>, sqlx::Error> {
-    let lineage = match &caller.credential {
+    let lineage: Arc<[Link]> = match &caller.credential {
         Credential::AccessToken(_) => match caller.user_id() {
-            Some(user_id) => accounts::lineage(&mut *db, account_id, Some(user_id)).await?,
+            Some(user_id) => reading.lineage(account_id, Some(user_id)).await?,
             None => return Ok(None),
         },
         // A key holds its role on its own account, as a membership would.
-        Credential::ApiKey(key) => accounts::lineage(&mut *db, account_id, None)
+        Credential::ApiKey(key) => reading
+            .lineage(account_id, None)
             .await?
-            .into_iter()
+            .iter()
             .map(|link| Link {
                 held: (link.account_id == key.account_id)
                     .then(|| caller.reach.cap.clone())
                     .flatten(),
-                ..link
+                ..link.clone()
             })
             .collect(),
     };
@@ -232,7 +271,7 @@ pub async fn standing(
         && !lineage.is_empty()
         && !caller.is_account_scoped()
         && let Some(user_id) = caller.user_id()
-        && users::is_superadmin(&mut *db, user_id).await?
+        && reading.is_superadmin(user_id).await?
     {
         return Ok(Some(Standing::superadmin()));
     }

@@ -1,6 +1,8 @@
-//! What every token request reads, held in memory: clients by id, and whether an access token
-//! still stands (with the user's standing where an exchange asks). All of it depends on rows that
-//! change rarely: clients, accounts, memberships, roles, revocations. Any such change forgets
+//! What every token request and `/v1` call reads, held in memory: clients by id, whether an
+//! access token still stands (with the user's standing where an exchange asks), an account's
+//! lineage as a caller's standing is decided from, and accounts as `/v1` shows them. All of it
+//! depends on rows that change rarely: clients, accounts (and their verified domains),
+//! memberships, roles, revocations. Any such change forgets
 //! everything: at once on the instance that made it (`Store::access_changed` after commit),
 //! through PostgreSQL `NOTIFY` (fired by the triggers of migration 0021) on every other
 //! instance, and after `TTL` at the latest otherwise.
@@ -9,12 +11,14 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::sync::watch;
 
+use crate::access::Link;
+use crate::account::Account;
 use crate::ids::{AccountId, ClientId, UserId};
 use crate::oauth::client::Client;
 use crate::store::liveness::Liveness;
@@ -32,10 +36,15 @@ const CAPACITY: usize = 50_000;
 /// A token by `jti`, and the account and user whose membership was asked about with it.
 pub type TokenKey = (String, Option<(AccountId, UserId)>);
 
+/// An account's lineage, with the roles of one user (or of none) along it.
+pub type LineageKey = (AccountId, Option<UserId>);
+
 #[derive(Debug)]
 pub struct Cache {
     clients: Map<ClientId, Client>,
     tokens: Map<TokenKey, Liveness>,
+    lineages: Map<LineageKey, Arc<[Link]>>,
+    accounts: Map<AccountId, Arc<Account>>,
     /// Bumped by every change, before the maps are emptied: a row read at an older generation
     /// may predate the change, and is not kept.
     generation: AtomicU64,
@@ -50,6 +59,8 @@ impl Cache {
         Cache {
             clients: Map::default(),
             tokens: Map::default(),
+            lineages: Map::default(),
+            accounts: Map::default(),
             generation: AtomicU64::new(0),
             serving: AtomicBool::new(serving),
         }
@@ -79,12 +90,33 @@ impl Cache {
             .insert(key, liveness, generation, &self.generation);
     }
 
+    pub fn lineage(&self, key: &LineageKey) -> Option<Arc<[Link]>> {
+        self.lineages.get(key).filter(|_| self.is_serving())
+    }
+
+    pub fn keep_lineage(&self, key: LineageKey, lineage: Arc<[Link]>, generation: u64) {
+        self.lineages
+            .insert(key, lineage, generation, &self.generation);
+    }
+
+    pub fn account(&self, id: &AccountId) -> Option<Arc<Account>> {
+        self.accounts.get(id).filter(|_| self.is_serving())
+    }
+
+    pub fn keep_account(&self, account: Arc<Account>, generation: u64) {
+        let key = account.id.clone();
+        self.accounts
+            .insert(key, account, generation, &self.generation);
+    }
+
     /// Forgets everything: something changed.
     pub fn clear(&self) {
         // Bump first: a reader that loaded before the change can no longer keep its rows.
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.clients.clear();
         self.tokens.clear();
+        self.lineages.clear();
+        self.accounts.clear();
     }
 
     fn is_serving(&self) -> bool {
@@ -245,6 +277,29 @@ mod tests {
         assert!(cache.token(&key).is_some());
         cache.clear();
         assert!(cache.token(&key).is_none());
+    }
+
+    #[test]
+    fn a_change_forgets_lineages_and_accounts_and_a_stale_read_is_not_kept() {
+        let cache = Cache::new(true);
+        let account = Arc::new(Account::new("Acme".into(), None, 0));
+        let key: LineageKey = (account.id.clone(), None);
+        let lineage: Arc<[Link]> = Arc::from(Vec::new());
+        let before = cache.generation();
+        cache.keep_lineage(key.clone(), lineage.clone(), before);
+        cache.keep_account(account.clone(), before);
+        assert!(cache.lineage(&key).is_some());
+        assert!(cache.account(&account.id).is_some());
+        cache.clear();
+        assert!(cache.lineage(&key).is_none());
+        assert!(cache.account(&account.id).is_none());
+        cache.keep_lineage(key.clone(), lineage, before);
+        cache.keep_account(account.clone(), before);
+        assert!(cache.lineage(&key).is_none(), "read before the change");
+        assert!(
+            cache.account(&account.id).is_none(),
+            "read before the change"
+        );
     }
 
     #[test]

@@ -45,6 +45,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 
+use crate::access::Link;
+use crate::account::Account;
 use crate::ids::{AccountId, ClientId, UserId};
 use crate::oauth::client::Client;
 use crate::store::cache::{Cache, TokenKey};
@@ -219,6 +221,42 @@ impl Store {
         let liveness = liveness::check(&self.pool, token, standing_in, now).await?;
         self.cache.keep_token(key, liveness.clone(), generation);
         Ok(liveness)
+    }
+
+    /// An account's lineage with `user_id`'s roles along it (`accounts::lineage`), from memory
+    /// when it was read recently and nothing changed since: what every `/v1` call decides the
+    /// caller's standing from. A check that must not go stale before its write reads
+    /// `accounts::lineage` inside the change that holds the account's lock instead.
+    pub async fn lineage(
+        &self,
+        account_id: &AccountId,
+        user_id: Option<&UserId>,
+    ) -> Result<Arc<[Link]>, sqlx::Error> {
+        let key = (account_id.clone(), user_id.cloned());
+        if let Some(lineage) = self.cache.lineage(&key) {
+            return Ok(lineage);
+        }
+        let generation = self.cache.generation();
+        let lineage: Arc<[Link]> = accounts::lineage(&self.pool, account_id, user_id)
+            .await?
+            .into();
+        self.cache.keep_lineage(key, lineage.clone(), generation);
+        Ok(lineage)
+    }
+
+    /// An account as `/v1` shows it, from memory when it was read recently and nothing changed
+    /// since (its own changes and its domains' verifications touch access, so they forget it).
+    /// Inside a transaction read `accounts::find` instead.
+    pub async fn account(&self, id: &AccountId) -> Result<Option<Arc<Account>>, sqlx::Error> {
+        if let Some(account) = self.cache.account(id) {
+            return Ok(Some(account));
+        }
+        let generation = self.cache.generation();
+        let account = accounts::find(&self.pool, id).await?.map(Arc::new);
+        if let Some(account) = &account {
+            self.cache.keep_account(account.clone(), generation);
+        }
+        Ok(account)
     }
 
     /// After a committed change to access (a client, an account, a membership, a revocation):

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::account_tokens;
 use crate::clients::{client_credentials, confidential, create_client};
-use crate::helpers::{Deployment, TestApp, TestUser};
+use crate::helpers::{Deployment, DnsServer, TestApp, TestUser};
 
 /// `POST /v1/auth/account-token` for `user`: the status and the body (`Null` if not JSON).
 async fn account_token(app: &TestApp, user: &TestUser, account: &str) -> (u16, Value) {
@@ -230,4 +230,193 @@ async fn another_instance_stops_exchanging_for_a_removed_member_within_moments()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A `/v1` caller's standing and the account it reads are cached too: a change to the
+/// membership, the role's permissions, the account or its verified domains holds at once.
+#[tokio::test]
+async fn standings_and_accounts_read_by_v1_follow_every_change_at_once() {
+    let dns = DnsServer::start().await;
+    let app = TestApp::spawn_with(|config| config.dns_servers = vec![dns.addr]).await;
+    let team = app.team("standing").await;
+    let account = team.account.as_str();
+    let account_path = format!("/v1/accounts/{account}");
+    let member_path = format!("{account_path}/members/{}", team.member.id);
+    let rename = |name: &'static str| {
+        let request = app
+            .api(Method::PATCH, &account_path, &team.member.token)
+            .header("content-type", "application/merge-patch+json")
+            .body(json!({ "name": name }).to_string());
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let shown = || async { read(&app, &team.member, &account_path).await };
+
+    // Read (so cached), then promoted: the new standing holds for the next call.
+    assert_eq!(shown().await["name"], "standing Inc");
+    assert_eq!(rename("Renamed").await, 403);
+    patch(&app, &team.owner, &member_path, json!({"role": "admin"})).await;
+    assert_eq!(rename("Renamed").await, 200);
+    assert_eq!(
+        shown().await["name"],
+        "Renamed",
+        "the cached account is forgotten"
+    );
+
+    // A custom role whose permissions shrink.
+    let created = app
+        .api(Method::POST, &format!("{account_path}/roles"), &team.owner.token)
+        .json(&json!({"id": "editor", "name": "Editor", "permissions": ["account:read", "account:write"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{:?}", created.text().await);
+    patch(&app, &team.owner, &member_path, json!({"role": "editor"})).await;
+    assert_eq!(rename("Edited").await, 200);
+    let role_path = format!("{account_path}/roles/editor");
+    patch(
+        &app,
+        &team.owner,
+        &role_path,
+        json!({"permissions": ["account:read"]}),
+    )
+    .await;
+    assert_eq!(rename("Refused").await, 403);
+
+    // A domain verified, then deleted, shows on the account at once.
+    let claimed: Value = app
+        .api(
+            Method::POST,
+            &format!("{account_path}/domains"),
+            &team.owner.token,
+        )
+        .json(&json!({"domain": "standing.example"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    dns.publish(
+        "_tessera-challenge.standing.example",
+        &[claimed["verification"]["value"].as_str().unwrap()],
+    );
+    let domain_path = format!("{account_path}/domains/{}", claimed["id"].as_str().unwrap());
+    assert_eq!(shown().await["email_domains"], json!([]));
+    let verified = app
+        .api(
+            Method::POST,
+            &format!("{domain_path}/verify"),
+            &team.owner.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+    assert_eq!(shown().await["email_domains"], json!(["standing.example"]));
+    delete(&app, &team.owner, &domain_path).await;
+    assert_eq!(shown().await["email_domains"], json!([]));
+
+    // Removed: no relation, so 404 at once.
+    delete(&app, &team.owner, &member_path).await;
+    let gone = app
+        .api(Method::GET, &account_path, &team.member.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+}
+
+/// Another instance's cached standing and account follow a change within moments.
+#[tokio::test]
+async fn another_instance_sees_a_changed_standing_and_account_within_moments() {
+    let dns = DnsServer::start().await;
+    let deployment = Deployment::new().await;
+    let mut config = deployment.config();
+    config.dns_servers = vec![dns.addr];
+    let first = TestApp::start(config.clone()).await;
+    config.issuer = Some((*first.state.issuer).clone());
+    let second = TestApp::start(config).await;
+    let team = first.team("elsewhere").await;
+    let account_path = format!("/v1/accounts/{}", team.account);
+    let within = propagation(&deployment);
+    let eventually = |what: &'static str, holds: bool, deadline: Instant| {
+        assert!(
+            Instant::now() < deadline || holds,
+            "{what} after {within:?}"
+        );
+        holds
+    };
+
+    // Cached on the second instance, then a domain verified on the first.
+    assert_eq!(
+        read(&second, &team.member, &account_path).await["email_domains"],
+        json!([])
+    );
+    let claimed: Value = first
+        .api(
+            Method::POST,
+            &format!("{account_path}/domains"),
+            &team.owner.token,
+        )
+        .json(&json!({"domain": "elsewhere.example"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    dns.publish(
+        "_tessera-challenge.elsewhere.example",
+        &[claimed["verification"]["value"].as_str().unwrap()],
+    );
+    let verify_path = format!(
+        "{account_path}/domains/{}/verify",
+        claimed["id"].as_str().unwrap()
+    );
+    let verified = first
+        .api(Method::POST, &verify_path, &team.owner.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+    let deadline = Instant::now() + within;
+    loop {
+        let shown = read(&second, &team.member, &account_path).await;
+        if eventually(
+            "the second instance still shows no verified domain",
+            shown["email_domains"] == json!(["elsewhere.example"]),
+            deadline,
+        ) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A member removed on the first instance loses the account on the second.
+    let member_path = format!("{account_path}/members/{}", team.member.id);
+    delete(&first, &team.owner, &member_path).await;
+    let deadline = Instant::now() + within;
+    loop {
+        let status = second
+            .api(Method::GET, &account_path, &team.member.token)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if eventually(
+            "the removed member still reads the account",
+            status == 404,
+            deadline,
+        ) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A GET answered 200, as JSON.
+async fn read(app: &TestApp, by: &TestUser, path: &str) -> Value {
+    let response = app.api(Method::GET, path, &by.token).send().await.unwrap();
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.json().await.unwrap()
 }
