@@ -2,8 +2,11 @@
 //! 256 random bits (base64url), shown once and stored as its SHA-256 digest; the prefix tells
 //! a key from a JWT at a glance.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use serde::Serialize;
 
+use crate::access::Held;
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::role::RoleId;
@@ -84,17 +87,44 @@ impl ApiKey {
     pub fn is_active(&self, now: i64) -> bool {
         self.status_at(now) == ApiKeyStatus::Active
     }
+}
 
-    /// Whether a use at `now` should be written down (see [`LAST_USED_GRANULARITY_SECONDS`]).
-    pub fn use_is_news(&self, now: i64) -> bool {
-        self.last_used_at
-            .is_none_or(|at| now - at.0 >= LAST_USED_GRANULARITY_SECONDS)
+/// A key as authentication found it: the key, the role it holds on its account, and when its
+/// use was last written down. The store's cache hands out this one value to every request
+/// with the key, so they share that moment and one of them a minute writes the use.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub key: ApiKey,
+    pub held: Held,
+    noted_use: AtomicI64,
+}
+
+impl Authenticated {
+    pub fn new(key: ApiKey, held: Held) -> Authenticated {
+        let noted_use = AtomicI64::new(key.last_used_at.map_or(i64::MIN, |at| at.0));
+        Authenticated {
+            key,
+            held,
+            noted_use,
+        }
+    }
+
+    /// Whether this request writes down the use at `now`: none was within
+    /// [`LAST_USED_GRANULARITY_SECONDS`], and no other request claimed it first.
+    pub fn claim_use(&self, now: i64) -> bool {
+        let last = self.noted_use.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= LAST_USED_GRANULARITY_SECONDS
+            && self
+                .noted_use
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{ApiKey, ApiKeyStatus, generate, looks_like_key};
+    use super::{ApiKey, ApiKeyStatus, Authenticated, generate, looks_like_key};
+    use crate::access::Held;
     use crate::clock::Timestamp;
     use crate::ids::AccountId;
     use crate::role::Builtin;
@@ -121,9 +151,25 @@ mod tests {
         assert_eq!(key.status_at(100), ApiKeyStatus::Expired);
         key.revoked_at = Some(Timestamp(50));
         assert_eq!(key.status_at(10), ApiKeyStatus::Revoked);
-        assert!(key.use_is_news(10));
+    }
+
+    #[test]
+    fn one_use_a_minute_is_written_down_whoever_shares_the_key() {
+        let mut key = ApiKey::new(
+            AccountId::generate(),
+            "ci".into(),
+            Builtin::Member.into(),
+            None,
+            None,
+            0,
+        );
+        let never_used = Authenticated::new(key.clone(), Held::builtin(Builtin::Member));
+        assert!(never_used.claim_use(10));
+        assert!(!never_used.claim_use(10), "claimed once");
         key.last_used_at = Some(Timestamp(10));
-        assert!(!key.use_is_news(69));
-        assert!(key.use_is_news(70));
+        let used = Authenticated::new(key, Held::builtin(Builtin::Member));
+        assert!(!used.claim_use(69));
+        assert!(used.claim_use(70));
+        assert!(!used.claim_use(71));
     }
 }

@@ -123,21 +123,22 @@ impl Caller {
 }
 
 /// The active API key `token` names, with the role it holds (`None`: unknown, expired,
-/// revoked, or its account or an ancestor suspended): one query. Its last use is written down
-/// at most once a minute, off the request's path.
+/// revoked, or its account or an ancestor suspended): from the store's cache, or one query.
+/// Its last use is written down at most once a minute, off the request's path.
 pub async fn authenticate_api_key(
     store: &Store,
     token: &str,
 ) -> Result<Option<(ApiKey, Held)>, sqlx::Error> {
     let now = clock::now();
-    let found =
-        api_keys::find_by_token_hash_in_active_account(store.pool(), &secret::hash(token)).await?;
-    let Some((key, held)) = found.filter(|(key, _)| key.is_active(now)) else {
+    let Some(found) = store.api_key(&secret::hash(token)).await? else {
         return Ok(None);
     };
-    if key.use_is_news(now) {
+    if !found.key.is_active(now) {
+        return Ok(None);
+    }
+    if found.claim_use(now) {
         let store = store.clone();
-        let id = key.id.clone();
+        let id = found.key.id.clone();
         tokio::spawn(async move {
             let granularity = api_key::LAST_USED_GRANULARITY_SECONDS;
             if let Err(error) = api_keys::touch(store.pool(), &id, now, granularity).await {
@@ -145,7 +146,7 @@ pub async fn authenticate_api_key(
             }
         });
     }
-    Ok(Some((key, held)))
+    Ok(Some((found.key.clone(), found.held.clone())))
 }
 
 /// Whether the caller is a superadmin acting with a user-level token (an account-scoped

@@ -1,12 +1,14 @@
 //! What every token request and `/v1` call reads, held in memory: clients by id, whether an
 //! access token still stands (with the user's standing where an exchange asks), an account's
-//! lineage as a caller's standing is decided from, and accounts as `/v1` shows them. All of it
+//! lineage as a caller's standing is decided from, accounts as `/v1` shows them, and API keys
+//! by their token's hash. All of it
 //! depends on rows that change rarely: clients, accounts (and their verified domains),
-//! memberships, roles, revocations. Any such change forgets
+//! memberships, roles, API keys, revocations. Any such change forgets
 //! everything: at once on the instance that made it (`Store::access_changed` after commit),
 //! through PostgreSQL `NOTIFY` (fired by the triggers of migration 0021) on every other
 //! instance, and after `TTL` at the latest otherwise.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::str::FromStr;
@@ -19,6 +21,7 @@ use tokio::sync::watch;
 
 use crate::access::Link;
 use crate::account::Account;
+use crate::api_key::Authenticated;
 use crate::ids::{AccountId, ClientId, UserId};
 use crate::oauth::client::Client;
 use crate::store::liveness::Liveness;
@@ -45,6 +48,8 @@ pub struct Cache {
     tokens: Map<TokenKey, Liveness>,
     lineages: Map<LineageKey, Arc<[Link]>>,
     accounts: Map<AccountId, Arc<Account>>,
+    /// Active keys of active accounts, by their token's hash.
+    api_keys: Map<String, Arc<Authenticated>>,
     /// Bumped by every change, before the maps are emptied: a row read at an older generation
     /// may predate the change, and is not kept.
     generation: AtomicU64,
@@ -61,6 +66,7 @@ impl Cache {
             tokens: Map::default(),
             lineages: Map::default(),
             accounts: Map::default(),
+            api_keys: Map::default(),
             generation: AtomicU64::new(0),
             serving: AtomicBool::new(serving),
         }
@@ -109,6 +115,15 @@ impl Cache {
             .insert(key, account, generation, &self.generation);
     }
 
+    pub fn api_key(&self, token_hash: &str) -> Option<Arc<Authenticated>> {
+        self.api_keys.get(token_hash).filter(|_| self.is_serving())
+    }
+
+    pub fn keep_api_key(&self, token_hash: String, key: Arc<Authenticated>, generation: u64) {
+        self.api_keys
+            .insert(token_hash, key, generation, &self.generation);
+    }
+
     /// Forgets everything: something changed.
     pub fn clear(&self) {
         // Bump first: a reader that loaded before the change can no longer keep its rows.
@@ -117,6 +132,7 @@ impl Cache {
         self.tokens.clear();
         self.lineages.clear();
         self.accounts.clear();
+        self.api_keys.clear();
     }
 
     fn is_serving(&self) -> bool {
@@ -149,7 +165,10 @@ struct Entry<V> {
 }
 
 impl<K: Eq + Hash, V: Clone> Map<K, V> {
-    fn get(&self, key: &K) -> Option<V> {
+    fn get<Q: Eq + Hash + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.get(key)?;
         (entry.loaded_at.elapsed() < TTL).then(|| entry.value.clone())

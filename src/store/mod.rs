@@ -47,6 +47,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 
 use crate::access::Link;
 use crate::account::Account;
+use crate::api_key::Authenticated;
 use crate::ids::{AccountId, ClientId, UserId};
 use crate::oauth::client::Client;
 use crate::store::cache::{Cache, TokenKey};
@@ -257,6 +258,28 @@ impl Store {
             self.cache.keep_account(account.clone(), generation);
         }
         Ok(account)
+    }
+
+    /// The key whose token hashes to `token_hash`, if its account and every ancestor are
+    /// active (`api_keys::find_by_token_hash_in_active_account`), from memory when it was
+    /// found recently and nothing changed since (a revocation or roll touches access).
+    /// Whether it is revoked or expired is the caller's to check (`ApiKey::is_active`).
+    pub async fn api_key(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Arc<Authenticated>>, sqlx::Error> {
+        if let Some(key) = self.cache.api_key(token_hash) {
+            return Ok(Some(key));
+        }
+        let generation = self.cache.generation();
+        let found = api_keys::find_by_token_hash_in_active_account(&self.pool, token_hash).await?;
+        let Some((key, held)) = found else {
+            return Ok(None);
+        };
+        let key = Arc::new(Authenticated::new(key, held));
+        self.cache
+            .keep_api_key(token_hash.to_owned(), key.clone(), generation);
+        Ok(Some(key))
     }
 
     /// After a committed change to access (a client, an account, a membership, a revocation):

@@ -9,6 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::account_tokens;
+use crate::api_keys::create_key;
 use crate::clients::{client_credentials, confidential, create_client};
 use crate::helpers::{Deployment, DnsServer, TestApp, TestUser};
 
@@ -389,6 +390,29 @@ async fn another_instance_sees_a_changed_standing_and_account_within_moments() {
         ) {
             break;
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A key used on the second instance, then revoked on the first.
+    let key = create_key(&first, &team.owner, &team.account, "viewer").await;
+    let key_token = key["token"].as_str().unwrap();
+    let key_status = || async {
+        second
+            .api(Method::GET, "/v1/api-keys/verify", key_token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(key_status().await, 200);
+    let key_path = format!("{account_path}/api-keys/{}", key["id"].as_str().unwrap());
+    delete(&first, &team.owner, &key_path).await;
+    let deadline = Instant::now() + within;
+    while !eventually(
+        "the second instance still takes a revoked key",
+        key_status().await == 401,
+        deadline,
+    ) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 

@@ -318,23 +318,23 @@ async fn revoked_rolled_and_expired_keys_stop_at_once() {
         409
     );
 
-    let expiring = create_key(&app, &team.admin, &team.account, "viewer").await;
-    let token = expiring["token"].as_str().unwrap();
-    assert_eq!(
-        status(&app, Method::GET, "/v1/api-keys/verify", token).await,
-        200
-    );
-    sqlx::query("update api_keys set expires_at = 1 where id = $1")
-        .bind(expiring["id"].as_str().unwrap())
-        .execute(app.state.store.pool())
+    // A key that expires in two seconds, used (so cached) before and refused after.
+    let expires_at = tessera::clock::Timestamp(tessera::clock::now() + 2).rfc3339();
+    let expiring: Value = app
+        .api(Method::POST, &path, &team.admin.token)
+        .json(&json!({"name": "brief", "role": "viewer", "expires_at": expires_at}))
+        .send()
+        .await
+        .unwrap()
+        .json()
         .await
         .unwrap();
+    let token = expiring["token"].as_str().unwrap();
+    let account_path = format!("/v1/accounts/{}", team.account);
+    assert_eq!(status(&app, Method::GET, &account_path, token).await, 200);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let response = app
-        .api(
-            Method::GET,
-            &format!("/v1/accounts/{}", team.account),
-            token,
-        )
+        .api(Method::GET, &account_path, token)
         .send()
         .await
         .unwrap();

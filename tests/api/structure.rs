@@ -142,7 +142,7 @@ const DIALECT_FILES: &[&str] = &[
     "0023_user_tokens_valid_after.sql",
     "0024_refresh_grace_chain.sql",
     "0045_user_disabled_at.sql",
-    "0075_domain_change_notifications.sql",
+    "0075_cache_change_notifications.sql",
     // SQLite cannot drop a check constraint: it rebuilds the tables instead.
     "0066_custom_roles.sql",
     "0072_signing_algorithms.sql",
