@@ -284,24 +284,9 @@ async fn standings_and_accounts_read_by_v1_follow_every_change_at_once() {
     assert_eq!(rename("Refused").await, 403);
 
     // A domain verified, then deleted, shows on the account at once.
-    let claimed: Value = app
-        .api(
-            Method::POST,
-            &format!("{account_path}/domains"),
-            &team.owner.token,
-        )
-        .json(&json!({"domain": "standing.example"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    dns.publish(
-        "_tessera-challenge.standing.example",
-        &[claimed["verification"]["value"].as_str().unwrap()],
-    );
-    let domain_path = format!("{account_path}/domains/{}", claimed["id"].as_str().unwrap());
+    let domain_path =
+        claim_with_its_record(&app, &team.owner, &account_path, &dns, "standing.example").await;
+
     assert_eq!(shown().await["email_domains"], json!([]));
     let verified = app
         .api(
@@ -353,27 +338,15 @@ async fn another_instance_sees_a_changed_standing_and_account_within_moments() {
         read(&second, &team.member, &account_path).await["email_domains"],
         json!([])
     );
-    let claimed: Value = first
-        .api(
-            Method::POST,
-            &format!("{account_path}/domains"),
-            &team.owner.token,
-        )
-        .json(&json!({"domain": "elsewhere.example"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    dns.publish(
-        "_tessera-challenge.elsewhere.example",
-        &[claimed["verification"]["value"].as_str().unwrap()],
-    );
-    let verify_path = format!(
-        "{account_path}/domains/{}/verify",
-        claimed["id"].as_str().unwrap()
-    );
+    let domain_path = claim_with_its_record(
+        &first,
+        &team.owner,
+        &account_path,
+        &dns,
+        "elsewhere.example",
+    )
+    .await;
+    let verify_path = format!("{domain_path}/verify");
     let verified = first
         .api(Method::POST, &verify_path, &team.owner.token)
         .send()
@@ -443,4 +416,29 @@ async fn read(app: &TestApp, by: &TestUser, path: &str) -> Value {
     let response = app.api(Method::GET, path, &by.token).send().await.unwrap();
     assert_eq!(response.status(), 200, "GET {path}");
     response.json().await.unwrap()
+}
+
+/// Claims `domain` for the account at `account_path` and publishes its challenge on `dns`, so
+/// that verifying it succeeds: the domain's path.
+async fn claim_with_its_record(
+    app: &TestApp,
+    by: &TestUser,
+    account_path: &str,
+    dns: &DnsServer,
+    domain: &str,
+) -> String {
+    let claimed: Value = app
+        .api(Method::POST, &format!("{account_path}/domains"), &by.token)
+        .json(&json!({ "domain": domain }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    dns.publish(
+        &format!("_tessera-challenge.{domain}"),
+        &[claimed["verification"]["value"].as_str().unwrap()],
+    );
+    format!("{account_path}/domains/{}", claimed["id"].as_str().unwrap())
 }
