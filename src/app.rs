@@ -18,7 +18,7 @@ use crate::maintenance;
 use crate::metrics::Metrics;
 use crate::passkey::RelyingParty;
 use crate::password::Hasher;
-use crate::state::{AppState, Documents};
+use crate::state::{AppState, Documents, Parts};
 use crate::store::{self, Store};
 use crate::upstream;
 use crate::webhooks::delivery::{self, Sender};
@@ -64,7 +64,7 @@ impl App {
             .context("cannot create the first superadmin")?;
         let upstreams = upstream::Directory::new(config.webhook_block_private)
             .context("cannot build the HTTP client for identity providers")?;
-        let state = AppState {
+        let state = AppState::new(Parts {
             files: Arc::new(files),
             upstreams: Arc::new(upstreams),
             documents: Arc::new(Documents::new(issuer.as_str())),
@@ -75,7 +75,7 @@ impl App {
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::new()),
             hasher,
-        };
+        });
         Ok(App { listener, state })
     }
 

@@ -1,6 +1,7 @@
 //! What every handler can reach: configuration, storage, keys and prebuilt documents.
-//! Cheap to clone (Arcs and a pool).
+//! One reference count to clone: every layer a request passes clones it.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -14,7 +15,24 @@ use crate::password::Hasher;
 use crate::store::Store;
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Parts>);
+
+impl AppState {
+    pub fn new(parts: Parts) -> AppState {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// What an [`AppState`] holds.
+pub struct Parts {
     pub config: Arc<Config>,
     pub issuer: Arc<Issuer>,
     pub store: Store,
@@ -31,7 +49,7 @@ pub struct AppState {
     pub files: Arc<crate::files::Files>,
 }
 
-impl AppState {
+impl Parts {
     /// The narrow view the grant flows (`tokens`) take.
     pub fn issuance(&self) -> crate::tokens::Issuance<'_> {
         crate::tokens::Issuance {
