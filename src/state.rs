@@ -29,6 +29,8 @@ pub struct AppState {
     pub upstreams: Arc<crate::upstream::Directory>,
     /// Accounts' files: a local directory or an S3 bucket.
     pub files: Arc<crate::files::Files>,
+    /// Refresh rotations waiting for the writer.
+    pub rotations: Arc<crate::tokens::Rotations>,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
             store: &self.store,
             keys: &self.keys,
             issuer: self.issuer.as_str(),
+            rotations: &self.rotations,
         }
     }
 
