@@ -75,6 +75,7 @@ impl App {
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::new()),
             hasher,
+            rotations: Arc::default(),
         });
         Ok(App { listener, state })
     }

@@ -47,6 +47,8 @@ pub struct Parts {
     pub upstreams: Arc<crate::upstream::Directory>,
     /// Accounts' files: a local directory or an S3 bucket.
     pub files: Arc<crate::files::Files>,
+    /// Refresh rotations waiting for the writer.
+    pub rotations: Arc<crate::tokens::Rotations>,
 }
 
 impl Parts {
@@ -56,6 +58,7 @@ impl Parts {
             store: &self.store,
             keys: &self.keys,
             issuer: self.issuer.as_str(),
+            rotations: &self.rotations,
         }
     }
 

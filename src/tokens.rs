@@ -2,10 +2,11 @@
 //! exchange) loads what it needs, applies the `oauth` rules, persists in one transaction,
 //! and signs after committing (a signature must not hold the database's write lock).
 
+mod rotation;
+
 use sqlx::AnyConnection;
 
 use crate::access::{Held, Standing};
-use crate::clock;
 use crate::ids::{AccountId, GrantId, UserId};
 use crate::keys::{KeyRing, KeysError};
 use crate::oauth::claims::{ACCESS_TOKEN_TYP, AccessTokenClaims, AccountRole, Subject};
@@ -13,14 +14,15 @@ use crate::oauth::client::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::id_token::{self, ID_TOKEN_TYP, IdTokenClaims};
 use crate::oauth::scope::{self, Scope};
-use crate::oauth::token::{self, CodeGrant, SpentRefreshToken, TokenResponse};
+use crate::oauth::token::{self, CodeGrant, TokenResponse};
 use crate::secret;
 use crate::store::grants::{self, Grant};
-use crate::store::refresh_tokens::Children;
 use crate::store::{
     Store, Unaudited, accounts, authorization_codes, liveness, refresh_tokens, users,
 };
 use crate::user::User;
+use rotation::Rotated;
+pub use rotation::Rotations;
 
 /// Why a grant's flow issued nothing.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,8 @@ pub struct Issuance<'a> {
     pub store: &'a Store,
     pub keys: &'a KeyRing,
     pub issuer: &'a str,
+    /// Refresh rotations waiting for the writer (group commit on SQLite).
+    pub rotations: &'a Rotations,
 }
 
 /// The user an ID token is issued for, and the values only the flow knows.
@@ -134,85 +138,63 @@ pub async fn refresh(
     switch_to: Option<&AccountId>,
     now: i64,
 ) -> Result<TokenResponse, TokenError> {
-    let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
     let token_hash = secret::hash(refresh_token);
-    // Read before the write transaction: on SQLite writers take turns, and each statement
-    // inside one is a round trip the others wait for. `mark_used` is the atomic gate.
-    let pool = ctx.store.pool();
-    let record = refresh_tokens::find(pool, &token_hash)
+    // Read before the write transaction, on one reader connection: on SQLite writers take
+    // turns, and each statement inside one is a round trip the others wait for. The gate
+    // (`mark_used`) is in the write.
+    let mut db = ctx.store.pool().acquire().await?;
+    let (grant, token_expires_at) = grants::find_by_refresh_token(&mut *db, &token_hash)
         .await?
-        .ok_or_else(invalid)?;
-    let grant = grants::find(pool, &record.grant_id)
-        .await?
-        .ok_or_else(invalid)?;
-    if grant.client_id != client.client_id || !grant.is_active(now) || record.expires_at <= now {
-        return Err(invalid().into());
+        .ok_or_else(invalid_refresh_token)?;
+    if grant.client_id != client.client_id || !grant.is_active(now) || token_expires_at <= now {
+        return Err(invalid_refresh_token().into());
     }
     let (account_id, named) = match switch_to {
         Some(account_id) => (Some(account_id), AccountNamed::ByRequest),
         None => (grant.account_id.as_ref(), AccountNamed::ByGrant),
     };
+    // Everything that may refuse the request, decided before the write, so a rotation that
+    // passes the gate cannot fail but by the database (several share one transaction).
+    let granted = Scope::parse(&grant.scope).unwrap_or_default();
     let (user, standing) = match &grant.user_id {
         Some(user_id) => {
-            let mut db = pool.acquire().await?;
             let standing = account_standing(&mut db, account_id, user_id, &grant.amr, named).await;
             (users::find(&mut *db, user_id).await?, standing)
         }
         None => (None, Ok(None)),
     };
+    drop(db);
+    let ready = token::narrowed_scope(&granted, requested_scope)
+        .map_err(TokenError::from)
+        .and_then(|scope| Ok((scope, user.ok_or_else(invalid_refresh_token)?, standing?)));
 
-    let mut change = ctx.store.change().await?;
-    let mut kind = Unaudited::Issuance;
-    if !refresh_tokens::mark_used(&mut *change, &token_hash, now).await? {
-        let used_at = refresh_tokens::find(&mut *change, &token_hash)
-            .await?
-            .and_then(|r| r.used_at)
-            .unwrap_or(0);
-        let retry =
-            token::classify_spent(used_at, client.settings.refresh_reuse_grace_seconds, now)
-                == SpentRefreshToken::RetryWithinGrace;
-        // A retry counts only for the family's latest spent token, and it takes the place of
-        // the pair that token produced (API.md §5): never two live chains.
-        let children = if retry {
-            refresh_tokens::replace_child(&mut change, &token_hash, now).await?
-        } else {
-            Children::Used
-        };
-        match children {
-            Children::Replaced => {
-                grants::revoke_access_tokens_before(&mut *change, &grant.id, clock::now_ms())
-                    .await?;
-                kind = Unaudited::Revocation;
-            }
-            Children::Gone => return Err(invalid().into()),
-            Children::Used => {
-                grants::revoke(&mut *change, &grant.id, now).await?;
-                change.commit_unaudited(Unaudited::Revocation).await?;
-                tracing::warn!(grant = %grant.id, client = %client.client_id, "refresh token reused: family revoked");
-                return Err(invalid().into());
-            }
+    let rotation = rotation::Rotation {
+        client: client.clone(),
+        grant_id: grant.id.clone(),
+        token_hash,
+        // One family, now of the account switched to: a later refresh without `account_id`
+        // stays there. Access tokens already issued for the old account live out their time.
+        rebind: switch_to
+            .filter(|&id| grant.account_id.as_ref() != Some(id))
+            .cloned(),
+        now,
+    };
+    let (scope, user, standing) = match ready {
+        Ok(ready) => ready,
+        Err(refused) => {
+            // Only past the reuse check: a replayed token must revoke its family whatever
+            // else is wrong with the request; an unspent one stays unspent.
+            rotation::check_reuse(ctx.store, &rotation).await?;
+            return Err(refused);
         }
-    }
-    // Only past the reuse check: a replayed token must revoke its family whatever else is
-    // wrong with the request. Failing here drops the transaction, so the token stays unused.
-    let granted = Scope::parse(&grant.scope).unwrap_or_default();
-    let scope = token::narrowed_scope(&granted, requested_scope)?;
-    let user = user.ok_or_else(invalid)?;
-    let standing = standing?;
-    // One family, now of the account switched to: a later refresh without `account_id` stays
-    // there. Access tokens already issued for the old account live out their time.
-    if let Some(account_id) = switch_to.filter(|&id| grant.account_id.as_ref() != Some(id)) {
-        grants::rebind_account(&mut *change, &grant.id, account_id).await?;
-    }
-    let refresh =
-        issue_refresh_token(&mut change, client, &grant.id, Some(&token_hash), now).await?;
-    grants::extend(
-        &mut *change,
-        &grant.id,
-        now + client.settings.refresh_token_ttl_seconds,
-    )
-    .await?;
-    change.commit_unaudited(kind).await?;
+    };
+    let refresh = match ctx.rotations.rotate(ctx.store, rotation).await? {
+        Rotated::Issued(refresh) => refresh,
+        Rotated::Reused => {
+            rotation::warn_reused(&grant.id, &client.client_id);
+            return Err(invalid_refresh_token().into());
+        }
+    };
 
     // OIDC Core §12.2: same sub and auth_time, no nonce.
     let id_token = granted.contains(scope::OPENID).then(|| IdTokenFor {
@@ -233,6 +215,10 @@ pub async fn refresh(
         now,
     )
     .await
+}
+
+fn invalid_refresh_token() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
 }
 
 /// `client_credentials` (RFC 6749 §4.4): the client acts for itself within its account.

@@ -98,6 +98,29 @@ pub async fn find<'e>(
     Ok(row.and_then(GrantRow::into_grant))
 }
 
+/// The grant a refresh token belongs to, and the token's own expiry: a refresh's first read,
+/// one statement for both tables.
+pub async fn find_by_refresh_token<'e>(
+    db: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+) -> Result<Option<(Grant, i64)>, sqlx::Error> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        grant: GrantRow,
+        token_expires_at: i64,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "select g.id, g.client_id, g.user_id, g.account_id, g.scope, g.auth_time, g.amr, \
+         g.session_id, g.created_at, g.expires_at, g.revoked_at, t.expires_at as token_expires_at \
+         from refresh_tokens t join grants g on g.id = t.grant_id where t.token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(|row| Some((row.grant.into_grant()?, row.token_expires_at))))
+}
+
 /// Revokes the grant: every refresh token of the family and every access token that names it.
 pub async fn revoke<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -155,32 +178,23 @@ pub async fn revoke_for_user<'e>(
         .map(|_| ())
 }
 
-/// Slides the family's expiry forward on rotation.
+/// Slides the family's expiry forward on rotation and, when a refresh switches accounts, binds
+/// the family to the new one: its later tokens are scoped to it (API.md §11). One statement.
 pub async fn extend<'e>(
     db: impl Executor<'e, Database = Any>,
     id: &GrantId,
     expires_at: i64,
+    rebind: Option<&AccountId>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update grants set expires_at = $1 where id = $2")
-        .bind(expires_at)
-        .bind(id.as_str())
-        .execute(db)
-        .await
-        .map(|_| ())
-}
-
-/// Binds the family to another account: its later tokens are scoped to it (API.md §11).
-pub async fn rebind_account<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: &GrantId,
-    account_id: &AccountId,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update grants set account_id = $1 where id = $2")
-        .bind(account_id.as_str())
-        .bind(id.as_str())
-        .execute(db)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "update grants set expires_at = $1, account_id = coalesce($3, account_id) where id = $2",
+    )
+    .bind(expires_at)
+    .bind(id.as_str())
+    .bind(rebind.map(AccountId::as_str))
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// Method references as stored: space-separated, none for a login from before they were.

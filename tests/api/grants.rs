@@ -11,6 +11,7 @@ use tessera::oauth::error::ErrorCode;
 use tessera::oauth::scope::Scope;
 use tessera::oauth::token::CodeGrant;
 use tessera::secret;
+use tessera::store::Backend;
 use tessera::store::authorization_codes;
 use tessera::tokens::{self, TokenError};
 
@@ -325,4 +326,94 @@ async fn exchange_rules() {
         .map_err(code_of);
         assert_eq!(got, expected, "{rule}");
     }
+}
+
+/// On SQLite, holds the writer until `count` rotations wait for it, so that they are written
+/// in one transaction; on PostgreSQL, where each rotation has a transaction of its own, it
+/// returns at once.
+async fn hold_writer(app: &TestApp, count: usize) {
+    let store = &app.state.store;
+    if store.backend() != Backend::Sqlite {
+        return;
+    }
+    let held = store.change().await.unwrap();
+    while app.state.rotations.waiting() < count {
+        tokio::task::yield_now().await;
+    }
+    drop(held);
+}
+
+impl Fixture {
+    /// A refresh token of a new family.
+    async fn family(&self) -> String {
+        let code = self.code(60).await;
+        self.redeem(&code, REDIRECT_URI, VERIFIER).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn rotations_written_together_each_keep_their_own_outcome() {
+    let f = fixture(0).await;
+    let (twice, other, spent) = (f.family().await, f.family().await, f.family().await);
+    let spent_child = f.refresh(&spent).await.unwrap();
+    let ((), (first, second, other_rotated, reused)) =
+        tokio::join!(hold_writer(&f.app, 4), async {
+            tokio::join!(
+                f.refresh(&twice),
+                f.refresh(&twice),
+                f.refresh(&other),
+                f.refresh(&spent)
+            )
+        });
+    let uses = [first, second];
+    let winners: Vec<&String> = uses.iter().filter_map(|used| used.as_ref().ok()).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "one of two uses of a token rotates: {uses:?}"
+    );
+    assert!(uses.contains(&Err(ErrorCode::InvalidGrant)), "{uses:?}");
+    assert_eq!(
+        f.refresh(winners[0]).await,
+        Err(ErrorCode::InvalidGrant),
+        "the other use was reuse: the family, the winner's token included, is revoked"
+    );
+    let other_rotated = other_rotated.expect("another family's rotation in the batch stands");
+    assert!(
+        f.refresh(&other_rotated).await.is_ok(),
+        "and its token works"
+    );
+    assert_eq!(
+        reused,
+        Err(ErrorCode::InvalidGrant),
+        "a spent token is reuse"
+    );
+    assert_eq!(
+        f.refresh(&spent_child).await,
+        Err(ErrorCode::InvalidGrant),
+        "its family is revoked"
+    );
+}
+
+#[tokio::test]
+async fn a_grace_retry_written_with_other_rotations_replaces_its_pair() {
+    let f = fixture(30).await;
+    let (retried, other) = (f.family().await, f.family().await);
+    let replaced = f.refresh(&retried).await.unwrap();
+    let ((), (retry, other_rotated)) = tokio::join!(hold_writer(&f.app, 2), async {
+        tokio::join!(f.refresh(&retried), f.refresh(&other))
+    });
+    let retry = retry.expect("a retry within the grace period");
+    let other_rotated = other_rotated.expect("another family's rotation in the batch stands");
+    assert_eq!(
+        f.refresh(&replaced).await,
+        Err(ErrorCode::InvalidGrant),
+        "the pair the retried token produced is replaced"
+    );
+    assert!(f.refresh(&other_rotated).await.is_ok());
+    assert_eq!(
+        f.refresh(&retry).await,
+        Err(ErrorCode::InvalidGrant),
+        "presenting the replaced token was reuse: the family is gone"
+    );
 }
