@@ -284,20 +284,9 @@ async fn standings_and_accounts_read_by_v1_follow_every_change_at_once() {
     assert_eq!(rename("Refused").await, 403);
 
     // A domain verified, then deleted, shows on the account at once.
-    let domain_path =
-        claim_with_its_record(&app, &team.owner, &account_path, &dns, "standing.example").await;
-
     assert_eq!(shown().await["email_domains"], json!([]));
-    let verified = app
-        .api(
-            Method::POST,
-            &format!("{domain_path}/verify"),
-            &team.owner.token,
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(verified.status(), 200);
+    let domain_path =
+        verified_domain(&app, &team.owner, &account_path, &dns, "standing.example").await;
     assert_eq!(shown().await["email_domains"], json!(["standing.example"]));
     delete(&app, &team.owner, &domain_path).await;
     assert_eq!(shown().await["email_domains"], json!([]));
@@ -338,7 +327,7 @@ async fn another_instance_sees_a_changed_standing_and_account_within_moments() {
         read(&second, &team.member, &account_path).await["email_domains"],
         json!([])
     );
-    let domain_path = claim_with_its_record(
+    verified_domain(
         &first,
         &team.owner,
         &account_path,
@@ -346,13 +335,6 @@ async fn another_instance_sees_a_changed_standing_and_account_within_moments() {
         "elsewhere.example",
     )
     .await;
-    let verify_path = format!("{domain_path}/verify");
-    let verified = first
-        .api(Method::POST, &verify_path, &team.owner.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(verified.status(), 200);
     let deadline = Instant::now() + within;
     loop {
         let shown = read(&second, &team.member, &account_path).await;
@@ -418,9 +400,9 @@ async fn read(app: &TestApp, by: &TestUser, path: &str) -> Value {
     response.json().await.unwrap()
 }
 
-/// Claims `domain` for the account at `account_path` and publishes its challenge on `dns`, so
-/// that verifying it succeeds: the domain's path.
-async fn claim_with_its_record(
+/// Claims `domain` for the account at `account_path`, publishes its challenge on `dns` and
+/// verifies it: the domain's path.
+async fn verified_domain(
     app: &TestApp,
     by: &TestUser,
     account_path: &str,
@@ -440,5 +422,12 @@ async fn claim_with_its_record(
         &format!("_tessera-challenge.{domain}"),
         &[claimed["verification"]["value"].as_str().unwrap()],
     );
-    format!("{account_path}/domains/{}", claimed["id"].as_str().unwrap())
+    let path = format!("{account_path}/domains/{}", claimed["id"].as_str().unwrap());
+    let verified = app
+        .api(Method::POST, &format!("{path}/verify"), &by.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200, "verify {domain}");
+    path
 }
