@@ -243,6 +243,48 @@ async fn a_signed_in_user_connects_a_provider_whose_address_is_unverified() {
     assert!(identities(downstream, &carol.token).await.is_empty());
 }
 
+/// Connecting a provider adds a way to sign in: it needs a sign-in within the last 10
+/// minutes, so a browser left signed in cannot be given an attacker's provider account.
+#[tokio::test]
+async fn connecting_a_provider_needs_a_recent_sign_in() {
+    let federation = Federation::start(None, |_| {}).await;
+    let downstream = &federation.downstream;
+    let dave = downstream
+        .user_with("dave@corp.example", Some("dave-password-1"))
+        .await;
+    let daves_browser = browser();
+    let credentials = [
+        ("email", "dave@corp.example"),
+        ("password", "dave-password-1"),
+    ];
+    let posted = post_login(downstream, &daves_browser, &credentials).await;
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    // The session's sign-in moved 11 minutes back, as if the browser had stayed signed in.
+    let pool = downstream.state.store.pool();
+    let rows: Vec<(String, String)> = sqlx::query_as("select id, data from sessions")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    for (id, data) in rows {
+        let mut data: Value = serde_json::from_str(&data).unwrap();
+        if let Some(auth_time) = data["user"]["auth_time"].as_i64() {
+            data["user"]["auth_time"] = (auth_time - 11 * 60).into();
+        }
+        sqlx::query("update sessions set data = $1 where id = $2")
+            .bind(data.to_string())
+            .bind(id)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let connect = downstream.url(&format!("/login/idp/{PROVIDER}?connect=true"));
+    let refused = daves_browser.get(&connect).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("within the last 10 minutes"), "{text}");
+    assert!(identities(downstream, &dave.token).await.is_empty());
+}
+
 #[tokio::test]
 async fn with_signup_closed_a_new_upstream_user_is_refused() {
     let federation = Federation::start(None, |config| config.signup_enabled = false).await;
