@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -15,23 +15,10 @@ use tracing::Instrument;
 /// otherwise one is made; the answer always says which one was used.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The route a request matched, handed from inside the router (where it is known) to this
-/// outermost layer through the response's extensions.
+/// The route a request matched, handed from inside the router (where it is known, by
+/// `metrics::track`) to this outermost layer through the response's extensions.
 #[derive(Clone, Debug)]
 pub struct Route(pub String);
-
-/// Records the route of the matched request on its response; a layer inside the router.
-pub async fn remember_route(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| Route(path.as_str().to_owned()));
-    let mut response = next.run(request).await;
-    if let Some(route) = route {
-        response.extensions_mut().insert(route);
-    }
-    response
-}
 
 /// The outermost layer: logs every request once it is answered, whatever answered it.
 pub async fn log_request(request: Request, next: Next) -> Response {

@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::http::access_log::Route;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -26,20 +27,25 @@ async fn show_metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Records one request after it was answered; requests no route matched share one label.
+/// Records one request after it was answered (requests no route matched share one label),
+/// and hands its route to the access log (`access_log::Route`, read by the outermost layer,
+/// which the route is not known to): one layer inside the router for both.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+        .map(|path| path.as_str().to_owned());
     let method = request.method().clone();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     state.metrics.http_request(
-        &route,
+        route.as_deref().unwrap_or("unmatched"),
         method.as_str(),
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );
+    if let Some(route) = route {
+        response.extensions_mut().insert(Route(route));
+    }
     response
 }

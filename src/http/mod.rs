@@ -72,8 +72,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
-        ))
-        .layer(axum::middleware::from_fn(access_log::remember_route));
+        ));
     let app = if issuer_path.is_empty() {
         routes
     } else {
@@ -95,12 +94,10 @@ pub fn router(state: AppState) -> Router {
         .with_same_site(SameSite::Lax)
         .with_expiry(Expiry::OnInactivity(SESSION_IDLE_TIMEOUT));
     // The local file store's signed URLs take bodies of any size (streamed) and no session.
-    let file_routes = files::routes()
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
-        .layer(axum::middleware::from_fn(access_log::remember_route));
+    let file_routes = files::routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        metrics::track,
+    ));
     let file_routes = if issuer_path.is_empty() {
         file_routes
     } else {
