@@ -1,5 +1,7 @@
 //! The `grants` table: one per code redemption, the family its refresh tokens belong to.
 
+use std::sync::LazyLock;
+
 use sqlx::{Any, Executor, FromRow};
 
 use crate::ids::{AccountId, ClientId, GrantId, SessionId, UserId};
@@ -40,6 +42,26 @@ struct GrantRow {
     created_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
+}
+
+/// The columns of [`GrantRow`].
+const COLUMNS: [&str; 11] = [
+    "id",
+    "client_id",
+    "user_id",
+    "account_id",
+    "scope",
+    "auth_time",
+    "amr",
+    "session_id",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+];
+
+/// [`COLUMNS`] of the table aliased `alias` (`g.`, or `` for none).
+fn columns_of(alias: &str) -> String {
+    COLUMNS.map(|column| format!("{alias}{column}")).join(", ")
 }
 
 impl GrantRow {
@@ -88,13 +110,12 @@ pub async fn find<'e>(
     db: impl Executor<'e, Database = Any>,
     id: &GrantId,
 ) -> Result<Option<Grant>, sqlx::Error> {
-    let row: Option<GrantRow> = sqlx::query_as(
-        "select id, client_id, user_id, account_id, scope, auth_time, amr, session_id, created_at, \
-         expires_at, revoked_at from grants where id = $1",
-    )
-    .bind(id.as_str())
-    .fetch_optional(db)
-    .await?;
+    static QUERY: LazyLock<String> =
+        LazyLock::new(|| format!("select {} from grants where id = $1", columns_of("")));
+    let row: Option<GrantRow> = sqlx::query_as(&QUERY)
+        .bind(id.as_str())
+        .fetch_optional(db)
+        .await?;
     Ok(row.and_then(GrantRow::into_grant))
 }
 
@@ -110,14 +131,17 @@ pub async fn find_by_refresh_token<'e>(
         grant: GrantRow,
         token_expires_at: i64,
     }
-    let row: Option<Row> = sqlx::query_as(
-        "select g.id, g.client_id, g.user_id, g.account_id, g.scope, g.auth_time, g.amr, \
-         g.session_id, g.created_at, g.expires_at, g.revoked_at, t.expires_at as token_expires_at \
-         from refresh_tokens t join grants g on g.id = t.grant_id where t.token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(db)
-    .await?;
+    static QUERY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "select {}, t.expires_at as token_expires_at \
+             from refresh_tokens t join grants g on g.id = t.grant_id where t.token_hash = $1",
+            columns_of("g.")
+        )
+    });
+    let row: Option<Row> = sqlx::query_as(&QUERY)
+        .bind(token_hash)
+        .fetch_optional(db)
+        .await?;
     Ok(row.and_then(|row| Some((row.grant.into_grant()?, row.token_expires_at))))
 }
 
